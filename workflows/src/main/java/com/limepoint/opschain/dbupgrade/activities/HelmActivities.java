@@ -1,0 +1,56 @@
+package com.limepoint.opschain.dbupgrade.activities;
+
+import io.temporal.activity.ActivityInterface;
+import io.temporal.activity.ActivityMethod;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The runbook's four Helm deploys: stop ({@code --set stopped=true}), the new version with
+ * recoveryMode, the manual migration's stopped redeploys, and the final deploy. Values come from
+ * files on the worker host, never through workflow payloads.
+ */
+@ActivityInterface
+public interface HelmActivities {
+
+  /** Read-only: the release's deployed chart version, revision, status and description. */
+  @ActivityMethod
+  ReleaseInfo releaseStatus(ReleaseRequest request);
+
+  /**
+   * {@code helm upgrade} with wait, timeout and rollback on failure. The release description
+   * carries {@code <workflowId>/<step>}: a retry that finds it on a deployed revision does
+   * nothing. A pending operation of our own is rolled back and retried; anyone else's is {@code
+   * ReleaseBusy}.
+   */
+  @ActivityMethod
+  HelmResult upgrade(UpgradeRequest request);
+
+  record ReleaseRequest(String namespace, String release) {}
+
+  /** @param exists false when no release of that name is installed */
+  record ReleaseInfo(
+      boolean exists, String chartVersion, int revision, String status, String description) {}
+
+  /**
+   * @param step the runbook step, part of the idempotency marker
+   * @param set {@code --set} values (only non-secret switches such as stopped=true)
+   */
+  record UpgradeRequest(
+      String namespace,
+      String release,
+      String chart,
+      String version,
+      List<String> valuesFiles,
+      Map<String, String> set,
+      String step,
+      long timeoutSeconds,
+      boolean dryRun) {
+    public UpgradeRequest {
+      valuesFiles = valuesFiles == null ? List.of() : List.copyOf(valuesFiles);
+      set = set == null ? Map.of() : Map.copyOf(set);
+    }
+  }
+
+  record HelmResult(int revision, String status, boolean changed, String summary) {}
+}

@@ -1,0 +1,22 @@
+package com.limepoint.opschain.dbupgrade.activities;
+
+import io.temporal.activity.ActivityInterface;
+import io.temporal.activity.ActivityMethod;
+
+/**
+ * Picks the worker host that will hold the backup. It runs on the shared task queue; the worker
+ * that takes it answers with its own host-specific queue, and every activity that reads or writes
+ * host files (backup copy, verify, upload, values, Helm) then runs there. This is the file-
+ * processing pattern of the Temporal samples: the backup never has to move between hosts.
+ */
+@ActivityInterface
+public interface HostActivities {
+
+  @ActivityMethod
+  HostQueue claimHost(ClaimRequest request);
+
+  record ClaimRequest(String namespace) {}
+
+  /** The host's name and the task queue only its worker polls. */
+  record HostQueue(String host, String taskQueue) {}
+}

@@ -1,0 +1,32 @@
+package com.limepoint.opschain.dbupgrade.activities;
+
+import io.temporal.activity.ActivityInterface;
+import io.temporal.activity.ActivityMethod;
+
+/**
+ * The runbook's "Update the values.yaml file": writes new values files next to the backup, keeping
+ * the user's comments and key order; the user's file is never modified.
+ */
+@ActivityInterface
+public interface ValuesActivities {
+
+  /**
+   * Writes {@code values.<kind>.yaml} into {@code outputDir} and returns a unified diff against
+   * the user's file. In dry run it returns the diff and writes nothing.
+   */
+  @ActivityMethod
+  ValuesResult prepareValues(ValuesRequest request);
+
+  enum Kind {
+    /** db.recoveryMode: true, db.cnpg.storage copied from db.volume (defaults null and 10Gi). */
+    MIGRATION,
+    /** The migration values without db.recoveryMode, for the manual migration's redeploys. */
+    RESTORE,
+    /** Without db.recoveryMode and without db.volume: the final deploy. */
+    FINAL
+  }
+
+  record ValuesRequest(String valuesFile, String outputDir, Kind kind, boolean dryRun) {}
+
+  record ValuesResult(String path, String diff) {}
+}

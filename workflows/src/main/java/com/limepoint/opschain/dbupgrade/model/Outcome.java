@@ -1,0 +1,13 @@
+package com.limepoint.opschain.dbupgrade.model;
+
+/** How a {@code DbUpgradeWorkflow} ended, when it did not fail. */
+public enum Outcome {
+  /** The database runs on CNPG and the legacy deployment is gone. */
+  COMPLETED,
+  /** Preflight found that the upgrade is not needed; nothing was changed. */
+  SKIPPED,
+  /** {@code dryRun}: the plan was returned; nothing was changed. */
+  PLANNED,
+  /** Stopped by abort, a rejected gate or a gate timeout; the reason says what state is left. */
+  ABORTED
+}

@@ -1,0 +1,10 @@
+package com.limepoint.opschain.dbupgrade.model;
+
+public enum StepState {
+  PENDING,
+  RUNNING,
+  DONE,
+  FAILED,
+  SKIPPED,
+  CANCELED
+}

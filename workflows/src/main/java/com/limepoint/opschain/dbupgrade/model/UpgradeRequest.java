@@ -1,0 +1,223 @@
+package com.limepoint.opschain.dbupgrade.model;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The input of {@code DbUpgradeWorkflow}: what a user sends with {@code temporal workflow start
+ * --input '{...}'}. Required fields are the ones the runbook cannot guess; every other field
+ * defaults to the runbook's value when it is left out (see {@link UpgradeRequests#withDefaults}).
+ *
+ * <p>The JSON creator never throws: unknown fields and wrong JSON types are collected in {@link
+ * #inputProblems()} so that the workflow fails with one {@code InvalidRequest} naming them, rather
+ * than failing its workflow task over and over on a deserialization error.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record UpgradeRequest(
+    String namespace,
+    String release,
+    String chart,
+    String currentVersion,
+    String targetVersion,
+    String valuesFile,
+    String dbDeployment,
+    String clusterName,
+    List<String> restartDeployments,
+    String hostBackupDir,
+    String podBackupDir,
+    String maxRate,
+    String restoreImage,
+    String pvcName,
+    String pgdata,
+    String dataOwner,
+    String dbUser,
+    String importTimeout,
+    String gateTimeout,
+    List<String> approvers,
+    String hibernateBy,
+    Boolean skipGates,
+    Boolean dryRun,
+    @JsonIgnore List<String> inputProblems) {
+
+  /** Every field name a request may carry; anything else is reported as unknown. */
+  public static final List<String> FIELDS =
+      List.of(
+          "namespace",
+          "release",
+          "chart",
+          "currentVersion",
+          "targetVersion",
+          "valuesFile",
+          "dbDeployment",
+          "clusterName",
+          "restartDeployments",
+          "hostBackupDir",
+          "podBackupDir",
+          "maxRate",
+          "restoreImage",
+          "pvcName",
+          "pgdata",
+          "dataOwner",
+          "dbUser",
+          "importTimeout",
+          "gateTimeout",
+          "approvers",
+          "hibernateBy",
+          "skipGates",
+          "dryRun");
+
+  public UpgradeRequest {
+    restartDeployments = restartDeployments == null ? null : List.copyOf(restartDeployments);
+    approvers = approvers == null ? null : List.copyOf(approvers);
+    inputProblems = inputProblems == null ? List.of() : List.copyOf(inputProblems);
+  }
+
+  /** The six required fields; the rest default to the runbook's values. */
+  public static UpgradeRequest of(
+      String namespace,
+      String release,
+      String chart,
+      String currentVersion,
+      String targetVersion,
+      String valuesFile) {
+    return new UpgradeRequest(
+        namespace, release, chart, currentVersion, targetVersion, valuesFile, null, null, null,
+        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+  }
+
+  /** Lenient JSON creator: records problems instead of throwing (see the class comment). */
+  @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+  public static UpgradeRequest fromJson(Map<String, Object> json) {
+    Reader r = new Reader(json == null ? Map.of() : json);
+    return new UpgradeRequest(
+        r.string("namespace"),
+        r.string("release"),
+        r.string("chart"),
+        r.string("currentVersion"),
+        r.string("targetVersion"),
+        r.string("valuesFile"),
+        r.string("dbDeployment"),
+        r.string("clusterName"),
+        r.strings("restartDeployments"),
+        r.string("hostBackupDir"),
+        r.string("podBackupDir"),
+        r.string("maxRate"),
+        r.string("restoreImage"),
+        r.string("pvcName"),
+        r.string("pgdata"),
+        r.string("dataOwner"),
+        r.string("dbUser"),
+        r.string("importTimeout"),
+        r.string("gateTimeout"),
+        r.strings("approvers"),
+        r.string("hibernateBy"),
+        r.bool("skipGates"),
+        r.bool("dryRun"),
+        r.problems());
+  }
+
+  public UpgradeRequest withDryRun(boolean value) {
+    return new UpgradeRequest(
+        namespace, release, chart, currentVersion, targetVersion, valuesFile, dbDeployment,
+        clusterName, restartDeployments, hostBackupDir, podBackupDir, maxRate, restoreImage,
+        pvcName, pgdata, dataOwner, dbUser, importTimeout, gateTimeout, approvers, hibernateBy,
+        skipGates, value, inputProblems);
+  }
+
+  public UpgradeRequest withSkipGates(boolean value) {
+    return new UpgradeRequest(
+        namespace, release, chart, currentVersion, targetVersion, valuesFile, dbDeployment,
+        clusterName, restartDeployments, hostBackupDir, podBackupDir, maxRate, restoreImage,
+        pvcName, pgdata, dataOwner, dbUser, importTimeout, gateTimeout, approvers, hibernateBy,
+        value, dryRun, inputProblems);
+  }
+
+  public UpgradeRequest withApprovers(List<String> value) {
+    return new UpgradeRequest(
+        namespace, release, chart, currentVersion, targetVersion, valuesFile, dbDeployment,
+        clusterName, restartDeployments, hostBackupDir, podBackupDir, maxRate, restoreImage,
+        pvcName, pgdata, dataOwner, dbUser, importTimeout, gateTimeout, value, hibernateBy,
+        skipGates, dryRun, inputProblems);
+  }
+
+  public boolean isDryRun() {
+    return Boolean.TRUE.equals(dryRun);
+  }
+
+  public boolean isSkipGates() {
+    return Boolean.TRUE.equals(skipGates);
+  }
+
+  /** Reads the JSON map field by field, noting every wrong type and unknown field. */
+  private static final class Reader {
+    private final Map<String, Object> json;
+    private final List<String> problems = new ArrayList<>();
+
+    Reader(Map<String, Object> json) {
+      this.json = new LinkedHashMap<>(json);
+      for (String key : this.json.keySet()) {
+        if (!FIELDS.contains(key)) {
+          problems.add(key + ": unknown field (known fields: " + String.join(", ", FIELDS) + ")");
+        }
+      }
+    }
+
+    String string(String field) {
+      Object v = json.get(field);
+      if (v == null) {
+        return null;
+      }
+      if (v instanceof String s) {
+        return s;
+      }
+      problems.add(field + ": must be a string, got " + describe(v));
+      return null;
+    }
+
+    List<String> strings(String field) {
+      Object v = json.get(field);
+      if (v == null) {
+        return null;
+      }
+      if (v instanceof List<?> list) {
+        List<String> out = new ArrayList<>();
+        for (Object item : list) {
+          if (item instanceof String s) {
+            out.add(s);
+          } else {
+            problems.add(field + ": every item must be a string, got " + describe(item));
+            return null;
+          }
+        }
+        return out;
+      }
+      problems.add(field + ": must be a list of strings, got " + describe(v));
+      return null;
+    }
+
+    Boolean bool(String field) {
+      Object v = json.get(field);
+      if (v == null) {
+        return null;
+      }
+      if (v instanceof Boolean b) {
+        return b;
+      }
+      problems.add(field + ": must be true or false, got " + describe(v));
+      return null;
+    }
+
+    List<String> problems() {
+      return problems;
+    }
+
+    private static String describe(Object v) {
+      return v instanceof String ? "a string" : v instanceof List ? "a list" : "'" + v + "'";
+    }
+  }
+}

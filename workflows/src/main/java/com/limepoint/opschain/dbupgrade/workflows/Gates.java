@@ -1,0 +1,188 @@
+package com.limepoint.opschain.dbupgrade.workflows;
+
+import com.limepoint.opschain.dbupgrade.model.AbortRequest;
+import com.limepoint.opschain.dbupgrade.model.ApprovalEntry;
+import com.limepoint.opschain.dbupgrade.model.Gate;
+import com.limepoint.opschain.dbupgrade.model.GateDecision;
+import com.limepoint.opschain.dbupgrade.model.GateEvidence;
+import com.limepoint.opschain.dbupgrade.model.OpenGate;
+import io.temporal.workflow.Workflow;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * The approval gates: one gate is open at a time; a person on the allow-list approves or rejects
+ * it (signal or validated update), or it times out, or an abort closes it. Every decision received
+ * is logged, the ignored ones with the reason.
+ */
+final class Gates {
+
+  enum Result {
+    APPROVED,
+    REJECTED,
+    TIMED_OUT,
+    ABORTED
+  }
+
+  static final String APPROVED = "APPROVED";
+  static final String REJECTED = "REJECTED";
+  static final String IGNORED = "IGNORED";
+  static final String ABORT = "ABORT";
+
+  private final List<ApprovalEntry> log = new ArrayList<>();
+  private List<String> approvers = List.of();
+  private Duration timeout = Duration.ofHours(72);
+  private boolean skipGates;
+  private OpenGate open;
+  private String decision;
+  private ApprovalEntry decidedBy;
+  private AbortRequest abort;
+
+  void configure(List<String> approvers, Duration timeout, boolean skipGates) {
+    this.approvers = List.copyOf(approvers);
+    this.timeout = timeout;
+    this.skipGates = skipGates;
+  }
+
+  /**
+   * Opens the gate and waits for a decision, the timeout or an abort. With skipGates (demo only)
+   * the gate approves itself and says so in the log.
+   */
+  Result await(Gate gate, GateEvidence evidence) {
+    if (abort != null) {
+      return Result.ABORTED;
+    }
+    String now = Steps.now();
+    String deadline = Instant.parse(now).plus(timeout).toString();
+    open = new OpenGate(gate, gate.question(), now, deadline, approvers, evidence);
+    decision = null;
+    decidedBy = null;
+    try {
+      if (skipGates) {
+        log.add(entry(gate.name(), "skipGates", "", APPROVED, "skipGates", "demo: gate skipped"));
+        return Result.APPROVED;
+      }
+      boolean decided = Workflow.await(timeout, () -> decision != null || abort != null);
+      if (abort != null) {
+        return Result.ABORTED;
+      }
+      if (!decided) {
+        log.add(entry(gate.name(), "", "", REJECTED, "timeout", "no decision within " + timeout));
+        return Result.TIMED_OUT;
+      }
+      return APPROVED.equals(decision) ? Result.APPROVED : Result.REJECTED;
+    } finally {
+      open = null;
+    }
+  }
+
+  /**
+   * Why a decision cannot be taken now, or null when it can. Used by the update's validator (which
+   * rejects) and by the signals (which log and ignore).
+   */
+  String refusal(GateDecision d) {
+    if (d == null) {
+      return "a decision needs {\"gate\":...,\"by\":...}";
+    }
+    Gate gate = Gate.find(d.gate());
+    if (gate == null) {
+      return "unknown gate '"
+          + d.gate()
+          + "' (gates: "
+          + Arrays.stream(Gate.values()).map(Enum::name).collect(Collectors.joining(", "))
+          + ")";
+    }
+    if (open == null || open.gate() != gate) {
+      return "gate "
+          + gate
+          + " is not open (open gate: "
+          + (open == null ? "none" : open.gate().name())
+          + ")";
+    }
+    if (decision != null) {
+      return "gate " + gate + " is already decided";
+    }
+    return unauthorized(d.by());
+  }
+
+  /** Why this person may not steer the workflow, or null when they may. */
+  String unauthorized(String by) {
+    if (by == null || by.isBlank()) {
+      return "'by' is required: who decides";
+    }
+    if (!approvers.isEmpty() && !approvers.contains(by)) {
+      return "'" + by + "' is not an approver (approvers: " + String.join(", ", approvers) + ")";
+    }
+    return null;
+  }
+
+  /** Takes an approve or reject; returns the refusal when it was ignored. */
+  String decide(GateDecision d, boolean approve, String via) {
+    String refusal = refusal(d);
+    String gate = d == null ? "" : String.valueOf(d.gate());
+    String by = d == null ? "" : d.by();
+    String comment = d == null ? "" : d.comment();
+    if (refusal != null) {
+      log.add(entry(gate, by, comment, IGNORED, via, (approve ? "approve: " : "reject: ") + refusal));
+      return refusal;
+    }
+    decision = approve ? APPROVED : REJECTED;
+    decidedBy = entry(open.gate().name(), by, comment, decision, via, null);
+    log.add(decidedBy);
+    return null;
+  }
+
+  /** Takes an abort; returns the refusal when it was ignored. Only the first abort counts. */
+  String abort(AbortRequest a) {
+    String by = a == null ? null : a.by();
+    String refusal = unauthorized(by);
+    String reason = a == null ? "" : a.reason();
+    String gate = open == null ? "" : open.gate().name();
+    if (refusal != null) {
+      log.add(entry(gate, by, reason, IGNORED, "signal", "abort: " + refusal));
+      return refusal;
+    }
+    if (abort == null) {
+      abort = a;
+    }
+    log.add(entry(gate, by, reason, ABORT, "signal", null));
+    return null;
+  }
+
+  /** Words for a gate that did not pass: who rejected, the timeout, or who aborted and why. */
+  String why(Gate gate, Result result) {
+    return switch (result) {
+      case APPROVED -> gate + " approved";
+      case REJECTED ->
+          gate
+              + " rejected by "
+              + decidedBy.by()
+              + (decidedBy.comment() == null || decidedBy.comment().isBlank()
+                  ? ""
+                  : " (" + decidedBy.comment() + ")");
+      case TIMED_OUT -> gate + " timed out after " + timeout;
+      case ABORTED -> "aborted by " + abort.by() + ": " + abort.reason();
+    };
+  }
+
+  OpenGate open() {
+    return open;
+  }
+
+  AbortRequest abortRequest() {
+    return abort;
+  }
+
+  List<ApprovalEntry> log() {
+    return List.copyOf(log);
+  }
+
+  private static ApprovalEntry entry(
+      String gate, String by, String comment, String decision, String via, String note) {
+    return new ApprovalEntry(gate, by, Steps.now(), comment, decision, via, note);
+  }
+}

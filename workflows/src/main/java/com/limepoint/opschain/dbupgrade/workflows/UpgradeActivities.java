@@ -1,0 +1,133 @@
+package com.limepoint.opschain.dbupgrade.workflows;
+
+import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
+import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
+import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
+import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.activities.HostActivities;
+import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
+import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import io.temporal.activity.ActivityOptions;
+import io.temporal.common.RetryOptions;
+import io.temporal.workflow.Workflow;
+import java.time.Duration;
+
+/**
+ * The one place where activity options are set. Each activity call gets a stub with a summary
+ * ("pg_basebackup in opschain/opschain-db") that the Web UI shows on the event. Groups that read
+ * or write files on the worker host run on that host's own task queue.
+ */
+final class UpgradeActivities {
+
+  /** claimHost: one call on whichever worker polls the shared queue first. */
+  static final Duration CLAIM_HOST = Duration.ofMinutes(1);
+  /** A handful of API calls: scale, annotate, delete, patch, read. */
+  static final Duration API_CALL = Duration.ofMinutes(2);
+  /** How long a workload may take to stop, become ready, finish a rollout, or go away. */
+  static final Duration WORKLOAD_WAIT = Duration.ofMinutes(30);
+  /** pg_basebackup or its copy out of a large database at --max-rate. */
+  static final Duration BACKUP_TRANSFER = Duration.ofHours(12);
+  /** One helm upgrade with --wait. */
+  static final Duration HELM_DEPLOY = Duration.ofMinutes(45);
+  /** Wiping pgdata and extracting a large backup in the restore pod. */
+  static final Duration RESTORE_EXEC = Duration.ofHours(6);
+  /** Beyond importTimeout, the time an import watch gets to report it. */
+  static final Duration IMPORT_MARGIN = Duration.ofMinutes(15);
+  /** Long activities heartbeat every few seconds; two missed minutes mean the worker is gone. */
+  static final Duration HEARTBEAT = Duration.ofMinutes(2);
+
+  private static final RetryOptions RETRY =
+      RetryOptions.newBuilder()
+          .setInitialInterval(Duration.ofSeconds(2))
+          .setBackoffCoefficient(2.0)
+          .setMaximumInterval(Duration.ofMinutes(1))
+          .setMaximumAttempts(8)
+          .setDoNotRetry(FailureTypes.NON_RETRYABLE.toArray(String[]::new))
+          .build();
+
+  private static final RetryOptions RETRY_LONG = RETRY.toBuilder().setMaximumAttempts(3).build();
+
+  private final String hostQueue;
+  private final Duration importTimeout;
+
+  /**
+   * @param hostQueue the task queue of the host that holds the backup (from claimHost); null
+   *     before it is known
+   */
+  UpgradeActivities(String hostQueue, Duration importTimeout) {
+    this.hostQueue = hostQueue;
+    this.importTimeout = importTimeout;
+  }
+
+  HostActivities host(String summary) {
+    return stub(HostActivities.class, null, CLAIM_HOST, null, RETRY, summary);
+  }
+
+  ClusterActivities cluster(String summary) {
+    return stub(ClusterActivities.class, null, API_CALL, null, RETRY, summary);
+  }
+
+  ClusterActivities clusterWait(String summary) {
+    return stub(ClusterActivities.class, null, WORKLOAD_WAIT, HEARTBEAT, RETRY_LONG, summary);
+  }
+
+  CnpgActivities cnpg(String summary) {
+    return stub(CnpgActivities.class, null, API_CALL, null, RETRY, summary);
+  }
+
+  CnpgActivities cnpgWait(String summary) {
+    return stub(
+        CnpgActivities.class, null, importTimeout.plus(IMPORT_MARGIN), HEARTBEAT, RETRY_LONG, summary);
+  }
+
+  RestorePodActivities restorePod(String summary) {
+    return stub(RestorePodActivities.class, null, RESTORE_EXEC, HEARTBEAT, RETRY_LONG, summary);
+  }
+
+  BackupActivities backup(String summary) {
+    return stub(BackupActivities.class, hostQueue, BACKUP_TRANSFER, HEARTBEAT, RETRY_LONG, summary);
+  }
+
+  HelmActivities helm(String summary) {
+    return stub(HelmActivities.class, hostQueue, HELM_DEPLOY, HEARTBEAT, RETRY_LONG, summary);
+  }
+
+  ValuesActivities values(String summary) {
+    return stub(ValuesActivities.class, hostQueue, API_CALL, null, RETRY, summary);
+  }
+
+  /** Seconds a wait activity may wait inside its own start-to-close. */
+  static long waitSeconds() {
+    return WORKLOAD_WAIT.minus(Duration.ofMinutes(1)).toSeconds();
+  }
+
+  String hostQueue() {
+    return hostQueue;
+  }
+
+  long importSeconds() {
+    return importTimeout.toSeconds();
+  }
+
+  private static <T> T stub(
+      Class<T> type,
+      String taskQueue,
+      Duration startToClose,
+      Duration heartbeat,
+      RetryOptions retry,
+      String summary) {
+    ActivityOptions.Builder b =
+        ActivityOptions.newBuilder()
+            .setStartToCloseTimeout(startToClose)
+            .setRetryOptions(retry)
+            .setSummary(summary);
+    if (taskQueue != null) {
+      b.setTaskQueue(taskQueue);
+    }
+    if (heartbeat != null) {
+      b.setHeartbeatTimeout(heartbeat);
+    }
+    return Workflow.newActivityStub(type, b.build());
+  }
+}
