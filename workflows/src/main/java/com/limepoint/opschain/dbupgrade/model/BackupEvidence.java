@@ -18,7 +18,7 @@ public record BackupEvidence(
   }
 
   /** The definition of a verified backup: non-empty, hashes equal, archives intact. */
-  public boolean isVerifiedBackup() {
+  public boolean passesVerification() {
     return verified
         && files.stream().anyMatch(f -> f.name().equals("base.tar.gz"))
         && files.stream().anyMatch(f -> f.name().equals("pg_wal.tar.gz"))

@@ -145,11 +145,11 @@ public record UpgradeRequest(
         skipGates, dryRun, inputProblems);
   }
 
-  public boolean isDryRun() {
+  public boolean dryRunRequested() {
     return Boolean.TRUE.equals(dryRun);
   }
 
-  public boolean isSkipGates() {
+  public boolean gatesSkipped() {
     return Boolean.TRUE.equals(skipGates);
   }
 

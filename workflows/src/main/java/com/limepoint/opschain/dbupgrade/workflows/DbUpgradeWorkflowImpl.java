@@ -73,7 +73,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     gates.configure(
         req.approvers(),
         UpgradeRequests.parseDuration(req.gateTimeout()),
-        req.isSkipGates());
+        req.gatesSkipped());
     hostDir = req.hostBackupDir() + "/" + workflowId;
     planSteps();
 
@@ -85,7 +85,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     }
     checkDeployedVersion(release);
     checkFreeSpace();
-    if (req.isDryRun()) {
+    if (req.dryRunRequested()) {
       return plan();
     }
 
@@ -630,7 +630,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   }
 
   private void requireVerifiedBackup(String before) {
-    if (backup == null || !backup.isVerifiedBackup()) {
+    if (backup == null || !backup.passesVerification()) {
       throw ApplicationFailure.newNonRetryableFailure(
           "refusing to run " + before + " without a verified backup", FailureTypes.BACKUP_INVALID);
     }

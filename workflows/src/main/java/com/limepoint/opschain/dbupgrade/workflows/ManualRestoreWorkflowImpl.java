@@ -65,7 +65,7 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
                 acts.backup("re-verify backup in " + hostDir)
                     .verifyBackup(new BackupActivities.VerifyRequest(hostDir, approved.files())),
             r -> r.verified() ? "verified" : "NOT verified");
-    if (!now.isVerifiedBackup()) {
+    if (!now.passesVerification()) {
       throw ApplicationFailure.newNonRetryableFailure(
           "the backup in " + hostDir + " no longer verifies; nothing was deleted",
           FailureTypes.BACKUP_INVALID);

@@ -1,0 +1,650 @@
+package com.limepoint.opschain.dbupgrade.workflows;
+
+import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.awaitGate;
+import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.request;
+import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.result;
+import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.start;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.Mockito.when;
+
+import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
+import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
+import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
+import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
+import com.limepoint.opschain.dbupgrade.model.AbortRequest;
+import com.limepoint.opschain.dbupgrade.model.ApprovalEntry;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import com.limepoint.opschain.dbupgrade.model.Gate;
+import com.limepoint.opschain.dbupgrade.model.GateDecision;
+import com.limepoint.opschain.dbupgrade.model.Outcome;
+import com.limepoint.opschain.dbupgrade.model.Phase;
+import com.limepoint.opschain.dbupgrade.model.StepState;
+import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
+import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
+import io.temporal.activity.Activity;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowExecutionAlreadyStarted;
+import io.temporal.client.WorkflowFailedException;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowUpdateException;
+import io.temporal.failure.ActivityFailure;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.testing.TestWorkflowExtension;
+import io.temporal.worker.Worker;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+class DbUpgradeWorkflowTest {
+
+  @RegisterExtension
+  static final TestWorkflowExtension testWorkflow =
+      TestWorkflowExtension.newBuilder()
+          .registerWorkflowImplementationTypes(DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class)
+          .setDoNotStart(true)
+          .build();
+
+  static final List<String> PREFLIGHT =
+      List.of("Host.claimHost", "Helm.releaseStatus", "Cluster.preflight", "Backup.checkFreeSpace");
+
+  static final List<String> BEFORE_BACKUP_GATE =
+      List.of(
+          "Helm.upgrade:stopOpsChain",
+          "Cluster.awaitWorkloadsStopped",
+          "Cluster.scaleDeployment",
+          "Cluster.awaitDeploymentReady",
+          "Backup.takeBackup",
+          "Backup.copyBackupOut",
+          "Backup.verifyBackup",
+          "Values.prepareValues:MIGRATION");
+
+  static final List<String> COMPENSATION =
+      List.of("Helm.upgrade:putBackInService", "Cluster.awaitRolloutComplete");
+
+  static final List<String> AFTER_IMPORT =
+      List.of(
+          "Cluster.rolloutRestart",
+          "Cluster.awaitRolloutComplete",
+          "Values.prepareValues:FINAL",
+          "Helm.upgrade:finalizeUpgrade",
+          "Cluster.awaitDeploymentGone");
+
+  final FakeActivities fakes = new FakeActivities();
+
+  @Test
+  void happyPathRunsTheRunbookInOrderAndOpensEveryGate(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+
+    List<Gate> gatesSeen = new ArrayList<>();
+    for (Gate gate :
+        List.of(Gate.START, Gate.BACKUP_VERIFIED, Gate.SERVICES_VERIFIED, Gate.FINALIZE)) {
+      UpgradeStatus s = awaitGate(wf, gate);
+      gatesSeen.add(s.openGate().gate());
+      if (gate == Gate.BACKUP_VERIFIED) {
+        assertThat(s.openGate().evidence().backup().files())
+            .extracting(f -> f.name())
+            .containsExactly("base.tar.gz", "pg_wal.tar.gz", "backup_manifest");
+        assertThat(s.openGate().evidence().valuesDiff()).contains("recoveryMode: true");
+        assertThat(s.pointOfNoReturnPassed()).isFalse();
+      }
+      // Half the gates by update (validated), half by signal, as users do.
+      if (gate.ordinal() % 2 == 0) {
+        UpgradeStatus after = wf.approveGate(new GateDecision(gate.name(), "alice", "ok"));
+        assertThat(after.approvals()).extracting(ApprovalEntry::gate).contains(gate.name());
+      } else {
+        wf.approve(new GateDecision(gate.name(), "bob", "looks good"));
+      }
+    }
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(gatesSeen)
+        .containsExactly(Gate.START, Gate.BACKUP_VERIFIED, Gate.SERVICES_VERIFIED, Gate.FINALIZE);
+    List<String> expected = new ArrayList<>(PREFLIGHT);
+    expected.addAll(BEFORE_BACKUP_GATE);
+    expected.addAll(List.of("Helm.upgrade:upgradeRelease", "Cnpg.awaitImport"));
+    expected.addAll(AFTER_IMPORT);
+    assertThat(fakes.calls()).containsExactlyElementsOf(expected);
+    assertThat(report.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(report.backup().passesVerification()).isTrue();
+    assertThat(report.approvals())
+        .extracting(ApprovalEntry::gate, ApprovalEntry::decision, ApprovalEntry::by)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("START", "APPROVED", "alice"),
+            org.assertj.core.groups.Tuple.tuple("BACKUP_VERIFIED", "APPROVED", "bob"),
+            org.assertj.core.groups.Tuple.tuple("SERVICES_VERIFIED", "APPROVED", "bob"),
+            org.assertj.core.groups.Tuple.tuple("FINALIZE", "APPROVED", "alice"));
+    assertThat(report.steps())
+        .filteredOn(s -> s.name().equals("finalizeUpgrade"))
+        .singleElement()
+        .satisfies(s -> assertThat(s.state()).isEqualTo(StepState.DONE));
+    // Helm deploys use the right versions and values: stop on current, the rest on target.
+    List<HelmActivities.UpgradeRequest> helm =
+        fakes.arguments().stream()
+            .filter(HelmActivities.UpgradeRequest.class::isInstance)
+            .map(HelmActivities.UpgradeRequest.class::cast)
+            .toList();
+    assertThat(helm.get(0).version()).isEqualTo(FakeActivities.DEPLOYED_VERSION);
+    assertThat(helm.get(0).set()).containsEntry("stopped", "true");
+    assertThat(helm.get(1).valuesFiles()).singleElement().asString().endsWith("values.migration.yaml");
+    assertThat(helm.get(2).valuesFiles()).singleElement().asString().endsWith("values.final.yaml");
+    WorkflowTestSupport.exportHistory(client, UpgradeRequests.workflowId("opschain"), "happy-path");
+  }
+
+  @Test
+  void releaseAlreadyOnCnpgIsSkippedWithoutChanges(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    when(fakes.helm.releaseStatus(any()))
+        .thenReturn(new HelmActivities.ReleaseInfo(true, "2026-01-27", 3, "deployed", ""));
+    fakes.register(env, worker);
+    start(client, worker.getTaskQueue(), request());
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.SKIPPED);
+    assertThat(report.reason()).contains("2026-01-27");
+    assertThat(fakes.calls())
+        .containsExactly("Host.claimHost", "Helm.releaseStatus", "Cluster.preflight");
+  }
+
+  @Test
+  void cnpgServingWithoutLegacyDbIsSkippedWithoutChanges(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    when(fakes.cluster.preflight(any()))
+        .thenReturn(new ClusterActivities.PreflightResult(false, true, 0, List.of()));
+    fakes.register(env, worker);
+    start(client, worker.getTaskQueue(), request());
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.SKIPPED);
+    assertThat(report.reason()).contains("already serves");
+    assertThat(fakes.calls())
+        .containsExactly("Host.claimHost", "Helm.releaseStatus", "Cluster.preflight");
+  }
+
+  @Test
+  void badInputFailsWithInvalidRequestNamingTheFieldsAndRunsNoActivity(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    // Raw JSON, as `temporal workflow start --input` sends it, with a typo'd field name.
+    Map<String, Object> bad =
+        Map.of(
+            "namespace", "opschain",
+            "release", "Bad_Release",
+            "chart", "opschain/opschain",
+            "currentVersion", "2025-10-01",
+            "targetVersion", "2026-02-10",
+            "valuesFile", "/etc/../values.yaml",
+            "gateTimeout", "soon",
+            "namspace", "typo");
+    client
+        .newUntypedWorkflowStub(
+            "DbUpgradeWorkflow",
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(worker.getTaskQueue())
+                .setWorkflowId(UpgradeRequests.workflowId("opschain"))
+                .build())
+        .start(bad);
+
+    WorkflowFailedException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            WorkflowFailedException.class, () -> result(client, "opschain"));
+    ApplicationFailure failure = (ApplicationFailure) e.getCause();
+    assertThat(failure.getType()).isEqualTo(FailureTypes.INVALID_REQUEST);
+    assertThat(failure.isNonRetryable()).isTrue();
+    assertThat(failure.getOriginalMessage())
+        .contains("release:", "valuesFile:", "gateTimeout:", "namspace: unknown field");
+    assertThat(fakes.calls()).isEmpty();
+  }
+
+  @Test
+  void workflowIdMustMatchTheNamespace(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf =
+        client.newWorkflowStub(
+            DbUpgradeWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(worker.getTaskQueue())
+                .setWorkflowId("my-own-id")
+                .build());
+
+    WorkflowFailedException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            WorkflowFailedException.class, () -> wf.run(request()));
+
+    assertThat(((ApplicationFailure) e.getCause()).getOriginalMessage())
+        .contains("opschain-db-upgrade-opschain");
+    assertThat(fakes.calls()).isEmpty();
+  }
+
+  @Test
+  void rejectAtStartEndsAbortedWithNothingChanged(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    awaitGate(wf, Gate.START);
+    wf.reject(new GateDecision("START", "alice", "not today"));
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
+    assertThat(report.reason()).contains("rejected by alice", "nothing was changed");
+    assertThat(fakes.calls()).containsExactlyElementsOf(PREFLIGHT);
+  }
+
+  @Test
+  void startGateTimeoutEndsAbortedWithNothingChanged(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    start(client, worker.getTaskQueue(), request());
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
+    assertThat(report.reason()).contains("START timed out");
+    assertThat(fakes.calls()).containsExactlyElementsOf(PREFLIGHT);
+  }
+
+  @Test
+  void rejectAtBackupVerifiedPutsOpsChainBackOnTheCurrentVersion(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    awaitGate(wf, Gate.START);
+    wf.approve(new GateDecision("START", "alice", null));
+    awaitGate(wf, Gate.BACKUP_VERIFIED);
+    wf.reject(new GateDecision("BACKUP_VERIFIED", "alice", "checksums look odd"));
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertCompensated(report, "rejected by alice");
+  }
+
+  @Test
+  void backupGateTimeoutPutsOpsChainBackOnTheCurrentVersion(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    awaitGate(wf, Gate.START);
+    wf.approve(new GateDecision("START", "alice", null));
+    awaitGate(wf, Gate.BACKUP_VERIFIED);
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertCompensated(report, "BACKUP_VERIFIED timed out");
+  }
+
+  @Test
+  void abortDuringTheBackupCancelsItAndPutsOpsChainBack(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    java.util.concurrent.CountDownLatch backupRunning = new java.util.concurrent.CountDownLatch(1);
+    when(fakes.backup.takeBackup(any()))
+        .thenAnswer(
+            inv -> {
+              backupRunning.countDown();
+              // A long pg_basebackup: heartbeats until the workflow cancels it.
+              for (int i = 0; i < 1000; i++) {
+                Activity.getExecutionContext().heartbeat(i);
+                Thread.sleep(20);
+              }
+              throw new AssertionError("the backup was not cancelled");
+            });
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    awaitGate(wf, Gate.START);
+    wf.approve(new GateDecision("START", "alice", null));
+    try {
+      assertThat(backupRunning.await(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
+    wf.abort(new AbortRequest("alice", "maintenance window closed"));
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
+    assertThat(report.reason()).contains("aborted by alice", "back in service on 2025-10-01");
+    assertThat(fakes.calls())
+        .containsSequence("Backup.takeBackup", "Helm.upgrade:putBackInService", "Cluster.awaitRolloutComplete")
+        .doesNotContain("Helm.upgrade:upgradeRelease", "Backup.copyBackupOut");
+  }
+
+  @Test
+  void failedBackupPutsOpsChainBackAndFailsWithTheCause(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    when(fakes.backup.takeBackup(any()))
+        .thenThrow(
+            ApplicationFailure.newNonRetryableFailure("pg_basebackup exited 1", FailureTypes.BACKUP_FAILED));
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    awaitGate(wf, Gate.START);
+    wf.approve(new GateDecision("START", "alice", null));
+
+    WorkflowFailedException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            WorkflowFailedException.class, () -> result(client, "opschain"));
+
+    ApplicationFailure failure = (ApplicationFailure) e.getCause();
+    assertThat(failure.getType()).isEqualTo(FailureTypes.BACKUP_FAILED);
+    assertThat(failure.getOriginalMessage()).contains("back in service on 2025-10-01");
+    assertThat(fakes.calls())
+        .endsWith("Backup.takeBackup", "Helm.upgrade:putBackInService", "Cluster.awaitRolloutComplete");
+  }
+
+  @Test
+  void importFailureOffersManualRestoreBehindGateThenFinalizes(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    when(fakes.cnpg.awaitImport(any()))
+        .thenThrow(
+            ApplicationFailure.newNonRetryableFailure(
+                "import pod opschain-db-1-import failed", FailureTypes.IMPORT_FAILED));
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    approve(wf, Gate.START, Gate.BACKUP_VERIFIED);
+    UpgradeStatus atRestore = awaitGate(wf, Gate.MANUAL_RESTORE);
+    assertThat(atRestore.openGate().evidence().summary()).contains("opschain-db-1-import failed");
+    assertThat(atRestore.pointOfNoReturnPassed()).isTrue();
+    approve(wf, Gate.MANUAL_RESTORE, Gate.SERVICES_VERIFIED, Gate.FINALIZE);
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(report.manualRestore()).isTrue();
+    List<String> expected = new ArrayList<>(PREFLIGHT);
+    expected.addAll(BEFORE_BACKUP_GATE);
+    expected.addAll(List.of("Helm.upgrade:upgradeRelease", "Cnpg.awaitImport"));
+    expected.addAll(
+        List.of(
+            "Backup.verifyBackup",
+            "Cnpg.checkOperator",
+            "Cnpg.deleteCluster",
+            "Values.prepareValues:RESTORE",
+            "Helm.upgrade:redeployStopped",
+            "Cnpg.awaitDbPodGone",
+            "RestorePod.createRestorePod",
+            "Backup.uploadBackup",
+            "RestorePod.saveConfFiles",
+            "RestorePod.restorePgdata",
+            "RestorePod.checkControlData",
+            "RestorePod.deleteRestorePod",
+            "Helm.upgrade:redeployWithoutStopDatabase",
+            "Cnpg.awaitClusterHealthy",
+            "Helm.upgrade:redeployRunning"));
+    expected.addAll(AFTER_IMPORT);
+    assertThat(fakes.calls()).containsExactlyElementsOf(expected);
+    // The runbook's stopped redeploy hibernates the database through Helm by default.
+    assertThat(helmSet("redeployStopped")).containsEntry("stopped", "true").containsEntry("stopDatabase", "true");
+    assertThat(helmSet("redeployRunning")).isEmpty();
+    WorkflowTestSupport.exportHistory(client, UpgradeRequests.workflowId("opschain"), "manual-restore-parent");
+    WorkflowTestSupport.exportHistory(
+        client, UpgradeRequests.workflowId("opschain") + "-manual-restore", "manual-restore-child");
+  }
+
+  @Test
+  void hibernationByAnnotationTogglesTheAnnotationInsteadOfStopDatabase(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    when(fakes.cnpg.awaitImport(any()))
+        .thenThrow(ApplicationFailure.newNonRetryableFailure("unrecoverable", FailureTypes.IMPORT_FAILED));
+    fakes.register(env, worker);
+    UpgradeRequest r =
+        UpgradeRequest.fromJson(
+            Map.of(
+                "namespace", "opschain", "release", "opschain", "chart", "opschain/opschain",
+                "currentVersion", "2025-10-01", "targetVersion", "2026-02-10",
+                "valuesFile", "/etc/opschain/values.yaml", "hibernateBy", "annotation",
+                "skipGates", true));
+    start(client, worker.getTaskQueue(), r);
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(fakes.calls())
+        .containsSubsequence(
+            "Helm.upgrade:redeployStopped",
+            "Cnpg.setHibernation:on",
+            "Cnpg.awaitDbPodGone",
+            "RestorePod.deleteRestorePod",
+            "Cnpg.setHibernation:off",
+            "Cnpg.awaitClusterHealthy")
+        .doesNotContain("Helm.upgrade:redeployWithoutStopDatabase");
+    assertThat(helmSet("redeployStopped")).doesNotContainKey("stopDatabase");
+    assertThat(report.approvals()).extracting(ApprovalEntry::via).containsOnly("skipGates");
+  }
+
+  @Test
+  void controlDataMismatchFailsAndRunsNoLaterStep(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    when(fakes.cnpg.awaitImport(any()))
+        .thenThrow(ApplicationFailure.newNonRetryableFailure("import failed", FailureTypes.IMPORT_FAILED));
+    when(fakes.restorePod.checkControlData(any()))
+        .thenThrow(
+            ApplicationFailure.newNonRetryableFailure(
+                "Database cluster state: in crash recovery", FailureTypes.CONTROL_DATA_MISMATCH));
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    approve(wf, Gate.START, Gate.BACKUP_VERIFIED, Gate.MANUAL_RESTORE);
+
+    WorkflowFailedException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            WorkflowFailedException.class, () -> result(client, "opschain"));
+
+    ApplicationFailure failure = (ApplicationFailure) e.getCause();
+    assertThat(failure.getType()).isEqualTo(FailureTypes.MANUAL_RESTORE_FAILED);
+    assertThat(failure.getOriginalMessage()).contains("ControlDataMismatch", "in crash recovery");
+    List<String> calls = fakes.calls();
+    assertThat(calls.get(calls.size() - 1)).isEqualTo("RestorePod.checkControlData");
+    assertThat(calls).doesNotContain("RestorePod.deleteRestorePod", "Cluster.rolloutRestart");
+  }
+
+  @Test
+  void unauthorizedApproverIsRejectedByTheUpdateAndTheirSignalIsIgnoredAndLogged(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf =
+        start(client, worker.getTaskQueue(), request().withApprovers(List.of("alice", "bob")));
+    awaitGate(wf, Gate.START);
+
+    assertThatThrownBy(() -> wf.approveGate(new GateDecision("START", "mallory", "let me")))
+        .isInstanceOf(WorkflowUpdateException.class)
+        .satisfies(e -> assertThat(refusal(e)).isEqualTo("'mallory' is not an approver (approvers: alice, bob)"));
+    assertThatThrownBy(() -> wf.approveGate(new GateDecision("FINALIZE", "alice", null)))
+        .isInstanceOf(WorkflowUpdateException.class)
+        .satisfies(e -> assertThat(refusal(e)).isEqualTo("gate FINALIZE is not open (open gate: START)"));
+    assertThatThrownBy(() -> wf.approveGate(new GateDecision("LAUNCH", "alice", null)))
+        .isInstanceOf(WorkflowUpdateException.class)
+        .satisfies(e -> assertThat(refusal(e)).startsWith("unknown gate 'LAUNCH'"));
+    wf.approve(new GateDecision("START", "mallory", "signal instead"));
+    UpgradeStatus s = wf.status();
+
+    assertThat(s.openGate().gate()).isEqualTo(Gate.START);
+    assertThat(s.approvals())
+        .singleElement()
+        .satisfies(
+            a -> {
+              assertThat(a.by()).isEqualTo("mallory");
+              assertThat(a.decision()).isEqualTo("IGNORED");
+              assertThat(a.note()).contains("not an approver");
+            });
+    assertThat(fakes.calls()).containsExactlyElementsOf(PREFLIGHT);
+    wf.reject(new GateDecision("START", "alice", "cleanup"));
+    assertThat(result(client, "opschain").outcome()).isEqualTo(Outcome.ABORTED);
+  }
+
+  @Test
+  void aSecondStartForTheSameNamespaceIsRefused(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    DbUpgradeWorkflow first = start(client, worker.getTaskQueue(), request());
+    awaitGate(first, Gate.START);
+
+    DbUpgradeWorkflow second = WorkflowTestSupport.newStub(client, worker.getTaskQueue(), "opschain");
+    assertThatThrownBy(() -> WorkflowClient.start(second::run, request()))
+        .isInstanceOf(WorkflowExecutionAlreadyStarted.class);
+    first.reject(new GateDecision("START", "alice", null));
+    assertThat(result(client, "opschain").outcome()).isEqualTo(Outcome.ABORTED);
+  }
+
+  @Test
+  void dryRunReturnsThePlanAndMutatesNothing(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    start(client, worker.getTaskQueue(), request().withDryRun(true));
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.PLANNED);
+    assertThat(fakes.calls())
+        .containsExactly(
+            "Host.claimHost",
+            "Helm.releaseStatus",
+            "Cluster.preflight",
+            "Backup.checkFreeSpace",
+            "Values.prepareValues:MIGRATION",
+            "Values.prepareValues:FINAL");
+    assertThat(fakes.arguments())
+        .filteredOn(ValuesActivities.ValuesRequest.class::isInstance)
+        .allSatisfy(v -> assertThat(((ValuesActivities.ValuesRequest) v).dryRun()).isTrue());
+    assertThat(report.plan())
+        .extracting(p -> p.step())
+        .contains("stopOpsChain", "takeBackup", "upgradeRelease", "finalizeUpgrade");
+    assertThat(report.plan()).filteredOn(p -> p.destructive()).extracting(p -> p.step())
+        .containsExactly("upgradeRelease", "finalizeUpgrade");
+  }
+
+  @Test
+  void rejectAfterThePointOfNoReturnStopsWithoutUndoing(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    approve(wf, Gate.START, Gate.BACKUP_VERIFIED);
+    awaitGate(wf, Gate.SERVICES_VERIFIED);
+    wf.reject(new GateDecision("SERVICES_VERIFIED", "alice", "UI shows errors"));
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
+    assertThat(report.reason()).contains("rejected by alice", "nothing was undone");
+    assertThat(fakes.calls())
+        .doesNotContain("Helm.upgrade:putBackInService", "Helm.upgrade:finalizeUpgrade");
+  }
+
+  @Test
+  void abortAfterThePointOfNoReturnStopsAtTheNextGate(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    java.util.concurrent.CountDownLatch importing = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch aborted = new java.util.concurrent.CountDownLatch(1);
+    when(fakes.cnpg.awaitImport(any()))
+        .thenAnswer(
+            inv -> {
+              importing.countDown();
+              aborted.await(20, java.util.concurrent.TimeUnit.SECONDS);
+              return new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, 5, List.of());
+            });
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    approve(wf, Gate.START, Gate.BACKUP_VERIFIED);
+    try {
+      assertThat(importing.await(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      wf.abort(new AbortRequest("alice", "change freeze"));
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    } finally {
+      aborted.countDown();
+    }
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
+    assertThat(report.reason()).contains("aborted by alice: change freeze", "nothing was undone");
+    // The running import finished and the restart ran; it stopped at SERVICES_VERIFIED.
+    assertThat(fakes.calls())
+        .endsWith("Cnpg.awaitImport", "Cluster.rolloutRestart", "Cluster.awaitRolloutComplete")
+        .doesNotContain("Helm.upgrade:putBackInService");
+  }
+
+  @Test
+  void aLongImportAddsNoHistoryEvents(TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    // The import is watched inside one heartbeating activity. The fake polls the cluster once per
+    // simulated minute: 1 poll for a 1-minute import, 600 for a 10-hour one.
+    int[] polls = {1};
+    when(fakes.cnpg.awaitImport(any()))
+        .thenAnswer(
+            inv -> {
+              for (int minute = 0; minute < polls[0]; minute++) {
+                Activity.getExecutionContext().heartbeat("minute " + minute);
+              }
+              return new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, polls[0] * 60_000L, List.of());
+            });
+    fakes.register(env, worker);
+
+    start(client, worker.getTaskQueue(), request().withSkipGates(true));
+    result(client, "opschain");
+    int oneMinute = WorkflowTestSupport.historyLength(client, "opschain-db-upgrade-opschain");
+
+    polls[0] = 600;
+    start(client, worker.getTaskQueue(), request().withSkipGates(true));
+    result(client, "opschain");
+    int tenHours = WorkflowTestSupport.historyLength(client, "opschain-db-upgrade-opschain");
+
+    System.out.printf(
+        "history events: 1-minute import = %d, 10-hour import = %d%n", oneMinute, tenHours);
+    assertThat(tenHours).isEqualTo(oneMinute);
+  }
+
+  private void assertCompensated(UpgradeReport report, String why) {
+    assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
+    assertThat(report.reason()).contains(why, "back in service on 2025-10-01");
+    List<String> expected = new ArrayList<>(PREFLIGHT);
+    expected.addAll(BEFORE_BACKUP_GATE);
+    expected.addAll(COMPENSATION);
+    assertThat(fakes.calls()).containsExactlyElementsOf(expected);
+    HelmActivities.UpgradeRequest back =
+        fakes.arguments().stream()
+            .filter(HelmActivities.UpgradeRequest.class::isInstance)
+            .map(HelmActivities.UpgradeRequest.class::cast)
+            .filter(u -> u.step().equals("putBackInService"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(back.version()).isEqualTo(FakeActivities.DEPLOYED_VERSION);
+    assertThat(back.set()).doesNotContainKey("stopped");
+    assertThat(back.valuesFiles()).containsExactly("/etc/opschain/values.yaml");
+  }
+
+  private Map<String, String> helmSet(String step) {
+    return fakes.arguments().stream()
+        .filter(HelmActivities.UpgradeRequest.class::isInstance)
+        .map(HelmActivities.UpgradeRequest.class::cast)
+        .filter(u -> u.step().equals(step))
+        .findFirst()
+        .orElseThrow()
+        .set();
+  }
+
+  /** The validator's words, as the caller of the update sees them. */
+  private static String refusal(Throwable e) {
+    return ((ApplicationFailure) e.getCause()).getOriginalMessage();
+  }
+
+  private static void approve(DbUpgradeWorkflow wf, Gate... gates) {
+    for (Gate g : gates) {
+      awaitGate(wf, g);
+      wf.approveGate(new GateDecision(g.name(), "alice", null));
+    }
+  }
+
+  @SuppressWarnings("unused")
+  private static final Class<?>[] USED = {
+    ActivityFailure.class, RestorePodActivities.class, Phase.class
+  };
+}
