@@ -1,0 +1,181 @@
+package com.limepoint.opschain.dbupgrade.testkit;
+
+import io.fabric8.mockwebserver.http.ByteString;
+import io.fabric8.mockwebserver.http.Response;
+import io.fabric8.mockwebserver.http.WebSocket;
+import io.fabric8.mockwebserver.http.WebSocketListener;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One pod exec, served as Kubernetes serves it: a websocket whose binary frames carry a channel
+ * byte (0 stdin, 1 stdout, 2 stderr, 3 status; 255 closes a channel in protocol v5), running a
+ * real local process. The fabric8 client's own exec code talks to it unchanged.
+ */
+final class ExecBridge extends WebSocketListener {
+  private static final Logger log = LoggerFactory.getLogger(ExecBridge.class);
+  private static final int FRAME = 64 * 1024;
+
+  private final PodRuntime pod;
+  private final List<String> command;
+  private final long cutStdoutAfter;
+  private Process process;
+  private OutputStream stdin;
+
+  ExecBridge(PodRuntime pod, List<String> command, long cutStdoutAfter) {
+    this.pod = pod;
+    this.command = List.copyOf(command);
+    this.cutStdoutAfter = cutStdoutAfter;
+  }
+
+  /** The argv of an exec request: every {@code command=} query parameter, in order. */
+  static List<String> command(String path) {
+    int q = path.indexOf('?');
+    List<String> argv = new ArrayList<>();
+    if (q < 0) {
+      return argv;
+    }
+    for (String part : path.substring(q + 1).split("&")) {
+      int eq = part.indexOf('=');
+      if (eq > 0 && part.substring(0, eq).equals("command")) {
+        argv.add(URLDecoder.decode(part.substring(eq + 1), StandardCharsets.UTF_8));
+      }
+    }
+    return argv;
+  }
+
+  @Override
+  public void onOpen(WebSocket ws, Response response) {
+    Thread.ofVirtual().name("exec-" + pod.name()).start(() -> run(ws));
+  }
+
+  private void run(WebSocket ws) {
+    List<String> argv = pod.translate(command);
+    try {
+      ProcessBuilder pb = new ProcessBuilder(argv);
+      pb.environment().putAll(pod.environment());
+      process = pb.start();
+      synchronized (this) {
+        stdin = process.getOutputStream();
+        notifyAll();
+      }
+      AtomicLong sent = new AtomicLong();
+      Thread err = Thread.ofVirtual().start(() -> pump(process.getErrorStream(), ws, 2, Long.MAX_VALUE, new AtomicLong()));
+      boolean cut = pump(process.getInputStream(), ws, 1, cutStdoutAfter, sent);
+      if (cut) {
+        // The known `kubectl cp` failure: the stream ends early, yet the exit status says success.
+        process.destroyForcibly();
+        log.info("fault: cut stdout of {} after {} bytes, reporting success", argv, sent.get());
+        ws.send(status(0));
+        ws.close(1000, "");
+        return;
+      }
+      int code = process.waitFor();
+      err.join();
+      ws.send(status(code));
+      ws.close(1000, "");
+    } catch (IOException | InterruptedException e) {
+      log.warn("exec {} failed: {}", argv, e.toString());
+      ws.send(frame(3, ("{\"metadata\":{},\"status\":\"Failure\",\"message\":\"" + e.getMessage().replace('"', '\'') + "\"}").getBytes(StandardCharsets.UTF_8)));
+      ws.close(1000, "");
+    }
+  }
+
+  /** Copies a process stream to one channel; returns true when cut at {@code limit} bytes. */
+  private static boolean pump(InputStream in, WebSocket ws, int channel, long limit, AtomicLong sent) {
+    byte[] buf = new byte[FRAME];
+    try {
+      while (true) {
+        int max = (int) Math.min(buf.length, limit - sent.get());
+        if (max <= 0) {
+          return true;
+        }
+        int n = in.read(buf, 0, max);
+        if (n < 0) {
+          return false;
+        }
+        ws.send(frame(channel, Arrays.copyOf(buf, n)));
+        sent.addAndGet(n);
+      }
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @Override
+  public void onMessage(WebSocket ws, ByteString bytes) {
+    onMessage(ws, bytes.toByteArray());
+  }
+
+  @Override
+  public void onMessage(WebSocket ws, byte[] bytes) {
+    if (bytes.length == 0) {
+      return;
+    }
+    try {
+      OutputStream in = awaitStdin();
+      if (bytes[0] == 0 && bytes.length > 1) {
+        in.write(bytes, 1, bytes.length - 1);
+        in.flush();
+      } else if ((bytes[0] & 0xff) == 255 && bytes.length > 1 && bytes[1] == 0) {
+        in.close();
+      }
+    } catch (IOException e) {
+      // The process has exited and closed its stdin: what is left is not needed.
+    }
+  }
+
+  @Override
+  public void onClosed(WebSocket ws, int code, String reason) {
+    if (process != null && process.isAlive()) {
+      try {
+        process.getOutputStream().close();
+      } catch (IOException e) {
+        // already closed
+      }
+    }
+  }
+
+  private synchronized OutputStream awaitStdin() throws IOException {
+    long deadline = System.currentTimeMillis() + 10_000;
+    while (stdin == null && System.currentTimeMillis() < deadline) {
+      try {
+        wait(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException(e);
+      }
+    }
+    if (stdin == null) {
+      throw new IOException("process did not start");
+    }
+    return stdin;
+  }
+
+  static byte[] status(int exitCode) {
+    String json =
+        exitCode == 0
+            ? "{\"metadata\":{},\"status\":\"Success\"}"
+            : "{\"metadata\":{},\"status\":\"Failure\",\"message\":\"command terminated with non-zero exit code\","
+                + "\"reason\":\"NonZeroExitCode\",\"details\":{\"causes\":[{\"reason\":\"ExitCode\",\"message\":\""
+                + exitCode
+                + "\"}]}}";
+    return frame(3, json.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static byte[] frame(int channel, byte[] data) {
+    byte[] out = new byte[data.length + 1];
+    out[0] = (byte) channel;
+    System.arraycopy(data, 0, out, 1, data.length);
+    return out;
+  }
+}
