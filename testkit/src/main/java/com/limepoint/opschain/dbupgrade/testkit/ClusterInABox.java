@@ -27,6 +27,46 @@ public final class ClusterInABox implements AutoCloseable {
     server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
     server.init();
     client = server.createClient();
+    controller = server.createClient();
+    podWatch = controller.pods().inAnyNamespace().watch(new PodsStartRunning(controller));
+  }
+
+  private final KubernetesClient controller;
+  private final io.fabric8.kubernetes.client.Watch podWatch;
+
+  /** Like the kubelet: a new pod without a status becomes Running and Ready. */
+  private static final class PodsStartRunning implements io.fabric8.kubernetes.client.Watcher<io.fabric8.kubernetes.api.model.Pod> {
+    private final KubernetesClient client;
+
+    PodsStartRunning(KubernetesClient client) {
+      this.client = client;
+    }
+
+    @Override
+    public void eventReceived(Action action, io.fabric8.kubernetes.api.model.Pod pod) {
+      if (action != Action.ADDED || (pod.getStatus() != null && pod.getStatus().getPhase() != null)) {
+        return;
+      }
+      client
+          .pods()
+          .inNamespace(pod.getMetadata().getNamespace())
+          .withName(pod.getMetadata().getName())
+          .edit(
+              p -> {
+                p.setStatus(
+                    new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+                        .withPhase("Running")
+                        .addNewCondition()
+                        .withType("Ready")
+                        .withStatus("True")
+                        .endCondition()
+                        .build());
+                return p;
+              });
+    }
+
+    @Override
+    public void onClose(io.fabric8.kubernetes.client.WatcherException cause) {}
   }
 
   /** The real fabric8 client, pointed at the box. */
@@ -107,6 +147,8 @@ public final class ClusterInABox implements AutoCloseable {
 
   @Override
   public void close() {
+    podWatch.close();
+    controller.close();
     client.close();
     server.destroy();
   }

@@ -86,4 +86,17 @@ class ClusterInABoxTest {
           .hasMessageContaining("403");
     }
   }
+
+  @Test
+  void aNewPodBecomesRunningAndReady() {
+    try (ClusterInABox box = new ClusterInABox()) {
+      box.client().pods().inNamespace("ns").resource(
+          new io.fabric8.kubernetes.api.model.PodBuilder().withNewMetadata().withName("x").endMetadata()
+              .withNewSpec().addNewContainer().withName("c").withImage("i").endContainer().endSpec().build()).create();
+
+      var pod = box.client().pods().inNamespace("ns").withName("x")
+          .waitUntilCondition(p -> p != null && p.getStatus() != null && "Running".equals(p.getStatus().getPhase()), 10, TimeUnit.SECONDS);
+      assertThat(pod.getStatus().getConditions()).anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
+    }
+  }
 }

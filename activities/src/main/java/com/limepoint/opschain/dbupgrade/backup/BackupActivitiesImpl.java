@@ -1,0 +1,455 @@
+package com.limepoint.opschain.dbupgrade.backup;
+
+import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
+import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
+import com.limepoint.opschain.dbupgrade.kube.DbPods;
+import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
+import com.limepoint.opschain.dbupgrade.kube.Heartbeats.Checkpoint;
+import com.limepoint.opschain.dbupgrade.kube.PodCommands;
+import com.limepoint.opschain.dbupgrade.kube.PodExec;
+import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
+import com.limepoint.opschain.dbupgrade.model.BackupFile;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.temporal.failure.ApplicationFailure;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** {@link BackupActivities} on fabric8 exec and the worker host's file system. */
+public class BackupActivitiesImpl implements BackupActivities {
+  private static final Logger log = LoggerFactory.getLogger(BackupActivitiesImpl.class);
+
+  /** What pg_basebackup -Ft -z --wal-method=stream writes; the manifest only on PostgreSQL 13+. */
+  static final List<String> FILES = List.of("base.tar.gz", "pg_wal.tar.gz", "backup_manifest");
+
+  static final List<String> ARCHIVES = List.of("base.tar.gz", "pg_wal.tar.gz");
+  private static final Duration SHORT = Duration.ofMinutes(2);
+  private static final Duration LONG = Duration.ofHours(12);
+  private static final Pattern PERCENT = Pattern.compile("\\((\\d{1,3})%\\)");
+  /** Safety factor over the database size: the compressed backup is smaller than this. */
+  private static final double SPACE_FACTOR = 1.1;
+  private static final long HEARTBEAT_EVERY_BYTES = 8L << 20;
+
+  private final KubernetesClient client;
+  private final PodExec exec;
+  private final String host;
+
+  public BackupActivitiesImpl(KubernetesClient client, String host) {
+    this.client = client;
+    this.exec = new PodExec(client);
+    this.host = host;
+  }
+
+  @Override
+  public ChangeResult checkFreeSpace(SpaceRequest r) {
+    Path dir = Path.of(r.hostDir());
+    Path existing = dir;
+    while (existing != null && !Files.exists(existing)) {
+      existing = existing.getParent();
+    }
+    try {
+      FileStore store = Files.getFileStore(existing == null ? Path.of("/") : existing);
+      long free = store.getUsableSpace();
+      long need = (long) (r.requiredBytes() * SPACE_FACTOR);
+      if (free < need) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "only " + free + " bytes free under " + existing + "; the backup of a " + r.requiredBytes()
+                + "-byte database needs up to " + need + ". Free space or set hostBackupDir elsewhere.",
+            FailureTypes.INSUFFICIENT_SPACE);
+      }
+      return ChangeResult.unchanged(free + " bytes free under " + existing + ", need at most " + need);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public PodBackup takeBackup(BackupRequest r) {
+    String ns = r.namespace();
+    String pod = DbPods.readyPod(client, ns, r.dbDeployment());
+    String dir = r.podBackupDir();
+    String markerName = ".complete-" + r.marker();
+    PodExec.Result listing = exec.run(ns, pod, PodCommands.listDir(dir), SHORT);
+    if (listing.ok() && listing.stdout().lines().anyMatch(markerName::equals)) {
+      log.info("backup in {}/{}:{} is complete for {}; reusing it", ns, pod, dir, r.marker());
+      return new PodBackup(pod, dir, podFiles(ns, pod, dir, false), true);
+    }
+    if (listing.ok()) {
+      // A partial backup (an earlier attempt died) or someone else's: pg_basebackup needs it empty.
+      log.info("clearing incomplete backup dir {}/{}:{}", ns, pod, dir);
+      exec.check(ns, pod, PodCommands.removeTree(dir), SHORT);
+    }
+    PodExec.LogTail tail = new PodExec.LogTail(20);
+    double[] percent = {0};
+    int code =
+        exec.stream(
+            ns,
+            pod,
+            PodCommands.pgBasebackup(dir, r.dbUser(), r.maxRate()),
+            OutputStream.nullOutputStream(),
+            line -> {
+              tail.accept(line);
+              Matcher m = PERCENT.matcher(line);
+              if (m.find()) {
+                percent[0] = Double.parseDouble(m.group(1));
+              }
+              Heartbeats.beat(new Checkpoint("takeBackup", null, 0, 0, percent[0], line, tail.lines()));
+            },
+            LONG);
+    if (code != 0) {
+      throw ApplicationFailure.newFailure(
+          "pg_basebackup in " + ns + "/" + pod + " exited " + code + ": " + String.join("\n", tail.lines()),
+          FailureTypes.BACKUP_FAILED);
+    }
+    exec.check(ns, pod, PodCommands.touch(dir + "/" + markerName), SHORT);
+    return new PodBackup(pod, dir, podFiles(ns, pod, dir, false), false);
+  }
+
+  @Override
+  public BackupEvidence copyBackupOut(CopyRequest r) {
+    Path hostDir = Path.of(r.hostDir());
+    try {
+      Files.createDirectories(hostDir);
+      List<BackupFile> copied = new ArrayList<>();
+      long transferred = 0;
+      int resumes = 0;
+      for (BackupFile podFile : podFiles(r.namespace(), r.pod(), r.podDir(), true)) {
+        CopyOutcome c = copyFile(r, podFile, hostDir);
+        copied.add(c.file());
+        transferred += c.transferred();
+        resumes += c.resumes();
+      }
+      writeSums(hostDir, copied);
+      return new BackupEvidence(
+          host,
+          r.hostDir(),
+          copied,
+          List.of(
+              "copied " + transferred + " bytes from " + r.namespace() + "/" + r.pod() + ":" + r.podDir()
+                  + (resumes > 0 ? " (stream resumed " + resumes + " times)" : ""),
+              "SHA-256 in the pod equals SHA-256 on the host for every file"),
+          false);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  record CopyOutcome(BackupFile file, long transferred, int resumes) {}
+
+  /**
+   * Copies one file to {@code <name>.part}, hashing as it goes, from the last durable offset; a
+   * stream that ends early (even with exit 0) is resumed from where it stopped. The file is
+   * renamed only when size and SHA-256 match the pod's.
+   */
+  private CopyOutcome copyFile(CopyRequest r, BackupFile podFile, Path hostDir) throws IOException {
+    String name = podFile.name();
+    long size = podFile.podBytes();
+    Path target = hostDir.resolve(name);
+    if (Files.exists(target) && Files.size(target) == size) {
+      String existing = HostFiles.sha256Hex(target);
+      if (existing.equals(podFile.podSha256())) {
+        return new CopyOutcome(withHost(podFile, size, existing), 0, 0);
+      }
+      Files.delete(target);
+    }
+    Path part = hostDir.resolve(name + ".part");
+    long offset = 0;
+    if (Files.exists(part)) {
+      offset = Math.min(Files.size(part), size);
+      var last = Heartbeats.last();
+      if (last.isPresent() && name.equals(last.get().file())) {
+        offset = Math.min(offset, last.get().offset());
+      }
+    }
+    MessageDigest digest = HostFiles.sha256();
+    long transferred = 0;
+    int resumes = 0;
+    try (FileChannel ch =
+        FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+      ch.truncate(offset);
+      HostFiles.digestPrefix(part, offset, digest);
+      ch.position(offset);
+      int stalls = 0;
+      while (offset < size) {
+        long before = offset;
+        ChannelSink sink = new ChannelSink(ch, digest, name, size);
+        int code =
+            exec.stream(
+                r.namespace(), r.pod(), PodCommands.readFrom(r.podDir() + "/" + name, offset), sink, line -> {}, LONG);
+        offset = ch.position();
+        transferred += offset - before;
+        if (code != 0) {
+          ch.force(true);
+          throw ApplicationFailure.newFailure(
+              "reading " + name + " in " + r.namespace() + "/" + r.pod() + " exited " + code + " at byte " + offset,
+              PodExec.POD_COMMAND_FAILED);
+        }
+        if (offset > size) {
+          throw ApplicationFailure.newNonRetryableFailure(
+              name + " grew while being copied (" + offset + " > " + size + " bytes)", FailureTypes.BACKUP_INVALID);
+        }
+        if (offset < size) {
+          resumes++;
+          stalls = offset == before ? stalls + 1 : 0;
+          log.warn("stream of {} ended early at {} of {} bytes (exit 0); resuming from there", name, offset, size);
+          ch.force(false);
+          Heartbeats.beat(new Checkpoint("copyBackupOut", name, offset, size, percent(offset, size), "resuming", List.of()));
+          if (stalls >= 5) {
+            throw ApplicationFailure.newFailure(
+                "stream of " + name + " makes no progress at byte " + offset, PodExec.POD_COMMAND_FAILED);
+          }
+        }
+      }
+      ch.force(true);
+    }
+    String hostSha = HexFormat.of().formatHex(digest.digest());
+    if (!hostSha.equals(podFile.podSha256())) {
+      Files.deleteIfExists(part);
+      throw ApplicationFailure.newNonRetryableFailure(
+          name + ": SHA-256 in the pod is " + podFile.podSha256() + " but the copy on " + host + " hashes to "
+              + hostSha + "; the copy was deleted",
+          FailureTypes.BACKUP_CHECKSUM_MISMATCH);
+    }
+    Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    HostFiles.fsyncDir(hostDir);
+    return new CopyOutcome(withHost(podFile, size, hostSha), transferred, resumes);
+  }
+
+  /** Writes the stream into the file and the digest; fsyncs and heartbeats every 8 MiB. */
+  private static final class ChannelSink extends OutputStream {
+    private final FileChannel ch;
+    private final MessageDigest digest;
+    private final String name;
+    private final long size;
+    private long sinceBeat;
+
+    ChannelSink(FileChannel ch, MessageDigest digest, String name, long size) {
+      this.ch = ch;
+      this.digest = digest;
+      this.name = name;
+      this.size = size;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      ByteBuffer buf = ByteBuffer.wrap(b, off, len);
+      while (buf.hasRemaining()) {
+        ch.write(buf);
+      }
+      digest.update(b, off, len);
+      sinceBeat += len;
+      if (sinceBeat >= HEARTBEAT_EVERY_BYTES) {
+        sinceBeat = 0;
+        ch.force(false);
+        long at = ch.position();
+        Heartbeats.beat(new Checkpoint("copyBackupOut", name, at, size, percent(at, size), null, List.of()));
+      }
+    }
+  }
+
+  @Override
+  public BackupEvidence verifyBackup(VerifyRequest r) {
+    Path dir = Path.of(r.hostDir());
+    List<String> problems = new ArrayList<>();
+    List<String> checks = new ArrayList<>();
+    List<BackupFile> files = new ArrayList<>();
+    for (String required : ARCHIVES) {
+      if (r.expected().stream().noneMatch(f -> f.name().equals(required))) {
+        problems.add(required + " is missing from the backup");
+      }
+    }
+    try {
+      for (BackupFile f : r.expected()) {
+        Path p = dir.resolve(f.name());
+        if (!Files.isRegularFile(p)) {
+          problems.add(f.name() + " is not on the host in " + dir);
+          continue;
+        }
+        long size = Files.size(p);
+        String sha = HostFiles.sha256Hex(p);
+        files.add(new BackupFile(f.name(), f.podBytes(), f.podSha256(), size, sha));
+        if (size == 0) {
+          problems.add(f.name() + " is empty");
+        }
+        if (f.podBytes() == null || size != f.podBytes()) {
+          problems.add(f.name() + " is " + size + " bytes on the host but " + f.podBytes() + " in the pod");
+        }
+        if (!sha.equals(f.podSha256())) {
+          problems.add(f.name() + " SHA-256 " + sha + " differs from the pod's " + f.podSha256());
+        }
+        if (f.name().endsWith(".gz")) {
+          HostFiles.Result gz = HostFiles.run(List.of("gzip", "-t", p.toString()));
+          if (gz.exitCode() != 0) {
+            problems.add("gzip -t " + f.name() + " failed: " + gz.output().strip());
+          } else {
+            checks.add("gzip -t " + f.name() + " passed");
+          }
+          HostFiles.Result tar = HostFiles.run(List.of("tar", "-tzf", p.toString()));
+          List<String> entries = tar.output().lines().map(e -> e.startsWith("./") ? e.substring(2) : e).toList();
+          if (tar.exitCode() != 0 || entries.isEmpty()) {
+            problems.add("tar -tzf " + f.name() + " failed: " + PodExecTail.tail(tar.output()));
+          } else {
+            checks.add("tar -tzf " + f.name() + " lists " + entries.size() + " entries");
+          }
+          if (f.name().equals("base.tar.gz")) {
+            for (String must : List.of("PG_VERSION", "backup_label")) {
+              if (!entries.contains(must)) {
+                problems.add("base.tar.gz does not hold " + must);
+              }
+            }
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    if (!problems.isEmpty()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "the backup in " + host + ":" + dir + " is not valid: " + String.join("; ", problems),
+          FailureTypes.BACKUP_INVALID);
+    }
+    checks.add(0, "every file non-empty, sizes and SHA-256 equal in the pod and on the host");
+    checks.add("base.tar.gz holds PG_VERSION and backup_label");
+    return new BackupEvidence(host, r.hostDir(), files, checks, true);
+  }
+
+  @Override
+  public ChangeResult uploadBackup(UploadRequest r) {
+    String ns = r.namespace();
+    String pod = r.pod();
+    exec.check(ns, pod, PodCommands.mkdirs(r.podDir()), SHORT);
+    List<String> uploaded = new ArrayList<>();
+    try {
+      for (BackupFile f : r.files()) {
+        Path source = Path.of(r.hostDir()).resolve(f.name());
+        long size = Files.size(source);
+        String sha = HostFiles.sha256Hex(source);
+        if (!sha.equals(f.hostSha256())) {
+          throw ApplicationFailure.newNonRetryableFailure(
+              f.name() + " on the host no longer matches the verified SHA-256", FailureTypes.BACKUP_CHECKSUM_MISMATCH);
+        }
+        String target = r.podDir() + "/" + f.name();
+        if (podSize(ns, pod, target) == size && sha.equals(podSha(ns, pod, target))) {
+          continue;
+        }
+        String part = target + ".part";
+        long offset = podSize(ns, pod, part);
+        if (offset < 0 || offset > size) {
+          offset = 0;
+        }
+        try (InputStream in = Files.newInputStream(source)) {
+          in.skipNBytes(offset);
+          PodExec.Result w = exec.feed(ns, pod, PodCommands.writeAt(part, offset, size - offset), in, LONG);
+          if (!w.ok()) {
+            throw ApplicationFailure.newFailure(
+                "writing " + part + " in " + ns + "/" + pod + " exited " + w.exitCode() + ": " + w.stderr(),
+                PodExec.POD_COMMAND_FAILED);
+          }
+        }
+        String inPod = podSha(ns, pod, part);
+        if (!sha.equals(inPod)) {
+          exec.run(ns, pod, List.of("rm", "-f", "--", part), SHORT);
+          throw ApplicationFailure.newFailure(
+              f.name() + " in the pod hashes to " + inPod + ", not " + sha + "; the partial upload was removed",
+              PodExec.POD_COMMAND_FAILED);
+        }
+        exec.check(ns, pod, PodCommands.move(part, target), SHORT);
+        uploaded.add(f.name());
+        Heartbeats.beat(new Checkpoint("uploadBackup", f.name(), size, size, 100.0, "uploaded", List.of()));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return uploaded.isEmpty()
+        ? ChangeResult.unchanged("all " + r.files().size() + " files already in " + pod + ":" + r.podDir() + " with matching SHA-256")
+        : ChangeResult.changed("uploaded " + String.join(", ", uploaded) + " to " + pod + ":" + r.podDir() + ", SHA-256 checked in the pod");
+  }
+
+  /** The backup files present in the pod, with sizes, and SHA-256 when asked. */
+  private List<BackupFile> podFiles(String ns, String pod, String dir, boolean withSha) {
+    List<String> present = exec.check(ns, pod, PodCommands.listDir(dir), SHORT).lines().toList();
+    List<BackupFile> files = new ArrayList<>();
+    for (String name : FILES) {
+      if (!present.contains(name)) {
+        if (ARCHIVES.contains(name)) {
+          throw ApplicationFailure.newNonRetryableFailure(
+              name + " is missing from " + ns + "/" + pod + ":" + dir, FailureTypes.BACKUP_INVALID);
+        }
+        continue;
+      }
+      String path = dir + "/" + name;
+      long size = podSize(ns, pod, path);
+      if (size <= 0) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            name + " in " + ns + "/" + pod + ":" + dir + " is empty", FailureTypes.BACKUP_INVALID);
+      }
+      files.add(new BackupFile(name, size, withSha ? podSha(ns, pod, path) : null, null, null));
+    }
+    return files;
+  }
+
+  /** Size of a file in the pod, or -1 when it does not exist. */
+  private long podSize(String ns, String pod, String path) {
+    PodExec.Result r = exec.run(ns, pod, PodCommands.size(path), SHORT);
+    return r.ok() ? Long.parseLong(r.stdout().strip()) : -1;
+  }
+
+  private String podSha(String ns, String pod, String path) {
+    PodExec.Result r = exec.run(ns, pod, PodCommands.sha256(path), LONG);
+    if (!r.ok()) {
+      return null;
+    }
+    String out = r.stdout().strip();
+    int space = out.indexOf(' ');
+    return space > 0 ? out.substring(0, space) : out;
+  }
+
+  private static BackupFile withHost(BackupFile f, long hostBytes, String hostSha) {
+    return new BackupFile(f.name(), f.podBytes(), f.podSha256(), hostBytes, hostSha);
+  }
+
+  private static void writeSums(Path dir, List<BackupFile> files) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    for (BackupFile f : files) {
+      sb.append(f.hostSha256()).append("  ").append(f.name()).append('\n');
+    }
+    Path tmp = dir.resolve("SHA256SUMS.part");
+    Files.writeString(tmp, sb);
+    Files.move(tmp, dir.resolve("SHA256SUMS"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  private static Double percent(long at, long size) {
+    return size == 0 ? 100.0 : Math.floor(1000.0 * at / size) / 10;
+  }
+
+  /** Output tails for messages. */
+  private static final class PodExecTail {
+    static String tail(String s) {
+      String t = s.strip();
+      return t.length() <= 500 ? t : "..." + t.substring(t.length() - 500);
+    }
+  }
+}
