@@ -47,6 +47,7 @@ public class BackupActivitiesImpl implements BackupActivities {
   /** Safety factor over the database size: the compressed backup is smaller than this. */
   private static final double SPACE_FACTOR = 1.1;
   private static final long HEARTBEAT_EVERY_BYTES = 8L << 20;
+  private static final long UPLOAD_SEGMENT = 1L << 20;
 
   private final KubernetesClient client;
   private final PodExec exec;
@@ -360,14 +361,32 @@ public class BackupActivitiesImpl implements BackupActivities {
         if (offset < 0 || offset > size) {
           offset = 0;
         }
-        try (InputStream in = Files.newInputStream(source)) {
-          in.skipNBytes(offset);
-          PodExec.Result w = exec.feed(ns, pod, PodCommands.writeAt(part, offset, size - offset), in, LONG);
-          if (!w.ok()) {
+        int stalls = 0;
+        while (offset < size) {
+          // One bounded segment per exec. fabric8's JDK websocket refuses a send while the
+          // previous one is pending, so a segment can stop short: the pod-side size is the
+          // verified offset to resume from, and the SHA-256 below is the final word.
+          long count = Math.min(UPLOAD_SEGMENT, size - offset);
+          PodExec.Result w;
+          try (InputStream in = Files.newInputStream(source)) {
+            in.skipNBytes(offset);
+            w = exec.feed(ns, pod, PodCommands.writeAt(part, offset, count), new BoundedStream(in, count), LONG);
+          }
+          long now = podSize(ns, pod, part);
+          if (now < offset || now > offset + count) {
             throw ApplicationFailure.newFailure(
-                "writing " + part + " in " + ns + "/" + pod + " exited " + w.exitCode() + ": " + w.stderr(),
+                part + " in " + ns + "/" + pod + " is " + now + " bytes, expected " + offset + " to " + (offset + count),
                 PodExec.POD_COMMAND_FAILED);
           }
+          stalls = now == offset ? stalls + 1 : 0;
+          if (stalls >= 5) {
+            throw ApplicationFailure.newFailure(
+                "upload of " + f.name() + " to " + ns + "/" + pod + " makes no progress at byte " + offset
+                    + " (exit " + w.exitCode() + "): " + w.stderr(),
+                PodExec.POD_COMMAND_FAILED);
+          }
+          offset = now;
+          Heartbeats.beat(new Checkpoint("uploadBackup", f.name(), offset, size, percent(offset, size), null, List.of()));
         }
         String inPod = podSha(ns, pod, part);
         if (!sha.equals(inPod)) {
@@ -443,6 +462,41 @@ public class BackupActivitiesImpl implements BackupActivities {
 
   private static Double percent(long at, long size) {
     return size == 0 ? 100.0 : Math.floor(1000.0 * at / size) / 10;
+  }
+
+  /** At most {@code limit} bytes of an underlying stream, leaving the rest unread. */
+  private static final class BoundedStream extends InputStream {
+    private final InputStream in;
+    private long left;
+
+    BoundedStream(InputStream in, long limit) {
+      this.in = in;
+      this.left = limit;
+    }
+
+    @Override
+    public int read() throws IOException {
+      if (left <= 0) {
+        return -1;
+      }
+      int b = in.read();
+      if (b >= 0) {
+        left--;
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      if (left <= 0) {
+        return -1;
+      }
+      int n = in.read(b, off, (int) Math.min(len, left));
+      if (n > 0) {
+        left -= n;
+      }
+      return n;
+    }
   }
 
   /** Output tails for messages. */

@@ -27,6 +27,9 @@ public final class PodExec {
   private static final int CAPTURE_LIMIT = 1 << 20;
   private static final int STDIN_CHUNK = 32 * 1024;
 
+  /** The exec ended without a readable exit status. */
+  public static final int UNKNOWN_EXIT = -1;
+
   private final KubernetesClient client;
 
   public PodExec(KubernetesClient client) {
@@ -84,13 +87,17 @@ public final class PodExec {
       // One write is one websocket message: keep them well under API servers' frame limits.
       byte[] buf = new byte[STDIN_CHUNK];
       int n;
-      while ((n = stdin.read(buf)) >= 0) {
-        in.write(buf, 0, n);
+      while ((n = stdin.read(buf)) >= 0 && send(in, buf, n)) {
+        // sent
       }
-      in.flush();
-      Integer code = watch.exitCode().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      return new Result(code == null ? -1 : code, out.text(), err.text());
-    } catch (IOException | ExecutionException | KubernetesClientException e) {
+      try {
+        Integer code = watch.exitCode().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        return new Result(code == null ? UNKNOWN_EXIT : code, out.text(), err.text());
+      } catch (ExecutionException e) {
+        // The client failed to send after the command had ended; the status is lost, not bad.
+        return new Result(UNKNOWN_EXIT, out.text(), err.text() + e.getMessage());
+      }
+    } catch (IOException | KubernetesClientException e) {
       throw ApplicationFailure.newFailure(
           "exec `" + argv.get(0) + "` with input in pod " + namespace + "/" + pod + " failed: " + e.getMessage(),
           POD_COMMAND_FAILED);
@@ -101,6 +108,27 @@ public final class PodExec {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw ApplicationFailure.newFailure("interrupted: " + argv.get(0), POD_COMMAND_FAILED);
+    }
+  }
+
+  /**
+   * Writes one chunk; false when the stream is closed. The command may have read its count and
+   * exited, closing the stream under the last write: its exit status decides, and callers check
+   * what arrived (SHA-256 in the pod).
+   */
+  private static boolean send(OutputStream in, byte[] buf, int n) {
+    try {
+      in.write(buf, 0, n);
+      in.flush();
+      // fabric8's JDK websocket refuses a send while the previous one is pending; a short pause
+      // per chunk makes that rare (the caller resumes from the pod-side size when it happens).
+      Thread.sleep(1);
+      return true;
+    } catch (IOException | KubernetesClientException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 
