@@ -29,6 +29,52 @@ public final class ClusterInABox implements AutoCloseable {
     client = server.createClient();
     controller = server.createClient();
     podWatch = controller.pods().inAnyNamespace().watch(new PodsStartRunning(controller));
+    registerCnpgCrd();
+    controllers = new Controllers(controller, this);
+  }
+
+  private final Controllers controllers;
+
+  /** The {@code clusters.postgresql.cnpg.io} CRD, as installing the CNPG operator creates it. */
+  private void registerCnpgCrd() {
+    client.apiextensions().v1().customResourceDefinitions().resource(
+        new io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder()
+            .withNewMetadata().withName("clusters.postgresql.cnpg.io").endMetadata()
+            .withNewSpec().withGroup("postgresql.cnpg.io").withScope("Namespaced")
+            .withNewNames().withKind("Cluster").withPlural("clusters").withSingular("cluster").withListKind("ClusterList").endNames()
+            .addNewVersion().withName("v1").withServed(true).withStorage(true).endVersion()
+            .endSpec().build()).create();
+  }
+
+  /** Installs the CNPG operator's deployment (ready) in {@code cnpg-system}. */
+  public void installCnpgOperator() {
+    client.apps().deployments().inNamespace("cnpg-system").resource(
+        new io.fabric8.kubernetes.api.model.apps.DeploymentBuilder()
+            .withNewMetadata().withName("cnpg-controller-manager").endMetadata()
+            .withNewSpec().withReplicas(1).withNewSelector().addToMatchLabels("app", "cnpg").endSelector()
+            .withNewTemplate().withNewMetadata().addToLabels("app", "cnpg").endMetadata()
+            .withNewSpec().addNewContainer().withName("manager").withImage("cnpg").endContainer().endSpec()
+            .endTemplate().endSpec().build()).create();
+  }
+
+  /** Pods of this deployment reach the local PostgreSQL on {@code port} as 127.0.0.1:5432. */
+  public void postgresFor(String namespace, String deployment, int port) {
+    controllers.postgresFor(namespace, deployment, port);
+  }
+
+  /** Whether the CNPG import pod of the next cluster fails, and the log it leaves. */
+  public void importFails(boolean fails, String log) {
+    controllers.importFails(fails, log);
+  }
+
+  /** How many times the pods of a deployment were restarted by a restartedAt change. */
+  public int restarts(String namespace, String deployment) {
+    return controllers.restarts(namespace, deployment);
+  }
+
+  /** SelfSubjectAccessReviews for this verb and resource ("pods/exec") answer "not allowed". */
+  public void deny(String verb, String resource) {
+    dispatcher.deny(verb, resource);
   }
 
   private final KubernetesClient controller;
@@ -74,9 +120,23 @@ public final class ClusterInABox implements AutoCloseable {
     return client;
   }
 
-  /** A new client for the same box (as another process would have). */
-  public KubernetesClient newClient() {
-    return server.createClient();
+  /** The User-Agent of {@link #activityClient()}: its requests can be told apart in the log. */
+  public static final String ACTIVITY_AGENT = "opschain-db-upgrade-activities";
+
+  /** A new client for the activities, whose requests the log attributes to them. */
+  public KubernetesClient activityClient() {
+    return server.createClient(b -> b.editOrNewConfig().withUserAgent(ACTIVITY_AGENT).endConfig());
+  }
+
+  /** Requests the activities' client sent that can change state ("METHOD path"). */
+  public List<String> activityMutations() {
+    return dispatcher.calls().stream()
+        .filter(c -> ACTIVITY_AGENT.equals(c.userAgent()))
+        .filter(c -> !c.method().equals("GET"))
+        .filter(c -> !c.path().contains("selfsubjectaccessreviews"))
+        .filter(c -> !c.path().contains("dryRun=All"))
+        .map(c -> c.method() + " " + c.path())
+        .toList();
   }
 
   /**
@@ -117,6 +177,10 @@ public final class ClusterInABox implements AutoCloseable {
     dispatcher.bindPod(namespace, new PodRuntime(name, postgresPort, Map.of()));
   }
 
+  void setLog(String namespace, String pod, String text) {
+    dispatcher.setLog(namespace, pod, text);
+  }
+
   /** The {@code nth} request matching method and path regex gets HTTP {@code status}. */
   public void failRequest(String method, String pathRegex, int nth, int status) {
     dispatcher.addFault(new HarnessDispatcher.Fault(method, Pattern.compile(pathRegex), nth, status, 0));
@@ -147,6 +211,7 @@ public final class ClusterInABox implements AutoCloseable {
 
   @Override
   public void close() {
+    controllers.close();
     podWatch.close();
     controller.close();
     client.close();

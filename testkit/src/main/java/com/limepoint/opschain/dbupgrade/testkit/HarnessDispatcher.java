@@ -26,9 +26,13 @@ final class HarnessDispatcher extends Dispatcher {
   private final List<Fault> faults = new CopyOnWriteArrayList<>();
   private final Map<String, PodRuntime> pods = new ConcurrentHashMap<>();
   private final List<Consumer<Call>> listeners = new CopyOnWriteArrayList<>();
+  private final java.util.Set<String> denied = ConcurrentHashMap.newKeySet();
+  private final Map<String, String> logs = new ConcurrentHashMap<>();
+  private static final Pattern LOG = Pattern.compile("/api/v1/namespaces/([^/]+)/pods/([^/?]+)/log(\\?.*)?");
+  private static final tools.jackson.databind.ObjectMapper JSON = new tools.jackson.databind.ObjectMapper();
 
   /** One API request as the harness saw it. */
-  record Call(String method, String path) {}
+  record Call(String method, String path, String userAgent) {}
 
   /** A fault that fires on the {@code nth} matching request (1-based), once. */
   static final class Fault {
@@ -55,6 +59,15 @@ final class HarnessDispatcher extends Dispatcher {
     pods.put(namespace + "/" + runtime.name(), runtime);
   }
 
+  /** SelfSubjectAccessReviews for this verb on this resource ("pods/exec", "clusters") say no. */
+  void deny(String verb, String resource) {
+    denied.add(verb + " " + resource);
+  }
+
+  void setLog(String namespace, String pod, String text) {
+    logs.put(namespace + "/" + pod, text);
+  }
+
   void addFault(Fault f) {
     faults.add(f);
   }
@@ -73,7 +86,7 @@ final class HarnessDispatcher extends Dispatcher {
 
   @Override
   public MockResponse dispatch(RecordedRequest request) {
-    Call call = new Call(request.getMethod(), request.getPath());
+    Call call = new Call(request.getMethod(), request.getPath(), String.valueOf(request.getHeader("User-Agent")));
     calls.add(call);
     listeners.forEach(l -> l.accept(call));
     Fault fault = matchFault(call);
@@ -85,6 +98,19 @@ final class HarnessDispatcher extends Dispatcher {
               "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"code\":"
                   + fault.status
                   + ",\"reason\":\"InjectedFault\",\"message\":\"fault injected by the test harness\"}");
+    }
+    if (request.getMethod().equals("POST") && request.getPath().startsWith("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")) {
+      return accessReview(request.getUtf8Body());
+    }
+    Matcher logMatch = LOG.matcher(request.getPath());
+    if (logMatch.matches() && request.getMethod().equals("GET")) {
+      String text = logs.getOrDefault(logMatch.group(1) + "/" + logMatch.group(2), "");
+      return new MockResponse().setResponseCode(200).setHeader("Content-Type", "text/plain").setBody(text);
+    }
+    if (!request.getMethod().equals("GET") && request.getPath().contains("dryRun=All")) {
+      // Server-side dry run: validated and answered, never persisted.
+      String path = request.getPath().substring(0, request.getPath().indexOf('?'));
+      return crud.handleGet(path);
     }
     Matcher exec = EXEC.matcher(request.getPath());
     if (exec.matches()) {
@@ -99,6 +125,17 @@ final class HarnessDispatcher extends Dispatcher {
           .withWebSocketUpgrade(new ExecBridge(pod, ExecBridge.command(request.getPath()), cut));
     }
     return crud.dispatch(request);
+  }
+
+  /** Answers a SelfSubjectAccessReview: allowed unless the test denied that verb and resource. */
+  private MockResponse accessReview(String body) {
+    tools.jackson.databind.node.ObjectNode review = (tools.jackson.databind.node.ObjectNode) JSON.readTree(body);
+    var attrs = review.path("spec").path("resourceAttributes");
+    String resource = attrs.path("resource").asString("")
+        + (attrs.path("subresource").asString("").isEmpty() ? "" : "/" + attrs.path("subresource").asString(""));
+    boolean allowed = !denied.contains(attrs.path("verb").asString("") + " " + resource);
+    review.putObject("status").put("allowed", allowed).put("reason", allowed ? "harness allows" : "denied by the test");
+    return new MockResponse().setResponseCode(201).setHeader("Content-Type", "application/json").setBody(review.toString());
   }
 
   private Fault matchFault(Call call) {

@@ -1,0 +1,219 @@
+package com.limepoint.opschain.dbupgrade.cnpg;
+
+import static com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl.CNPG_API;
+
+import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
+import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
+import com.limepoint.opschain.dbupgrade.activities.WaitResult;
+import com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
+import com.limepoint.opschain.dbupgrade.kube.Heartbeats.Checkpoint;
+import com.limepoint.opschain.dbupgrade.kube.Waits;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.Resource;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.temporal.activity.Activity;
+import io.temporal.failure.ApplicationFailure;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+
+/** {@link CnpgActivities} on the fabric8 client, with the Cluster as a generic resource. */
+public class CnpgActivitiesImpl implements CnpgActivities {
+  static final String HIBERNATION = "cnpg.io/hibernation";
+  static final String UNRECOVERABLE = "Cluster is unrecoverable";
+
+  private final KubernetesClient client;
+
+  public CnpgActivitiesImpl(KubernetesClient client) {
+    this.client = client;
+  }
+
+  @Override
+  public ImportResult awaitImport(ImportRequest r) {
+    return awaitHealthy(r, true);
+  }
+
+  @Override
+  public ImportResult awaitClusterHealthy(ImportRequest r) {
+    return awaitHealthy(r, false);
+  }
+
+  /**
+   * Waits for healthy (phase and readyInstances == instances) and, for an import, the import pod
+   * done. The deadline counts from the first attempt, so retries do not extend importTimeout.
+   */
+  private ImportResult awaitHealthy(ImportRequest r, boolean importing) {
+    String importPod = r.clusterName() + "-1-import";
+    Instant first = firstScheduled();
+    Duration left = Duration.between(Instant.now(), first.plusSeconds(r.timeoutSeconds()));
+    String step = importing ? "awaitImport" : "awaitClusterHealthy";
+    long start = System.nanoTime();
+    try {
+      return Waits.until(
+          step,
+          List.of(clusterInformer(r.namespace(), r.clusterName()), podInformer(r.namespace(), importPod)),
+          () -> {
+            GenericKubernetesResource c = cluster(r.namespace(), r.clusterName());
+            String phase = c == null ? "(no cluster yet)" : ClusterActivitiesImpl.phase(c);
+            Pod pod = importing ? client.pods().inNamespace(r.namespace()).withName(importPod).get() : null;
+            String podPhase = pod == null || pod.getStatus() == null ? null : pod.getStatus().getPhase();
+            if (phase.startsWith(UNRECOVERABLE) || "Failed".equals(podPhase)) {
+              List<String> tail = logTail(r.namespace(), importPod);
+              throw ApplicationFailure.newNonRetryableFailure(
+                  (phase.startsWith(UNRECOVERABLE) ? "CNPG says: " + phase : "import pod " + importPod + " failed")
+                      + ". Last log lines:\n" + String.join("\n", tail),
+                  FailureTypes.IMPORT_FAILED);
+            }
+            boolean podDone = !importing || pod == null || "Succeeded".equals(podPhase);
+            if (c != null && ClusterActivitiesImpl.healthy(c) && podDone) {
+              Map<String, Object> st = ClusterActivitiesImpl.status(c);
+              return Optional.of(new ImportResult(
+                  phase, ((Number) st.get("readyInstances")).intValue(), ((Number) st.get("instances")).intValue(),
+                  (System.nanoTime() - start) / 1_000_000, importing ? logTail(r.namespace(), importPod) : List.of()));
+            }
+            Heartbeats.beat(new Checkpoint(step, null, 0, 0, null, "cluster: " + phase + (podPhase == null ? "" : ", import pod: " + podPhase),
+                importing ? logTail(r.namespace(), importPod) : List.of()));
+            return Optional.empty();
+          },
+          () -> "cluster " + r.clusterName() + " is " + describe(cluster(r.namespace(), r.clusterName())),
+          left.isNegative() ? Duration.ZERO : left);
+    } catch (ApplicationFailure e) {
+      if (Waits.WAIT_TIMED_OUT.equals(e.getType())) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            (importing ? "the import" : "the cluster") + " did not become healthy within " + Duration.ofSeconds(r.timeoutSeconds())
+                + ": " + e.getOriginalMessage(),
+            FailureTypes.IMPORT_TIMED_OUT);
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public ChangeResult checkOperator(ClusterRequest r) {
+    Deployment op = client.apps().deployments().inNamespace("cnpg-system").withName("cnpg-controller-manager").get();
+    if (op == null || op.getStatus() == null || op.getStatus().getReadyReplicas() == null || op.getStatus().getReadyReplicas() < 1) {
+      throw ApplicationFailure.newFailure("the CNPG operator (cnpg-system/cnpg-controller-manager) is not running", "OperatorNotReady");
+    }
+    return ChangeResult.unchanged("CNPG operator running (" + op.getStatus().getReadyReplicas() + " ready)");
+  }
+
+  @Override
+  public ChangeResult deleteCluster(ClusterRequest r) {
+    Resource<GenericKubernetesResource> res = clusterResource(r.namespace(), r.clusterName());
+    if (cluster(r.namespace(), r.clusterName()) == null) {
+      return ChangeResult.unchanged("cluster " + r.clusterName() + " is already gone");
+    }
+    if (r.dryRun()) {
+      res.dryRun().delete();
+      return ChangeResult.unchanged("would delete cluster " + r.clusterName() + " (dry run)");
+    }
+    res.delete();
+    return ChangeResult.changed("deleted cluster " + r.clusterName());
+  }
+
+  @Override
+  public ChangeResult setHibernation(HibernationRequest r) {
+    GenericKubernetesResource c = cluster(r.namespace(), r.clusterName());
+    if (c == null) {
+      throw ApplicationFailure.newFailure("cluster " + r.namespace() + "/" + r.clusterName() + " does not exist yet", "ClusterMissing");
+    }
+    String want = r.on() ? "on" : "off";
+    Map<String, String> a = c.getMetadata().getAnnotations();
+    String now = a == null ? null : a.get(HIBERNATION);
+    if (want.equals(now) || (!r.on() && now == null)) {
+      return ChangeResult.unchanged("hibernation already " + want + " on " + r.clusterName());
+    }
+    Resource<GenericKubernetesResource> res = clusterResource(r.namespace(), r.clusterName());
+    (r.dryRun() ? res.dryRun() : res).edit(x -> {
+      Map<String, String> next = x.getMetadata().getAnnotations() == null ? new HashMap<>() : new HashMap<>(x.getMetadata().getAnnotations());
+      next.put(HIBERNATION, want);
+      x.getMetadata().setAnnotations(next);
+      return x;
+    });
+    return r.dryRun()
+        ? ChangeResult.unchanged("would set " + HIBERNATION + "=" + want + " (dry run)")
+        : ChangeResult.changed("set " + HIBERNATION + "=" + want + " on " + r.clusterName());
+  }
+
+  @Override
+  public WaitResult awaitDbPodGone(ClusterRequest r) {
+    long start = System.nanoTime();
+    Map<String, String> selector = Map.of("cnpg.io/cluster", r.clusterName());
+    String seen = Waits.until(
+        "awaitDbPodGone",
+        List.of(h -> informPods(r.namespace(), selector, h)),
+        () -> dbPods(r.namespace(), selector).isEmpty() ? Optional.of("no pod of cluster " + r.clusterName()) : Optional.empty(),
+        () -> "still running: " + String.join(", ", dbPods(r.namespace(), selector)),
+        Duration.ofMinutes(20));
+    return new WaitResult(seen, (System.nanoTime() - start) / 1_000_000);
+  }
+
+  private List<String> dbPods(String ns, Map<String, String> selector) {
+    return client.pods().inNamespace(ns).withLabels(selector).list().getItems().stream()
+        .map(p -> p.getMetadata().getName())
+        .filter(n -> !n.endsWith("-import"))
+        .toList();
+  }
+
+  private List<String> logTail(String ns, String pod) {
+    try {
+      String log = client.pods().inNamespace(ns).withName(pod).tailingLines(20).getLog();
+      return log == null ? List.of() : log.lines().toList();
+    } catch (KubernetesClientException e) {
+      return List.of("(no log: " + e.getMessage() + ")");
+    }
+  }
+
+  private static String describe(GenericKubernetesResource c) {
+    return c == null ? "absent" : ClusterActivitiesImpl.phase(c);
+  }
+
+  private static Instant firstScheduled() {
+    try {
+      return Instant.ofEpochMilli(Activity.getExecutionContext().getInfo().getScheduledTimestamp());
+    } catch (IllegalStateException e) {
+      return Instant.now();
+    }
+  }
+
+  private Resource<GenericKubernetesResource> clusterResource(String ns, String name) {
+    return client.genericKubernetesResources(CNPG_API, "Cluster").inNamespace(ns).withName(name);
+  }
+
+  private GenericKubernetesResource cluster(String ns, String name) {
+    try {
+      return clusterResource(ns, name).get();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 404) {
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  @SuppressWarnings({"rawtypes", "unchecked"})
+  private Function<ResourceEventHandler, SharedIndexInformer<?>> clusterInformer(String ns, String name) {
+    return h -> clusterResource(ns, name).inform(h, 30_000);
+  }
+
+  @SuppressWarnings({"rawtypes", "unchecked"})
+  private Function<ResourceEventHandler, SharedIndexInformer<?>> podInformer(String ns, String name) {
+    return h -> client.pods().inNamespace(ns).withName(name).inform(h, 30_000);
+  }
+
+  @SuppressWarnings({"rawtypes", "unchecked"})
+  private SharedIndexInformer<?> informPods(String ns, Map<String, String> selector, ResourceEventHandler h) {
+    return client.pods().inNamespace(ns).withLabels(selector).inform(h, 30_000);
+  }
+}

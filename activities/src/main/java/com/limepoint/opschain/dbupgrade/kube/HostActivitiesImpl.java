@@ -1,0 +1,22 @@
+package com.limepoint.opschain.dbupgrade.kube;
+
+import com.limepoint.opschain.dbupgrade.activities.HostActivities;
+
+/**
+ * Answers with this worker's host-specific task queue: the worker that takes claimHost is the one
+ * that will hold the backup, and every host-file activity then runs on its queue.
+ */
+public class HostActivitiesImpl implements HostActivities {
+  private final String host;
+  private final String hostQueue;
+
+  public HostActivitiesImpl(String host, String hostQueue) {
+    this.host = host;
+    this.hostQueue = hostQueue;
+  }
+
+  @Override
+  public HostQueue claimHost(ClaimRequest request) {
+    return new HostQueue(host, hostQueue);
+  }
+}

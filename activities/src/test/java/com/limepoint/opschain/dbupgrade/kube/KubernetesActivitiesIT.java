@@ -1,0 +1,223 @@
+package com.limepoint.opschain.dbupgrade.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
+import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
+import com.limepoint.opschain.dbupgrade.activities.WaitRequest;
+import com.limepoint.opschain.dbupgrade.cnpg.CnpgActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.temporal.failure.ActivityFailure;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.testing.TestActivityEnvironment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The Kubernetes and CNPG activities against the cluster-in-a-box. */
+class KubernetesActivitiesIT {
+  static final String NS = "opschain";
+  static final List<String> SERVICES = OpsChainFixture.SERVICES;
+
+  ClusterInABox box;
+  KubernetesClient client;
+  TestActivityEnvironment env;
+  ClusterActivities cluster;
+  CnpgActivities cnpg;
+  LocalPostgres db;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    box = new ClusterInABox();
+    int port = 0;
+    if (LocalPostgres.available()) {
+      Path dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "k8s-");
+      db = LocalPostgres.init(dir.resolve("data/pgdata"), "opschain");
+      port = db.port();
+    }
+    OpsChainFixture.install(box, NS, port);
+    client = box.activityClient();
+    env = TestActivityEnvironment.newInstance();
+    env.registerActivitiesImplementations(new ClusterActivitiesImpl(client), new CnpgActivitiesImpl(client));
+    cluster = env.newActivityStub(ClusterActivities.class);
+    cnpg = env.newActivityStub(CnpgActivities.class);
+    cluster.awaitDeploymentReady(new WaitRequest(NS, List.of("opschain-db"), 30));
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    env.close();
+    client.close();
+    box.close();
+    if (db != null) {
+      db.close();
+    }
+  }
+
+  ClusterActivities.PreflightRequest preflightRequest(List<String> services) {
+    return new ClusterActivities.PreflightRequest(NS, "opschain", "opschain-db", "opschain-db", services, "opschain");
+  }
+
+  @Test
+  void preflightReportsTheStateAndChangesNothing() {
+    ClusterActivities.PreflightResult r = cluster.preflight(preflightRequest(SERVICES));
+
+    assertThat(r.legacyDbPresent()).isTrue();
+    assertThat(r.cnpgServing()).isFalse();
+    assertThat(r.checks()).anyMatch(c -> c.contains("permissions granted")).anyMatch(c -> c.contains("CNPG operator ready"))
+        .anyMatch(c -> c.contains("CRD clusters.postgresql.cnpg.io is installed"));
+    if (db != null) {
+      assertThat(r.dbSizeBytes()).isGreaterThan(1_000_000L);
+    }
+    assertThat(box.activityMutations()).isEmpty();
+  }
+
+  @Test
+  void preflightNamesEveryMissingPermissionAndChangesNothing() {
+    box.deny("create", "pods/exec");
+    box.deny("patch", "deployments");
+
+    assertThatThrownBy(() -> cluster.preflight(preflightRequest(SERVICES)))
+        .isInstanceOf(ActivityFailure.class)
+        .cause()
+        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
+          assertThat(f.getType()).isEqualTo(FailureTypes.PERMISSION_DENIED);
+          assertThat(f.isNonRetryable()).isTrue();
+          assertThat(f.getOriginalMessage()).contains("create pods/exec", "patch apps/deployments");
+        });
+    assertThat(box.activityMutations()).isEmpty();
+  }
+
+  @Test
+  void preflightNamesAMissingDeploymentAndChangesNothing() {
+    assertThatThrownBy(() -> cluster.preflight(preflightRequest(List.of("opschain-api", "opschain-nope"))))
+        .cause()
+        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
+          assertThat(f.getType()).isEqualTo(FailureTypes.PREFLIGHT_FAILED);
+          assertThat(f.getOriginalMessage()).contains("opschain-nope");
+        });
+    assertThat(box.activityMutations()).isEmpty();
+  }
+
+  @Test
+  void scaleIsIdempotentAndTheWaitsFollowTheController() {
+    for (String d : List.of("opschain-db", "opschain-api", "opschain-api-worker", "opschain-log-aggregator")) {
+      cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, d, 0, false));
+    }
+    client.apps().statefulSets().inNamespace(NS).withName("opschain-build-cache").scale(0);
+    assertThat(cluster.awaitWorkloadsStopped(new WaitRequest(NS, List.of(), 30)).summary()).contains("stopped");
+    assertThat(client.pods().inNamespace(NS).withLabel("app", "opschain-db").list().getItems()).isEmpty();
+
+    int before = box.activityMutations().size();
+    assertThat(cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, "opschain-db", 1, false)).changed()).isTrue();
+    assertThat(cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, "opschain-db", 1, false)).changed()).isFalse();
+    assertThat(box.activityMutations()).hasSize(before + 1);
+    cluster.awaitDeploymentReady(new WaitRequest(NS, List.of("opschain-db"), 30));
+    assertThat(client.pods().inNamespace(NS).withLabel("app", "opschain-db").list().getItems()).hasSize(1);
+  }
+
+  @Test
+  void dryRunScaleAndRestartChangeNothing() {
+    var scaled = cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, "opschain-db", 0, true));
+    var restarted = cluster.rolloutRestart(new ClusterActivities.RestartRequest(NS, SERVICES, "2026-11-24T08:00:00Z", true));
+
+    assertThat(scaled.changed()).isFalse();
+    assertThat(scaled.summary()).contains("would scale");
+    assertThat(restarted.summary()).contains("would restart");
+    assertThat(client.apps().deployments().inNamespace(NS).withName("opschain-db").get().getSpec().getReplicas()).isEqualTo(1);
+    assertThat(box.restarts(NS, "opschain-api")).isZero();
+    assertThat(box.activityMutations()).isEmpty();
+  }
+
+  @Test
+  void aRetriedRolloutRestartRestartsOnce() {
+    var req = new ClusterActivities.RestartRequest(NS, SERVICES, "2026-11-24T08:00:00Z", false);
+
+    assertThat(cluster.rolloutRestart(req).changed()).isTrue();
+    assertThat(cluster.rolloutRestart(req).changed()).isFalse();
+    cluster.awaitRolloutComplete(new WaitRequest(NS, SERVICES, 30));
+
+    for (String s : SERVICES) {
+      assertThat(box.restarts(NS, s)).as(s).isEqualTo(1);
+    }
+    assertThat(box.activityMutations()).hasSize(SERVICES.size());
+  }
+
+  @Test
+  void awaitDeploymentGoneReturnsOnceDeleted() {
+    client.apps().deployments().inNamespace(NS).withName("opschain-db").delete();
+    assertThat(cluster.awaitDeploymentGone(new WaitRequest(NS, List.of("opschain-db"), 30)).summary()).contains("gone");
+  }
+
+  @Test
+  void importSucceedsWhenTheClusterIsHealthyAndTheImportPodDone() {
+    createCluster(true);
+
+    CnpgActivities.ImportResult r = cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 60));
+
+    assertThat(r.phase()).isEqualTo("Cluster in healthy state");
+    assertThat(r.readyInstances()).isEqualTo(r.instances()).isEqualTo(1);
+  }
+
+  @Test
+  void aFailedImportPodIsImportFailedWithItsLogTail() {
+    box.importFails(true, "pg_restore: error: could not connect\nFATAL: import aborted");
+    createCluster(true);
+
+    assertThatThrownBy(() -> cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 60)))
+        .cause()
+        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
+          assertThat(f.getType()).isEqualTo(FailureTypes.IMPORT_FAILED);
+          assertThat(f.isNonRetryable()).isTrue();
+          assertThat(f.getOriginalMessage()).contains("opschain-db-1-import failed", "FATAL: import aborted");
+        });
+  }
+
+  @Test
+  void hibernationDeleteAndWaitsAreIdempotent() {
+    createCluster(false);
+    cnpg.awaitClusterHealthy(new CnpgActivities.ImportRequest(NS, "opschain-db", 60));
+    var on = new CnpgActivities.HibernationRequest(NS, "opschain-db", true, false);
+    var ref = new CnpgActivities.ClusterRequest(NS, "opschain-db", false);
+
+    assertThat(cnpg.setHibernation(on).changed()).isTrue();
+    assertThat(cnpg.setHibernation(on).changed()).isFalse();
+    cnpg.awaitDbPodGone(ref);
+    assertThat(client.pods().inNamespace(NS).withLabel("cnpg.io/cluster", "opschain-db").list().getItems()).isEmpty();
+
+    var off = new CnpgActivities.HibernationRequest(NS, "opschain-db", false, false);
+    assertThat(cnpg.setHibernation(off).changed()).isTrue();
+    assertThat(cnpg.setHibernation(off).changed()).isFalse();
+    assertThat(cnpg.awaitClusterHealthy(new CnpgActivities.ImportRequest(NS, "opschain-db", 60)).phase())
+        .isEqualTo("Cluster in healthy state");
+
+    int before = box.activityMutations().size();
+    assertThat(cnpg.deleteCluster(ref).changed()).isTrue();
+    assertThat(cnpg.deleteCluster(ref).changed()).isFalse();
+    assertThat(box.activityMutations()).hasSize(before + 1);
+    assertThat(cnpg.checkOperator(ref).summary()).contains("running");
+  }
+
+  private void createCluster(boolean withImport) {
+    Map<String, Object> spec = withImport
+        ? Map.of("instances", 1, "bootstrap", Map.of("initdb", Map.of("import", Map.of("type", "microservice"))))
+        : Map.of("instances", 1);
+    GenericKubernetesResource c = new GenericKubernetesResourceBuilder()
+        .withApiVersion("postgresql.cnpg.io/v1").withKind("Cluster")
+        .withNewMetadata().withName("opschain-db").withNamespace(NS).endMetadata()
+        .addToAdditionalProperties("spec", spec)
+        .build();
+    box.client().genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(NS).resource(c).create();
+  }
+}

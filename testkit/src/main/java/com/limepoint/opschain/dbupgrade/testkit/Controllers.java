@@ -1,0 +1,192 @@
+package com.limepoint.opschain.dbupgrade.testkit;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+/**
+ * Small controllers that react as Kubernetes, the OpsChain chart and CloudNativePG would:
+ * deployments get (or lose) Running pods and a status; a changed restartedAt annotation restarts
+ * the pods; statefulsets report their replicas; a CNPG Cluster runs its import pod (which succeeds
+ * or fails as the test says), then an instance pod, and reports healthy; hibernation removes its
+ * pods.
+ */
+final class Controllers implements AutoCloseable {
+  static final String CNPG_API = "postgresql.cnpg.io/v1";
+  static final String HEALTHY = "Cluster in healthy state";
+
+  private final KubernetesClient client;
+  private final ClusterInABox box;
+  private final List<Watch> watches = new ArrayList<>();
+  private final Map<String, String> lastRestart = new ConcurrentHashMap<>();
+  private final Map<String, AtomicInteger> restarts = new ConcurrentHashMap<>();
+  private final Map<String, Integer> dbPorts = new ConcurrentHashMap<>();
+  private volatile boolean importFails;
+  private volatile String importFailureLog = "ERROR: import failed";
+  private final AtomicInteger podSerial = new AtomicInteger();
+
+  Controllers(KubernetesClient client, ClusterInABox box) {
+    this.client = client;
+    this.box = box;
+    watches.add(client.apps().deployments().inAnyNamespace().watch(on(this::reconcile)));
+    watches.add(client.apps().statefulSets().inAnyNamespace().watch(on(this::reconcile)));
+    watches.add(client.genericKubernetesResources(CNPG_API, "Cluster").inAnyNamespace().watch(on(this::reconcile)));
+  }
+
+  /** Pods of this deployment run exec against the local PostgreSQL on {@code port}. */
+  void postgresFor(String namespace, String deployment, int port) {
+    dbPorts.put(namespace + "/" + deployment, port);
+  }
+
+  void importFails(boolean fails, String log) {
+    importFails = fails;
+    importFailureLog = log;
+  }
+
+  int restarts(String namespace, String deployment) {
+    return restarts.getOrDefault(namespace + "/" + deployment, new AtomicInteger()).get();
+  }
+
+  private synchronized void reconcile(Deployment d) {
+    String ns = d.getMetadata().getNamespace();
+    String name = d.getMetadata().getName();
+    Map<String, String> labels = d.getSpec().getTemplate().getMetadata().getLabels();
+    int desired = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
+    String key = ns + "/" + name;
+    Map<String, String> annotations = d.getSpec().getTemplate().getMetadata().getAnnotations();
+    String restartedAt = annotations == null ? null : annotations.get("kubectl.kubernetes.io/restartedAt");
+    List<Pod> pods = client.pods().inNamespace(ns).withLabels(labels).list().getItems();
+    if (restartedAt != null && !restartedAt.equals(lastRestart.put(key, restartedAt))) {
+      restarts.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+      pods.forEach(p -> client.pods().inNamespace(ns).withName(p.getMetadata().getName()).delete());
+      pods = List.of();
+    }
+    for (int i = pods.size(); i < desired; i++) {
+      String pod = name + "-" + Integer.toHexString(0x10000 + podSerial.incrementAndGet());
+      box.bindExec(ns, pod, dbPorts.getOrDefault(key, 0));
+      client.pods().inNamespace(ns).resource(runningPod(ns, pod, labels)).create();
+    }
+    for (int i = desired; i < pods.size(); i++) {
+      client.pods().inNamespace(ns).withName(pods.get(i).getMetadata().getName()).delete();
+    }
+    var st = d.getStatus();
+    boolean same = st != null && Objects.equals(st.getReplicas(), desired) && Objects.equals(st.getReadyReplicas(), desired)
+        && Objects.equals(st.getObservedGeneration(), d.getMetadata().getGeneration());
+    if (!same) {
+      client.apps().deployments().inNamespace(ns).withName(name).edit(x -> {
+        x.setStatus(new io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder()
+            .withReplicas(desired).withReadyReplicas(desired).withAvailableReplicas(desired)
+            .withUpdatedReplicas(desired).withObservedGeneration(x.getMetadata().getGeneration()).build());
+        return x;
+      });
+    }
+  }
+
+  private synchronized void reconcile(StatefulSet s) {
+    int desired = s.getSpec().getReplicas() == null ? 1 : s.getSpec().getReplicas();
+    if (s.getStatus() == null || !Objects.equals(s.getStatus().getReplicas(), desired)) {
+      client.apps().statefulSets().inNamespace(s.getMetadata().getNamespace()).withName(s.getMetadata().getName())
+          .edit(x -> {
+            x.setStatus(new io.fabric8.kubernetes.api.model.apps.StatefulSetStatusBuilder()
+                .withReplicas(desired).withReadyReplicas(desired).withAvailableReplicas(desired).build());
+            return x;
+          });
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private synchronized void reconcile(GenericKubernetesResource c) {
+    String ns = c.getMetadata().getNamespace();
+    String name = c.getMetadata().getName();
+    Map<String, String> selector = Map.of("cnpg.io/cluster", name);
+    boolean hibernated = "on".equals(c.getMetadata().getAnnotations() == null ? null : c.getMetadata().getAnnotations().get("cnpg.io/hibernation"));
+    Map<String, Object> spec = (Map<String, Object>) c.getAdditionalProperties().getOrDefault("spec", Map.of());
+    int instances = spec.get("instances") instanceof Number n ? n.intValue() : 1;
+    Map<String, Object> status = (Map<String, Object>) c.getAdditionalProperties().get("status");
+    String phase = status == null ? null : (String) status.get("phase");
+    if (hibernated) {
+      client.pods().inNamespace(ns).withLabels(selector).delete();
+      setStatus(ns, name, "Cluster in hibernation", instances, 0);
+      return;
+    }
+    Object bootstrap = spec.get("bootstrap");
+    boolean imports = bootstrap instanceof Map<?, ?> b && b.get("initdb") instanceof Map<?, ?> i && i.get("import") != null;
+    String importPod = name + "-1-import";
+    if (imports && phase == null) {
+      if (client.pods().inNamespace(ns).withName(importPod).get() == null) {
+        box.setLog(ns, importPod, importFails ? importFailureLog : "importing... done");
+        client.pods().inNamespace(ns).resource(
+            new PodBuilder(runningPod(ns, importPod, Map.of("cnpg.io/cluster", name, "cnpg.io/jobRole", "import")))
+                .editStatus().withPhase(importFails ? "Failed" : "Succeeded").endStatus().build()).create();
+      }
+      if (importFails) {
+        setStatus(ns, name, "Setting up primary", instances, 0);
+        return;
+      }
+    }
+    if (!HEALTHY.equals(phase) || client.pods().inNamespace(ns).withLabels(selector).list().getItems().stream()
+        .noneMatch(p -> !p.getMetadata().getName().endsWith("-import"))) {
+      String pod = name + "-1";
+      if (client.pods().inNamespace(ns).withName(pod).get() == null) {
+        client.pods().inNamespace(ns).resource(runningPod(ns, pod, selector)).create();
+      }
+      setStatus(ns, name, HEALTHY, instances, instances);
+    }
+  }
+
+  private void setStatus(String ns, String name, String phase, int instances, int ready) {
+    client.genericKubernetesResources(CNPG_API, "Cluster").inNamespace(ns).withName(name).edit(x -> {
+      Map<String, Object> st = new HashMap<>();
+      st.put("phase", phase);
+      st.put("instances", instances);
+      st.put("readyInstances", ready);
+      x.getAdditionalProperties().put("status", st);
+      return x;
+    });
+  }
+
+  static Pod runningPod(String ns, String name, Map<String, String> labels) {
+    return new PodBuilder()
+        .withNewMetadata().withName(name).withNamespace(ns).withLabels(labels).endMetadata()
+        .withNewSpec().addNewContainer().withName("main").withImage("harness").endContainer().endSpec()
+        .withNewStatus().withPhase("Running").addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
+        .build();
+  }
+
+  private static <T> Watcher<T> on(Consumer<T> reconcile) {
+    return new Watcher<>() {
+      @Override
+      public void eventReceived(Action action, T resource) {
+        if (action == Action.ADDED || action == Action.MODIFIED) {
+          try {
+            reconcile.accept(resource);
+          } catch (RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger(Controllers.class).debug("reconcile: {}", e.toString());
+          }
+        }
+      }
+
+      @Override
+      public void onClose(WatcherException cause) {}
+    };
+  }
+
+  @Override
+  public void close() {
+    watches.forEach(Watch::close);
+  }
+}
