@@ -46,7 +46,7 @@ public class BackupActivitiesImpl implements BackupActivities {
   private static final Pattern PERCENT = Pattern.compile("\\((\\d{1,3})%\\)");
   /** Safety factor over the database size: the compressed backup is smaller than this. */
   private static final double SPACE_FACTOR = 1.1;
-  private static final long HEARTBEAT_EVERY_BYTES = 8L << 20;
+  private static final long CHECKPOINT_NANOS = 2_000_000_000L;
   private static final long UPLOAD_SEGMENT = 1L << 20;
 
   private final KubernetesClient client;
@@ -132,7 +132,7 @@ public class BackupActivitiesImpl implements BackupActivities {
       List<BackupFile> copied = new ArrayList<>();
       long transferred = 0;
       int resumes = 0;
-      for (BackupFile podFile : podFiles(r.namespace(), r.pod(), r.podDir(), true)) {
+      for (BackupFile podFile : podFiles(r.namespace(), r.pod(), r.podDir(), false)) {
         CopyOutcome c = copyFile(r, podFile, hostDir);
         copied.add(c.file());
         transferred += c.transferred();
@@ -160,12 +160,17 @@ public class BackupActivitiesImpl implements BackupActivities {
    * stream that ends early (even with exit 0) is resumed from where it stopped. The file is
    * renamed only when size and SHA-256 match the pod's.
    */
-  private CopyOutcome copyFile(CopyRequest r, BackupFile podFile, Path hostDir) throws IOException {
-    String name = podFile.name();
-    long size = podFile.podBytes();
+  private CopyOutcome copyFile(CopyRequest r, BackupFile listed, Path hostDir) throws IOException {
+    String name = listed.name();
+    long size = listed.podBytes();
+    String podPath = r.podDir() + "/" + name;
+    // The pod hashes its copy while the stream runs: neither waits for the other.
+    java.util.concurrent.CompletableFuture<String> podShaFuture =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> podSha(r.namespace(), r.pod(), podPath));
     Path target = hostDir.resolve(name);
     if (Files.exists(target) && Files.size(target) == size) {
       String existing = HostFiles.sha256Hex(target);
+      BackupFile podFile = withPodSha(listed, podShaFuture.join());
       if (existing.equals(podFile.podSha256())) {
         return new CopyOutcome(withHost(podFile, size, existing), 0, 0);
       }
@@ -222,6 +227,10 @@ public class BackupActivitiesImpl implements BackupActivities {
       ch.force(true);
     }
     String hostSha = HexFormat.of().formatHex(digest.digest());
+    BackupFile podFile = withPodSha(listed, podShaFuture.join());
+    if (podFile.podSha256() == null) {
+      throw ApplicationFailure.newFailure("sha256sum of " + podPath + " in " + r.namespace() + "/" + r.pod() + " failed", PodExec.POD_COMMAND_FAILED);
+    }
     if (!hostSha.equals(podFile.podSha256())) {
       Files.deleteIfExists(part);
       throw ApplicationFailure.newNonRetryableFailure(
@@ -234,13 +243,16 @@ public class BackupActivitiesImpl implements BackupActivities {
     return new CopyOutcome(withHost(podFile, size, hostSha), transferred, resumes);
   }
 
-  /** Writes the stream into the file and the digest; fsyncs and heartbeats every 8 MiB. */
+  /**
+   * Writes the stream into the file and the digest. Every two seconds it fsyncs and heartbeats the
+   * offset: that offset is durable, so a retry resumes from it.
+   */
   private static final class ChannelSink extends OutputStream {
     private final FileChannel ch;
     private final MessageDigest digest;
     private final String name;
     private final long size;
-    private long sinceBeat;
+    private long lastBeat = System.nanoTime();
 
     ChannelSink(FileChannel ch, MessageDigest digest, String name, long size) {
       this.ch = ch;
@@ -261,9 +273,8 @@ public class BackupActivitiesImpl implements BackupActivities {
         ch.write(buf);
       }
       digest.update(b, off, len);
-      sinceBeat += len;
-      if (sinceBeat >= HEARTBEAT_EVERY_BYTES) {
-        sinceBeat = 0;
+      if (System.nanoTime() - lastBeat >= CHECKPOINT_NANOS) {
+        lastBeat = System.nanoTime();
         ch.force(false);
         long at = ch.position();
         Heartbeats.beat(new Checkpoint("copyBackupOut", name, at, size, percent(at, size), null, List.of()));
@@ -444,6 +455,10 @@ public class BackupActivitiesImpl implements BackupActivities {
     String out = r.stdout().strip();
     int space = out.indexOf(' ');
     return space > 0 ? out.substring(0, space) : out;
+  }
+
+  private static BackupFile withPodSha(BackupFile f, String podSha) {
+    return new BackupFile(f.name(), f.podBytes(), podSha, f.hostBytes(), f.hostSha256());
   }
 
   private static BackupFile withHost(BackupFile f, long hostBytes, String hostSha) {
