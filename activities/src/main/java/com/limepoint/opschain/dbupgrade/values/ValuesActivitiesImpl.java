@@ -1,0 +1,183 @@
+package com.limepoint.opschain.dbupgrade.values;
+
+import com.github.difflib.DiffUtils;
+import com.github.difflib.UnifiedDiffUtils;
+import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import io.temporal.failure.ApplicationFailure;
+import java.io.IOException;
+import java.io.StringReader;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+import org.yaml.snakeyaml.DumperOptions;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.NodeTuple;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.Tag;
+
+/**
+ * {@link ValuesActivities}: the runbook's values.yaml edits on SnakeYAML's node tree, so the user's
+ * comments and key order survive. The user's file is only read.
+ */
+public class ValuesActivitiesImpl implements ValuesActivities {
+
+  static final String DEFAULT_SIZE = "10Gi";
+  /** Keys whose values never appear in a diff shown to people or stored in history. */
+  private static final Pattern SECRET_LINE =
+      Pattern.compile("^([+\\- ]\\s*-?\\s*[\"']?[A-Za-z0-9_.-]*(?i:password|passwd|secret|token|key|credential)[A-Za-z0-9_.-]*[\"']?\\s*:\\s*)\\S.*$");
+
+  @Override
+  public ValuesResult prepareValues(ValuesRequest r) {
+    Path source = Path.of(r.valuesFile());
+    String original;
+    try {
+      original = Files.readString(source, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw ApplicationFailure.newNonRetryableFailure("values file " + source + " does not exist on this worker", FailureTypes.INVALID_VALUES);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    String edited = render(original, r.kind(), source.toString());
+    Path out = Path.of(r.outputDir()).resolve("values." + r.kind().name().toLowerCase() + ".yaml");
+    String diff = diff(original, edited, source.getFileName().toString(), out.getFileName().toString());
+    if (!r.dryRun()) {
+      write(out, edited);
+    }
+    return new ValuesResult(out.toString(), diff);
+  }
+
+  /** The edited document for one kind; pure, for tests and the dry run. */
+  static String render(String original, Kind kind, String name) {
+    Yaml yaml = yaml();
+    Node root;
+    try {
+      root = yaml.compose(new StringReader(original));
+    } catch (MarkedYAMLException e) {
+      int line = e.getProblemMark() == null ? 0 : e.getProblemMark().getLine() + 1;
+      throw ApplicationFailure.newNonRetryableFailure(
+          name + " line " + line + ": not valid YAML: " + e.getProblem(), FailureTypes.INVALID_VALUES);
+    }
+    if (!(root instanceof MappingNode top)) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          name + " line 1: the values must be a mapping with a db section", FailureTypes.INVALID_VALUES);
+    }
+    NodeTuple dbTuple = find(top, "db");
+    if (dbTuple == null || !(dbTuple.getValueNode() instanceof MappingNode db)) {
+      int line = dbTuple == null ? 1 : dbTuple.getKeyNode().getStartMark().getLine() + 1;
+      throw ApplicationFailure.newNonRetryableFailure(
+          name + " line " + line + ": there is no db section (a mapping) to migrate", FailureTypes.INVALID_VALUES);
+    }
+    MappingNode volume = find(db, "volume") != null && find(db, "volume").getValueNode() instanceof MappingNode v ? v : null;
+    MappingNode cnpg = child(db, "cnpg");
+    MappingNode storage = child(cnpg, "storage");
+    put(storage, "storageClass", copyOrDefault(volume, "storageClass", null));
+    put(storage, "size", copyOrDefault(volume, "size", DEFAULT_SIZE));
+    if (kind == Kind.MIGRATION) {
+      put(db, "recoveryMode", new ScalarNode(Tag.BOOL, "true", null, null, DumperOptions.ScalarStyle.PLAIN));
+    } else {
+      remove(db, "recoveryMode");
+    }
+    if (kind == Kind.FINAL) {
+      remove(db, "volume");
+    }
+    StringWriter w = new StringWriter();
+    yaml.serialize(top, w);
+    return w.toString();
+  }
+
+  private static Yaml yaml() {
+    LoaderOptions load = new LoaderOptions();
+    load.setProcessComments(true);
+    DumperOptions dump = new DumperOptions();
+    dump.setProcessComments(true);
+    dump.setDefaultFlowStyle(DumperOptions.FlowStyle.BLOCK);
+    dump.setIndent(2);
+    dump.setIndicatorIndent(0);
+    dump.setWidth(4096);
+    return new Yaml(load, dump);
+  }
+
+  private static Node copyOrDefault(MappingNode volume, String key, String fallback) {
+    NodeTuple t = volume == null ? null : find(volume, key);
+    if (t != null && t.getValueNode() instanceof ScalarNode s) {
+      return new ScalarNode(s.getTag(), s.getValue(), null, null, s.getScalarStyle());
+    }
+    return fallback == null
+        ? new ScalarNode(Tag.NULL, "null", null, null, DumperOptions.ScalarStyle.PLAIN)
+        : new ScalarNode(Tag.STR, fallback, null, null, DumperOptions.ScalarStyle.DOUBLE_QUOTED);
+  }
+
+  private static NodeTuple find(MappingNode map, String key) {
+    for (NodeTuple t : map.getValue()) {
+      if (t.getKeyNode() instanceof ScalarNode k && k.getValue().equals(key)) {
+        return t;
+      }
+    }
+    return null;
+  }
+
+  /** The mapping under {@code key}, created at the end when absent (or when not a mapping). */
+  private static MappingNode child(MappingNode map, String key) {
+    NodeTuple t = find(map, key);
+    if (t != null && t.getValueNode() instanceof MappingNode m) {
+      return m;
+    }
+    MappingNode m = new MappingNode(Tag.MAP, new ArrayList<>(), DumperOptions.FlowStyle.BLOCK);
+    put(map, key, m);
+    return m;
+  }
+
+  /** Sets {@code key} in place (keeping its position and comments) or appends it. */
+  private static void put(MappingNode map, String key, Node value) {
+    List<NodeTuple> tuples = map.getValue();
+    for (int i = 0; i < tuples.size(); i++) {
+      if (tuples.get(i).getKeyNode() instanceof ScalarNode k && k.getValue().equals(key)) {
+        tuples.set(i, new NodeTuple(tuples.get(i).getKeyNode(), value));
+        return;
+      }
+    }
+    tuples.add(new NodeTuple(new ScalarNode(Tag.STR, key, null, null, DumperOptions.ScalarStyle.PLAIN), value));
+  }
+
+  private static void remove(MappingNode map, String key) {
+    map.getValue().removeIf(t -> t.getKeyNode() instanceof ScalarNode k && k.getValue().equals(key));
+  }
+
+  /** A unified diff, with the values of secret-looking keys replaced. */
+  static String diff(String before, String after, String fromName, String toName) {
+    List<String> a = before.lines().toList();
+    List<String> b = after.lines().toList();
+    List<String> lines = UnifiedDiffUtils.generateUnifiedDiff(fromName, toName, a, DiffUtils.diff(a, b), 3);
+    StringBuilder sb = new StringBuilder();
+    for (String line : lines) {
+      sb.append(SECRET_LINE.matcher(line).replaceAll("$1<redacted>")).append('\n');
+    }
+    return sb.toString();
+  }
+
+  private static void write(Path out, String text) {
+    try {
+      Files.createDirectories(out.getParent());
+      if (Files.exists(out) && Files.readString(out, StandardCharsets.UTF_8).equals(text)) {
+        return;
+      }
+      Path tmp = out.resolveSibling(out.getFileName() + ".part");
+      Files.writeString(tmp, text, StandardCharsets.UTF_8);
+      Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
