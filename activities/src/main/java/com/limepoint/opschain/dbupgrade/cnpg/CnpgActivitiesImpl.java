@@ -22,7 +22,6 @@ import io.temporal.activity.Activity;
 import io.temporal.failure.ApplicationFailure;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -135,12 +134,8 @@ public class CnpgActivitiesImpl implements CnpgActivities {
       return ChangeResult.unchanged("hibernation already " + want + " on " + r.clusterName());
     }
     Resource<GenericKubernetesResource> res = clusterResource(r.namespace(), r.clusterName());
-    (r.dryRun() ? res.dryRun() : res).edit(x -> {
-      Map<String, String> next = x.getMetadata().getAnnotations() == null ? new HashMap<>() : new HashMap<>(x.getMetadata().getAnnotations());
-      next.put(HIBERNATION, want);
-      x.getMetadata().setAnnotations(next);
-      return x;
-    });
+    (r.dryRun() ? res.dryRun() : res)
+        .patch(ClusterActivitiesImpl.MERGE, "{\"metadata\":{\"annotations\":{\"" + HIBERNATION + "\":\"" + want + "\"}}}");
     return r.dryRun()
         ? ChangeResult.unchanged("would set " + HIBERNATION + "=" + want + " (dry run)")
         : ChangeResult.changed("set " + HIBERNATION + "=" + want + " on " + r.clusterName());

@@ -34,6 +34,8 @@ public class ClusterActivitiesImpl implements ClusterActivities {
   static final String OPERATOR_DEPLOYMENT = "cnpg-controller-manager";
   static final String RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
   private static final Duration SHORT = Duration.ofMinutes(2);
+  public static final io.fabric8.kubernetes.client.dsl.base.PatchContext MERGE =
+      io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE);
 
   private final KubernetesClient client;
   private final PodExec exec;
@@ -150,10 +152,10 @@ public class ClusterActivitiesImpl implements ClusterActivities {
       return ChangeResult.unchanged(r.deployment() + " already has " + r.replicas() + " replica(s)");
     }
     var resource = client.apps().deployments().inNamespace(r.namespace()).withName(r.deployment());
-    (r.dryRun() ? resource.dryRun() : resource).edit(x -> {
-      x.getSpec().setReplicas(r.replicas());
-      return x;
-    });
+    // A merge patch of just the field, as kubectl does: no resourceVersion, so the controllers'
+    // concurrent status updates cannot make it conflict.
+    (r.dryRun() ? resource.dryRun() : resource)
+        .patch(MERGE, "{\"spec\":{\"replicas\":" + r.replicas() + "}}");
     return r.dryRun()
         ? ChangeResult.unchanged("would scale " + r.deployment() + " to " + r.replicas() + " (dry run)")
         : ChangeResult.changed("scaled " + r.deployment() + " from " + d.getSpec().getReplicas() + " to " + r.replicas());
@@ -233,13 +235,8 @@ public class ClusterActivitiesImpl implements ClusterActivities {
         continue;
       }
       var resource = client.apps().deployments().inNamespace(r.namespace()).withName(name);
-      (r.dryRun() ? resource.dryRun() : resource).edit(x -> {
-        Map<String, String> a = x.getSpec().getTemplate().getMetadata().getAnnotations();
-        Map<String, String> next = a == null ? new HashMap<>() : new HashMap<>(a);
-        next.put(RESTARTED_AT, r.restartedAt());
-        x.getSpec().getTemplate().getMetadata().setAnnotations(next);
-        return x;
-      });
+      (r.dryRun() ? resource.dryRun() : resource)
+          .patch(MERGE, "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"" + RESTARTED_AT + "\":\"" + r.restartedAt() + "\"}}}}}");
       restarted.add(name);
     }
     if (restarted.isEmpty()) {

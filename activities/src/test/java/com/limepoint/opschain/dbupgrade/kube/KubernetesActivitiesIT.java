@@ -141,12 +141,15 @@ class KubernetesActivitiesIT {
   }
 
   @Test
-  void aRetriedRolloutRestartRestartsOnce() {
+  void aRetriedRolloutRestartRestartsOnce() throws InterruptedException {
     var req = new ClusterActivities.RestartRequest(NS, SERVICES, "2026-11-24T08:00:00Z", false);
 
     assertThat(cluster.rolloutRestart(req).changed()).isTrue();
+    awaitRestarted(SERVICES);
+    // The retry (same restartedAt, as the workflow passes it) must not restart anything again.
     assertThat(cluster.rolloutRestart(req).changed()).isFalse();
     cluster.awaitRolloutComplete(new WaitRequest(NS, SERVICES, 30));
+    Thread.sleep(300);
 
     for (String s : SERVICES) {
       assertThat(box.restarts(NS, s)).as(s).isEqualTo(1);
@@ -207,6 +210,13 @@ class KubernetesActivitiesIT {
     assertThat(cnpg.deleteCluster(ref).changed()).isFalse();
     assertThat(box.activityMutations()).hasSize(before + 1);
     assertThat(cnpg.checkOperator(ref).summary()).contains("running");
+  }
+
+  private void awaitRestarted(List<String> deployments) throws InterruptedException {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (deployments.stream().anyMatch(d -> box.restarts(NS, d) < 1) && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
   }
 
   private void createCluster(boolean withImport) {

@@ -22,6 +22,15 @@ public final class ClusterInABox implements AutoCloseable {
   private final KubernetesMockServer server;
   private final KubernetesClient client;
 
+  /** The mock server logs every request at INFO through java.util.logging; keep that quiet. */
+  private static final java.util.logging.Logger MOCK_LOG = quiet("io.fabric8.mockwebserver");
+
+  private static java.util.logging.Logger quiet(String name) {
+    java.util.logging.Logger l = java.util.logging.Logger.getLogger(name);
+    l.setLevel(java.util.logging.Level.WARNING);
+    return l;
+  }
+
   public ClusterInABox() {
     dispatcher = new HarnessDispatcher(new KubernetesCrudDispatcher());
     server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
@@ -88,9 +97,37 @@ public final class ClusterInABox implements AutoCloseable {
       this.client = client;
     }
 
+    /** API calls never run inside the watch callback: that would block the client's I/O. */
+    private final java.util.concurrent.ExecutorService work =
+        java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+          Thread t = new Thread(r, "harness-kubelet");
+          t.setDaemon(true);
+          return t;
+        });
+
     @Override
     public void eventReceived(Action action, io.fabric8.kubernetes.api.model.Pod pod) {
       if (action != Action.ADDED || (pod.getStatus() != null && pod.getStatus().getPhase() != null)) {
+        return;
+      }
+      work.submit(() -> {
+        for (int attempt = 0; attempt < 20; attempt++) {
+          try {
+            markRunning(pod);
+            return;
+          } catch (RuntimeException e) {
+            try {
+              Thread.sleep(50);
+            } catch (InterruptedException ie) {
+              return;
+            }
+          }
+        }
+      });
+    }
+
+    private void markRunning(io.fabric8.kubernetes.api.model.Pod pod) {
+      if (client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName()).get() == null) {
         return;
       }
       client
@@ -112,7 +149,9 @@ public final class ClusterInABox implements AutoCloseable {
     }
 
     @Override
-    public void onClose(io.fabric8.kubernetes.client.WatcherException cause) {}
+    public void onClose(io.fabric8.kubernetes.client.WatcherException cause) {
+      work.shutdownNow();
+    }
   }
 
   /** The real fabric8 client, pointed at the box. */

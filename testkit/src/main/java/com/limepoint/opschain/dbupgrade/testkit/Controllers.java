@@ -42,9 +42,59 @@ final class Controllers implements AutoCloseable {
   Controllers(KubernetesClient client, ClusterInABox box) {
     this.client = client;
     this.box = box;
-    watches.add(client.apps().deployments().inAnyNamespace().watch(on(this::reconcile)));
-    watches.add(client.apps().statefulSets().inAnyNamespace().watch(on(this::reconcile)));
-    watches.add(client.genericKubernetesResources(CNPG_API, "Cluster").inAnyNamespace().watch(on(this::reconcile)));
+    watches.add(client.apps().deployments().inAnyNamespace().watch(on(d -> enqueue("deployment", d.getMetadata()))));
+    watches.add(client.apps().statefulSets().inAnyNamespace().watch(on(d -> enqueue("statefulset", d.getMetadata()))));
+    watches.add(client.genericKubernetesResources(CNPG_API, "Cluster").inAnyNamespace().watch(on(d -> enqueue("cluster", d.getMetadata()))));
+  }
+
+  /**
+   * The work queue, as real controllers have: each event enqueues its object's key; one thread
+   * reconciles the latest state of that object, and a failed reconcile (a conflict, say) is
+   * retried shortly, so no event is lost.
+   */
+  private final java.util.concurrent.ScheduledExecutorService queue =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "harness-controllers");
+        t.setDaemon(true);
+        return t;
+      });
+
+  private void enqueue(String kind, io.fabric8.kubernetes.api.model.ObjectMeta meta) {
+    submit(kind, meta.getNamespace(), meta.getName(), 0);
+  }
+
+  private void submit(String kind, String ns, String name, int attempt) {
+    if (queue.isShutdown()) {
+      return;
+    }
+    queue.schedule(() -> {
+      try {
+        switch (kind) {
+          case "deployment" -> {
+            Deployment d = client.apps().deployments().inNamespace(ns).withName(name).get();
+            if (d != null) {
+              reconcile(d);
+            }
+          }
+          case "statefulset" -> {
+            StatefulSet st = client.apps().statefulSets().inNamespace(ns).withName(name).get();
+            if (st != null) {
+              reconcile(st);
+            }
+          }
+          default -> {
+            GenericKubernetesResource c = client.genericKubernetesResources(CNPG_API, "Cluster").inNamespace(ns).withName(name).get();
+            if (c != null) {
+              reconcile(c);
+            }
+          }
+        }
+      } catch (RuntimeException e) {
+        if (attempt < 50 && !queue.isShutdown()) {
+          submit(kind, ns, name, attempt + 1);
+        }
+      }
+    }, attempt == 0 ? 0 : 50, java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   /** Pods of this deployment run exec against the local PostgreSQL on {@code port}. */
@@ -167,16 +217,12 @@ final class Controllers implements AutoCloseable {
         .build();
   }
 
-  private static <T> Watcher<T> on(Consumer<T> reconcile) {
+  private static <T> Watcher<T> on(Consumer<T> enqueue) {
     return new Watcher<>() {
       @Override
       public void eventReceived(Action action, T resource) {
         if (action == Action.ADDED || action == Action.MODIFIED) {
-          try {
-            reconcile.accept(resource);
-          } catch (RuntimeException e) {
-            org.slf4j.LoggerFactory.getLogger(Controllers.class).debug("reconcile: {}", e.toString());
-          }
+          enqueue.accept(resource);
         }
       }
 
@@ -187,6 +233,7 @@ final class Controllers implements AutoCloseable {
 
   @Override
   public void close() {
+    queue.shutdownNow();
     watches.forEach(Watch::close);
   }
 }
