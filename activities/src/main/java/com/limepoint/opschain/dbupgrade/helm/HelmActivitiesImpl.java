@@ -1,0 +1,99 @@
+package com.limepoint.opschain.dbupgrade.helm;
+
+import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
+import com.limepoint.opschain.dbupgrade.kube.Heartbeats.Checkpoint;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import io.temporal.failure.ApplicationFailure;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@link HelmActivities}: idempotent Helm upgrades. Each upgrade's description carries {@code
+ * <workflowId>/<step>}; a retry that finds it on a deployed revision does nothing. A release left
+ * pending by this workflow's own killed attempt is rolled back to its last deployed revision and
+ * upgraded again; one left pending by anyone else is {@code ReleaseBusy}.
+ */
+public class HelmActivitiesImpl implements HelmActivities {
+  private static final Logger log = LoggerFactory.getLogger(HelmActivitiesImpl.class);
+
+  private final HelmReleases releases;
+
+  public HelmActivitiesImpl(HelmReleases releases) {
+    this.releases = releases;
+  }
+
+  @Override
+  public ReleaseInfo releaseStatus(ReleaseRequest r) {
+    List<HelmReleases.Revision> history = releases.history(r.namespace(), r.release());
+    if (history.isEmpty()) {
+      return new ReleaseInfo(false, null, 0, null, null);
+    }
+    HelmReleases.Revision last = history.get(history.size() - 1);
+    return new ReleaseInfo(true, last.chartVersion(), last.revision(), last.status(), last.description());
+  }
+
+  @Override
+  public HelmResult upgrade(UpgradeRequest r) {
+    String workflowId = Heartbeats.workflowId();
+    HelmCall call = HelmCall.of(r, workflowId);
+    List<HelmReleases.Revision> history = releases.history(r.namespace(), r.release());
+    if (history.isEmpty()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "release " + r.namespace() + "/" + r.release() + " is not installed", FailureTypes.PREFLIGHT_FAILED);
+    }
+    HelmReleases.Revision last = history.get(history.size() - 1);
+    if ("deployed".equals(last.status()) && call.description().equals(last.description())) {
+      return new HelmResult(last.revision(), last.status(), false, "revision " + last.revision() + " already made by this step");
+    }
+    if (last.status() != null && last.status().startsWith("pending")) {
+      if (last.description() == null || !last.description().contains(workflowId)) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "release " + r.release() + " is " + last.status() + " (revision " + last.revision() + ", \""
+                + last.description() + "\"): another client is changing it. Wait for it, or roll it back with helm rollback.",
+            FailureTypes.RELEASE_BUSY);
+      }
+      int deployed = history.stream().filter(h -> !h.status().startsWith("pending")).mapToInt(HelmReleases.Revision::revision)
+          .filter(rev -> rev < last.revision()).max().orElseThrow(() -> ApplicationFailure.newNonRetryableFailure(
+              "release " + r.release() + " has no revision to roll back to", FailureTypes.RELEASE_BUSY));
+      log.warn("release {} left {} by an earlier attempt of {}; rolling back to revision {}", r.release(), last.status(), workflowId, deployed);
+      releases.rollback(r.namespace(), r.release(), deployed, HelmCall.marker(workflowId, r.step() + "-recovered"));
+    }
+    if (r.dryRun()) {
+      String manifest = releases.render(call);
+      long objects = manifest.lines().filter(l -> l.startsWith("kind:")).count();
+      return new HelmResult(last.revision(), "dry-run", false,
+          "would run " + String.join(" ", call.argv()) + " (" + objects + " objects rendered)");
+    }
+    HelmReleases.Revision done = runHeartbeating(call);
+    return new HelmResult(done.revision(), done.status(), true, String.join(" ", call.argv()));
+  }
+
+  /** Helm blocks while it waits for the rollout; heartbeat meanwhile. */
+  private HelmReleases.Revision runHeartbeating(HelmCall call) {
+    CompletableFuture<HelmReleases.Revision> f = CompletableFuture.supplyAsync(() -> releases.upgrade(call));
+    long start = System.nanoTime();
+    while (true) {
+      try {
+        return f.get(10, TimeUnit.SECONDS);
+      } catch (TimeoutException e) {
+        Heartbeats.beat(new Checkpoint("helmUpgrade", null, 0, 0, null,
+            "helm upgrade " + call.release() + " " + call.version() + " running for " + (System.nanoTime() - start) / 1_000_000_000 + " s", List.of()));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw ApplicationFailure.newFailure("interrupted during helm upgrade", "HelmFailed");
+      } catch (ExecutionException e) {
+        Throwable c = e.getCause();
+        if (c instanceof ApplicationFailure af) {
+          throw af;
+        }
+        throw ApplicationFailure.newFailure("helm upgrade " + call.release() + " failed: " + c.getMessage(), "HelmFailed");
+      }
+    }
+  }
+}

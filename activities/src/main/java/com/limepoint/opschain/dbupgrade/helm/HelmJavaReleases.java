@@ -1,0 +1,91 @@
+package com.limepoint.opschain.dbupgrade.helm;
+
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.Release;
+import com.marcnuri.helm.TemplateCommand;
+import com.marcnuri.helm.UpgradeCommand;
+import io.temporal.failure.ApplicationFailure;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * {@link HelmReleases} on helm-java, which bundles the real Helm as a native library. Points at the
+ * worker's kubeconfig (null: in-cluster or the default). helm-java 0.0.21 has no rollback
+ * command: recovering a pending release then asks for {@code helm rollback} by hand.
+ */
+public class HelmJavaReleases implements HelmReleases {
+  private final Path kubeconfig;
+
+  public HelmJavaReleases(Path kubeconfig) {
+    this.kubeconfig = kubeconfig;
+  }
+
+  @Override
+  public List<Revision> history(String namespace, String release) {
+    try {
+      var cmd = Helm.history(release).withNamespace(namespace);
+      if (kubeconfig != null) {
+        cmd.withKubeConfig(kubeconfig);
+      }
+      return cmd.call().stream()
+          .map(h -> new Revision(h.getRevision(), h.getStatus(), chartVersion(h.getChart()), h.getDescription()))
+          .toList();
+    } catch (IllegalStateException e) {
+      if (String.valueOf(e.getMessage()).contains("not found")) {
+        return List.of();
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public Revision upgrade(HelmCall call) {
+    UpgradeCommand cmd = apply(Helm.upgrade(call.chart()), call);
+    Release r = cmd.call();
+    return new Revision(Integer.parseInt(r.getRevision()), r.getStatus(), chartVersion(r.getChart()), call.description());
+  }
+
+  @Override
+  public Revision rollback(String namespace, String release, int toRevision, String description) {
+    throw ApplicationFailure.newNonRetryableFailure(
+        "release " + release + " was left pending by this workflow's earlier attempt; run `helm rollback " + release + " "
+            + toRevision + " -n " + namespace + "` and retry (helm-java 0.0.21 has no rollback)",
+        FailureTypes.RELEASE_BUSY);
+  }
+
+  @Override
+  public String render(HelmCall call) {
+    TemplateCommand t = Helm.template(call.chart()).withName(call.release()).withNamespace(call.namespace()).withVersion(call.version());
+    call.valuesFiles().forEach(f -> t.withValuesFile(Path.of(f)));
+    call.set().forEach(t::set);
+    return t.call();
+  }
+
+  /** The argument building: every field of the call onto helm-java's command. */
+  UpgradeCommand apply(UpgradeCommand cmd, HelmCall call) {
+    cmd.withName(call.release()).withNamespace(call.namespace()).withVersion(call.version()).withDescription(call.description())
+        .withTimeout(call.timeoutSeconds());
+    call.valuesFiles().forEach(f -> cmd.withValuesFile(Path.of(f)));
+    call.set().forEach(cmd::set);
+    if (call.waitReady()) {
+      cmd.waitReady();
+    }
+    if (call.atomic()) {
+      cmd.atomic();
+    }
+    if (kubeconfig != null) {
+      cmd.withKubeConfig(kubeconfig);
+    }
+    return cmd;
+  }
+
+  /** "opschain-2025-10-01" → "2025-10-01": the chart's version from Helm's chart column. */
+  static String chartVersion(String chart) {
+    if (chart == null) {
+      return null;
+    }
+    var m = java.util.regex.Pattern.compile("-(v?\\d{4}-\\d{2}-\\d{2}.*|v?\\d+\\.\\d+.*)$").matcher(chart);
+    return m.find() ? m.group(1) : chart;
+  }
+}

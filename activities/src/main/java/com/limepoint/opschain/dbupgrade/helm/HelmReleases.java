@@ -1,0 +1,27 @@
+package com.limepoint.opschain.dbupgrade.helm;
+
+import java.util.List;
+
+/**
+ * The small port the Helm activities stand on. In production it is helm-java against the cluster
+ * ({@link HelmJavaReleases}); on the cluster-in-a-box it renders the chart with helm-java's
+ * {@code template} and applies the objects through fabric8, keeping revisions itself (Helm's own
+ * storage needs protobuf answers the mock API server cannot give).
+ */
+public interface HelmReleases {
+
+  /** One revision of a release, oldest first in {@link #history}. */
+  record Revision(int revision, String status, String chartVersion, String description) {}
+
+  /** The release's revisions, oldest first; empty when it is not installed. */
+  List<Revision> history(String namespace, String release);
+
+  /** Runs the upgrade (the call's wait, timeout and atomic rollback included). */
+  Revision upgrade(HelmCall call);
+
+  /** Rolls back to {@code toRevision}, recording {@code description}. */
+  Revision rollback(String namespace, String release, int toRevision, String description);
+
+  /** Renders the chart with the call's values, changing nothing; the manifest. */
+  String render(HelmCall call);
+}

@@ -1,0 +1,145 @@
+package com.limepoint.opschain.dbupgrade.helm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
+import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.testing.TestActivityEnvironment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The Helm activities on the cluster-in-a-box: the test chart rendered by the real Helm. */
+class HelmActivitiesIT {
+  static final String NS = "opschain";
+  static final String USER_VALUES = "db:\n  volume:\n    storageClass: null\n    size: 10Gi\n";
+  static final String MIGRATION_VALUES = USER_VALUES + "  cnpg:\n    storage:\n      storageClass: null\n      size: 10Gi\n  recoveryMode: true\n";
+
+  ClusterInABox box;
+  ChartReleases releases;
+  TestActivityEnvironment env;
+  HelmActivities helm;
+  Path dir;
+  Path userValues;
+  Path migrationValues;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "helm-");
+    userValues = Files.writeString(dir.resolve("values.yaml"), USER_VALUES);
+    migrationValues = Files.writeString(dir.resolve("values.migration.yaml"), MIGRATION_VALUES);
+    box = new ClusterInABox();
+    box.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
+    releases = new ChartReleases(box.client(), ChartReleases.testChart(dir));
+    releases.upgrade(new ChartReleases.Call(NS, "opschain", "2025-10-01", List.of(userValues.toString()), Map.of(), "Install complete"));
+    env = TestActivityEnvironment.newInstance();
+    env.registerActivitiesImplementations(new HelmActivitiesImpl(new BoxHelmReleases(releases)));
+    helm = env.newActivityStub(HelmActivities.class);
+  }
+
+  @AfterEach
+  void tearDown() {
+    env.close();
+    box.close();
+  }
+
+  HelmActivities.UpgradeRequest request(String version, Path values, Map<String, String> set, String step, boolean dryRun) {
+    return new HelmActivities.UpgradeRequest(NS, "opschain", "/charts/opschain", version, List.of(values.toString()), set, step, 600, dryRun);
+  }
+
+  @Test
+  void releaseStatusReadsTheDeployedRevision() {
+    HelmActivities.ReleaseInfo info = helm.releaseStatus(new HelmActivities.ReleaseRequest(NS, "opschain"));
+
+    assertThat(info.exists()).isTrue();
+    assertThat(info.chartVersion()).isEqualTo("2025-10-01");
+    assertThat(info.revision()).isEqualTo(1);
+    assertThat(helm.releaseStatus(new HelmActivities.ReleaseRequest(NS, "nope")).exists()).isFalse();
+  }
+
+  @Test
+  void theUpgradeAppliesTheRenderedObjectsAndARetryIsANoOp() {
+    var req = request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false);
+
+    HelmActivities.HelmResult first = helm.upgrade(req);
+    HelmActivities.HelmResult retry = helm.upgrade(req);
+
+    assertThat(first.changed()).isTrue();
+    assertThat(first.revision()).isEqualTo(2);
+    assertThat(retry.changed()).isFalse();
+    assertThat(retry.revision()).isEqualTo(2);
+    assertThat(releases.history(NS, "opschain")).hasSize(2);
+    GenericKubernetesResource cluster = box.client().genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(NS).withName("opschain-db").get();
+    assertThat(cluster).isNotNull();
+    assertThat(cluster.getAdditionalProperties().get("spec").toString()).contains("import");
+    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get()).isNotNull();
+  }
+
+  @Test
+  void stoppedScalesTheServicesToZero() {
+    helm.upgrade(request("2025-10-01", userValues, Map.of("stopped", "true"), "stopOpsChain", false));
+
+    assertThat(box.client().apps().deployments().inNamespace(NS).list().getItems())
+        .allSatisfy(d -> assertThat(d.getSpec().getReplicas()).as(d.getMetadata().getName()).isZero());
+  }
+
+  @Test
+  void theFinalValuesRemoveTheLegacyDatabase() throws Exception {
+    Path fin = Files.writeString(dir.resolve("values.final.yaml"), "db:\n  cnpg:\n    storage:\n      size: 10Gi\n");
+    helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false));
+
+    helm.upgrade(request("2026-02-10", fin, Map.of(), "finalizeUpgrade", false));
+
+    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get()).isNull();
+    assertThat(box.client().genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(NS).withName("opschain-db").get()
+        .getAdditionalProperties().get("spec").toString()).doesNotContain("import");
+  }
+
+  @Test
+  void aPendingUpgradeLeftByThisWorkflowIsRolledBackAndRetried() {
+    helm.upgrade(request("2025-10-01", userValues, Map.of("stopped", "true"), "stopOpsChain", false));
+    String ours = releases.history(NS, "opschain").get(1).description().replace("/stopOpsChain", "/upgradeRelease");
+    releases.leavePending(NS, "opschain", "2026-02-10", ours);
+
+    HelmActivities.HelmResult r = helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false));
+
+    assertThat(r.changed()).isTrue();
+    assertThat(releases.history(NS, "opschain")).extracting(ChartReleases.Revision::status)
+        .containsExactly("superseded", "superseded", "failed", "superseded", "deployed");
+    assertThat(releases.history(NS, "opschain").get(3).description()).endsWith("/upgradeRelease-recovered");
+  }
+
+  @Test
+  void aPendingUpgradeLeftBySomeoneElseIsReleaseBusy() {
+    releases.leavePending(NS, "opschain", "2026-03-01", "Upgrade by ci-pipeline");
+
+    assertThatThrownBy(() -> helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false)))
+        .cause()
+        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
+          assertThat(f.getType()).isEqualTo(FailureTypes.RELEASE_BUSY);
+          assertThat(f.isNonRetryable()).isTrue();
+          assertThat(f.getOriginalMessage()).contains("pending-upgrade", "ci-pipeline");
+        });
+    assertThat(releases.history(NS, "opschain")).hasSize(2);
+  }
+
+  @Test
+  void dryRunRendersAndChangesNothing() {
+    HelmActivities.HelmResult r = helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", true));
+
+    assertThat(r.changed()).isFalse();
+    assertThat(r.summary()).contains("would run helm upgrade opschain", "objects rendered");
+    assertThat(releases.history(NS, "opschain")).hasSize(1);
+    assertThat(box.client().genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(NS).withName("opschain-db").get()).isNull();
+  }
+}

@@ -1,0 +1,33 @@
+package com.limepoint.opschain.dbupgrade.helm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class HelmCallTest {
+
+  @Test
+  void theUpgradeCarriesChartVersionValuesSetMarkerWaitTimeoutAndRollback() {
+    var req = new HelmActivities.UpgradeRequest(
+        "opschain", "opschain", "opschain/opschain", "2026-02-10",
+        List.of("/backup/values.migration.yaml"), Map.of("stopped", "true", "stopDatabase", "true"), "redeployStopped", 2400, false);
+
+    HelmCall call = HelmCall.of(req, "opschain-db-upgrade-opschain");
+
+    assertThat(call.argv()).containsExactly(
+        "helm", "upgrade", "opschain", "opschain/opschain", "--namespace", "opschain", "--version", "2026-02-10",
+        "-f", "/backup/values.migration.yaml",
+        "--set", "stopDatabase=true", "--set", "stopped=true",
+        "--description", "opschain-db-upgrade opschain-db-upgrade-opschain/redeployStopped",
+        "--wait", "--timeout", "2400s", "--atomic");
+  }
+
+  @Test
+  void theChartColumnGivesTheVersion() {
+    assertThat(HelmJavaReleases.chartVersion("opschain-2025-10-01")).isEqualTo("2025-10-01");
+    assertThat(HelmJavaReleases.chartVersion("opschain-1.2.3")).isEqualTo("1.2.3");
+  }
+}
