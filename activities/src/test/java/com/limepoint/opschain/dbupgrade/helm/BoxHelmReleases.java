@@ -4,10 +4,10 @@ import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
 import java.util.List;
 
 /** The {@link HelmReleases} port on the cluster-in-a-box's {@link ChartReleases}. */
-final class BoxHelmReleases implements HelmReleases {
+public final class BoxHelmReleases implements HelmReleases {
   private final ChartReleases releases;
 
-  BoxHelmReleases(ChartReleases releases) {
+  public BoxHelmReleases(ChartReleases releases) {
     this.releases = releases;
   }
 

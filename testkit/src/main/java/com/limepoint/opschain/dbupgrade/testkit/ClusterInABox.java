@@ -76,6 +76,11 @@ public final class ClusterInABox implements AutoCloseable {
     controllers.importFails(fails, log);
   }
 
+  /** What the CNPG import pod really does when it runs (a pg_dump | psql into the cluster's database). */
+  public void onImport(Runnable importer) {
+    controllers.onImport(importer);
+  }
+
   /** How many times the pods of a deployment were restarted by a restartedAt change. */
   public int restarts(String namespace, String deployment) {
     return controllers.restarts(namespace, deployment);

@@ -36,6 +36,7 @@ final class Controllers implements AutoCloseable {
   private final Map<String, AtomicInteger> restarts = new ConcurrentHashMap<>();
   private final Map<String, Integer> dbPorts = new ConcurrentHashMap<>();
   private volatile boolean importFails;
+  private volatile Runnable importer = () -> {};
   private volatile String importFailureLog = "ERROR: import failed";
   private final AtomicInteger podSerial = new AtomicInteger();
 
@@ -100,6 +101,11 @@ final class Controllers implements AutoCloseable {
   /** Pods of this deployment run exec against the local PostgreSQL on {@code port}. */
   void postgresFor(String namespace, String deployment, int port) {
     dbPorts.put(namespace + "/" + deployment, port);
+  }
+
+  /** What the import pod does (a real pg_dump | psql, say); a failure fails the pod with its message. */
+  void onImport(Runnable importer) {
+    this.importer = importer;
   }
 
   void importFails(boolean fails, String log) {
@@ -178,12 +184,24 @@ final class Controllers implements AutoCloseable {
     String importPod = name + "-1-import";
     if (imports && phase == null) {
       if (client.pods().inNamespace(ns).withName(importPod).get() == null) {
-        box.setLog(ns, importPod, importFails ? importFailureLog : "importing... done");
+        boolean failed = importFails;
+        String log = importFails ? importFailureLog : "importing... done";
+        if (!failed) {
+          try {
+            importer.run();
+          } catch (RuntimeException e) {
+            failed = true;
+            log = "ERROR: " + e.getMessage();
+          }
+        }
+        final boolean podFailed = failed;
+        box.setLog(ns, importPod, log);
         client.pods().inNamespace(ns).resource(
             new PodBuilder(runningPod(ns, importPod, Map.of("cnpg.io/cluster", name, "cnpg.io/jobRole", "import")))
-                .editStatus().withPhase(importFails ? "Failed" : "Succeeded").endStatus().build()).create();
+                .editStatus().withPhase(podFailed ? "Failed" : "Succeeded").endStatus().build()).create();
       }
-      if (importFails) {
+      Pod imported = client.pods().inNamespace(ns).withName(importPod).get();
+      if (imported != null && "Failed".equals(imported.getStatus().getPhase())) {
         setStatus(ns, name, "Setting up primary", instances, 0);
         return;
       }

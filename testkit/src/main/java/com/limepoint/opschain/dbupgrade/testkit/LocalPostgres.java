@@ -76,6 +76,26 @@ public final class LocalPostgres implements AutoCloseable {
         .trim();
   }
 
+  /** Copies database {@code db} of {@code from} into this server (pg_dump | psql, no shell). */
+  public void importFrom(LocalPostgres from, String db) throws IOException {
+    List<Process> ps =
+        ProcessBuilder.startPipeline(
+            List.of(
+                new ProcessBuilder(BIN.resolve("pg_dump").toString(), "-h", "127.0.0.1", "-p", Integer.toString(from.port), "-U", "postgres", "--no-owner", db),
+                new ProcessBuilder(BIN.resolve("psql").toString(), "-h", "127.0.0.1", "-p", Integer.toString(port), "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-q")
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)));
+    try {
+      for (Process p : ps) {
+        if (p.waitFor() != 0) {
+          throw new IOException("import of " + db + " failed: " + new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException(e);
+    }
+  }
+
   /** uid:gid that owns the server's files: what {@code chown -R} must restore to. */
   public static String serverOwner() throws IOException {
     if (!isRoot()) {

@@ -59,6 +59,7 @@ class HistoryReplayTest {
   @org.junit.jupiter.api.Test
   void theHappyPathAndTheFallbackAreCommitted() throws IOException {
     assertThat(histories().map(p -> p.getFileName().toString()))
-        .contains("happy-path.json", "manual-restore-parent.json", "manual-restore-child.json");
+        .contains("happy-path.json", "manual-restore-parent.json", "manual-restore-child.json",
+            "e2e-automatic.json", "e2e-manual-restore-parent.json", "e2e-manual-restore-child.json", "e2e-abort.json");
   }
 }

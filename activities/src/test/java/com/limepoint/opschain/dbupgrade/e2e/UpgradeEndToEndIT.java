@@ -1,0 +1,278 @@
+package com.limepoint.opschain.dbupgrade.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.limepoint.opschain.dbupgrade.backup.BackupActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.cnpg.CnpgActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.helm.BoxHelmReleases;
+import com.limepoint.opschain.dbupgrade.helm.HelmActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.kube.HostActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.model.AbortRequest;
+import com.limepoint.opschain.dbupgrade.model.Gate;
+import com.limepoint.opschain.dbupgrade.model.GateDecision;
+import com.limepoint.opschain.dbupgrade.model.Outcome;
+import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
+import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
+import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import com.limepoint.opschain.dbupgrade.values.ValuesActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
+import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflowImpl;
+import com.limepoint.opschain.dbupgrade.workflows.ManualRestoreWorkflowImpl;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.testing.TestEnvironmentOptions;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.worker.Worker;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The whole {@code DbUpgradeWorkflow} with the real activities on the cluster-in-a-box and real
+ * PostgreSQL, approved the way users do (updates and signals). Prints each scenario's wall time and
+ * history size; with -Dhistories.update=true it refreshes the committed histories the replay test
+ * reads.
+ */
+class UpgradeEndToEndIT {
+  static final String NS = "opschain";
+  static final String WF = "opschain-db-upgrade-opschain";
+  static final String HOST_QUEUE = "opschain-db-upgrade-host-e2e";
+  static final String COUNT = "SELECT count(*) FROM items";
+  static final String SUM = "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items";
+
+  Path sandbox;
+  ClusterInABox box;
+  LocalPostgres legacy;
+  LocalPostgres cnpgDb;
+  ChartReleases releases;
+  TestWorkflowEnvironment env;
+  WorkflowClient client;
+  KubernetesClient k8s;
+  Path values;
+  Path pvcPgdata;
+  String rowsBefore;
+  String sumBefore;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "e2e-");
+    legacy = LocalPostgres.init(sandbox.resolve("legacy/data/pgdata"), "opschain");
+    legacy.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
+    legacy.sql("opschain", "INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
+    rowsBefore = legacy.sql("opschain", COUNT);
+    sumBefore = legacy.sql("opschain", SUM);
+
+    box = new ClusterInABox();
+    box.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
+    box.installCnpgOperator();
+    box.postgresFor(NS, "opschain-db", legacy.port());
+    box.bindExec(NS, "restore-from-backup", 0);
+    values = Files.writeString(Files.createDirectories(sandbox.resolve("etc")).resolve("values.yaml"),
+        "# production values\ndb:\n  # the legacy volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n");
+    releases = new ChartReleases(box.client(), ChartReleases.testChart(sandbox));
+    releases.upgrade(new ChartReleases.Call(NS, "opschain", "2025-10-01", List.of(values.toString()), Map.of(), "Install complete"));
+    pvcPgdata = sandbox.resolve("pvc/data/pgdata");
+
+    env = TestWorkflowEnvironment.newInstance(TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build());
+    k8s = box.activityClient();
+    Worker shared = env.newWorker(DbUpgradeWorkflow.TASK_QUEUE);
+    shared.registerWorkflowImplementationTypes(DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
+    shared.registerActivitiesImplementations(
+        new HostActivitiesImpl("e2e-host", HOST_QUEUE), new ClusterActivitiesImpl(k8s), new CnpgActivitiesImpl(k8s), new RestorePodActivitiesImpl(k8s));
+    env.newWorker(HOST_QUEUE).registerActivitiesImplementations(
+        new BackupActivitiesImpl(k8s, "e2e-host"), new HelmActivitiesImpl(new BoxHelmReleases(releases)), new ValuesActivitiesImpl());
+    env.start();
+    client = env.getWorkflowClient();
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (env != null) {
+      env.close();
+    }
+    if (k8s != null) {
+      k8s.close();
+    }
+    if (box != null) {
+      box.close();
+    }
+    for (LocalPostgres pg : new LocalPostgres[] {cnpgDb, legacy}) {
+      if (pg != null) {
+        pg.close();
+      }
+    }
+  }
+
+  UpgradeRequest request() throws IOException {
+    return UpgradeRequest.fromJson(Map.ofEntries(
+        Map.entry("namespace", NS), Map.entry("release", "opschain"), Map.entry("chart", "opschain/opschain"),
+        Map.entry("currentVersion", "2025-10-01"), Map.entry("targetVersion", "2026-02-10"),
+        Map.entry("valuesFile", values.toString()),
+        Map.entry("hostBackupDir", sandbox.resolve("host/backup").toString()),
+        Map.entry("podBackupDir", sandbox.resolve("pod/tmp/backup").toString()),
+        Map.entry("pgdata", pvcPgdata.toString()),
+        Map.entry("dataOwner", LocalPostgres.serverOwner()),
+        Map.entry("importTimeout", "10m"), Map.entry("gateTimeout", "1h"),
+        Map.entry("approvers", List.of("alice", "bob"))));
+  }
+
+  DbUpgradeWorkflow start() throws IOException {
+    DbUpgradeWorkflow wf = client.newWorkflowStub(DbUpgradeWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE).setWorkflowId(WF).build());
+    WorkflowClient.start(wf::run, request());
+    return wf;
+  }
+
+  @Test
+  void theAutomaticPathKeepsEveryRowAndEndsWithoutRecoverySettings() throws Exception {
+    box.onImport(() -> {
+      try {
+        cnpgDb = LocalPostgres.init(sandbox.resolve("cnpg/data/pgdata"), "opschain");
+        cnpgDb.importFrom(legacy, "opschain");
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+    long t0 = System.nanoTime();
+    DbUpgradeWorkflow wf = start();
+    approveByUpdate(wf, Gate.START, "alice");
+    UpgradeStatus atBackup = awaitGate(wf, Gate.BACKUP_VERIFIED);
+    assertThat(atBackup.openGate().evidence().backup().passesVerification()).isTrue();
+    assertThat(atBackup.openGate().evidence().valuesDiff()).contains("+  recoveryMode: true");
+    approveBySignal(wf, Gate.BACKUP_VERIFIED, "bob");
+    approveByUpdate(wf, Gate.SERVICES_VERIFIED, "alice");
+    approveBySignal(wf, Gate.FINALIZE, "bob");
+    UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
+
+    report("automatic path", t0);
+    assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
+    assertThat(cnpgDb.sql("opschain", COUNT)).isEqualTo(rowsBefore).isEqualTo("20000");
+    assertThat(cnpgDb.sql("opschain", SUM)).isEqualTo(sumBefore);
+    ChartReleases.Revision last = last();
+    assertThat(last.status()).isEqualTo("deployed");
+    assertThat(last.description()).endsWith(WF + "/finalizeUpgrade");
+    assertThat(last.manifest()).doesNotContain("bootstrap", "image: limepoint/opschain-db");
+    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get()).isNull();
+    for (String s : List.of("opschain-api", "opschain-api-worker", "opschain-log-aggregator")) {
+      assertThat(box.restarts(NS, s)).as(s).isEqualTo(1);
+    }
+    export("e2e-automatic", WF);
+  }
+
+  @Test
+  void aFailedImportIsRestoredByHandBehindItsGate() throws Exception {
+    box.importFails(true, "FATAL: could not import database opschain");
+    LocalPostgres.init(pvcPgdata, "opschain").close();
+    long t0 = System.nanoTime();
+    DbUpgradeWorkflow wf = start();
+    approveByUpdate(wf, Gate.START, "alice");
+    approveBySignal(wf, Gate.BACKUP_VERIFIED, "bob");
+    UpgradeStatus atRestore = awaitGate(wf, Gate.MANUAL_RESTORE);
+    assertThat(atRestore.openGate().evidence().summary()).contains("ImportFailed", "FATAL: could not import");
+    approveByUpdate(wf, Gate.MANUAL_RESTORE, "alice");
+    approveBySignal(wf, Gate.SERVICES_VERIFIED, "bob");
+    approveByUpdate(wf, Gate.FINALIZE, "alice");
+    UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
+
+    report("import failure + manual restore", t0);
+    assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
+    assertThat(report.manualRestore()).isTrue();
+    assertThat(report.steps()).filteredOn(s -> s.name().equals("manualRestore")).singleElement()
+        .satisfies(s -> assertThat(s.summary()).contains("in production"));
+    try (LocalPostgres restored = LocalPostgres.startExisting(pvcPgdata)) {
+      assertThat(restored.sql("opschain", COUNT)).isEqualTo(rowsBefore);
+      assertThat(restored.sql("opschain", SUM)).isEqualTo(sumBefore);
+    }
+    assertThat(box.client().pods().inNamespace(NS).withName("restore-from-backup").get()).isNull();
+    export("e2e-manual-restore-parent", WF);
+    export("e2e-manual-restore-child", WF + "-manual-restore");
+  }
+
+  @Test
+  void anAbortAtTheBackupGatePutsOpsChainBackWithTheDataUntouched() throws Exception {
+    long t0 = System.nanoTime();
+    DbUpgradeWorkflow wf = start();
+    approveByUpdate(wf, Gate.START, "alice");
+    awaitGate(wf, Gate.BACKUP_VERIFIED);
+    wf.abort(new AbortRequest("alice", "maintenance window closed"));
+    UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
+
+    report("abort at BACKUP_VERIFIED", t0);
+    assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
+    assertThat(report.reason()).contains("aborted by alice", "back in service on 2025-10-01");
+    ChartReleases.Revision last = last();
+    assertThat(last.chartVersion()).isEqualTo("2025-10-01");
+    assertThat(last.description()).endsWith("/putBackInService");
+    assertThat(box.client().apps().deployments().inNamespace(NS).list().getItems())
+        .allSatisfy(d -> assertThat(d.getSpec().getReplicas()).as(d.getMetadata().getName()).isEqualTo(1));
+    assertThat(box.client().genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(NS).list().getItems()).isEmpty();
+    assertThat(legacy.sql("opschain", COUNT)).isEqualTo(rowsBefore);
+    assertThat(legacy.sql("opschain", SUM)).isEqualTo(sumBefore);
+    export("e2e-abort", WF);
+  }
+
+  private ChartReleases.Revision last() {
+    List<ChartReleases.Revision> h = releases.history(NS, "opschain");
+    return h.get(h.size() - 1);
+  }
+
+  private void report(String scenario, long t0) {
+    System.out.printf("e2e %s: %.1f s wall, %d history events%n", scenario, (System.nanoTime() - t0) / 1e9,
+        client.fetchHistory(WF).getEvents().size());
+  }
+
+  private static UpgradeStatus awaitGate(DbUpgradeWorkflow wf, Gate gate) throws InterruptedException {
+    long deadline = System.nanoTime() + 180_000_000_000L;
+    UpgradeStatus s = null;
+    while (System.nanoTime() < deadline) {
+      s = wf.status();
+      if (s.openGate() != null && s.openGate().gate() == gate) {
+        return s;
+      }
+      if (s.phase().name().matches("COMPLETED|ABORTED|FAILED")) {
+        break;
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("gate " + gate + " did not open; status: " + s);
+  }
+
+  private static void approveByUpdate(DbUpgradeWorkflow wf, Gate gate, String by) throws InterruptedException {
+    awaitGate(wf, gate);
+    wf.approveGate(new GateDecision(gate.name(), by, "checked"));
+  }
+
+  private static void approveBySignal(DbUpgradeWorkflow wf, Gate gate, String by) throws InterruptedException {
+    awaitGate(wf, gate);
+    wf.approve(new GateDecision(gate.name(), by, "checked"));
+  }
+
+  private void export(String name, String workflowId) throws IOException {
+    String json = client.fetchHistory(workflowId).toJson(true);
+    Path out = Path.of("target", "histories", name + ".json");
+    Files.createDirectories(out.getParent());
+    Files.writeString(out, json);
+    if (Boolean.getBoolean("histories.update")) {
+      Files.writeString(Path.of("..", "workflows", "src", "test", "resources", "histories", name + ".json"), json);
+    }
+  }
+
+  @SuppressWarnings("unused")
+  private static final List<Object> USED = new ArrayList<>();
+}
