@@ -52,7 +52,7 @@ class KubernetesActivitiesIT {
     env.registerActivitiesImplementations(new ClusterActivitiesImpl(client), new CnpgActivitiesImpl(client));
     cluster = env.newActivityStub(ClusterActivities.class);
     cnpg = env.newActivityStub(CnpgActivities.class);
-    cluster.awaitDeploymentReady(new WaitRequest(NS, List.of("opschain-db"), 30));
+    cluster.awaitDeploymentReady(new WaitRequest(NS, List.of("opschain-db"), 120));
   }
 
   @AfterEach
@@ -116,14 +116,14 @@ class KubernetesActivitiesIT {
       cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, d, 0, false));
     }
     client.apps().statefulSets().inNamespace(NS).withName("opschain-build-cache").scale(0);
-    assertThat(cluster.awaitWorkloadsStopped(new WaitRequest(NS, List.of(), 30)).summary()).contains("stopped");
+    assertThat(cluster.awaitWorkloadsStopped(new WaitRequest(NS, List.of(), 120)).summary()).contains("stopped");
     assertThat(client.pods().inNamespace(NS).withLabel("app", "opschain-db").list().getItems()).isEmpty();
 
     int before = box.activityMutations().size();
     assertThat(cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, "opschain-db", 1, false)).changed()).isTrue();
     assertThat(cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, "opschain-db", 1, false)).changed()).isFalse();
     assertThat(box.activityMutations()).hasSize(before + 1);
-    cluster.awaitDeploymentReady(new WaitRequest(NS, List.of("opschain-db"), 30));
+    cluster.awaitDeploymentReady(new WaitRequest(NS, List.of("opschain-db"), 120));
     assertThat(client.pods().inNamespace(NS).withLabel("app", "opschain-db").list().getItems()).hasSize(1);
   }
 
@@ -148,7 +148,7 @@ class KubernetesActivitiesIT {
     awaitRestarted(SERVICES);
     // The retry (same restartedAt, as the workflow passes it) must not restart anything again.
     assertThat(cluster.rolloutRestart(req).changed()).isFalse();
-    cluster.awaitRolloutComplete(new WaitRequest(NS, SERVICES, 30));
+    cluster.awaitRolloutComplete(new WaitRequest(NS, SERVICES, 120));
     Thread.sleep(300);
 
     for (String s : SERVICES) {
@@ -160,14 +160,14 @@ class KubernetesActivitiesIT {
   @Test
   void awaitDeploymentGoneReturnsOnceDeleted() {
     client.apps().deployments().inNamespace(NS).withName("opschain-db").delete();
-    assertThat(cluster.awaitDeploymentGone(new WaitRequest(NS, List.of("opschain-db"), 30)).summary()).contains("gone");
+    assertThat(cluster.awaitDeploymentGone(new WaitRequest(NS, List.of("opschain-db"), 120)).summary()).contains("gone");
   }
 
   @Test
   void importSucceedsWhenTheClusterIsHealthyAndTheImportPodDone() {
     createCluster(true);
 
-    CnpgActivities.ImportResult r = cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 60));
+    CnpgActivities.ImportResult r = cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 120));
 
     assertThat(r.phase()).isEqualTo("Cluster in healthy state");
     assertThat(r.readyInstances()).isEqualTo(r.instances()).isEqualTo(1);
@@ -178,7 +178,7 @@ class KubernetesActivitiesIT {
     box.importFails(true, "pg_restore: error: could not connect\nFATAL: import aborted");
     createCluster(true);
 
-    assertThatThrownBy(() -> cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 60)))
+    assertThatThrownBy(() -> cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 120)))
         .cause()
         .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
           assertThat(f.getType()).isEqualTo(FailureTypes.IMPORT_FAILED);
@@ -190,7 +190,7 @@ class KubernetesActivitiesIT {
   @Test
   void hibernationDeleteAndWaitsAreIdempotent() {
     createCluster(false);
-    cnpg.awaitClusterHealthy(new CnpgActivities.ImportRequest(NS, "opschain-db", 60));
+    cnpg.awaitClusterHealthy(new CnpgActivities.ImportRequest(NS, "opschain-db", 120));
     var on = new CnpgActivities.HibernationRequest(NS, "opschain-db", true, false);
     var ref = new CnpgActivities.ClusterRequest(NS, "opschain-db", false);
 
@@ -202,7 +202,7 @@ class KubernetesActivitiesIT {
     var off = new CnpgActivities.HibernationRequest(NS, "opschain-db", false, false);
     assertThat(cnpg.setHibernation(off).changed()).isTrue();
     assertThat(cnpg.setHibernation(off).changed()).isFalse();
-    assertThat(cnpg.awaitClusterHealthy(new CnpgActivities.ImportRequest(NS, "opschain-db", 60)).phase())
+    assertThat(cnpg.awaitClusterHealthy(new CnpgActivities.ImportRequest(NS, "opschain-db", 120)).phase())
         .isEqualTo("Cluster in healthy state");
 
     int before = box.activityMutations().size();

@@ -259,6 +259,11 @@ public final class ClusterInABox implements AutoCloseable {
     podWatch.close();
     controller.close();
     client.close();
-    server.destroy();
+    try {
+      server.destroy();
+    } catch (IllegalStateException e) {
+      // Vert.x waits a bounded time for connections to drain; a slow drain is not a test result.
+      org.slf4j.LoggerFactory.getLogger(ClusterInABox.class).warn("mock API server shutdown: {}", e.getMessage());
+    }
   }
 }

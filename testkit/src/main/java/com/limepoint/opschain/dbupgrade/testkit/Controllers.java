@@ -251,7 +251,12 @@ final class Controllers implements AutoCloseable {
 
   @Override
   public void close() {
-    queue.shutdownNow();
     watches.forEach(Watch::close);
+    queue.shutdownNow();
+    try {
+      queue.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
