@@ -1,0 +1,257 @@
+package com.limepoint.opschain.dbupgrade.starter;
+
+import com.limepoint.opschain.dbupgrade.model.AbortRequest;
+import com.limepoint.opschain.dbupgrade.model.GateDecision;
+import com.limepoint.opschain.dbupgrade.model.OpenGate;
+import com.limepoint.opschain.dbupgrade.model.StepState;
+import com.limepoint.opschain.dbupgrade.model.StepStatus;
+import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
+import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
+import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
+import io.micronaut.configuration.picocli.PicocliRunner;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowClientOptions;
+import io.temporal.client.WorkflowExecutionAlreadyStarted;
+import io.temporal.client.WorkflowFailedException;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.client.WorkflowUpdateException;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.serviceclient.WorkflowServiceStubs;
+import io.temporal.serviceclient.WorkflowServiceStubsOptions;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import org.yaml.snakeyaml.Yaml;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** The command-line client. Exit codes: 0 done, 1 the upgrade did not complete, 2 refused. */
+@Command(
+    name = "starter",
+    mixinStandardHelpOptions = true,
+    description = "Start, steer and watch OpsChain database upgrades.",
+    subcommands = {Starter.Demo.class, Starter.Start.class, Starter.Approve.class, Starter.Reject.class, Starter.Abort.class, Starter.Status.class})
+public class Starter implements Runnable {
+
+  public static void main(String[] args) {
+    System.exit(PicocliRunner.execute(Starter.class, args));
+  }
+
+  @Override
+  public void run() {
+    System.out.println("a subcommand is needed: demo, start, approve, reject, abort, status (see --help)");
+  }
+
+  /** Where Temporal is, for every command. */
+  abstract static class Connected implements Callable<Integer> {
+    @Option(names = "--target", defaultValue = "localhost:7233", description = "Temporal frontend (default ${DEFAULT-VALUE})")
+    String target;
+
+    @Option(names = "--temporal-namespace", defaultValue = "default", description = "Temporal namespace (default ${DEFAULT-VALUE})")
+    String temporalNamespace;
+
+    final PrintStream out = System.out;
+
+    WorkflowClient client() {
+      WorkflowServiceStubs stubs = WorkflowServiceStubs.newServiceStubs(WorkflowServiceStubsOptions.newBuilder().setTarget(target).build());
+      return WorkflowClient.newInstance(stubs, WorkflowClientOptions.newBuilder().setNamespace(temporalNamespace).build());
+    }
+
+    DbUpgradeWorkflow workflow(WorkflowClient client, String namespace) {
+      return client.newWorkflowStub(DbUpgradeWorkflow.class, UpgradeRequests.workflowId(namespace));
+    }
+  }
+
+  static UpgradeRequest readRequest(Path file) throws IOException {
+    Object parsed = new Yaml().load(Files.readString(file));
+    if (!(parsed instanceof Map<?, ?> map)) {
+      throw new IllegalArgumentException(file + " must hold a mapping of request fields");
+    }
+    Map<String, Object> fields = new HashMap<>();
+    map.forEach((k, v) -> fields.put(String.valueOf(k), v));
+    return UpgradeRequest.fromJson(fields);
+  }
+
+  static DbUpgradeWorkflow startWorkflow(WorkflowClient client, UpgradeRequest request) {
+    DbUpgradeWorkflow wf = client.newWorkflowStub(DbUpgradeWorkflow.class,
+        WorkflowOptions.newBuilder().setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE).setWorkflowId(UpgradeRequests.workflowId(request.namespace())).build());
+    WorkflowClient.start(wf::run, request);
+    return wf;
+  }
+
+  @Command(name = "start", description = "Start an upgrade from a request file (YAML or JSON).")
+  static class Start extends Connected {
+    @Option(names = "--request", required = true, description = "request.yaml or request.json")
+    Path request;
+
+    @Override
+    public Integer call() throws IOException {
+      UpgradeRequest r = readRequest(request);
+      try {
+        startWorkflow(client(), r);
+      } catch (WorkflowExecutionAlreadyStarted e) {
+        System.err.println("an upgrade of namespace " + r.namespace() + " is already running: " + UpgradeRequests.workflowId(r.namespace()));
+        return 2;
+      }
+      out.println("started " + UpgradeRequests.workflowId(r.namespace()));
+      return 0;
+    }
+  }
+
+  @Command(name = "approve", description = "Approve the open gate (the approveGate update: you see at once if it is refused).")
+  static class Approve extends Connected {
+    @Parameters(index = "0", description = "the OpsChain namespace being upgraded")
+    String namespace;
+
+    @Option(names = "--gate", required = true)
+    String gate;
+
+    @Option(names = "--by", required = true)
+    String by;
+
+    @Option(names = "--comment", defaultValue = "")
+    String comment;
+
+    @Override
+    public Integer call() {
+      try {
+        UpgradeStatus s = workflow(client(), namespace).approveGate(new GateDecision(gate, by, comment));
+        out.println("approved " + gate + "; phase now " + s.phase());
+        return 0;
+      } catch (WorkflowUpdateException e) {
+        System.err.println("refused: " + (e.getCause() instanceof ApplicationFailure af ? af.getOriginalMessage() : e.getMessage()));
+        return 2;
+      }
+    }
+  }
+
+  @Command(name = "reject", description = "Reject the open gate (signal).")
+  static class Reject extends Connected {
+    @Parameters(index = "0")
+    String namespace;
+
+    @Option(names = "--gate", required = true)
+    String gate;
+
+    @Option(names = "--by", required = true)
+    String by;
+
+    @Option(names = "--comment", defaultValue = "")
+    String comment;
+
+    @Override
+    public Integer call() {
+      workflow(client(), namespace).reject(new GateDecision(gate, by, comment));
+      out.println("sent reject of " + gate + "; check `status` for how it was taken");
+      return 0;
+    }
+  }
+
+  @Command(name = "abort", description = "Abort the upgrade (signal).")
+  static class Abort extends Connected {
+    @Parameters(index = "0")
+    String namespace;
+
+    @Option(names = "--by", required = true)
+    String by;
+
+    @Option(names = "--reason", required = true)
+    String reason;
+
+    @Override
+    public Integer call() {
+      workflow(client(), namespace).abort(new AbortRequest(by, reason));
+      out.println("sent abort; check `status`");
+      return 0;
+    }
+  }
+
+  @Command(name = "status", description = "Phase, steps, the open gate and approvals.")
+  static class Status extends Connected {
+    @Parameters(index = "0")
+    String namespace;
+
+    @Override
+    public Integer call() {
+      UpgradeStatus s = workflow(client(), namespace).status();
+      out.printf("%s  phase %s  %s%n", s.workflowId(), s.phase(), s.message());
+      for (StepStatus step : s.steps()) {
+        out.printf("  %-9s %-26s %s%n", step.state(), step.name(), step.summary() == null ? "" : step.summary());
+      }
+      if (s.openGate() != null) {
+        out.printf("open gate %s: %s%n  %s%n", s.openGate().gate(), s.openGate().question(), s.openGate().evidence().summary());
+      }
+      s.approvals().forEach(a -> out.printf("  %s %s by %s (%s) %s%n", a.gate(), a.decision(), a.by(), a.via(), a.note() == null ? "" : a.note()));
+      return 0;
+    }
+  }
+
+  @Command(name = "demo", description = "Run a whole upgrade on the dev-mode worker, approving each gate and printing each step.")
+  static class Demo extends Connected {
+    @Option(names = "--request", description = "the dev mode's request (default: <tmp>/opschain-demo/request.json)")
+    Path request = Path.of(System.getProperty("java.io.tmpdir"), "opschain-demo", "request.json");
+
+    @Option(names = "--by", defaultValue = "demo-user")
+    String by;
+
+    @Override
+    public Integer call() throws Exception {
+      UpgradeRequest r = readRequest(request);
+      WorkflowClient client = client();
+      DbUpgradeWorkflow wf = startWorkflow(client, r);
+      String id = UpgradeRequests.workflowId(r.namespace());
+      out.println("started " + id + " (" + r.currentVersion() + " -> " + r.targetVersion() + ")");
+      Set<String> printed = new HashSet<>();
+      Set<String> approved = new HashSet<>();
+      while (true) {
+        UpgradeStatus s;
+        try {
+          s = wf.status();
+        } catch (RuntimeException e) {
+          Thread.sleep(200);
+          continue;
+        }
+        for (StepStatus step : s.steps()) {
+          if ((step.state() == StepState.DONE || step.state() == StepState.FAILED) && printed.add(step.name() + step.state())) {
+            out.printf("  %-6s %-26s %s%n", step.state() == StepState.DONE ? "done" : "FAILED", step.name(), step.summary());
+          }
+        }
+        OpenGate gate = s.openGate();
+        if (gate != null && approved.add(gate.gate().name())) {
+          out.printf("gate %s: %s%n  evidence: %s%n", gate.gate(), gate.question(), gate.evidence().summary());
+          if (gate.evidence().backup() != null) {
+            gate.evidence().backup().files().forEach(f -> out.printf("    %-16s %10d bytes  pod sha256 %s  host sha256 %s%n",
+                f.name(), f.podBytes(), abbreviate(f.podSha256()), abbreviate(f.hostSha256())));
+          }
+          wf.approveGate(new GateDecision(gate.gate().name(), by, "approved by starter demo"));
+          out.printf("  approved %s as %s%n", gate.gate(), by);
+        }
+        if (s.phase().name().matches("COMPLETED|ABORTED|FAILED|SKIPPED|PLANNED")) {
+          break;
+        }
+        Thread.sleep(200);
+      }
+      try {
+        UpgradeReport report = client.newUntypedWorkflowStub(id).getResult(UpgradeReport.class);
+        out.println(report.outcome() + ": " + report.reason());
+        return report.outcome().name().equals("COMPLETED") ? 0 : 1;
+      } catch (WorkflowFailedException e) {
+        out.println("FAILED: " + e.getCause().getMessage());
+        return 1;
+      }
+    }
+
+    private static String abbreviate(String sha) {
+      return sha == null ? "-" : sha.substring(0, Math.min(12, sha.length())) + "...";
+    }
+  }
+}

@@ -1,0 +1,120 @@
+package com.limepoint.opschain.dbupgrade.worker;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
+import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.micronaut.context.annotation.Requires;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The dev mode's demo cluster: the testkit's cluster-in-a-box with an OpsChain release on
+ * 2025-10-01 (the test chart, rendered by the real Helm), a real local PostgreSQL behind the
+ * legacy {@code opschain-db} deployment with some rows, and the PVC of the CNPG cluster for the
+ * manual path. It writes the demo's upgrade request to {@code <demoDir>/request.json}.
+ */
+@Singleton
+@Requires(env = "dev")
+public class DemoCluster {
+  public static final String NAMESPACE = "opschain";
+  private static final Logger log = LoggerFactory.getLogger(DemoCluster.class);
+
+  private final ClusterInABox box;
+  private final ChartReleases releases;
+  private final KubernetesClient activityClient;
+  private final LocalPostgres legacy;
+  private LocalPostgres cnpg;
+  private final Path dir;
+
+  public DemoCluster(WorkerConfig config) throws IOException {
+    dir = Path.of(config.demoDir() != null ? config.demoDir() : System.getProperty("java.io.tmpdir") + "/opschain-demo");
+    if (Files.exists(dir)) {
+      try (var paths = Files.walk(dir)) {
+        paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+    Files.createDirectories(dir);
+    if (!LocalPostgres.available()) {
+      throw new IllegalStateException("the demo needs PostgreSQL 15's binaries in " + LocalPostgres.BIN
+          + " (Debian: apt-get install postgresql-15); bin/demo installs them when run as root");
+    }
+    legacy = LocalPostgres.init(dir.resolve("legacy/data/pgdata"), "opschain");
+    legacy.sql("opschain", "CREATE TABLE changes(id int PRIMARY KEY, summary text NOT NULL)");
+    legacy.sql("opschain", "INSERT INTO changes SELECT g, 'change ' || g FROM generate_series(1, 5000) g");
+    box = new ClusterInABox();
+    box.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build()).create();
+    box.installCnpgOperator();
+    box.postgresFor(NAMESPACE, "opschain-db", legacy.port());
+    box.bindExec(NAMESPACE, "restore-from-backup", 0);
+    box.onImport(() -> {
+      try {
+        cnpg = LocalPostgres.init(dir.resolve("cnpg/data/pgdata"), "opschain");
+        cnpg.importFrom(legacy, "opschain");
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+    Path values = Files.writeString(Files.createDirectories(dir.resolve("etc")).resolve("values.yaml"),
+        "# OpsChain values (demo)\ndb:\n  # the legacy database volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n");
+    releases = new ChartReleases(box.client(), ChartReleases.testChart(dir));
+    releases.upgrade(new ChartReleases.Call(NAMESPACE, "opschain", "2025-10-01", List.of(values.toString()), Map.of(), "Install complete"));
+    activityClient = box.activityClient();
+    writeRequest(values);
+    log.info("dev mode: demo cluster up: namespace {}, release opschain 2025-10-01, {} rows in the legacy database; request in {}",
+        NAMESPACE, legacy.sql("opschain", "SELECT count(*) FROM changes"), dir.resolve("request.json"));
+  }
+
+  private void writeRequest(Path values) throws IOException {
+    Map<String, Object> r = new LinkedHashMap<>();
+    r.put("namespace", NAMESPACE);
+    r.put("release", "opschain");
+    r.put("chart", "opschain/opschain");
+    r.put("currentVersion", "2025-10-01");
+    r.put("targetVersion", "2026-02-10");
+    r.put("valuesFile", values.toString());
+    r.put("hostBackupDir", dir.resolve("host/backup").toString());
+    r.put("podBackupDir", dir.resolve("pod/tmp/backup").toString());
+    r.put("pgdata", dir.resolve("pvc/data/pgdata").toString());
+    r.put("dataOwner", LocalPostgres.serverOwner());
+    r.put("importTimeout", "10m");
+    r.put("gateTimeout", "1h");
+    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("request.json").toFile(), r);
+  }
+
+  public KubernetesClient activityClient() {
+    return activityClient;
+  }
+
+  public ChartReleases releases() {
+    return releases;
+  }
+
+  /** Rows in the database OpsChain uses now: the CNPG one after the import, else the legacy one. */
+  public String rows() throws IOException {
+    return (cnpg != null ? cnpg : legacy).sql("opschain", "SELECT count(*) FROM changes");
+  }
+
+  @PreDestroy
+  void close() throws IOException {
+    activityClient.close();
+    box.close();
+    if (cnpg != null) {
+      cnpg.close();
+    }
+    legacy.close();
+  }
+}

@@ -1,0 +1,78 @@
+package com.limepoint.opschain.dbupgrade.worker;
+
+import com.limepoint.opschain.dbupgrade.helm.HelmJavaReleases;
+import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.micronaut.context.annotation.Bean;
+import io.micronaut.context.annotation.Factory;
+import io.micronaut.context.annotation.Requires;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowClientOptions;
+import io.temporal.serviceclient.SimpleSslContextBuilder;
+import io.temporal.serviceclient.WorkflowServiceStubs;
+import io.temporal.serviceclient.WorkflowServiceStubsOptions;
+import io.temporal.worker.WorkerFactory;
+import jakarta.inject.Singleton;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/** The one factory: Temporal service stubs, client and worker factory, and the Kubernetes client. */
+@Factory
+public class TemporalBeans {
+
+  /** In the dev mode the in-process server must be up first: hence the optional parameter. */
+  @Singleton
+  @Bean(preDestroy = "shutdown")
+  WorkflowServiceStubs serviceStubs(WorkerConfig c, Optional<DevTemporalServer> devServer) {
+    WorkflowServiceStubsOptions.Builder b = WorkflowServiceStubsOptions.newBuilder().setTarget(c.temporalTarget());
+    if (c.tlsCert() != null && c.tlsKey() != null) {
+      try (InputStream cert = Files.newInputStream(Path.of(c.tlsCert()));
+          InputStream key = Files.newInputStream(Path.of(c.tlsKey()))) {
+        b.setSslContext(SimpleSslContextBuilder.forPKCS8(cert, key).build());
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read the mTLS certificate or key", e);
+      }
+    }
+    if (c.apiKey() != null && !c.apiKey().isBlank()) {
+      b.addApiKey(c::apiKey).setEnableHttps(true);
+    }
+    return WorkflowServiceStubs.newServiceStubs(b.build());
+  }
+
+  @Singleton
+  WorkflowClient workflowClient(WorkflowServiceStubs stubs, WorkerConfig c) {
+    return WorkflowClient.newInstance(stubs, WorkflowClientOptions.newBuilder().setNamespace(c.temporalNamespace()).build());
+  }
+
+  @Singleton
+  WorkerFactory workerFactory(WorkflowClient client) {
+    return WorkerFactory.newInstance(client);
+  }
+
+  /** The real cluster: a kubeconfig (and context) when set, else in-cluster or ~/.kube/config. */
+  @Singleton
+  @Bean(preDestroy = "close")
+  @Requires(notEnv = "dev")
+  KubernetesClient kubernetesClient(WorkerConfig c) {
+    try {
+      Config config = c.kubeconfig() == null
+          ? Config.autoConfigure(c.kubeContext())
+          : Config.fromKubeconfig(c.kubeContext(), Files.readString(Path.of(c.kubeconfig())), c.kubeconfig());
+      return new KubernetesClientBuilder().withConfig(config).build();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read kubeconfig " + c.kubeconfig(), e);
+    }
+  }
+
+  @Singleton
+  @Requires(notEnv = "dev")
+  HelmReleases helmReleases(WorkerConfig c) {
+    return new HelmJavaReleases(c.kubeconfig() == null ? null : Path.of(c.kubeconfig()));
+  }
+}

@@ -1,0 +1,57 @@
+package com.limepoint.opschain.dbupgrade.worker;
+
+import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
+import io.micronaut.context.annotation.ConfigurationProperties;
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.core.bind.annotation.Bindable;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The worker's settings, from {@code application.yml} and overridable by environment variables
+ * ({@code OPSCHAIN_TEMPORAL_TARGET}, {@code OPSCHAIN_KUBECONFIG}, ...). The defaults are the
+ * runbook's, and a local Temporal on {@code localhost:7233}.
+ *
+ * @param host this worker's host name; its file-affine activities poll {@code <taskQueue>-host-<host>}
+ * @param tlsCert mTLS client certificate (PEM) for Temporal Cloud, with {@code tlsKey} (PKCS#8)
+ * @param apiKey Temporal Cloud API key; prefer the environment variable to the file
+ * @param shutdownGrace how long a stopping worker waits for running activities
+ * @param devPort the in-process Temporal server's port in the dev mode
+ * @param demoDir where the dev mode keeps its demo database, backups and request
+ */
+@ConfigurationProperties("opschain")
+public record WorkerConfig(
+    @Bindable(defaultValue = "localhost:7233") String temporalTarget,
+    @Bindable(defaultValue = "default") String temporalNamespace,
+    @Bindable(defaultValue = DbUpgradeWorkflow.TASK_QUEUE) String taskQueue,
+    @Nullable String host,
+    @Nullable String tlsCert,
+    @Nullable String tlsKey,
+    @Nullable String apiKey,
+    @Nullable String kubeconfig,
+    @Nullable String kubeContext,
+    @Bindable(defaultValue = "/limepoint/backup") String hostBackupDir,
+    @Nullable List<String> approvers,
+    @Nullable String encryptionKeyFile,
+    @Bindable(defaultValue = "30s") Duration shutdownGrace,
+    @Bindable(defaultValue = "7233") int devPort,
+    @Nullable String demoDir) {
+
+  public String hostName() {
+    if (host != null && !host.isBlank()) {
+      return host;
+    }
+    try {
+      return InetAddress.getLocalHost().getHostName().toLowerCase().replaceAll("[^a-z0-9-]", "-");
+    } catch (UnknownHostException e) {
+      return "localhost";
+    }
+  }
+
+  /** The task queue only this host's worker polls (backup files, values, Helm). */
+  public String hostQueue() {
+    return taskQueue + "-host-" + hostName();
+  }
+}

@@ -1,0 +1,69 @@
+package com.limepoint.opschain.dbupgrade.worker;
+
+import com.limepoint.opschain.dbupgrade.backup.BackupActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.cnpg.CnpgActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.helm.HelmActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
+import com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.kube.HostActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.values.ValuesActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflowImpl;
+import com.limepoint.opschain.dbupgrade.workflows.ManualRestoreWorkflowImpl;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.micronaut.context.annotation.Context;
+import io.temporal.worker.Worker;
+import io.temporal.worker.WorkerFactory;
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.PreDestroy;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Registers the workflows and activities and starts polling with the application context; on
+ * shutdown (SIGTERM) stops polling and waits for running activities up to {@code shutdownGrace}.
+ * Kubernetes-only activities poll the shared queue; file-affine ones (backup, values, Helm) poll
+ * this host's own queue, which {@code claimHost} hands to the workflow.
+ */
+@Context
+public class WorkerRunner {
+  private static final Logger log = LoggerFactory.getLogger(WorkerRunner.class);
+
+  private final WorkerFactory factory;
+  private final WorkerConfig config;
+  private final KubernetesClient kube;
+  private final HelmReleases helm;
+
+  public WorkerRunner(WorkerFactory factory, WorkerConfig config, KubernetesClient kube, HelmReleases helm) {
+    this.factory = factory;
+    this.config = config;
+    this.kube = kube;
+    this.helm = helm;
+  }
+
+  @PostConstruct
+  void start() {
+    String host = config.hostName();
+    Worker shared = factory.newWorker(config.taskQueue());
+    shared.registerWorkflowImplementationTypes(DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
+    shared.registerActivitiesImplementations(
+        new HostActivitiesImpl(host, config.hostQueue()),
+        new ClusterActivitiesImpl(kube),
+        new CnpgActivitiesImpl(kube),
+        new RestorePodActivitiesImpl(kube));
+    Worker files = factory.newWorker(config.hostQueue());
+    files.registerActivitiesImplementations(
+        new BackupActivitiesImpl(kube, host), new HelmActivitiesImpl(helm), new ValuesActivitiesImpl());
+    factory.start();
+    log.info("polling {} and {} on {} (namespace {})", config.taskQueue(), config.hostQueue(), config.temporalTarget(), config.temporalNamespace());
+  }
+
+  @PreDestroy
+  void stop() {
+    log.info("stopping: no new tasks; waiting up to {} for running activities", config.shutdownGrace());
+    factory.shutdown();
+    factory.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
+    factory.shutdownNow();
+  }
+}

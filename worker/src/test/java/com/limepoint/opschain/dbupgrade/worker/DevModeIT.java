@@ -1,0 +1,58 @@
+package com.limepoint.opschain.dbupgrade.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.limepoint.opschain.dbupgrade.starter.Starter;
+import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import io.micronaut.context.ApplicationContext;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The dev mode as a user meets it: the worker's context with the in-process Temporal server and
+ * the demo cluster, and {@code starter demo} against it, to COMPLETED; then a graceful stop.
+ */
+class DevModeIT {
+
+  @Test
+  void starterDemoRunsAWholeUpgradeOnTheDevModeWorker() throws Exception {
+    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "demo-");
+    ApplicationContext context = ApplicationContext.builder()
+        .environments("dev")
+        .properties(Map.of("opschain.dev-port", port, "opschain.temporal-target", "localhost:" + port, "opschain.demo-dir", demoDir.toString()))
+        .start();
+    String printed;
+    int code;
+    try {
+      ByteArrayOutputStream buf = new ByteArrayOutputStream();
+      PrintStream original = System.out;
+      System.setOut(new PrintStream(buf, true));
+      try {
+        code = new picocli.CommandLine(new Starter())
+            .execute("demo", "--target", "localhost:" + port, "--request", demoDir.resolve("request.json").toString());
+      } finally {
+        System.setOut(original);
+      }
+      printed = buf.toString();
+      System.out.print(printed);
+      assertThat(context.getBean(DemoCluster.class).rows()).isEqualTo("5000");
+    } finally {
+      long t = System.nanoTime();
+      context.close();
+      System.out.printf("worker context closed in %d ms%n", (System.nanoTime() - t) / 1_000_000);
+    }
+    assertThat(code).isZero();
+    assertThat(printed).contains("gate START", "approved BACKUP_VERIFIED", "done   awaitLegacyDbGone", "COMPLETED");
+  }
+}
