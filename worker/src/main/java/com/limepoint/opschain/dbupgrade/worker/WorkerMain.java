@@ -2,7 +2,6 @@ package com.limepoint.opschain.dbupgrade.worker;
 
 import io.micronaut.context.ApplicationContext;
 import java.util.Arrays;
-import java.util.concurrent.CountDownLatch;
 
 /**
  * Starts the worker. {@code --dev} (or the {@code dev} environment) adds the in-process Temporal
@@ -13,13 +12,31 @@ import java.util.concurrent.CountDownLatch;
 public final class WorkerMain {
   private WorkerMain() {}
 
+  /**
+   * helm-java embeds the Go runtime, and Helm registers Go handlers for SIGTERM and SIGINT that
+   * swallow them: the JVM would never run its shutdown hooks (and Kubernetes would SIGKILL the
+   * worker mid-activity). So the library is loaded now, and the JVM's handlers put back after it.
+   */
+  @SuppressWarnings("removal")
+  static void restoreShutdownSignals() {
+    try {
+      com.marcnuri.helm.Helm.version().call();
+    } catch (RuntimeException e) {
+      // Only loading the library matters here.
+    }
+    for (String name : new String[] {"TERM", "INT"}) {
+      sun.misc.Signal.handle(new sun.misc.Signal(name), s -> System.exit(128 + s.getNumber()));
+    }
+  }
+
   public static void main(String[] args) throws InterruptedException {
     boolean demo = Arrays.asList(args).contains("--demo");
     boolean dev = demo || Arrays.asList(args).contains("--dev");
+    // Micronaut's launcher registers the shutdown hook that stops the context on SIGTERM.
     ApplicationContext context =
-        ApplicationContext.builder()
+        io.micronaut.runtime.Micronaut.build(Arrays.stream(args).filter(a -> !a.startsWith("--de")).toArray(String[]::new))
             .environments(dev ? new String[] {"dev"} : new String[0])
-            .args(Arrays.stream(args).filter(a -> !a.startsWith("--de")).toArray(String[]::new))
+            .mainClass(WorkerMain.class)
             .start();
     if (demo) {
       WorkerConfig c = context.getBean(WorkerConfig.class);
@@ -29,11 +46,7 @@ public final class WorkerMain {
       context.close();
       System.exit(code);
     }
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      context.close();
-      stopped.countDown();
-    }, "shutdown"));
-    stopped.await();
+    restoreShutdownSignals();
+    // The Temporal pollers keep the JVM alive until the shutdown hook stops the context.
   }
 }
