@@ -22,9 +22,48 @@ public final class Heartbeats {
     }
   }
 
-  /** Records progress; the SDK sends it at most every ~80% of the heartbeat timeout. */
+  private static volatile io.temporal.client.WorkflowClient progressClient;
+  private static final java.util.Map<String, String> lastMilestone = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * Lets long activities report progress milestones to their workflow's {@code status} query
+   * through the {@code progress} signal. The worker sets it; without it only heartbeats are sent.
+   */
+  public static void reportTo(io.temporal.client.WorkflowClient client) {
+    progressClient = client;
+  }
+
+  /**
+   * Records progress; the SDK sends it at most every ~80% of the heartbeat timeout. Milestones
+   * (each further 10 %, or a new phase when there is no percentage) also go to the workflow, so
+   * the history grows with the number of milestones, never with the duration.
+   */
   public static void beat(Checkpoint checkpoint) {
-    context().ifPresent(c -> c.heartbeat(checkpoint));
+    context().ifPresent(c -> {
+      c.heartbeat(checkpoint);
+      signalMilestone(c, checkpoint);
+    });
+  }
+
+  private static void signalMilestone(ActivityExecutionContext c, Checkpoint cp) {
+    io.temporal.client.WorkflowClient client = progressClient;
+    if (client == null || cp.step() == null) {
+      return;
+    }
+    String milestone = cp.percent() != null
+        ? cp.file() + ":" + (int) (cp.percent() / 10)
+        : String.valueOf(cp.message()).replaceAll("[0-9]+ s$", "");
+    String key = c.getInfo().getWorkflowId() + "/" + c.getInfo().getActivityId();
+    if (milestone.equals(lastMilestone.put(key, milestone))) {
+      return;
+    }
+    try {
+      client.newUntypedWorkflowStub(c.getInfo().getWorkflowId()).signal("progress",
+          new com.limepoint.opschain.dbupgrade.model.Progress(cp.step(), cp.percent(), cp.offset(), cp.total(),
+              cp.message(), cp.log(), java.time.Instant.now().toString()));
+    } catch (RuntimeException e) {
+      // Progress is best effort; the heartbeat already carries it.
+    }
   }
 
   /** The details of the previous attempt's last heartbeat, if this is a retry. */

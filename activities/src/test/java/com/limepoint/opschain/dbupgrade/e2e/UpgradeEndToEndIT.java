@@ -99,10 +99,12 @@ class UpgradeEndToEndIT {
         new BackupActivitiesImpl(k8s, "e2e-host"), new HelmActivitiesImpl(new BoxHelmReleases(releases)), new ValuesActivitiesImpl());
     env.start();
     client = env.getWorkflowClient();
+    com.limepoint.opschain.dbupgrade.kube.Heartbeats.reportTo(client);
   }
 
   @AfterEach
   void tearDown() throws Exception {
+    com.limepoint.opschain.dbupgrade.kube.Heartbeats.reportTo(null);
     if (env != null) {
       env.close();
     }
@@ -172,6 +174,13 @@ class UpgradeEndToEndIT {
     for (String s : List.of("opschain-api", "opschain-api-worker", "opschain-log-aggregator")) {
       assertThat(box.restarts(NS, s)).as(s).isEqualTo(1);
     }
+    // Long steps reported milestones to the status query: a few signals, not one per heartbeat.
+    long progress = client.fetchHistory(WF).getEvents().stream()
+        .filter(e -> e.hasWorkflowExecutionSignaledEventAttributes()
+            && e.getWorkflowExecutionSignaledEventAttributes().getSignalName().equals("progress"))
+        .count();
+    System.out.println("e2e automatic path: " + progress + " progress signals");
+    assertThat(progress).isBetween(1L, 40L);
     export("e2e-automatic", WF);
   }
 

@@ -5,6 +5,7 @@ import com.limepoint.opschain.dbupgrade.cnpg.CnpgActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.helm.HelmActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
 import com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import com.limepoint.opschain.dbupgrade.kube.HostActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.values.ValuesActivitiesImpl;
@@ -55,6 +56,7 @@ public class WorkerRunner {
     Worker files = factory.newWorker(config.hostQueue());
     files.registerActivitiesImplementations(
         new BackupActivitiesImpl(kube, host), new HelmActivitiesImpl(helm), new ValuesActivitiesImpl());
+    Heartbeats.reportTo(factory.getWorkflowClient());
     factory.start();
     log.info("polling {} and {} on {} (namespace {})", config.taskQueue(), config.hostQueue(), config.temporalTarget(), config.temporalNamespace());
   }

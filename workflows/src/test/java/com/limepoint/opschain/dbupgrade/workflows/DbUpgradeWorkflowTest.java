@@ -574,6 +574,48 @@ class DbUpgradeWorkflowTest {
   }
 
   @Test
+  void progressOfTheRunningStepShowsInStatusAndGoesWithIt(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) throws Exception {
+    java.util.concurrent.CountDownLatch reported = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch seen = new java.util.concurrent.CountDownLatch(1);
+    when(fakes.backup.takeBackup(any()))
+        .thenAnswer(
+            inv -> {
+              // What a long activity does at a milestone: signal the workflow it belongs to.
+              client.newUntypedWorkflowStub(Activity.getExecutionContext().getInfo().getWorkflowId())
+                  .signal("progress", new com.limepoint.opschain.dbupgrade.model.Progress(
+                      "takeBackup", 40.0, 400L, 1000L, "40%", List.of("pg_basebackup: 400/1000 kB (40%)"), "t"));
+              reported.countDown();
+              seen.await(20, java.util.concurrent.TimeUnit.SECONDS);
+              return new com.limepoint.opschain.dbupgrade.activities.BackupActivities.PodBackup("opschain-db-7d9f", "/tmp/backup", FakeActivities.FILES, false);
+            });
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    awaitGate(wf, Gate.START);
+    wf.approve(new GateDecision("START", "alice", null));
+    assertThat(reported.await(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    UpgradeStatus during = null;
+    for (int i = 0; i < 100 && (during == null || during.progress() == null); i++) {
+      during = wf.status();
+      Thread.sleep(20);
+    }
+    // A milestone for a step that is not running is ignored.
+    wf.reportProgress(new com.limepoint.opschain.dbupgrade.model.Progress("awaitImport", 99.0, null, null, "stale", List.of(), "t"));
+    UpgradeStatus after = wf.status();
+    seen.countDown();
+    UpgradeStatus atGate = awaitGate(wf, Gate.BACKUP_VERIFIED);
+
+    assertThat(during.phase()).isEqualTo(Phase.BACKING_UP);
+    assertThat(during.progress().step()).isEqualTo("takeBackup");
+    assertThat(during.progress().percent()).isEqualTo(40.0);
+    assertThat(during.progress().lastLogLines()).containsExactly("pg_basebackup: 400/1000 kB (40%)");
+    assertThat(after.progress().step()).isEqualTo("takeBackup");
+    assertThat(atGate.progress()).isNull();
+    wf.reject(new GateDecision("BACKUP_VERIFIED", "alice", null));
+    result(client, "opschain");
+  }
+
+  @Test
   void aLongImportAddsNoHistoryEvents(TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     // The import is watched inside one heartbeating activity. The fake polls the cluster once per
     // simulated minute: 1 poll for a 1-minute import, 600 for a 10-hour one.
