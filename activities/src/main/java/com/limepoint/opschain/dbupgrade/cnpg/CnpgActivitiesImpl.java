@@ -100,7 +100,17 @@ public class CnpgActivitiesImpl implements CnpgActivities {
 
   @Override
   public ChangeResult checkOperator(ClusterRequest r) {
-    Deployment op = client.apps().deployments().inNamespace("cnpg-system").withName("cnpg-controller-manager").get();
+    Deployment op;
+    try {
+      op = client.apps().deployments().inNamespace("cnpg-system").withName("cnpg-controller-manager").get();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 403) {
+        throw e;
+      }
+      // A namespace-scoped role cannot see the operator's namespace; the served CRD is what it can check.
+      client.genericKubernetesResources(CNPG_API, "Cluster").inNamespace(r.namespace()).list();
+      return ChangeResult.unchanged("CNPG CRD served; the operator's namespace is not visible to a namespaced role");
+    }
     if (op == null || op.getStatus() == null || op.getStatus().getReadyReplicas() == null || op.getStatus().getReadyReplicas() < 1) {
       throw ApplicationFailure.newFailure("the CNPG operator (cnpg-system/cnpg-controller-manager) is not running", "OperatorNotReady");
     }

@@ -105,6 +105,9 @@ class UpgradeEndToEndIT {
   @AfterEach
   void tearDown() throws Exception {
     com.limepoint.opschain.dbupgrade.kube.Heartbeats.reportTo(null);
+    if (box != null) {
+      RbacCoverage.record(box.activityRequests());
+    }
     if (env != null) {
       env.close();
     }
@@ -121,8 +124,19 @@ class UpgradeEndToEndIT {
     }
   }
 
+  @org.junit.jupiter.api.AfterAll
+  static void theRoleAllowsEveryCallAndNothingMore() throws IOException {
+    if (LocalPostgres.available()) {
+      RbacCoverage.check();
+    }
+  }
+
   UpgradeRequest request() throws IOException {
-    return UpgradeRequest.fromJson(Map.ofEntries(
+    return request(Map.of());
+  }
+
+  UpgradeRequest request(Map<String, Object> extra) throws IOException {
+    Map<String, Object> fields = new java.util.HashMap<>(Map.ofEntries(
         Map.entry("namespace", NS), Map.entry("release", "opschain"), Map.entry("chart", "opschain/opschain"),
         Map.entry("currentVersion", "2025-10-01"), Map.entry("targetVersion", "2026-02-10"),
         Map.entry("valuesFile", values.toString()),
@@ -132,12 +146,18 @@ class UpgradeEndToEndIT {
         Map.entry("dataOwner", LocalPostgres.serverOwner()),
         Map.entry("importTimeout", "10m"), Map.entry("gateTimeout", "1h"),
         Map.entry("approvers", List.of("alice", "bob"))));
+    fields.putAll(extra);
+    return UpgradeRequest.fromJson(fields);
   }
 
   DbUpgradeWorkflow start() throws IOException {
+    return start(request());
+  }
+
+  DbUpgradeWorkflow start(UpgradeRequest r) {
     DbUpgradeWorkflow wf = client.newWorkflowStub(DbUpgradeWorkflow.class,
         WorkflowOptions.newBuilder().setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE).setWorkflowId(WF).build());
-    WorkflowClient.start(wf::run, request());
+    WorkflowClient.start(wf::run, r);
     return wf;
   }
 
@@ -211,6 +231,24 @@ class UpgradeEndToEndIT {
     assertThat(box.client().pods().inNamespace(NS).withName("restore-from-backup").get()).isNull();
     export("e2e-manual-restore-parent", WF);
     export("e2e-manual-restore-child", WF + "-manual-restore");
+  }
+
+  @Test
+  void theManualRestoreCanHibernateByAnnotation() throws Exception {
+    box.importFails(true, "FATAL: could not import database opschain");
+    LocalPostgres.init(pvcPgdata, "opschain").close();
+    long t0 = System.nanoTime();
+    DbUpgradeWorkflow wf = start(request(Map.of("hibernateBy", "annotation", "skipGates", true)));
+    UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
+
+    report("manual restore, hibernation by annotation", t0);
+    assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
+    assertThat(report.manualRestore()).isTrue();
+    try (LocalPostgres restored = LocalPostgres.startExisting(pvcPgdata)) {
+      assertThat(restored.sql("opschain", COUNT)).isEqualTo(rowsBefore);
+    }
+    assertThat(box.activityRequests()).anyMatch(r -> r.startsWith("PATCH /apis/postgresql.cnpg.io/v1/namespaces/opschain/clusters/opschain-db"));
+    assertThat(wf.status().phase().name()).isEqualTo("COMPLETED");
   }
 
   @Test

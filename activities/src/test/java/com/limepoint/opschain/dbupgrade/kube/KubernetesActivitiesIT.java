@@ -212,6 +212,16 @@ class KubernetesActivitiesIT {
     assertThat(cnpg.checkOperator(ref).summary()).contains("running");
   }
 
+  @Test
+  void theOperatorCheckFallsBackToTheCrdWhenItsNamespaceIsForbidden() {
+    box.failRequest("GET", "/apis/apps/v1/namespaces/cnpg-system/deployments/cnpg-controller-manager", 1, 403);
+
+    var r = cnpg.checkOperator(new CnpgActivities.ClusterRequest(NS, "opschain-db", false));
+
+    assertThat(r.changed()).isFalse();
+    assertThat(r.summary()).contains("CRD served", "not visible");
+  }
+
   private void awaitRestarted(List<String> deployments) throws InterruptedException {
     long deadline = System.nanoTime() + 10_000_000_000L;
     while (deployments.stream().anyMatch(d -> box.restarts(NS, d) < 1) && System.nanoTime() < deadline) {

@@ -172,6 +172,14 @@ public final class ClusterInABox implements AutoCloseable {
     return server.createClient(b -> b.editOrNewConfig().withUserAgent(ACTIVITY_AGENT).endConfig());
   }
 
+  /** Every request the activities' client sent ("METHOD path?query"). */
+  public List<String> activityRequests() {
+    return dispatcher.calls().stream()
+        .filter(c -> ACTIVITY_AGENT.equals(c.userAgent()))
+        .map(c -> c.method() + " " + c.path())
+        .toList();
+  }
+
   /** Requests the activities' client sent that can change state ("METHOD path"). */
   public List<String> activityMutations() {
     return dispatcher.calls().stream()
