@@ -39,7 +39,10 @@ import picocli.CommandLine.Parameters;
     name = "starter",
     mixinStandardHelpOptions = true,
     description = "Start, steer and watch OpsChain database upgrades.",
-    subcommands = {Starter.Demo.class, Starter.Start.class, Starter.Approve.class, Starter.Reject.class, Starter.Abort.class, Starter.Status.class})
+    subcommands = {
+      Starter.Demo.class, Starter.Start.class, Starter.Plan.class, Starter.Approve.class, Starter.Reject.class,
+      Starter.Abort.class, Starter.Status.class, Starter.History.class
+    })
 public class Starter implements Runnable {
 
   public static void main(String[] args) {
@@ -103,6 +106,64 @@ public class Starter implements Runnable {
         return 2;
       }
       out.println("started " + UpgradeRequests.workflowId(r.namespace()));
+      return 0;
+    }
+  }
+
+  @Command(name = "plan", description = "Dry run: the read-only steps, then each step with what it would change.")
+  static class Plan extends Connected {
+    @Option(names = "--request", required = true, description = "request.yaml or request.json")
+    Path request;
+
+    @Override
+    public Integer call() throws IOException {
+      UpgradeRequest r = readRequest(request).withDryRun(true);
+      WorkflowClient client = client();
+      try {
+        startWorkflow(client, r);
+      } catch (WorkflowExecutionAlreadyStarted e) {
+        System.err.println("an upgrade of namespace " + r.namespace() + " is already running");
+        return 2;
+      }
+      try {
+        UpgradeReport report = client.newUntypedWorkflowStub(UpgradeRequests.workflowId(r.namespace())).getResult(UpgradeReport.class);
+        out.println(report.outcome() + ": " + report.reason());
+        report.plan().forEach(p -> out.printf("  %-24s %s%s%n", p.step(), p.destructive() ? "[destructive] " : "", p.change().replace("\n", "\n      ")));
+        return report.outcome().name().equals("PLANNED") ? 0 : 1;
+      } catch (WorkflowFailedException e) {
+        out.println("FAILED: " + e.getCause().getMessage());
+        return 1;
+      }
+    }
+  }
+
+  @Command(name = "history", description = "A readable summary of the workflow's history events.")
+  static class History extends Connected {
+    @Parameters(index = "0")
+    String namespace;
+
+    @Override
+    public Integer call() {
+      var events = client().fetchHistory(UpgradeRequests.workflowId(namespace)).getEvents();
+      for (var e : events) {
+        String what = switch (e.getEventType()) {
+          case EVENT_TYPE_ACTIVITY_TASK_SCHEDULED -> "scheduled " + e.getActivityTaskScheduledEventAttributes().getActivityType().getName();
+          case EVENT_TYPE_ACTIVITY_TASK_COMPLETED -> "completed activity";
+          case EVENT_TYPE_ACTIVITY_TASK_FAILED -> "FAILED " + e.getActivityTaskFailedEventAttributes().getFailure().getMessage();
+          case EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED -> "signal " + e.getWorkflowExecutionSignaledEventAttributes().getSignalName();
+          case EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED -> "update " + e.getWorkflowExecutionUpdateAcceptedEventAttributes().getAcceptedRequest().getInput().getName();
+          case EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED -> "child " + e.getStartChildWorkflowExecutionInitiatedEventAttributes().getWorkflowId();
+          case EVENT_TYPE_WORKFLOW_EXECUTION_STARTED -> "started";
+          case EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED -> "completed";
+          case EVENT_TYPE_WORKFLOW_EXECUTION_FAILED -> "FAILED " + e.getWorkflowExecutionFailedEventAttributes().getFailure().getMessage();
+          default -> null;
+        };
+        if (what != null) {
+          out.printf("%4d  %s  %s%n", e.getEventId(),
+              java.time.Instant.ofEpochSecond(e.getEventTime().getSeconds(), e.getEventTime().getNanos()), what);
+        }
+      }
+      out.println(events.size() + " events");
       return 0;
     }
   }

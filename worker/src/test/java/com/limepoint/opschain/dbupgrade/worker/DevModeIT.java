@@ -34,13 +34,18 @@ class DevModeIT {
         .start();
     String printed;
     int code;
+    int planCode;
+    int historyCode;
     try {
       ByteArrayOutputStream buf = new ByteArrayOutputStream();
       PrintStream original = System.out;
       System.setOut(new PrintStream(buf, true));
+      String request = demoDir.resolve("request.json").toString();
+      String target = "localhost:" + port;
       try {
-        code = new picocli.CommandLine(new Starter())
-            .execute("demo", "--target", "localhost:" + port, "--request", demoDir.resolve("request.json").toString());
+        planCode = new picocli.CommandLine(new Starter()).execute("plan", "--target", target, "--request", request);
+        code = new picocli.CommandLine(new Starter()).execute("demo", "--target", target, "--request", request);
+        historyCode = new picocli.CommandLine(new Starter()).execute("history", "opschain", "--target", target);
       } finally {
         System.setOut(original);
       }
@@ -52,7 +57,11 @@ class DevModeIT {
       context.close();
       System.out.printf("worker context closed in %d ms%n", (System.nanoTime() - t) / 1_000_000);
     }
+    assertThat(planCode).isZero();
+    assertThat(printed).contains("PLANNED: dry run", "[destructive] helm upgrade opschain --version 2026-02-10");
     assertThat(code).isZero();
     assertThat(printed).contains("gate START", "approved BACKUP_VERIFIED", "done   awaitLegacyDbGone", "COMPLETED");
+    assertThat(historyCode).isZero();
+    assertThat(printed).contains("scheduled TakeBackup", "update approveGate", "completed\n").containsPattern("\\d+ events");
   }
 }
