@@ -241,9 +241,16 @@ public class Starter implements Runnable {
     @Parameters(index = "0")
     String namespace;
 
+    @Option(names = "--output", defaultValue = "table", description = "table or json (for scripts)")
+    String output;
+
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
       UpgradeStatus s = workflow(client(), namespace).status();
+      if (output.equals("json")) {
+        out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(s));
+        return 0;
+      }
       out.printf("%s  phase %s  %s%n", s.workflowId(), s.phase(), s.message());
       for (StepStatus step : s.steps()) {
         out.printf("  %-9s %-26s %s%n", step.state(), step.name(), step.summary() == null ? "" : step.summary());

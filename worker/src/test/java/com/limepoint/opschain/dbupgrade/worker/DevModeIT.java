@@ -46,6 +46,8 @@ class DevModeIT {
         planCode = new picocli.CommandLine(new Starter()).execute("plan", "--target", target, "--request", request);
         code = new picocli.CommandLine(new Starter()).execute("demo", "--target", target, "--request", request);
         historyCode = new picocli.CommandLine(new Starter()).execute("history", "opschain", "--target", target);
+        buf.write("\nJSON:".getBytes());
+        new picocli.CommandLine(new Starter()).execute("status", "opschain", "--target", target, "--output", "json");
       } finally {
         System.setOut(original);
       }
@@ -62,6 +64,10 @@ class DevModeIT {
     assertThat(code).isZero();
     assertThat(printed).contains("gate START", "approved BACKUP_VERIFIED", "done   awaitLegacyDbGone", "COMPLETED");
     assertThat(historyCode).isZero();
+    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(printed.substring(printed.lastIndexOf("JSON:") + 5).strip());
+    assertThat(json.get("phase").asText()).isEqualTo("COMPLETED");
+    assertThat(json.get("steps").size()).isGreaterThan(20);
+    assertThat(json.get("approvals").get(0).get("by").asText()).isEqualTo("demo-user");
     assertThat(printed).contains("scheduled TakeBackup", "update approveGate", "completed\n").containsPattern("\\d+ events");
   }
 }
