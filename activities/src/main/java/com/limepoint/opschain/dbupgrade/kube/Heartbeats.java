@@ -54,6 +54,10 @@ public final class Heartbeats {
         ? cp.file() + ":" + (int) (cp.percent() / 10)
         : String.valueOf(cp.message()).replaceAll("[0-9]+ s$", "");
     String key = c.getInfo().getWorkflowId() + "/" + c.getInfo().getActivityId();
+    if (lastMilestone.size() > 1000) {
+      // One entry per running long activity is all that is needed; forget finished ones.
+      lastMilestone.clear();
+    }
     if (milestone.equals(lastMilestone.put(key, milestone))) {
       return;
     }

@@ -97,17 +97,8 @@ public final class PodExec {
         // The client failed to send after the command had ended; the status is lost, not bad.
         return new Result(UNKNOWN_EXIT, out.text(), err.text() + e.getMessage());
       }
-    } catch (IOException | KubernetesClientException e) {
-      throw ApplicationFailure.newFailure(
-          "exec `" + argv.get(0) + "` with input in pod " + namespace + "/" + pod + " failed: " + e.getMessage(),
-          POD_COMMAND_FAILED);
-    } catch (TimeoutException e) {
-      throw ApplicationFailure.newFailure(
-          "`" + argv.get(0) + "` in pod " + namespace + "/" + pod + " did not finish within " + timeout,
-          POD_COMMAND_FAILED);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw ApplicationFailure.newFailure("interrupted: " + argv.get(0), POD_COMMAND_FAILED);
+    } catch (IOException | KubernetesClientException | TimeoutException | InterruptedException e) {
+      throw failure(namespace, pod, argv, timeout, e);
     }
   }
 
@@ -142,19 +133,24 @@ public final class PodExec {
     PodResource resource = client.pods().inNamespace(namespace).withName(pod);
     try (ExecWatch watch = resource.writingOutput(out).writingError(err).exec(argv.toArray(String[]::new))) {
       Integer code = watch.exitCode().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      return code == null ? -1 : code;
-    } catch (TimeoutException e) {
-      throw ApplicationFailure.newFailure(
-          "`" + argv.get(0) + "` in pod " + namespace + "/" + pod + " did not finish within " + timeout,
-          POD_COMMAND_FAILED);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw ApplicationFailure.newFailure("interrupted: " + argv.get(0), POD_COMMAND_FAILED);
-    } catch (ExecutionException | KubernetesClientException e) {
-      throw ApplicationFailure.newFailure(
-          "exec `" + argv.get(0) + "` in pod " + namespace + "/" + pod + " failed: " + e.getMessage(),
-          POD_COMMAND_FAILED);
+      return code == null ? UNKNOWN_EXIT : code;
+    } catch (ExecutionException | KubernetesClientException | TimeoutException | InterruptedException e) {
+      throw failure(namespace, pod, argv, timeout, e);
     }
+  }
+
+  /** One retryable failure for an exec that did not run to an exit status. */
+  private static ApplicationFailure failure(
+      String namespace, String pod, List<String> argv, Duration timeout, Exception e) {
+    String where = "`" + argv.get(0) + "` in pod " + namespace + "/" + pod;
+    if (e instanceof InterruptedException) {
+      Thread.currentThread().interrupt();
+      return ApplicationFailure.newFailure("interrupted: " + where, POD_COMMAND_FAILED);
+    }
+    if (e instanceof TimeoutException) {
+      return ApplicationFailure.newFailure(where + " did not finish within " + timeout, POD_COMMAND_FAILED);
+    }
+    return ApplicationFailure.newFailure("exec " + where + " failed: " + e.getMessage(), POD_COMMAND_FAILED);
   }
 
   static String tail(String text) {
