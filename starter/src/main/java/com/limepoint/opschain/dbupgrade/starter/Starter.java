@@ -31,6 +31,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import org.yaml.snakeyaml.Yaml;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -168,8 +169,8 @@ public class Starter implements Runnable {
     }
   }
 
-  @Command(name = "approve", description = "Approve the open gate (the approveGate update: you see at once if it is refused).")
-  static class Approve extends Connected {
+  /** What approve and reject both take: the namespace, the gate, who decides and why. */
+  static class Decision {
     @Parameters(index = "0", description = "the OpsChain namespace being upgraded")
     String namespace;
 
@@ -182,11 +183,20 @@ public class Starter implements Runnable {
     @Option(names = "--comment", defaultValue = "")
     String comment;
 
+    GateDecision toGateDecision() {
+      return new GateDecision(gate, by, comment);
+    }
+  }
+
+  @Command(name = "approve", description = "Approve the open gate (the approveGate update: you see at once if it is refused).")
+  static class Approve extends Connected {
+    @Mixin Decision d;
+
     @Override
     public Integer call() {
       try {
-        UpgradeStatus s = workflow(client(), namespace).approveGate(new GateDecision(gate, by, comment));
-        out.println("approved " + gate + "; phase now " + s.phase());
+        UpgradeStatus s = workflow(client(), d.namespace).approveGate(d.toGateDecision());
+        out.println("approved " + d.gate + "; phase now " + s.phase());
         return 0;
       } catch (WorkflowUpdateException e) {
         System.err.println("refused: " + (e.getCause() instanceof ApplicationFailure af ? af.getOriginalMessage() : e.getMessage()));
@@ -197,22 +207,12 @@ public class Starter implements Runnable {
 
   @Command(name = "reject", description = "Reject the open gate (signal).")
   static class Reject extends Connected {
-    @Parameters(index = "0")
-    String namespace;
-
-    @Option(names = "--gate", required = true)
-    String gate;
-
-    @Option(names = "--by", required = true)
-    String by;
-
-    @Option(names = "--comment", defaultValue = "")
-    String comment;
+    @Mixin Decision d;
 
     @Override
     public Integer call() {
-      workflow(client(), namespace).reject(new GateDecision(gate, by, comment));
-      out.println("sent reject of " + gate + "; check `status` for how it was taken");
+      workflow(client(), d.namespace).reject(d.toGateDecision());
+      out.println("sent reject of " + d.gate + "; check `status` for how it was taken");
       return 0;
     }
   }
