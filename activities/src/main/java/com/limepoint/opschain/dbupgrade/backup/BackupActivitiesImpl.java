@@ -28,6 +28,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -41,13 +43,21 @@ public class BackupActivitiesImpl implements BackupActivities {
   static final List<String> FILES = List.of("base.tar.gz", "pg_wal.tar.gz", "backup_manifest");
 
   static final List<String> ARCHIVES = List.of("base.tar.gz", "pg_wal.tar.gz");
+
+  /**
+   * The pod-side checksums, in {@code sha256sum -c} format, written beside the backup when
+   * pg_basebackup has finished. The host writes the same file name beside its copy.
+   */
+  public static final String SUMS = "SHA256SUMS";
   private static final Duration SHORT = Duration.ofMinutes(2);
   private static final Duration LONG = Duration.ofHours(12);
+  private static final Pattern SUM_LINE = Pattern.compile("([0-9a-f]{64}) [ *](.+)");
   private static final Pattern PERCENT = Pattern.compile("\\((\\d{1,3})%\\)");
   /** Safety factor over the database size: the compressed backup is smaller than this. */
   private static final double SPACE_FACTOR = 1.1;
   private static final long CHECKPOINT_NANOS = 2_000_000_000L;
   private static final long UPLOAD_SEGMENT = 1L << 20;
+  private static final int WRITE_BUFFER = 1 << 20;
 
   private final KubernetesClient client;
   private final PodExec exec;
@@ -91,7 +101,11 @@ public class BackupActivitiesImpl implements BackupActivities {
     PodExec.Result listing = exec.run(ns, pod, PodCommands.listDir(dir), SHORT);
     if (listing.ok() && listing.stdout().lines().anyMatch(markerName::equals)) {
       log.info("backup in {}/{}:{} is complete for {}; reusing it", ns, pod, dir, r.marker());
-      return new PodBackup(pod, dir, podFiles(ns, pod, dir, false), true);
+      Map<String, String> sums = readPodChecksums(ns, pod, dir);
+      if (sums.isEmpty()) {
+        sums = recordPodChecksums(ns, pod, dir);
+      }
+      return new PodBackup(pod, dir, podFiles(ns, pod, dir, sums), true);
     }
     if (listing.ok()) {
       // A partial backup (an earlier attempt died) or someone else's: pg_basebackup needs it empty.
@@ -120,8 +134,56 @@ public class BackupActivitiesImpl implements BackupActivities {
           "pg_basebackup in " + ns + "/" + pod + " exited " + code + ": " + String.join("\n", tail.lines()),
           FailureTypes.BACKUP_FAILED);
     }
+    Map<String, String> sums = recordPodChecksums(ns, pod, dir);
     exec.check(ns, pod, PodCommands.touch(dir + "/" + markerName), SHORT);
-    return new PodBackup(pod, dir, podFiles(ns, pod, dir, false), false);
+    return new PodBackup(pod, dir, podFiles(ns, pod, dir, sums), false);
+  }
+
+  /**
+   * Hashes the finished backup in the pod ({@code sha256sum}, once) and writes the sums to {@link
+   * #SUMS} beside it. This is the pod's side of the checksum check: the copy out hashes what it
+   * receives and compares with these, so a copy that is retried or resumed never hashes the
+   * pod's files again. Called by {@link #takeBackup} before the completion marker.
+   */
+  public Map<String, String> recordPodChecksums(String ns, String pod, String dir) {
+    List<String> present = exec.check(ns, pod, PodCommands.listDir(dir), SHORT).lines().toList();
+    List<String> paths = FILES.stream().filter(present::contains).map(n -> dir + "/" + n).toList();
+    Map<String, String> sums = parseSums(exec.check(ns, pod, PodCommands.sha256All(paths), LONG));
+    StringBuilder text = new StringBuilder();
+    sums.forEach((name, sha) -> text.append(sha).append("  ").append(name).append('\n'));
+    byte[] bytes = text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    String part = dir + "/" + SUMS + ".part";
+    exec.run(ns, pod, PodCommands.removeFile(part), SHORT);
+    PodExec.Result w = exec.feed(ns, pod, PodCommands.writeAt(part, 0, bytes.length), new java.io.ByteArrayInputStream(bytes), SHORT);
+    if (podSize(ns, pod, part) != bytes.length) {
+      throw ApplicationFailure.newFailure(
+          "writing " + part + " in " + ns + "/" + pod + " failed (exit " + w.exitCode() + "): " + w.stderr(),
+          PodExec.POD_COMMAND_FAILED);
+    }
+    exec.check(ns, pod, PodCommands.move(part, dir + "/" + SUMS), SHORT);
+    return sums;
+  }
+
+  /** The sums {@link #recordPodChecksums} wrote, by file name; empty when there are none. */
+  private Map<String, String> readPodChecksums(String ns, String pod, String dir) {
+    PodExec.Result r = exec.run(ns, pod, PodCommands.read(dir + "/" + SUMS), SHORT);
+    return r.ok() ? parseSums(r.stdout()) : Map.of();
+  }
+
+  /** {@code sha256sum} output ({@code <hex>  <path>}) by base name, for the backup's files only. */
+  static Map<String, String> parseSums(String output) {
+    Map<String, String> sums = new java.util.LinkedHashMap<>();
+    for (String line : output.lines().toList()) {
+      Matcher m = SUM_LINE.matcher(line);
+      if (m.matches()) {
+        String path = m.group(2);
+        String name = path.substring(path.lastIndexOf('/') + 1);
+        if (FILES.contains(name)) {
+          sums.put(name, m.group(1));
+        }
+      }
+    }
+    return sums;
   }
 
   @Override
@@ -132,7 +194,8 @@ public class BackupActivitiesImpl implements BackupActivities {
       List<BackupFile> copied = new ArrayList<>();
       long transferred = 0;
       int resumes = 0;
-      for (BackupFile podFile : podFiles(r.namespace(), r.pod(), r.podDir(), false)) {
+      Map<String, String> sums = readPodChecksums(r.namespace(), r.pod(), r.podDir());
+      for (BackupFile podFile : podFiles(r.namespace(), r.pod(), r.podDir(), sums)) {
         CopyOutcome c = copyFile(r, podFile, hostDir);
         copied.add(c.file());
         transferred += c.transferred();
@@ -164,9 +227,12 @@ public class BackupActivitiesImpl implements BackupActivities {
     String name = listed.name();
     long size = listed.podBytes();
     String podPath = r.podDir() + "/" + name;
-    // The pod hashes its copy while the stream runs: neither waits for the other.
-    java.util.concurrent.CompletableFuture<String> podShaFuture =
-        java.util.concurrent.CompletableFuture.supplyAsync(() -> podSha(r.namespace(), r.pod(), podPath));
+    // takeBackup hashed the file in the pod when it was finished. Without those sums (a backup
+    // dir from elsewhere), the pod hashes it now, while the stream runs.
+    CompletableFuture<String> podShaFuture =
+        listed.podSha256() != null
+            ? CompletableFuture.completedFuture(listed.podSha256())
+            : CompletableFuture.supplyAsync(() -> podSha(r.namespace(), r.pod(), podPath));
     Path target = hostDir.resolve(name);
     if (Files.exists(target) && Files.size(target) == size) {
       String existing = HostFiles.sha256Hex(target);
@@ -197,15 +263,19 @@ public class BackupActivitiesImpl implements BackupActivities {
       while (offset < size) {
         long before = offset;
         ChannelSink sink = new ChannelSink(ch, digest, name, size);
-        int code =
-            exec.stream(
-                r.namespace(), r.pod(), PodCommands.readFrom(r.podDir() + "/" + name, offset), sink, line -> {}, LONG);
+        PodExec.Result read;
+        try {
+          read = exec.download(r.namespace(), r.pod(), PodCommands.readFrom(r.podDir() + "/" + name, offset), sink, LONG);
+        } finally {
+          sink.flush();
+        }
         offset = ch.position();
         transferred += offset - before;
-        if (code != 0) {
+        if (!read.ok()) {
           ch.force(true);
           throw ApplicationFailure.newFailure(
-              "reading " + name + " in " + r.namespace() + "/" + r.pod() + " exited " + code + " at byte " + offset,
+              "reading " + name + " in " + r.namespace() + "/" + r.pod() + " exited " + read.exitCode() + " at byte "
+                  + offset + ": " + read.stderr().strip(),
               PodExec.POD_COMMAND_FAILED);
         }
         if (offset > size) {
@@ -244,7 +314,8 @@ public class BackupActivitiesImpl implements BackupActivities {
   }
 
   /**
-   * Writes the stream into the file and the digest. Every two seconds it fsyncs and heartbeats the
+   * Writes the stream into the file and the digest, on the activity's thread. Writes are gathered
+   * into {@value #WRITE_BUFFER}-byte blocks. Every two seconds it fsyncs and heartbeats the
    * offset: that offset is durable, so a retry resumes from it.
    */
   private static final class ChannelSink extends OutputStream {
@@ -252,6 +323,7 @@ public class BackupActivitiesImpl implements BackupActivities {
     private final MessageDigest digest;
     private final String name;
     private final long size;
+    private final ByteBuffer block = ByteBuffer.allocateDirect(WRITE_BUFFER);
     private long lastBeat = System.nanoTime();
 
     ChannelSink(FileChannel ch, MessageDigest digest, String name, long size) {
@@ -268,17 +340,33 @@ public class BackupActivitiesImpl implements BackupActivities {
 
     @Override
     public void write(byte[] b, int off, int len) throws IOException {
-      ByteBuffer buf = ByteBuffer.wrap(b, off, len);
-      while (buf.hasRemaining()) {
-        ch.write(buf);
-      }
       digest.update(b, off, len);
+      while (len > 0) {
+        int n = Math.min(len, block.remaining());
+        block.put(b, off, n);
+        off += n;
+        len -= n;
+        if (!block.hasRemaining()) {
+          flush();
+        }
+      }
       if (System.nanoTime() - lastBeat >= CHECKPOINT_NANOS) {
         lastBeat = System.nanoTime();
+        flush();
         ch.force(false);
         long at = ch.position();
         Heartbeats.beat(new Checkpoint("copyBackupOut", name, at, size, percent(at, size), null, List.of()));
       }
+    }
+
+    /** Writes the gathered bytes; the channel's position is then the bytes received. */
+    @Override
+    public void flush() throws IOException {
+      block.flip();
+      while (block.hasRemaining()) {
+        ch.write(block);
+      }
+      block.clear();
     }
   }
 
@@ -401,7 +489,7 @@ public class BackupActivitiesImpl implements BackupActivities {
         }
         String inPod = podSha(ns, pod, part);
         if (!sha.equals(inPod)) {
-          exec.run(ns, pod, List.of("rm", "-f", "--", part), SHORT);
+          exec.run(ns, pod, PodCommands.removeFile(part), SHORT);
           throw ApplicationFailure.newFailure(
               f.name() + " in the pod hashes to " + inPod + ", not " + sha + "; the partial upload was removed",
               PodExec.POD_COMMAND_FAILED);
@@ -418,8 +506,8 @@ public class BackupActivitiesImpl implements BackupActivities {
         : ChangeResult.changed("uploaded " + String.join(", ", uploaded) + " to " + pod + ":" + r.podDir() + ", SHA-256 checked in the pod");
   }
 
-  /** The backup files present in the pod, with sizes, and SHA-256 when asked. */
-  private List<BackupFile> podFiles(String ns, String pod, String dir, boolean withSha) {
+  /** The backup files present in the pod, with sizes, and the recorded SHA-256 when there is one. */
+  private List<BackupFile> podFiles(String ns, String pod, String dir, Map<String, String> sums) {
     List<String> present = exec.check(ns, pod, PodCommands.listDir(dir), SHORT).lines().toList();
     List<BackupFile> files = new ArrayList<>();
     for (String name : FILES) {
@@ -436,7 +524,7 @@ public class BackupActivitiesImpl implements BackupActivities {
         throw ApplicationFailure.newNonRetryableFailure(
             name + " in " + ns + "/" + pod + ":" + dir + " is empty", FailureTypes.BACKUP_INVALID);
       }
-      files.add(new BackupFile(name, size, withSha ? podSha(ns, pod, path) : null, null, null));
+      files.add(new BackupFile(name, size, sums.get(name), null, null));
     }
     return files;
   }

@@ -50,6 +50,21 @@ public final class PodCommands {
     return List.of("sha256sum", "--", file);
   }
 
+  /** One {@code sha256sum} over several files: one line per file. */
+  public static List<String> sha256All(List<String> files) {
+    List<String> argv = new java.util.ArrayList<>(List.of("sha256sum", "--"));
+    argv.addAll(files);
+    return List.copyOf(argv);
+  }
+
+  public static List<String> read(String file) {
+    return List.of("cat", "--", file);
+  }
+
+  public static List<String> removeFile(String file) {
+    return List.of("rm", "-f", "--", file);
+  }
+
   /** Streams a file to stdout from a byte offset: the resumable read behind the copy out. */
   public static List<String> readFrom(String file, long offset) {
     return List.of("dd", "if=" + file, "bs=1M", "iflag=skip_bytes", "skip=" + offset, "status=none");

@@ -63,10 +63,138 @@ public final class PodExec {
     return r.stdout();
   }
 
-  /** Runs a command whose stdout goes to {@code sink}; stderr lines go to {@code stderrLines}. */
+  /**
+   * Runs a command whose stdout goes to {@code sink} and whose stderr lines go to {@code
+   * stderrLines}, both called on the calling thread, in the order the pod sent them. So the
+   * callbacks may heartbeat (Temporal's activity context belongs to the activity's thread), and
+   * the client keeps receiving while the caller writes and hashes: a bounded queue ({@value
+   * #QUEUE_BYTES} bytes) lies between the two, so memory does not grow with the output.
+   */
   public int stream(
       String namespace, String pod, List<String> argv, OutputStream sink, Consumer<String> stderrLines, Duration timeout) {
-    return exec(namespace, pod, argv, sink, new LineSplitter(stderrLines), timeout);
+    Handoff handoff = new Handoff();
+    PodResource resource = client.pods().inNamespace(namespace).withName(pod);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try (ExecWatch watch =
+        resource.writingOutput(handoff.stdout()).writingError(new LineSplitter(handoff::line)).exec(argv.toArray(String[]::new))) {
+      java.util.concurrent.CompletableFuture<Integer> exit = watch.exitCode();
+      while (true) {
+        Object event = handoff.events.poll(100, TimeUnit.MILLISECONDS);
+        if (event != null) {
+          handoff.deliver(event, sink, stderrLines);
+        } else if (exit.isDone()) {
+          // The status comes after the output it ends; take what is still queued.
+          while ((event = handoff.events.poll()) != null) {
+            handoff.deliver(event, sink, stderrLines);
+          }
+          break;
+        } else if (System.nanoTime() > deadline) {
+          throw new TimeoutException();
+        }
+      }
+      Integer code = exit.get();
+      return code == null ? UNKNOWN_EXIT : code;
+    } catch (ExecutionException | KubernetesClientException | TimeoutException | InterruptedException e) {
+      throw failure(namespace, pod, argv, timeout, e);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } finally {
+      handoff.close();
+    }
+  }
+
+  /**
+   * Runs a command whose stdout is bulk data (a file being copied out) and writes it to {@code
+   * sink} on the calling thread, as the client receives it: fabric8's own input stream hands over
+   * whole websocket messages and asks for more only as they are read, so memory stays bounded.
+   * stderr is kept (up to 1 MiB) for the failure message.
+   */
+  public Result download(String namespace, String pod, List<String> argv, OutputStream sink, Duration timeout) {
+    LimitedBuffer err = new LimitedBuffer(CAPTURE_LIMIT);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try (ExecWatch watch =
+        client.pods().inNamespace(namespace).withName(pod).redirectingOutput().writingError(err).exec(argv.toArray(String[]::new))) {
+      InputStream out = watch.getOutput();
+      byte[] buf = new byte[DOWNLOAD_BUFFER];
+      int n;
+      while ((n = out.read(buf)) >= 0) {
+        sink.write(buf, 0, n);
+        if (System.nanoTime() > deadline) {
+          throw new TimeoutException();
+        }
+      }
+      long left = Math.max(1, deadline - System.nanoTime());
+      Integer code = watch.exitCode().get(left, TimeUnit.NANOSECONDS);
+      return new Result(code == null ? UNKNOWN_EXIT : code, "", err.text());
+    } catch (ExecutionException | KubernetesClientException | TimeoutException | InterruptedException e) {
+      throw failure(namespace, pod, argv, timeout, e);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static final int DOWNLOAD_BUFFER = 256 << 10;
+  private static final int QUEUE_BYTES = 4 << 20;
+  private static final int QUEUE_CHUNK = 64 << 10;
+
+  /**
+   * The bounded queue between fabric8's receiving threads and the caller: stdout in chunks of up
+   * to {@value #QUEUE_CHUNK} bytes (copied, since the client reuses its buffers) and stderr lines.
+   */
+  private static final class Handoff {
+    final java.util.concurrent.BlockingQueue<Object> events =
+        new java.util.concurrent.ArrayBlockingQueue<>(QUEUE_BYTES / QUEUE_CHUNK);
+    private volatile boolean closed;
+
+    OutputStream stdout() {
+      return new OutputStream() {
+        @Override
+        public void write(int b) throws IOException {
+          write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+          for (int at = off; at < off + len; at += QUEUE_CHUNK) {
+            put(java.util.Arrays.copyOfRange(b, at, Math.min(off + len, at + QUEUE_CHUNK)));
+          }
+        }
+      };
+    }
+
+    void line(String line) {
+      try {
+        put(line);
+      } catch (IOException e) {
+        // The caller has stopped listening.
+      }
+    }
+
+    private void put(Object event) throws IOException {
+      try {
+        while (!events.offer(event, 100, TimeUnit.MILLISECONDS)) {
+          if (closed) {
+            throw new IOException("the reader of this exec stream has stopped");
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException(e);
+      }
+    }
+
+    void deliver(Object event, OutputStream sink, Consumer<String> lines) throws IOException {
+      if (event instanceof byte[] chunk) {
+        sink.write(chunk, 0, chunk.length);
+      } else {
+        lines.accept((String) event);
+      }
+    }
+
+    void close() {
+      closed = true;
+      events.clear();
+    }
   }
 
   /**

@@ -7,6 +7,7 @@ import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
+import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
@@ -35,6 +36,7 @@ class BackupRoundTripIT {
   ClusterInABox box;
   LocalPostgres db;
   TestActivityEnvironment env;
+  final List<Heartbeats.Checkpoint> heartbeats = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   @BeforeEach
   void setUp() throws Exception {
@@ -54,6 +56,7 @@ class BackupRoundTripIT {
     env = TestActivityEnvironment.newInstance();
     env.registerActivitiesImplementations(
         new BackupActivitiesImpl(box.client(), "test-host"), new RestorePodActivitiesImpl(box.client()));
+    env.setActivityHeartbeatListener(Heartbeats.Checkpoint.class, heartbeats::add);
   }
 
   @AfterEach
@@ -87,6 +90,18 @@ class BackupRoundTripIT {
     assertThat(again.files()).isEqualTo(taken.files());
     assertThat(box.requests()).filteredOn(r -> r.contains("command=pg_basebackup")).hasSize(1);
     assertThat(taken.files()).extracting(BackupFile::name).contains("base.tar.gz", "pg_wal.tar.gz");
+    // pg_basebackup's -P/-v lines reached Temporal as heartbeats (sent from the activity's thread).
+    assertThat(heartbeats).filteredOn(h -> h.step().equals("takeBackup"))
+        .anyMatch(h -> h.message() != null && h.message().contains("pg_basebackup"))
+        .anyMatch(h -> Double.valueOf(100.0).equals(h.percent()));
+    // The pod hashed each finished file once (one sha256sum) and recorded it beside the backup.
+    StringBuilder sums = new StringBuilder();
+    for (BackupFile f : taken.files()) {
+      assertThat(f.podSha256()).as(f.name()).isEqualTo(HostFiles.sha256Hex(Path.of(podDir, f.name())));
+      sums.append(f.podSha256()).append("  ").append(f.name()).append('\n');
+    }
+    assertThat(Files.readString(Path.of(podDir, BackupActivitiesImpl.SUMS))).isEqualTo(sums.toString());
+    assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(1);
 
     // Copy out with the stream of base.tar.gz cut at 50 % with exit code 0.
     long baseSize = taken.files().stream().filter(f -> f.name().equals("base.tar.gz")).findFirst().orElseThrow().podBytes();
@@ -102,6 +117,8 @@ class BackupRoundTripIT {
     }
     BackupEvidence copiedAgain = backup.copyBackupOut(new BackupActivities.CopyRequest(NS, taken.pod(), podDir, hostDir));
     assertThat(copiedAgain.checks().get(0)).startsWith("copied 0 bytes");
+    // Neither copy hashed the pod's files again: the sums recorded by takeBackup are the pod's side.
+    assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(1);
 
     BackupEvidence verified = backup.verifyBackup(new BackupActivities.VerifyRequest(hostDir, copied.files()));
     assertThat(verified.passesVerification()).isTrue();

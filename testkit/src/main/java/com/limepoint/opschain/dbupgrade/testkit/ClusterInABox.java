@@ -36,7 +36,8 @@ public final class ClusterInABox implements AutoCloseable {
     server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
     server.init();
     client = server.createClient();
-    controller = server.createClient();
+    // The simulated controllers are Kubernetes itself: injected faults never hit them.
+    controller = server.createClient(b -> b.editOrNewConfig().withUserAgent(HarnessDispatcher.CONTROLLER_AGENT).endConfig());
     podWatch = controller.pods().inAnyNamespace().watch(new PodsStartRunning(controller));
     registerCnpgCrd();
     controllers = new Controllers(controller, this);

@@ -23,6 +23,11 @@ import org.slf4j.LoggerFactory;
  */
 final class ExecBridge extends WebSocketListener {
   private static final Logger log = LoggerFactory.getLogger(ExecBridge.class);
+  /**
+   * The largest exec message: the channel byte and the data fill exactly one websocket frame of
+   * Vert.x's default 64 KiB limit. One byte more and every message goes out as two frames, which
+   * the client has to reassemble (a copy per message).
+   */
   private static final int FRAME = 64 * 1024;
 
   private final PodRuntime pod;
@@ -90,20 +95,31 @@ final class ExecBridge extends WebSocketListener {
     }
   }
 
-  /** Copies a process stream to one channel; returns true when cut at {@code limit} bytes. */
+  /**
+   * Copies a process stream to one channel, one message per read (topped up with what the pipe
+   * already holds, so a bulk stream goes in full frames); returns true when cut at {@code limit}.
+   */
   private static boolean pump(InputStream in, WebSocket ws, int channel, long limit, AtomicLong sent) {
     byte[] buf = new byte[FRAME];
+    buf[0] = (byte) channel;
     try {
       while (true) {
-        int max = (int) Math.min(buf.length, limit - sent.get());
+        int max = (int) Math.min(FRAME - 1, limit - sent.get());
         if (max <= 0) {
           return true;
         }
-        int n = in.read(buf, 0, max);
+        int n = in.read(buf, 1, max);
         if (n < 0) {
           return false;
         }
-        ws.send(frame(channel, Arrays.copyOf(buf, n)));
+        while (n < max && in.available() > 0) {
+          int more = in.read(buf, 1 + n, max - n);
+          if (more < 0) {
+            break;
+          }
+          n += more;
+        }
+        ws.send(Arrays.copyOf(buf, n + 1));
         sent.addAndGet(n);
       }
     } catch (IOException e) {

@@ -34,6 +34,9 @@ final class HarnessDispatcher extends Dispatcher {
   /** One API request as the harness saw it. */
   record Call(String method, String path, String userAgent) {}
 
+  /** The user agent of the simulated controllers' client; faults are for the code under test. */
+  static final String CONTROLLER_AGENT = "cluster-in-a-box-controllers";
+
   /** A fault that fires on the {@code nth} matching request (1-based), once. */
   static final class Fault {
     final String method;
@@ -89,7 +92,7 @@ final class HarnessDispatcher extends Dispatcher {
     Call call = new Call(request.getMethod(), request.getPath(), String.valueOf(request.getHeader("User-Agent")));
     calls.add(call);
     listeners.forEach(l -> l.accept(call));
-    Fault fault = matchFault(call);
+    Fault fault = CONTROLLER_AGENT.equals(call.userAgent()) ? null : matchFault(call);
     if (fault != null && fault.status > 0) {
       return new MockResponse()
           .setResponseCode(fault.status)
