@@ -105,6 +105,10 @@ final class HarnessDispatcher extends Dispatcher {
     if (request.getMethod().equals("POST") && request.getPath().startsWith("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")) {
       return accessReview(request.getUtf8Body());
     }
+    if (request.getMethod().equals("GET") && request.getPath().equals("/version")) {
+      return new MockResponse().setResponseCode(200).setHeader("Content-Type", "application/json")
+          .setBody("{\"major\":\"1\",\"minor\":\"32\",\"gitVersion\":\"v1.32.0-cluster-in-a-box\",\"platform\":\"linux/amd64\"}");
+    }
     Matcher logMatch = LOG.matcher(request.getPath());
     if (logMatch.matches() && request.getMethod().equals("GET")) {
       String text = logs.getOrDefault(logMatch.group(1) + "/" + logMatch.group(2), "");

@@ -5,11 +5,15 @@ import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import com.uber.m3.tally.RootScopeBuilder;
+import com.uber.m3.tally.Scope;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micronaut.context.annotation.Bean;
 import io.micronaut.context.annotation.Factory;
 import io.micronaut.context.annotation.Requires;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowClientOptions;
+import io.temporal.common.reporter.MicrometerClientStatsReporter;
 import io.temporal.serviceclient.SimpleSslContextBuilder;
 import io.temporal.serviceclient.WorkflowServiceStubs;
 import io.temporal.serviceclient.WorkflowServiceStubsOptions;
@@ -26,11 +30,24 @@ import java.util.Optional;
 @Factory
 public class TemporalBeans {
 
+  /**
+   * The Temporal SDK's metrics (polls, task latencies, workflow and activity outcomes), reported
+   * into Micronaut's Micrometer registry, which {@code /prometheus} serves.
+   */
+  @Singleton
+  @Bean(preDestroy = "close")
+  Scope temporalMetrics(MeterRegistry registry, WorkerConfig c) {
+    return new RootScopeBuilder()
+        .reporter(new MicrometerClientStatsReporter(registry))
+        .reportEvery(com.uber.m3.util.Duration.ofMillis(c.metricsInterval().toMillis()));
+  }
+
   /** In the dev mode the in-process server must be up first: hence the optional parameter. */
   @Singleton
   @Bean(preDestroy = "shutdown")
-  WorkflowServiceStubs serviceStubs(WorkerConfig c, Optional<DevTemporalServer> devServer) {
-    WorkflowServiceStubsOptions.Builder b = WorkflowServiceStubsOptions.newBuilder().setTarget(c.temporalTarget());
+  WorkflowServiceStubs serviceStubs(WorkerConfig c, Scope metrics, Optional<DevTemporalServer> devServer) {
+    WorkflowServiceStubsOptions.Builder b =
+        WorkflowServiceStubsOptions.newBuilder().setTarget(c.temporalTarget()).setMetricsScope(metrics);
     if (c.tlsCert() != null && c.tlsKey() != null) {
       try (InputStream cert = Files.newInputStream(Path.of(c.tlsCert()));
           InputStream key = Files.newInputStream(Path.of(c.tlsKey()))) {

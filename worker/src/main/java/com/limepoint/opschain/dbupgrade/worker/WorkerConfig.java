@@ -20,6 +20,7 @@ import java.util.List;
  * @param shutdownGrace how long a stopping worker waits for running activities
  * @param devPort the in-process Temporal server's port in the dev mode
  * @param demoDir where the dev mode keeps its demo database, backups and request
+ * @param metricsInterval how often the Temporal SDK's metrics are reported to {@code /prometheus}
  */
 @ConfigurationProperties("opschain")
 public record WorkerConfig(
@@ -37,7 +38,8 @@ public record WorkerConfig(
     @Nullable String encryptionKeyFile,
     @Bindable(defaultValue = "30s") Duration shutdownGrace,
     @Bindable(defaultValue = "7233") int devPort,
-    @Nullable String demoDir) {
+    @Nullable String demoDir,
+    @Bindable(defaultValue = "10s") Duration metricsInterval) {
 
   public String hostName() {
     if (host != null && !host.isBlank()) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.limepoint.opschain.dbupgrade.starter.Starter;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import io.micronaut.context.ApplicationContext;
+import io.micronaut.runtime.server.EmbeddedServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.ServerSocket;
@@ -30,12 +31,20 @@ class DevModeIT {
     Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "demo-");
     ApplicationContext context = ApplicationContext.builder()
         .environments("dev")
-        .properties(Map.of("opschain.dev-port", port, "opschain.temporal-target", "localhost:" + port, "opschain.demo-dir", demoDir.toString()))
+        .properties(Map.of(
+            "opschain.dev-port", port,
+            "opschain.temporal-target", "localhost:" + port,
+            "opschain.demo-dir", demoDir.toString(),
+            "opschain.metrics-interval", "200ms",
+            "micronaut.server.port", -1))
         .start();
+    EmbeddedServer http = context.getBean(EmbeddedServer.class).start();
     String printed;
     int code;
     int planCode;
     int historyCode;
+    Response health;
+    Response metrics;
     try {
       ByteArrayOutputStream buf = new ByteArrayOutputStream();
       PrintStream original = System.out;
@@ -54,6 +63,8 @@ class DevModeIT {
       printed = buf.toString();
       System.out.print(printed);
       assertThat(context.getBean(DemoCluster.class).rows()).isEqualTo("5000");
+      health = get(http, "/health");
+      metrics = awaitMetric(http, "temporal_workflow_completed_total");
     } finally {
       long t = System.nanoTime();
       context.close();
@@ -69,5 +80,39 @@ class DevModeIT {
     assertThat(json.get("steps").size()).isGreaterThan(20);
     assertThat(json.get("approvals").get(0).get("by").asText()).isEqualTo("demo-user");
     assertThat(printed).contains("scheduled TakeBackup", "update approveGate", "completed\n").containsPattern("\\d+ events");
+
+    // /health: ready, with the Temporal frontend and the Kubernetes API both reachable.
+    System.out.println("GET /health -> " + health.status() + " " + health.body());
+    assertThat(health.status()).isEqualTo(200);
+    var h = new com.fasterxml.jackson.databind.ObjectMapper().readTree(health.body());
+    assertThat(h.get("status").asText()).isEqualTo("UP");
+    assertThat(h.at("/details/temporal/status").asText()).isEqualTo("UP");
+    assertThat(h.at("/details/temporal/details/taskQueues/0").asText()).isEqualTo("opschain-db-upgrade");
+    assertThat(h.at("/details/kubernetes/status").asText()).isEqualTo("UP");
+    // /prometheus: the Temporal SDK's metrics, after the workflow, beside the JVM's.
+    assertThat(metrics.status()).isEqualTo(200);
+    assertThat(metrics.body())
+        .containsPattern("temporal_workflow_completed_total\\{[^}]*workflow_type=\"DbUpgradeWorkflow\"[^}]*\\} [1-9]")
+        .contains("temporal_activity_execution_latency_seconds", "jvm_memory_used_bytes");
+  }
+
+  record Response(int status, String body) {}
+
+  private static Response get(EmbeddedServer http, String path) throws Exception {
+    var client = java.net.http.HttpClient.newHttpClient();
+    var r = client.send(
+        java.net.http.HttpRequest.newBuilder(http.getURI().resolve(path)).timeout(java.time.Duration.ofSeconds(20)).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    return new Response(r.statusCode(), r.body());
+  }
+
+  /** Scrapes until the metric is there: the SDK reports every 200 ms here. */
+  private static Response awaitMetric(EmbeddedServer http, String name) throws Exception {
+    Response r = get(http, "/prometheus");
+    for (int i = 0; i < 50 && !r.body().contains(name); i++) {
+      Thread.sleep(200);
+      r = get(http, "/prometheus");
+    }
+    return r;
   }
 }
