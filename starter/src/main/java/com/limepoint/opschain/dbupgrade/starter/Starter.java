@@ -1,5 +1,6 @@
 package com.limepoint.opschain.dbupgrade.starter;
 
+import com.limepoint.opschain.dbupgrade.codec.AesGcmPayloadCodec;
 import com.limepoint.opschain.dbupgrade.model.AbortRequest;
 import com.limepoint.opschain.dbupgrade.model.GateDecision;
 import com.limepoint.opschain.dbupgrade.model.OpenGate;
@@ -26,6 +27,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -63,11 +65,39 @@ public class Starter implements Runnable {
     @Option(names = "--temporal-namespace", defaultValue = "default", description = "Temporal namespace (default ${DEFAULT-VALUE})")
     String temporalNamespace;
 
+    @Option(
+        names = "--encryption-key-file",
+        defaultValue = "${env:OPSCHAIN_ENCRYPTION_KEY_FILE}",
+        split = ",",
+        description = "AES-256 key file(s) of the worker's payload encryption; the first encrypts (env OPSCHAIN_ENCRYPTION_KEY_FILE)")
+    List<Path> encryptionKeyFiles;
+
     final PrintStream out = System.out;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
 
     WorkflowClient client() {
       WorkflowServiceStubs stubs = WorkflowServiceStubs.newServiceStubs(WorkflowServiceStubsOptions.newBuilder().setTarget(target).build());
-      return WorkflowClient.newInstance(stubs, WorkflowClientOptions.newBuilder().setNamespace(temporalNamespace).build());
+      WorkflowClientOptions.Builder b = WorkflowClientOptions.newBuilder().setNamespace(temporalNamespace);
+      if (encryptionKeyFiles != null && !encryptionKeyFiles.isEmpty()) {
+        try {
+          b.setDataConverter(AesGcmPayloadCodec.fromKeyFiles(encryptionKeyFiles).dataConverter());
+        } catch (IllegalArgumentException e) {
+          stubs.shutdownNow();
+          throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--encryption-key-file: " + e.getMessage());
+        }
+      }
+      return WorkflowClient.newInstance(stubs, b.build());
+    }
+
+    /** The request file, checked: a bad one is one clear error (exit 2) before any call. */
+    UpgradeRequest load(Path file) throws IOException {
+      try {
+        return readRequest(file);
+      } catch (IllegalArgumentException e) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
     }
 
     DbUpgradeWorkflow workflow(WorkflowClient client, String namespace) {
@@ -82,7 +112,14 @@ public class Starter implements Runnable {
     }
     Map<String, Object> fields = new HashMap<>();
     map.forEach((k, v) -> fields.put(String.valueOf(k), v));
-    return UpgradeRequest.fromJson(fields);
+    UpgradeRequest r = UpgradeRequest.fromJson(fields);
+    // The workflow checks the same rules; checking here refuses bad input before any call.
+    try {
+      UpgradeRequests.validate(r, UpgradeRequests.workflowId(r.namespace()));
+    } catch (ApplicationFailure e) {
+      throw new IllegalArgumentException(file + ": " + e.getOriginalMessage());
+    }
+    return r;
   }
 
   static DbUpgradeWorkflow startWorkflow(WorkflowClient client, UpgradeRequest request) {
@@ -99,7 +136,7 @@ public class Starter implements Runnable {
 
     @Override
     public Integer call() throws IOException {
-      UpgradeRequest r = readRequest(request);
+      UpgradeRequest r = load(request);
       try {
         startWorkflow(client(), r);
       } catch (WorkflowExecutionAlreadyStarted e) {
@@ -118,7 +155,7 @@ public class Starter implements Runnable {
 
     @Override
     public Integer call() throws IOException {
-      UpgradeRequest r = readRequest(request).withDryRun(true);
+      UpgradeRequest r = load(request).withDryRun(true);
       WorkflowClient client = client();
       try {
         startWorkflow(client, r);
@@ -273,7 +310,7 @@ public class Starter implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      UpgradeRequest r = readRequest(request);
+      UpgradeRequest r = load(request);
       WorkflowClient client = client();
       DbUpgradeWorkflow wf = startWorkflow(client, r);
       String id = UpgradeRequests.workflowId(r.namespace());

@@ -1,5 +1,6 @@
 package com.limepoint.opschain.dbupgrade.worker;
 
+import com.limepoint.opschain.dbupgrade.codec.AesGcmPayloadCodec;
 import com.limepoint.opschain.dbupgrade.helm.HelmJavaReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
 import io.fabric8.kubernetes.client.Config;
@@ -62,9 +63,20 @@ public class TemporalBeans {
     return WorkflowServiceStubs.newServiceStubs(b.build());
   }
 
+  /**
+   * The client of the workers and the progress signals. With {@code encryptionKeyFile} set, every
+   * payload is AES-GCM encrypted (the starter must use the same key file).
+   */
   @Singleton
   WorkflowClient workflowClient(WorkflowServiceStubs stubs, WorkerConfig c) {
-    return WorkflowClient.newInstance(stubs, WorkflowClientOptions.newBuilder().setNamespace(c.temporalNamespace()).build());
+    WorkflowClientOptions.Builder b = WorkflowClientOptions.newBuilder().setNamespace(c.temporalNamespace());
+    if (c.encryptionKeyFile() != null && !c.encryptionKeyFile().isBlank()) {
+      AesGcmPayloadCodec codec = AesGcmPayloadCodec.fromKeyFiles(
+          java.util.Arrays.stream(c.encryptionKeyFile().split(",")).map(String::strip).map(Path::of).toList());
+      org.slf4j.LoggerFactory.getLogger(TemporalBeans.class).info("payloads are encrypted with key {}", codec.encryptKeyId());
+      b.setDataConverter(codec.dataConverter());
+    }
+    return WorkflowClient.newInstance(stubs, b.build());
   }
 
   @Singleton

@@ -20,6 +20,8 @@ import java.util.List;
  * @param shutdownGrace how long a stopping worker waits for running activities
  * @param devPort the in-process Temporal server's port in the dev mode
  * @param demoDir where the dev mode keeps its demo database, backups and request
+ * @param encryptionKeyFile AES-256 key files (base64), comma-separated: the first encrypts, all
+ *     decrypt (rotation); unset means payloads are plain JSON
  * @param metricsInterval how often the Temporal SDK's metrics are reported to {@code /prometheus}
  */
 @ConfigurationProperties("opschain")

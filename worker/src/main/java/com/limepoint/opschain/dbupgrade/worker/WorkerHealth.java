@@ -62,9 +62,17 @@ public final class WorkerHealth {
     @Override
     protected Map<String, Object> getHealthInformation() {
       io.fabric8.kubernetes.client.VersionInfo version;
+      var call = java.util.concurrent.CompletableFuture.supplyAsync(client::getKubernetesVersion);
       try {
-        version = client.getKubernetesVersion();
-      } catch (RuntimeException e) {
+        // The client retries with back-off; readiness must answer within its probe's timeout.
+        version = call.get(5, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        call.cancel(true);
+        throw new IllegalStateException("GET /version on " + client.getMasterUrl() + " did not answer within 5 s");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted", e);
+      } catch (java.util.concurrent.ExecutionException e) {
         Throwable root = e;
         while (root.getCause() != null) {
           root = root.getCause();

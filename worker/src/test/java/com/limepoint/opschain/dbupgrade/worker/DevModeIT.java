@@ -29,6 +29,9 @@ class DevModeIT {
       port = s.getLocalPort();
     }
     Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "demo-");
+    // Payload encryption on, in the worker and in every starter command.
+    Path key = Files.writeString(Files.createTempDirectory(Path.of("target").toAbsolutePath(), "key-").resolve("payload.key"),
+        java.util.Base64.getEncoder().encodeToString(new java.security.SecureRandom().generateSeed(32)));
     ApplicationContext context = ApplicationContext.builder()
         .environments("dev")
         .properties(Map.of(
@@ -36,6 +39,7 @@ class DevModeIT {
             "opschain.temporal-target", "localhost:" + port,
             "opschain.demo-dir", demoDir.toString(),
             "opschain.metrics-interval", "200ms",
+            "opschain.encryption-key-file", key.toString(),
             "micronaut.server.port", -1))
         .start();
     EmbeddedServer http = context.getBean(EmbeddedServer.class).start();
@@ -44,6 +48,8 @@ class DevModeIT {
     int planCode;
     int historyCode;
     Response health;
+    io.temporal.api.common.v1.Payload storedInput;
+    String storedHistory;
     Response metrics;
     try {
       ByteArrayOutputStream buf = new ByteArrayOutputStream();
@@ -51,19 +57,33 @@ class DevModeIT {
       System.setOut(new PrintStream(buf, true));
       String request = demoDir.resolve("request.json").toString();
       String target = "localhost:" + port;
+      String keyOption = "--encryption-key-file=" + key;
       try {
-        planCode = new picocli.CommandLine(new Starter()).execute("plan", "--target", target, "--request", request);
-        code = new picocli.CommandLine(new Starter()).execute("demo", "--target", target, "--request", request);
-        historyCode = new picocli.CommandLine(new Starter()).execute("history", "opschain", "--target", target);
+        planCode = new picocli.CommandLine(new Starter()).execute("plan", "--target", target, keyOption, "--request", request);
+        code = new picocli.CommandLine(new Starter()).execute("demo", "--target", target, keyOption, "--request", request);
+        historyCode = new picocli.CommandLine(new Starter()).execute("history", "opschain", "--target", target, keyOption);
         buf.write("\nJSON:".getBytes());
-        new picocli.CommandLine(new Starter()).execute("status", "opschain", "--target", target, "--output", "json");
+        new picocli.CommandLine(new Starter()).execute("status", "opschain", "--target", target, keyOption, "--output", "json");
       } finally {
         System.setOut(original);
       }
       printed = buf.toString();
       System.out.print(printed);
       assertThat(context.getBean(DemoCluster.class).rows()).isEqualTo("5000");
-      health = get(http, "/health");
+      health = awaitHealth(http);
+      // What the server stores is ciphertext: the started event's input, read without the key.
+      var raw = io.temporal.serviceclient.WorkflowServiceStubs.newServiceStubs(
+          io.temporal.serviceclient.WorkflowServiceStubsOptions.newBuilder().setTarget(target).build());
+      try {
+        var history = raw.blockingStub().getWorkflowExecutionHistory(
+            io.temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryRequest.newBuilder().setNamespace("default")
+                .setExecution(io.temporal.api.common.v1.WorkflowExecution.newBuilder().setWorkflowId("opschain-db-upgrade-opschain"))
+                .build()).getHistory();
+        storedInput = history.getEvents(0).getWorkflowExecutionStartedEventAttributes().getInput().getPayloads(0);
+        storedHistory = history.toString();
+      } finally {
+        raw.shutdownNow();
+      }
       metrics = awaitMetric(http, "temporal_workflow_completed_total");
     } finally {
       long t = System.nanoTime();
@@ -81,6 +101,8 @@ class DevModeIT {
     assertThat(json.get("approvals").get(0).get("by").asText()).isEqualTo("demo-user");
     assertThat(printed).contains("scheduled TakeBackup", "update approveGate", "completed\n").containsPattern("\\d+ events");
 
+    assertThat(storedInput.getMetadataOrThrow("encoding").toStringUtf8()).isEqualTo("binary/encrypted");
+    assertThat(storedHistory).doesNotContain("opschain/opschain").doesNotContain("demo-user").doesNotContain("pg_basebackup");
     // /health: ready, with the Temporal frontend and the Kubernetes API both reachable.
     System.out.println("GET /health -> " + health.status() + " " + health.body());
     assertThat(health.status()).isEqualTo(200);
@@ -104,6 +126,17 @@ class DevModeIT {
         java.net.http.HttpRequest.newBuilder(http.getURI().resolve(path)).timeout(java.time.Duration.ofSeconds(20)).build(),
         java.net.http.HttpResponse.BodyHandlers.ofString());
     return new Response(r.statusCode(), r.body());
+  }
+
+  /** Asks /health until it is UP (each answer within 5 s), for at most a minute. */
+  private static Response awaitHealth(EmbeddedServer http) throws Exception {
+    Response r = get(http, "/health");
+    for (int i = 0; i < 60 && r.status() != 200; i++) {
+      System.out.println("GET /health -> " + r.status() + " " + r.body() + "; asking again");
+      Thread.sleep(1000);
+      r = get(http, "/health");
+    }
+    return r;
   }
 
   /** Scrapes until the metric is there: the SDK reports every 200 ms here. */

@@ -1,0 +1,46 @@
+package com.limepoint.opschain.dbupgrade.starter;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** Bad input to the starter: one clear error, exit code 2, and no call to Temporal. */
+class StarterTest {
+
+  @Test
+  void aKeyFileThatIsNotAKeyIsOneClearErrorWithoutTheFileContent(@TempDir Path dir) throws Exception {
+    Path key = Files.writeString(dir.resolve("key"), "my secret passphrase");
+    StringWriter err = new StringWriter();
+    // Nothing listens on this port: a refusal must come before any connection.
+    int code = new CommandLine(new Starter()).setErr(new PrintWriter(err))
+        .execute("status", "opschain", "--target", "127.0.0.1:1", "--encryption-key-file", key.toString());
+
+    assertThat(code).isEqualTo(2);
+    assertThat(err.toString()).contains("--encryption-key-file: " + key + " is not a base64 key")
+        .doesNotContain("Exception").doesNotContain("passphrase");
+  }
+
+  @Test
+  void aRequestWithBadFieldsIsRefusedBeforeAnyCall(@TempDir Path dir) throws Exception {
+    Path request = Files.writeString(dir.resolve("request.yaml"), "namespace: Bad_Name\nrelease: opschain\n");
+    StringWriter err = new StringWriter();
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream original = System.out;
+    System.setOut(new java.io.PrintStream(out, true));
+    int code;
+    try {
+      code = new CommandLine(new Starter()).setErr(new PrintWriter(err))
+          .execute("start", "--target", "127.0.0.1:1", "--request", request.toString());
+    } finally {
+      System.setOut(original);
+    }
+    assertThat(code).isEqualTo(2);
+    assertThat(out + err.toString()).contains("namespace").contains("Bad_Name");
+  }
+}
