@@ -17,12 +17,38 @@ import java.util.List;
 public class HelmJavaReleases implements HelmReleases {
   private final Path kubeconfig;
 
+  private static boolean loaded;
+
+  /**
+   * helm-java embeds the Go runtime, and Helm registers Go handlers for SIGTERM and SIGINT that
+   * swallow them: the JVM would never run its shutdown hooks (and Kubernetes would SIGKILL the
+   * worker mid-activity). So before the first Helm call the library is loaded here, and the JVM's
+   * handlers are put back after it. Loading it lazily keeps it out of the worker's start (time and
+   * memory) until an upgrade needs Helm.
+   */
+  @SuppressWarnings("removal")
+  public static synchronized void loadKeepingShutdownSignals() {
+    if (loaded) {
+      return;
+    }
+    try {
+      Helm.version().call();
+    } catch (RuntimeException e) {
+      // Only loading the library matters here.
+    }
+    for (String name : new String[] {"TERM", "INT"}) {
+      sun.misc.Signal.handle(new sun.misc.Signal(name), s -> System.exit(128 + s.getNumber()));
+    }
+    loaded = true;
+  }
+
   public HelmJavaReleases(Path kubeconfig) {
     this.kubeconfig = kubeconfig;
   }
 
   @Override
   public List<Revision> history(String namespace, String release) {
+    loadKeepingShutdownSignals();
     try {
       var cmd = Helm.history(release).withNamespace(namespace);
       if (kubeconfig != null) {
@@ -41,6 +67,7 @@ public class HelmJavaReleases implements HelmReleases {
 
   @Override
   public Revision upgrade(HelmCall call) {
+    loadKeepingShutdownSignals();
     UpgradeCommand cmd = apply(Helm.upgrade(call.chart()), call);
     Release r = cmd.call();
     return new Revision(Integer.parseInt(r.getRevision()), r.getStatus(), chartVersion(r.getChart()), call.description());
@@ -48,6 +75,7 @@ public class HelmJavaReleases implements HelmReleases {
 
   @Override
   public Revision rollback(String namespace, String release, int toRevision, String description) {
+    loadKeepingShutdownSignals();
     throw ApplicationFailure.newNonRetryableFailure(
         "release " + release + " was left pending by this workflow's earlier attempt; run `helm rollback " + release + " "
             + toRevision + " -n " + namespace + "` and retry (helm-java 0.0.21 has no rollback)",
@@ -56,6 +84,7 @@ public class HelmJavaReleases implements HelmReleases {
 
   @Override
   public String render(HelmCall call) {
+    loadKeepingShutdownSignals();
     TemplateCommand t = Helm.template(call.chart()).withName(call.release()).withNamespace(call.namespace()).withVersion(call.version());
     call.valuesFiles().forEach(f -> t.withValuesFile(Path.of(f)));
     call.set().forEach(t::set);

@@ -12,23 +12,6 @@ import java.util.Arrays;
 public final class WorkerMain {
   private WorkerMain() {}
 
-  /**
-   * helm-java embeds the Go runtime, and Helm registers Go handlers for SIGTERM and SIGINT that
-   * swallow them: the JVM would never run its shutdown hooks (and Kubernetes would SIGKILL the
-   * worker mid-activity). So the library is loaded now, and the JVM's handlers put back after it.
-   */
-  @SuppressWarnings("removal")
-  static void restoreShutdownSignals() {
-    try {
-      com.marcnuri.helm.Helm.version().call();
-    } catch (RuntimeException e) {
-      // Only loading the library matters here.
-    }
-    for (String name : new String[] {"TERM", "INT"}) {
-      sun.misc.Signal.handle(new sun.misc.Signal(name), s -> System.exit(128 + s.getNumber()));
-    }
-  }
-
   public static void main(String[] args) throws InterruptedException {
     boolean demo = Arrays.asList(args).contains("--demo");
     boolean dev = demo || Arrays.asList(args).contains("--dev");
@@ -46,7 +29,12 @@ public final class WorkerMain {
       context.close();
       System.exit(code);
     }
-    restoreShutdownSignals();
+    // helm-java (and its Go runtime's signal handlers) is loaded at the first Helm call, which
+    // puts the JVM's SIGTERM/SIGINT handlers back: see HelmJavaReleases. The dev mode's demo
+    // cluster has rendered its chart with helm-java already.
+    if (dev) {
+      com.limepoint.opschain.dbupgrade.helm.HelmJavaReleases.loadKeepingShutdownSignals();
+    }
     // The Temporal pollers keep the JVM alive until the shutdown hook stops the context.
   }
 }
