@@ -44,7 +44,7 @@ import picocli.CommandLine.Parameters;
     description = "Start, steer and watch OpsChain database upgrades.",
     subcommands = {
       Starter.Demo.class, Starter.Start.class, Starter.Plan.class, Starter.Approve.class, Starter.Reject.class,
-      Starter.Abort.class, Starter.Status.class, Starter.History.class
+      Starter.Abort.class, Starter.Status.class, Starter.Watch.class, Starter.History.class
     })
 public class Starter implements Runnable {
 
@@ -298,6 +298,106 @@ public class Starter implements Runnable {
       s.approvals().forEach(a -> out.printf("  %s %s by %s (%s) %s%n", a.gate(), a.decision(), a.by(), a.via(), a.note() == null ? "" : a.note()));
       return 0;
     }
+  }
+
+  @Command(name = "watch", description = "Follow an upgrade: each step as it ends, open gates, and a live progress bar for backup, copy and import.")
+  static class Watch extends Connected {
+    @Parameters(index = "0")
+    String namespace;
+
+    @Option(names = "--every", defaultValue = "2", description = "seconds between status queries (default ${DEFAULT-VALUE})")
+    double every;
+
+    @Option(names = "--output", defaultValue = "text", description = "text, or json: one status object per change (for scripts)")
+    String output;
+
+    @Override
+    public Integer call() throws Exception {
+      DbUpgradeWorkflow wf = workflow(client(), namespace);
+      boolean terminal = System.console() != null && output.equals("text");
+      Set<String> seen = new HashSet<>();
+      String lastBar = "";
+      String lastJson = "";
+      while (true) {
+        UpgradeStatus s = wf.status();
+        if (output.equals("json")) {
+          String json = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(s);
+          if (!json.equals(lastJson)) {
+            out.println(json);
+            lastJson = json;
+          }
+        } else {
+          for (StepStatus step : s.steps()) {
+            if ((step.state() == StepState.DONE || step.state() == StepState.FAILED) && seen.add(step.name() + step.state())) {
+              if (terminal && !lastBar.isEmpty()) {
+                out.print("\r" + " ".repeat(lastBar.length()) + "\r");
+                lastBar = "";
+              }
+              out.printf("  %-6s %-26s %s%n", step.state() == StepState.DONE ? "done" : "FAILED", step.name(), step.summary());
+            }
+          }
+          if (s.openGate() != null && seen.add("gate " + s.openGate().gate() + s.openGate().openedAt())) {
+            out.printf("gate %s is open: %s%n  %s%n  approve: starter approve %s --gate %s --by <you>%n",
+                s.openGate().gate(), s.openGate().question(), s.openGate().evidence().summary(), namespace, s.openGate().gate());
+          }
+          if (s.progress() != null) {
+            String bar = progressBar(s.progress(), 30);
+            if (terminal) {
+              out.print("\r" + bar);
+              out.flush();
+              lastBar = bar;
+            } else if (seen.add("progress " + bar.replaceAll("\\s+\\S+/\\S+ [kMG]?B$", ""))) {
+              out.println(bar);
+            }
+          }
+        }
+        if (isFinal(s.phase())) {
+          if (output.equals("text")) {
+            out.println((terminal && !lastBar.isEmpty() ? "\n" : "") + s.phase() + ": " + s.message());
+          }
+          return s.phase().name().equals("COMPLETED") || s.phase().name().equals("PLANNED") ? 0 : 1;
+        }
+        Thread.sleep((long) (every * 1000));
+      }
+    }
+  }
+
+  static boolean isFinal(com.limepoint.opschain.dbupgrade.model.Phase p) {
+    return switch (p) {
+      case COMPLETED, ABORTED, FAILED, SKIPPED, PLANNED -> true;
+      default -> false;
+    };
+  }
+
+  /** {@code [#########.....................]  30.5% copyBackupOut  1.3/4.2 GB}; no bar without a percentage. */
+  static String progressBar(com.limepoint.opschain.dbupgrade.model.Progress p, int width) {
+    StringBuilder b = new StringBuilder();
+    if (p.percent() != null) {
+      int filled = (int) Math.round(Math.max(0, Math.min(100, p.percent())) * width / 100);
+      b.append('[').append("#".repeat(filled)).append(".".repeat(width - filled)).append("] ")
+          .append(String.format(java.util.Locale.ROOT, "%5.1f%% ", p.percent()));
+    } else {
+      b.append("[").append(" ".repeat(width)).append("]   ...  ");
+    }
+    b.append(p.step());
+    if (p.message() != null && !p.message().isBlank() && p.percent() == null) {
+      b.append("  ").append(p.message());
+    }
+    if (p.bytesTotal() != null && p.bytesTotal() > 0) {
+      b.append("  ").append(bytes(p.bytesDone() == null ? 0 : p.bytesDone(), p.bytesTotal()));
+    }
+    return b.toString();
+  }
+
+  private static String bytes(long done, long total) {
+    String[] units = {"B", "kB", "MB", "GB", "TB"};
+    int u = 0;
+    double scale = 1;
+    while (total / scale >= 1000 && u < units.length - 1) {
+      scale *= 1000;
+      u++;
+    }
+    return String.format(java.util.Locale.ROOT, "%.1f/%.1f %s", done / scale, total / scale, units[u]);
   }
 
   @Command(name = "demo", description = "Run a whole upgrade on the dev-mode worker, approving each gate and printing each step.")

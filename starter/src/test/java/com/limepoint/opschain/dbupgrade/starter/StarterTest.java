@@ -43,4 +43,15 @@ class StarterTest {
     assertThat(code).isEqualTo(2);
     assertThat(out + err.toString()).contains("namespace").contains("Bad_Name");
   }
+
+  @Test
+  void theProgressBarShowsPercentStepAndBytes() {
+    var copy = new com.limepoint.opschain.dbupgrade.model.Progress("copyBackupOut", 30.0, 1_300_000_000L, 4_200_000_000L, null, null, null);
+    var importing = new com.limepoint.opschain.dbupgrade.model.Progress("awaitImport", null, null, null, "cluster: Setting up primary", null, null);
+
+    assertThat(Starter.progressBar(copy, 10)).isEqualTo("[###.......]  30.0% copyBackupOut  1.3/4.2 GB");
+    assertThat(Starter.progressBar(importing, 4)).isEqualTo("[    ]   ...  awaitImport  cluster: Setting up primary");
+    assertThat(Starter.progressBar(new com.limepoint.opschain.dbupgrade.model.Progress("takeBackup", 100.0, null, null, null, null, null), 4))
+        .isEqualTo("[####] 100.0% takeBackup");
+  }
 }

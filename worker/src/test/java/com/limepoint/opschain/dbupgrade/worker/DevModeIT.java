@@ -47,6 +47,7 @@ class DevModeIT {
     int code;
     int planCode;
     int historyCode;
+    int watchCode;
     Response health;
     io.temporal.api.common.v1.Payload storedInput;
     String storedHistory;
@@ -62,6 +63,8 @@ class DevModeIT {
         planCode = new picocli.CommandLine(new Starter()).execute("plan", "--target", target, keyOption, "--request", request);
         code = new picocli.CommandLine(new Starter()).execute("demo", "--target", target, keyOption, "--request", request);
         historyCode = new picocli.CommandLine(new Starter()).execute("history", "opschain", "--target", target, keyOption);
+        buf.write("\nWATCH:".getBytes());
+        watchCode = new picocli.CommandLine(new Starter()).execute("watch", "opschain", "--target", target, keyOption, "--every", "0.2");
         buf.write("\nJSON:".getBytes());
         new picocli.CommandLine(new Starter()).execute("status", "opschain", "--target", target, keyOption, "--output", "json");
       } finally {
@@ -95,6 +98,9 @@ class DevModeIT {
     assertThat(code).isZero();
     assertThat(printed).contains("gate START", "approved BACKUP_VERIFIED", "done   awaitLegacyDbGone", "COMPLETED");
     assertThat(historyCode).isZero();
+    assertThat(watchCode).isZero();
+    String watched = printed.substring(printed.indexOf("WATCH:"), printed.lastIndexOf("JSON:"));
+    assertThat(watched).contains("done   takeBackup", "done   awaitLegacyDbGone", "COMPLETED: OpsChain runs 2026-02-10");
     var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(printed.substring(printed.lastIndexOf("JSON:") + 5).strip());
     assertThat(json.get("phase").asText()).isEqualTo("COMPLETED");
     assertThat(json.get("steps").size()).isGreaterThan(20);
