@@ -10,13 +10,21 @@ public class HostActivitiesImpl implements HostActivities {
   private final String host;
   private final String hostQueue;
 
+  private final boolean searchAttributes;
+
   public HostActivitiesImpl(String host, String hostQueue) {
+    this(host, hostQueue, false);
+  }
+
+  /** @param searchAttributes the worker's configuration says the search attributes are registered */
+  public HostActivitiesImpl(String host, String hostQueue, boolean searchAttributes) {
     this.host = host;
     this.hostQueue = hostQueue;
+    this.searchAttributes = searchAttributes;
   }
 
   @Override
   public HostQueue claimHost(ClaimRequest request) {
-    return new HostQueue(host, hostQueue);
+    return new HostQueue(host, hostQueue, searchAttributes);
   }
 }

@@ -20,7 +20,24 @@ public class DevTemporalServer {
 
   public DevTemporalServer(WorkerConfig config) {
     server = TestServer.createPortBoundServer(config.devPort());
-    log.info("dev mode: Temporal test server on localhost:{} (namespace default)", config.devPort());
+    registerSearchAttributes(config.devPort());
+    log.info("dev mode: Temporal test server on localhost:{} (namespace default), search attributes OpsChainNamespace and UpgradePhase registered",
+        config.devPort());
+  }
+
+  /** What {@code temporal operator search-attribute create --type Keyword} does on a real server. */
+  private static void registerSearchAttributes(int port) {
+    var stubs = io.temporal.serviceclient.OperatorServiceStubs.newServiceStubs(
+        io.temporal.serviceclient.OperatorServiceStubsOptions.newBuilder().setTarget("localhost:" + port).validateAndBuildWithDefaults());
+    try {
+      stubs.blockingStub().addSearchAttributes(io.temporal.api.operatorservice.v1.AddSearchAttributesRequest.newBuilder()
+          .setNamespace("default")
+          .putSearchAttributes("OpsChainNamespace", io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD)
+          .putSearchAttributes("UpgradePhase", io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD)
+          .build());
+    } finally {
+      stubs.shutdownNow();
+    }
   }
 
   @PreDestroy

@@ -22,6 +22,9 @@ import java.util.List;
  * @param demoDir where the dev mode keeps its demo database, backups and request
  * @param encryptionKeyFile AES-256 key files (base64), comma-separated: the first encrypts, all
  *     decrypt (rotation); unset means payloads are plain JSON
+ * @param searchAttributes the Temporal namespace has the Keyword search attributes
+ *     {@code OpsChainNamespace} and {@code UpgradePhase} registered (see the README); workflows then
+ *     keep them current. The dev mode registers them and sets this.
  * @param metricsInterval how often the Temporal SDK's metrics are reported to {@code /prometheus}
  */
 @ConfigurationProperties("opschain")
@@ -41,7 +44,8 @@ public record WorkerConfig(
     @Bindable(defaultValue = "30s") Duration shutdownGrace,
     @Bindable(defaultValue = "7233") int devPort,
     @Nullable String demoDir,
-    @Bindable(defaultValue = "10s") Duration metricsInterval) {
+    @Bindable(defaultValue = "10s") Duration metricsInterval,
+    @Bindable(defaultValue = "false") boolean searchAttributes) {
 
   public String hostName() {
     if (host != null && !host.isBlank()) {

@@ -51,6 +51,7 @@ class DevModeIT {
     Response health;
     io.temporal.api.common.v1.Payload storedInput;
     String storedHistory;
+    java.util.Set<String> searchAttributes;
     Response metrics;
     try {
       ByteArrayOutputStream buf = new ByteArrayOutputStream();
@@ -83,6 +84,11 @@ class DevModeIT {
                 .setExecution(io.temporal.api.common.v1.WorkflowExecution.newBuilder().setWorkflowId("opschain-db-upgrade-opschain"))
                 .build()).getHistory();
         storedInput = history.getEvents(0).getWorkflowExecutionStartedEventAttributes().getInput().getPayloads(0);
+        // The search attributes, as the Web UI's filter sees them (the dev mode registered them).
+        searchAttributes = raw.blockingStub().describeWorkflowExecution(
+            io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest.newBuilder().setNamespace("default")
+                .setExecution(io.temporal.api.common.v1.WorkflowExecution.newBuilder().setWorkflowId("opschain-db-upgrade-opschain"))
+                .build()).getWorkflowExecutionInfo().getSearchAttributes().getIndexedFieldsMap().keySet();
         storedHistory = history.toString();
       } finally {
         raw.shutdownNow();
@@ -109,6 +115,7 @@ class DevModeIT {
 
     assertThat(storedInput.getMetadataOrThrow("encoding").toStringUtf8()).isEqualTo("binary/encrypted");
     assertThat(storedHistory).doesNotContain("opschain/opschain").doesNotContain("demo-user").doesNotContain("pg_basebackup");
+    assertThat(searchAttributes).contains("OpsChainNamespace", "UpgradePhase");
     // /health: ready, with the Temporal frontend and the Kubernetes API both reachable.
     System.out.println("GET /health -> " + health.status() + " " + health.body());
     assertThat(health.status()).isEqualTo(200);

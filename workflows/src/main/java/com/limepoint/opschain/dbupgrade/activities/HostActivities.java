@@ -17,6 +17,16 @@ public interface HostActivities {
 
   record ClaimRequest(String namespace) {}
 
-  /** The host's name and the task queue only its worker polls. */
-  record HostQueue(String host, String taskQueue) {}
+  /**
+   * The host's name and the task queue only its worker polls.
+   *
+   * @param searchAttributes the worker says the Temporal namespace has the search attributes
+   *     {@code OpsChainNamespace} and {@code UpgradePhase} registered, so the workflow may set them
+   *     (setting an unregistered one would fail every workflow task)
+   */
+  record HostQueue(String host, String taskQueue, boolean searchAttributes) {
+    public HostQueue(String host, String taskQueue) {
+      this(host, taskQueue, false);
+    }
+  }
 }

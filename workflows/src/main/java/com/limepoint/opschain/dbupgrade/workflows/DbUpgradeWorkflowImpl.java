@@ -24,6 +24,7 @@ import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
 import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
+import io.temporal.common.SearchAttributeKey;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.CanceledFailure;
@@ -53,7 +54,16 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private UpgradeActivities acts;
   private String workflowId;
   private String hostDir;
+  /** The change id of the search attributes ({@code Workflow.getVersion}). */
+  static final String SEARCH_ATTRIBUTES_CHANGE = "search-attributes";
+
+  /** Keyword search attributes; register them on the server (see the README) to filter upgrades in the UI. */
+  public static final SearchAttributeKey<String> OPSCHAIN_NAMESPACE = SearchAttributeKey.forKeyword("OpsChainNamespace");
+
+  public static final SearchAttributeKey<String> UPGRADE_PHASE = SearchAttributeKey.forKeyword("UpgradePhase");
+
   private String host;
+  private boolean searchAttributes;
   private Phase phase = Phase.VALIDATING;
   private String message = "checking the request";
   private Progress progress;
@@ -167,6 +177,13 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
                     .claimHost(new HostActivities.ClaimRequest(req.namespace())),
             r -> "host " + r.host() + ", task queue " + r.taskQueue());
     host = q.host();
+    // Version 1 adds the search attributes (an extra command per phase change). Histories from
+    // before it replay on DEFAULT_VERSION, without them.
+    int version = Workflow.getVersion(SEARCH_ATTRIBUTES_CHANGE, Workflow.DEFAULT_VERSION, 1);
+    searchAttributes = version >= 1 && q.searchAttributes();
+    if (searchAttributes) {
+      Workflow.upsertTypedSearchAttributes(OPSCHAIN_NAMESPACE.valueSet(req.namespace()), UPGRADE_PHASE.valueSet(phase.name()));
+    }
     return q.taskQueue();
   }
 
@@ -637,6 +654,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   }
 
   private void phase(Phase p, String msg) {
+    if (searchAttributes && p != phase) {
+      Workflow.upsertTypedSearchAttributes(UPGRADE_PHASE.valueSet(p.name()));
+    }
     phase = p;
     message = msg;
     var open = gates.open();

@@ -10,6 +10,7 @@ import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.Mockito.when;
 
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
+import com.limepoint.opschain.dbupgrade.activities.HostActivities;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
@@ -27,6 +28,7 @@ import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
 import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
 import io.temporal.activity.Activity;
+import io.temporal.api.enums.v1.EventType;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowExecutionAlreadyStarted;
 import io.temporal.client.WorkflowFailedException;
@@ -205,6 +207,43 @@ class DbUpgradeWorkflowTest {
     assertThat(failure.getOriginalMessage())
         .contains("release:", "valuesFile:", "gateTimeout:", "namspace: unknown field");
     assertThat(fakes.calls()).isEmpty();
+  }
+
+  @Test
+  void searchAttributesFollowThePhaseWhenTheWorkerSaysTheyAreRegistered(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    env.registerSearchAttribute("OpsChainNamespace", io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD);
+    env.registerSearchAttribute("UpgradePhase", io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD);
+    fakes.register(env, worker);
+    when(fakes.host.claimHost(any()))
+        .thenReturn(new HostActivities.HostQueue("test-host", FakeActivities.HOST_QUEUE, true));
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    String id = UpgradeRequests.workflowId("opschain");
+
+    awaitGate(wf, Gate.START);
+    var atGate = client.newUntypedWorkflowStub(id).describe().getTypedSearchAttributes();
+    assertThat(atGate.get(DbUpgradeWorkflowImpl.OPSCHAIN_NAMESPACE)).isEqualTo("opschain");
+    assertThat(atGate.get(DbUpgradeWorkflowImpl.UPGRADE_PHASE)).isEqualTo("AWAITING_APPROVAL");
+
+    wf.reject(new GateDecision(Gate.START.name(), "alice", "not today"));
+    result(client, "opschain");
+    var atEnd = client.newUntypedWorkflowStub(id).describe().getTypedSearchAttributes();
+    assertThat(atEnd.get(DbUpgradeWorkflowImpl.UPGRADE_PHASE))
+        .isEqualTo(wf.status().phase().name())
+        .isNotEqualTo("AWAITING_APPROVAL");
+    assertThat(WorkflowTestSupport.countEvents(client, id, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)).isGreaterThan(2);
+    WorkflowTestSupport.exportHistory(client, id, "search-attributes");
+  }
+
+  @Test
+  void withoutRegisteredSearchAttributesNoneIsSet(TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    awaitGate(wf, Gate.START);
+    wf.reject(new GateDecision(Gate.START.name(), "alice", "not today"));
+    result(client, "opschain");
+    String id = UpgradeRequests.workflowId("opschain");
+    assertThat(WorkflowTestSupport.countEvents(client, id, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)).isZero();
   }
 
   @Test
