@@ -49,6 +49,7 @@ class DevModeIT {
     int historyCode;
     int watchCode;
     Response health;
+    String probes;
     io.temporal.api.common.v1.Payload storedInput;
     String storedHistory;
     java.util.Set<String> searchAttributes;
@@ -75,6 +76,7 @@ class DevModeIT {
       System.out.print(printed);
       assertThat(context.getBean(DemoCluster.class).rows()).isEqualTo("5000");
       health = awaitHealth(http);
+      probes = get(http, "/health/readiness").status() + " " + get(http, "/health/liveness").status();
       // What the server stores is ciphertext: the started event's input, read without the key.
       var raw = io.temporal.serviceclient.WorkflowServiceStubs.newServiceStubs(
           io.temporal.serviceclient.WorkflowServiceStubsOptions.newBuilder().setTarget(target).build());
@@ -124,6 +126,8 @@ class DevModeIT {
     assertThat(h.at("/details/temporal/status").asText()).isEqualTo("UP");
     assertThat(h.at("/details/temporal/details/taskQueues/0").asText()).isEqualTo("opschain-db-upgrade");
     assertThat(h.at("/details/kubernetes/status").asText()).isEqualTo("UP");
+    // The probes deploy/worker.yaml uses.
+    assertThat(probes).isEqualTo("200 200");
     // /prometheus: the Temporal SDK's metrics, after the workflow, beside the JVM's.
     assertThat(metrics.status()).isEqualTo(200);
     assertThat(metrics.body())
