@@ -11,20 +11,25 @@ public class HostActivitiesImpl implements HostActivities {
   private final String hostQueue;
 
   private final boolean searchAttributes;
+  private final java.util.List<String> defaultApprovers;
 
   public HostActivitiesImpl(String host, String hostQueue) {
-    this(host, hostQueue, false);
+    this(host, hostQueue, false, java.util.List.of());
   }
 
-  /** @param searchAttributes the worker's configuration says the search attributes are registered */
-  public HostActivitiesImpl(String host, String hostQueue, boolean searchAttributes) {
+  /**
+   * @param searchAttributes the worker's configuration says the search attributes are registered
+   * @param defaultApprovers who may approve gates when a request names no approvers
+   */
+  public HostActivitiesImpl(String host, String hostQueue, boolean searchAttributes, java.util.List<String> defaultApprovers) {
     this.host = host;
     this.hostQueue = hostQueue;
     this.searchAttributes = searchAttributes;
+    this.defaultApprovers = defaultApprovers == null ? java.util.List.of() : java.util.List.copyOf(defaultApprovers);
   }
 
   @Override
   public HostQueue claimHost(ClaimRequest request) {
-    return new HostQueue(host, hostQueue, searchAttributes);
+    return new HostQueue(host, hostQueue, searchAttributes, defaultApprovers);
   }
 }

@@ -49,7 +49,7 @@ public class WorkerRunner {
     Worker shared = factory.newWorker(config.taskQueue());
     shared.registerWorkflowImplementationTypes(DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
     shared.registerActivitiesImplementations(
-        new HostActivitiesImpl(host, config.hostQueue(), config.searchAttributes()),
+        new HostActivitiesImpl(host, config.hostQueue(), config.searchAttributes(), config.approvers()),
         new ClusterActivitiesImpl(kube),
         new CnpgActivitiesImpl(kube),
         new RestorePodActivitiesImpl(kube));

@@ -1,5 +1,6 @@
 package com.limepoint.opschain.dbupgrade.activities;
 
+import java.util.List;
 import io.temporal.activity.ActivityInterface;
 import io.temporal.activity.ActivityMethod;
 
@@ -23,10 +24,19 @@ public interface HostActivities {
    * @param searchAttributes the worker says the Temporal namespace has the search attributes
    *     {@code OpsChainNamespace} and {@code UpgradePhase} registered, so the workflow may set them
    *     (setting an unregistered one would fail every workflow task)
+   * @param defaultApprovers the worker's default approvers, for requests that name none
    */
-  record HostQueue(String host, String taskQueue, boolean searchAttributes) {
+  record HostQueue(String host, String taskQueue, boolean searchAttributes, List<String> defaultApprovers) {
+    public HostQueue {
+      defaultApprovers = defaultApprovers == null ? List.of() : List.copyOf(defaultApprovers);
+    }
+
     public HostQueue(String host, String taskQueue) {
-      this(host, taskQueue, false);
+      this(host, taskQueue, false, List.of());
+    }
+
+    public HostQueue(String host, String taskQueue, boolean searchAttributes) {
+      this(host, taskQueue, searchAttributes, List.of());
     }
   }
 }

@@ -177,6 +177,10 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
                     .claimHost(new HostActivities.ClaimRequest(req.namespace())),
             r -> "host " + r.host() + ", task queue " + r.taskQueue());
     host = q.host();
+    if (req.approvers().isEmpty() && !q.defaultApprovers().isEmpty()) {
+      // The request names no approvers: the worker's configured defaults apply.
+      gates.useApprovers(q.defaultApprovers());
+    }
     // Version 1 adds the search attributes (an extra command per phase change). Histories from
     // before it replay on DEFAULT_VERSION, without them.
     int version = Workflow.getVersion(SEARCH_ATTRIBUTES_CHANGE, Workflow.DEFAULT_VERSION, 1);

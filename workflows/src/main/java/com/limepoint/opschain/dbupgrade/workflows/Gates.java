@@ -42,6 +42,11 @@ final class Gates {
   private ApprovalEntry decidedBy;
   private AbortRequest abort;
 
+  /** Who may approve from now on (the worker's defaults, when the request named nobody). */
+  void useApprovers(List<String> approvers) {
+    this.approvers = List.copyOf(approvers);
+  }
+
   void configure(List<String> approvers, Duration timeout, boolean skipGates) {
     this.approvers = List.copyOf(approvers);
     this.timeout = timeout;

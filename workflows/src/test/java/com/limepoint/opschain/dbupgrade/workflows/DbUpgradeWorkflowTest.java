@@ -236,6 +236,22 @@ class DbUpgradeWorkflowTest {
   }
 
   @Test
+  void theWorkersDefaultApproversApplyWhenTheRequestNamesNone(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    when(fakes.host.claimHost(any()))
+        .thenReturn(new HostActivities.HostQueue("test-host", FakeActivities.HOST_QUEUE, false, List.of("carol")));
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+
+    UpgradeStatus s = awaitGate(wf, Gate.START);
+    assertThat(s.openGate().approvers()).containsExactly("carol");
+    assertThatThrownBy(() -> wf.approveGate(new GateDecision("START", "alice", "ok")))
+        .hasStackTraceContaining("'alice' is not an approver (approvers: carol)");
+    UpgradeStatus after = wf.approveGate(new GateDecision("START", "carol", "ok"));
+    assertThat(after.approvals()).extracting(ApprovalEntry::by).containsExactly("carol");
+  }
+
+  @Test
   void withoutRegisteredSearchAttributesNoneIsSet(TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     fakes.register(env, worker);
     DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
