@@ -114,6 +114,10 @@ class TemporalCliContractIT {
           + status.at("/openGate/gate").asText("none") + ", " + status.get("steps").size() + " steps");
       assertThat(status.at("/approvals/1/by").asText()).isEqualTo("alice");
       assertThat(status.at("/approvals/1/comment").asText()).isEqualTo("sizes and SHA-256 match");
+
+      // temporal workflow terminate: the test ends here, without waiting for the rest.
+      rpc.terminateWorkflowExecution(io.temporal.api.workflowservice.v1.TerminateWorkflowExecutionRequest.newBuilder()
+          .setNamespace("default").setWorkflowExecution(execution).setReason("test done").setIdentity("temporal-cli").build());
     } finally {
       stubs.shutdownNow();
       context.close();
