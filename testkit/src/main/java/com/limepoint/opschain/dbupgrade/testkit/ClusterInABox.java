@@ -68,6 +68,11 @@ public final class ClusterInABox implements AutoCloseable {
   }
 
   /** Pods of this deployment reach the local PostgreSQL on {@code port} as 127.0.0.1:5432. */
+  /** The db pods of this deployment simulate PostgreSQL's commands (no PostgreSQL on this machine). */
+  public void simulatedPostgresFor(String namespace, String deployment) {
+    controllers.postgresFor(namespace, deployment, SimulatedPostgres.PORT);
+  }
+
   public void postgresFor(String namespace, String deployment, int port) {
     controllers.postgresFor(namespace, deployment, port);
   }

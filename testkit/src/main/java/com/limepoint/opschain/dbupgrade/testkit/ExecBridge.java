@@ -66,6 +66,21 @@ final class ExecBridge extends WebSocketListener {
   private void run(WebSocket ws) {
     List<String> argv = pod.translate(command);
     try {
+      if (pod.postgresPort() == SimulatedPostgres.PORT) {
+        var simulated = SimulatedPostgres.run(command);
+        if (simulated.isPresent()) {
+          SimulatedPostgres.Result r = simulated.get();
+          if (r.stderr().length > 0) {
+            ws.send(frame(2, r.stderr()));
+          }
+          if (r.stdout().length > 0) {
+            ws.send(frame(1, r.stdout()));
+          }
+          ws.send(status(r.exitCode()));
+          ws.close(1000, "");
+          return;
+        }
+      }
       ProcessBuilder pb = new ProcessBuilder(argv);
       pb.environment().putAll(pod.environment());
       process = pb.start();

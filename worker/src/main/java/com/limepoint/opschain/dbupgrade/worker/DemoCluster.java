@@ -39,6 +39,7 @@ public class DemoCluster {
   private final LocalPostgres legacy;
   private LocalPostgres cnpg;
   private final Path dir;
+  private final boolean simulated;
 
   public DemoCluster(WorkerConfig config) throws IOException {
     dir = Path.of(config.demoDir() != null ? config.demoDir() : System.getProperty("java.io.tmpdir") + "/opschain-demo");
@@ -48,34 +49,40 @@ public class DemoCluster {
       }
     }
     Files.createDirectories(dir);
-    if (!LocalPostgres.available()) {
-      throw new IllegalStateException("the demo needs PostgreSQL 15's binaries in " + LocalPostgres.BIN
-          + " (Debian: apt-get install postgresql-15); bin/demo installs them when run as root");
-    }
-    legacy = LocalPostgres.init(dir.resolve("legacy/data/pgdata"), "opschain");
-    legacy.sql("opschain", "CREATE TABLE changes(id int PRIMARY KEY, summary text NOT NULL)");
-    legacy.sql("opschain", "INSERT INTO changes SELECT g, 'change ' || g FROM generate_series(1, 5000) g");
+    simulated = config.demoSimulated() || !LocalPostgres.available();
     box = new ClusterInABox();
     box.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build()).create();
     box.installCnpgOperator();
-    box.postgresFor(NAMESPACE, "opschain-db", legacy.port());
     box.bindExec(NAMESPACE, "restore-from-backup", 0);
-    box.onImport(() -> {
-      try {
-        cnpg = LocalPostgres.init(dir.resolve("cnpg/data/pgdata"), "opschain");
-        cnpg.importFrom(legacy, "opschain");
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
+    if (simulated) {
+      log.warn("dev mode: {}; the demo simulates the database: pg_basebackup writes a small synthetic backup (copied, hashed and"
+              + " verified for real) and the CNPG import copies nothing. For a real backup and restore: apt-get install postgresql-15",
+          config.demoSimulated() ? "simulation asked for" : "PostgreSQL 15 is not installed (" + LocalPostgres.BIN + ")");
+      box.simulatedPostgresFor(NAMESPACE, "opschain-db");
+      legacy = null;
+    } else {
+      legacy = LocalPostgres.init(dir.resolve("legacy/data/pgdata"), "opschain");
+      legacy.sql("opschain", "CREATE TABLE changes(id int PRIMARY KEY, summary text NOT NULL)");
+      legacy.sql("opschain", "INSERT INTO changes SELECT g, 'change ' || g FROM generate_series(1, 5000) g");
+      box.postgresFor(NAMESPACE, "opschain-db", legacy.port());
+      box.onImport(() -> {
+        try {
+          cnpg = LocalPostgres.init(dir.resolve("cnpg/data/pgdata"), "opschain");
+          cnpg.importFrom(legacy, "opschain");
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      });
+    }
     Path values = Files.writeString(Files.createDirectories(dir.resolve("etc")).resolve("values.yaml"),
         "# OpsChain values (demo)\ndb:\n  # the legacy database volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n");
     releases = new ChartReleases(box.client(), ChartReleases.testChart(dir));
     releases.upgrade(new ChartReleases.Call(NAMESPACE, "opschain", "2025-10-01", List.of(values.toString()), Map.of(), "Install complete"));
     activityClient = box.activityClient();
     writeRequest(values);
-    log.info("dev mode: demo cluster up: namespace {}, release opschain 2025-10-01, {} rows in the legacy database; request in {}",
-        NAMESPACE, legacy.sql("opschain", "SELECT count(*) FROM changes"), dir.resolve("request.json"));
+    log.info("dev mode: demo cluster up: namespace {}, release opschain 2025-10-01, {}; request in {}",
+        NAMESPACE, simulated ? "simulated database" : legacy.sql("opschain", "SELECT count(*) FROM changes") + " rows in the legacy database",
+        dir.resolve("request.json"));
   }
 
   private void writeRequest(Path values) throws IOException {
@@ -89,7 +96,7 @@ public class DemoCluster {
     r.put("hostBackupDir", dir.resolve("host/backup").toString());
     r.put("podBackupDir", dir.resolve("pod/tmp/backup").toString());
     r.put("pgdata", dir.resolve("pvc/data/pgdata").toString());
-    r.put("dataOwner", LocalPostgres.serverOwner());
+    r.put("dataOwner", simulated ? "26:26" : LocalPostgres.serverOwner());
     r.put("importTimeout", "10m");
     r.put("gateTimeout", "1h");
     new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("request.json").toFile(), r);
@@ -105,7 +112,14 @@ public class DemoCluster {
 
   /** Rows in the database OpsChain uses now: the CNPG one after the import, else the legacy one. */
   public String rows() throws IOException {
+    if (simulated) {
+      return "simulated";
+    }
     return (cnpg != null ? cnpg : legacy).sql("opschain", "SELECT count(*) FROM changes");
+  }
+
+  public boolean simulated() {
+    return simulated;
   }
 
   @PreDestroy
@@ -115,6 +129,8 @@ public class DemoCluster {
     if (cnpg != null) {
       cnpg.close();
     }
-    legacy.close();
+    if (legacy != null) {
+      legacy.close();
+    }
   }
 }

@@ -25,6 +25,7 @@ import java.util.List;
  * @param searchAttributes the Temporal namespace has the Keyword search attributes
  *     {@code OpsChainNamespace} and {@code UpgradePhase} registered (see the README); workflows then
  *     keep them current. The dev mode registers them and sets this.
+ * @param demoSimulated the dev mode's demo simulates the database even where PostgreSQL is installed
  * @param metricsInterval how often the Temporal SDK's metrics are reported to {@code /prometheus}
  */
 @ConfigurationProperties("opschain")
@@ -45,7 +46,8 @@ public record WorkerConfig(
     @Bindable(defaultValue = "7233") int devPort,
     @Nullable String demoDir,
     @Bindable(defaultValue = "10s") Duration metricsInterval,
-    @Bindable(defaultValue = "false") boolean searchAttributes) {
+    @Bindable(defaultValue = "false") boolean searchAttributes,
+    @Bindable(defaultValue = "false") boolean demoSimulated) {
 
   public String hostName() {
     if (host != null && !host.isBlank()) {

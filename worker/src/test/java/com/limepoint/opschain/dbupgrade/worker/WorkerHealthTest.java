@@ -26,7 +26,7 @@ class WorkerHealthTest {
       closed = s.getLocalPort();
     }
     WorkerConfig config = new WorkerConfig("127.0.0.1:" + closed, "default", "opschain-db-upgrade", "h1",
-        null, null, null, null, null, "/tmp", null, null, Duration.ofSeconds(1), 7233, null, Duration.ofSeconds(10), false);
+        null, null, null, null, null, "/tmp", null, null, Duration.ofSeconds(1), 7233, null, Duration.ofSeconds(10), false, false);
     WorkflowServiceStubs stubs = WorkflowServiceStubs.newServiceStubs(
         WorkflowServiceStubsOptions.newBuilder().setTarget(config.temporalTarget()).build());
     try (KubernetesClient client = new KubernetesClientBuilder()

@@ -1,0 +1,62 @@
+package com.limepoint.opschain.dbupgrade.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.limepoint.opschain.dbupgrade.starter.Starter;
+import io.micronaut.context.ApplicationContext;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The dev mode on a machine without PostgreSQL (forced here): the demo says it simulates the
+ * database and still runs the whole upgrade to COMPLETED, with a synthetic backup that is copied,
+ * hashed and verified for real. Needs no PostgreSQL.
+ */
+class DemoSimulationIT {
+
+  @Test
+  void withoutPostgresTheDemoSimulatesTheDatabaseAndCompletes() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "sim-");
+    ApplicationContext context = ApplicationContext.builder()
+        .environments("dev")
+        .properties(Map.of("opschain.dev-port", port, "opschain.temporal-target", "localhost:" + port,
+            "opschain.demo-dir", demoDir.toString(), "opschain.demo-simulated", true))
+        .start();
+    String printed;
+    int code;
+    try {
+      assertThat(context.getBean(DemoCluster.class).simulated()).isTrue();
+      ByteArrayOutputStream buf = new ByteArrayOutputStream();
+      PrintStream original = System.out;
+      System.setOut(new PrintStream(buf, true));
+      try {
+        code = new picocli.CommandLine(new Starter()).execute("demo", "--target", "localhost:" + port,
+            "--request", demoDir.resolve("request.json").toString());
+      } finally {
+        System.setOut(original);
+      }
+      printed = buf.toString();
+      System.out.print(printed);
+    } finally {
+      context.close();
+    }
+    assertThat(code).isZero();
+    assertThat(printed)
+        .contains("database " + 31_457_280 + " bytes")
+        .containsPattern("done +verifyBackup +verified: every file non-empty, sizes and SHA-256 equal")
+        .contains("tar -tzf base.tar.gz lists", "COMPLETED");
+    // The synthetic backup really went to the host, whole.
+    Path copied = demoDir.resolve("host/backup/opschain-db-upgrade-opschain");
+    assertThat(copied.resolve("base.tar.gz")).isNotEmptyFile();
+    assertThat(Files.readString(copied.resolve("SHA256SUMS"))).contains("base.tar.gz", "pg_wal.tar.gz");
+  }
+}
