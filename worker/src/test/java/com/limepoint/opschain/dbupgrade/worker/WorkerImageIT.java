@@ -1,0 +1,141 @@
+package com.limepoint.opschain.dbupgrade.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micronaut.context.ApplicationContext;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The worker image Jib built ({@code -Pimage}, which bin/test turns on) really runs: its layers are
+ * unpacked into a root file system, and its own entrypoint, environment and user run there in a
+ * chroot (no Docker engine here), against the dev mode's Temporal server and demo cluster. The
+ * worker must poll, answer /health as UP for Temporal and Kubernetes, and stop on SIGTERM.
+ */
+class WorkerImageIT {
+  static final Path IMAGE = Path.of("target", "jib-image.tar");
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  @Test
+  void theImagesEntrypointStartsTheWorkerWhichPollsAndIsReady() throws Exception {
+    assumeTrue(Files.exists(IMAGE), "no image: build with -Pimage (bin/test does)");
+    assumeTrue("root".equals(System.getProperty("user.name")), "running the image in a chroot needs root");
+    Path rootfs = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "image-root-");
+    Path unpacked = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "image-tar-");
+    run(List.of("tar", "-xf", IMAGE.toString(), "-C", unpacked.toString()));
+    JsonNode manifest = JSON.readTree(unpacked.resolve("manifest.json").toFile()).get(0);
+    for (JsonNode layer : manifest.get("Layers")) {
+      run(List.of("tar", "-xf", unpacked.resolve(layer.asText()).toString(), "-C", rootfs.toString()));
+    }
+    JsonNode config = JSON.readTree(unpacked.resolve(manifest.get("Config").asText()).toFile()).get("config");
+    assertThat(config.get("User").asText()).isEqualTo("10001:10001");
+
+    int temporalPort = freePort();
+    int httpPort = freePort();
+    Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "image-demo-");
+    ApplicationContext dev = ApplicationContext.builder()
+        .environments("dev")
+        .properties(Map.of("opschain.dev-port", temporalPort, "opschain.temporal-target", "localhost:" + temporalPort,
+            "opschain.demo-dir", demoDir.toString(), "opschain.demo-simulated", true, "micronaut.server.port", -1))
+        .start();
+    Path proc = rootfs.resolve("proc");
+    Files.createDirectories(proc);
+    // The JVM finds its own libraries through /proc/self/exe, as in any container.
+    Process mount = new ProcessBuilder("mount", "-t", "proc", "proc", proc.toString()).redirectErrorStream(true).start();
+    String mountOutput = new String(mount.getInputStream().readAllBytes());
+    if (mount.waitFor() != 0) {
+      dev.close();
+      assumeTrue(false, "cannot mount /proc for the chroot here: " + mountOutput);
+    }
+    Process worker = null;
+    try {
+      String apiServer = dev.getBean(DemoCluster.class).activityClient().getMasterUrl().toString();
+      Files.writeString(rootfs.resolve("tmp/kubeconfig"), """
+          apiVersion: v1
+          kind: Config
+          clusters: [{name: box, cluster: {server: "%s"}}]
+          users: [{name: u, user: {token: unused}}]
+          contexts: [{name: box, context: {cluster: box, user: u, namespace: opschain}}]
+          current-context: box
+          """.formatted(apiServer));
+      rootfs.resolve("tmp/kubeconfig").toFile().setReadable(true, false);
+
+      List<String> argv = new ArrayList<>(List.of("chroot", "--userspec=10001:10001", rootfs.toString()));
+      config.get("Entrypoint").forEach(a -> argv.add(a.asText()));
+      ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
+      pb.environment().clear();
+      config.get("Env").forEach(e -> pb.environment().put(e.asText().substring(0, e.asText().indexOf('=')), e.asText().substring(e.asText().indexOf('=') + 1)));
+      pb.environment().putAll(Map.of(
+          "OPSCHAIN_TEMPORAL_TARGET", "localhost:" + temporalPort,
+          "OPSCHAIN_KUBECONFIG", "/tmp/kubeconfig",
+          "OPSCHAIN_HOST", "image",
+          "OPSCHAIN_HOST_BACKUP_DIR", "/tmp/backup",
+          "MICRONAUT_SERVER_PORT", String.valueOf(httpPort),
+          "LOG_FORMAT", "json"));
+      Path log = rootfs.resolveSibling(rootfs.getFileName() + ".log");
+      worker = pb.redirectOutput(log.toFile()).start();
+
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+      while (!Files.readString(log).contains("\"polling ") && System.nanoTime() < deadline && worker.isAlive()) {
+        Thread.sleep(200);
+      }
+      String output = Files.readString(log);
+      assertThat(output).as(output).contains("polling opschain-db-upgrade and opschain-db-upgrade-host-image");
+      // The HTTP server starts right after the context (and its pollers).
+      HttpResponse<String> health = null;
+      for (int i = 0; i < 100 && health == null; i++) {
+        try {
+          health = HttpClient.newHttpClient().send(
+              HttpRequest.newBuilder(URI.create("http://localhost:" + httpPort + "/health")).timeout(Duration.ofSeconds(20)).build(),
+              HttpResponse.BodyHandlers.ofString());
+        } catch (java.net.ConnectException e) {
+          Thread.sleep(200);
+        }
+      }
+      assertThat(health).as("the image's worker serves /health on %d", httpPort).isNotNull();
+      System.out.println("image worker /health -> " + health.statusCode() + " " + health.body());
+      JsonNode h = JSON.readTree(health.body());
+      assertThat(h.at("/details/temporal/status").asText()).isEqualTo("UP");
+      assertThat(h.at("/details/kubernetes/status").asText()).isEqualTo("UP");
+
+      worker.destroy();
+      assertThat(worker.waitFor(30, TimeUnit.SECONDS)).as("stops on SIGTERM").isTrue();
+      assertThat(Files.readString(log)).contains("stopping: no new tasks");
+    } finally {
+      if (worker != null) {
+        worker.destroyForcibly();
+      }
+      run(List.of("umount", proc.toString()));
+      dev.close();
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static void run(List<String> argv) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    if (p.waitFor() != 0) {
+      throw new IOException(argv + " failed: " + out);
+    }
+  }
+}
