@@ -19,6 +19,12 @@ public class DevTemporalServer {
   private final TestServer.PortBoundTestServer server;
 
   public DevTemporalServer(WorkerConfig config) {
+    try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+      probe.bind(new java.net.InetSocketAddress(config.devPort()));
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("dev mode: port " + config.devPort() + " is in use (another Temporal server or dev-mode"
+          + " worker?): stop it, or choose another port with OPSCHAIN_DEV_PORT and OPSCHAIN_TEMPORAL_TARGET");
+    }
     server = TestServer.createPortBoundServer(config.devPort());
     registerSearchAttributes(config.devPort());
     log.info("dev mode: Temporal test server on localhost:{} (namespace default), search attributes OpsChainNamespace and UpgradePhase registered",
