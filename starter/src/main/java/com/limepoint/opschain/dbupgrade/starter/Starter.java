@@ -11,7 +11,6 @@ import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
 import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
-import io.micronaut.configuration.picocli.PicocliRunner;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowClientOptions;
 import io.temporal.client.WorkflowExecutionAlreadyStarted;
@@ -49,7 +48,42 @@ import picocli.CommandLine.Parameters;
 public class Starter implements Runnable {
 
   public static void main(String[] args) {
-    System.exit(PicocliRunner.execute(Starter.class, args));
+    // A command-line tool prints its answers, not library logs: warnings and errors only.
+    if (org.slf4j.LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext logback) {
+      logback.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).setLevel(ch.qos.logback.classic.Level.WARN);
+    }
+    try (io.micronaut.context.ApplicationContext context =
+        io.micronaut.context.ApplicationContext.builder(Starter.class, io.micronaut.context.env.Environment.CLI).start()) {
+      picocli.CommandLine cmd = new picocli.CommandLine(Starter.class, new io.micronaut.configuration.picocli.MicronautFactory(context));
+      System.exit(cmd.setExecutionExceptionHandler(Starter::failed).execute(args));
+    }
+  }
+
+  /**
+   * One line for what went wrong talking to Temporal, instead of a stack trace: the server cannot
+   * be reached, there is no such upgrade, or what the server said. Exit code 1.
+   */
+  static int failed(Exception e, picocli.CommandLine cmd, picocli.CommandLine.ParseResult parsed) {
+    io.grpc.StatusRuntimeException status = null;
+    for (Throwable t = e; t != null && status == null; t = t.getCause()) {
+      if (t instanceof io.grpc.StatusRuntimeException s) {
+        status = s;
+      }
+    }
+    Object command = cmd.getCommand();
+    String target = command instanceof Connected c ? c.target : "the Temporal frontend";
+    String message;
+    if (e instanceof io.temporal.client.WorkflowNotFoundException
+        || (status != null && status.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND)) {
+      message = "no such upgrade on " + target + ": " + (status != null ? status.getStatus().getDescription() : e.getMessage());
+    } else if (status != null && (status.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE
+        || status.getStatus().getCode() == io.grpc.Status.Code.DEADLINE_EXCEEDED)) {
+      message = "cannot reach Temporal at " + target + " (" + status.getStatus().getCode() + "): is the server (or the dev-mode worker) running?";
+    } else {
+      message = status != null ? status.getStatus().getCode() + ": " + status.getStatus().getDescription() : String.valueOf(e.getMessage());
+    }
+    cmd.getErr().println("error: " + message);
+    return 1;
   }
 
   @Override

@@ -54,4 +54,18 @@ class StarterTest {
     assertThat(Starter.progressBar(new com.limepoint.opschain.dbupgrade.model.Progress("takeBackup", 100.0, null, null, null, null, null), 4))
         .isEqualTo("[####] 100.0% takeBackup");
   }
+
+  @Test
+  void anUnreachableTemporalIsOneLineNotAStackTrace() throws Exception {
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      closed = s.getLocalPort();
+    }
+    StringWriter err = new StringWriter();
+    int code = new CommandLine(new Starter()).setExecutionExceptionHandler(Starter::failed).setErr(new PrintWriter(err))
+        .execute("status", "opschain", "--target", "127.0.0.1:" + closed);
+
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString().strip()).startsWith("error: cannot reach Temporal at 127.0.0.1:" + closed).doesNotContain("\tat ");
+  }
 }
