@@ -49,12 +49,15 @@ public class BackupActivitiesImpl implements BackupActivities {
    * pg_basebackup has finished. The host writes the same file name beside its copy.
    */
   public static final String SUMS = "SHA256SUMS";
+
   private static final Duration SHORT = Duration.ofMinutes(2);
   private static final Duration LONG = Duration.ofHours(12);
   private static final Pattern SUM_LINE = Pattern.compile("([0-9a-f]{64}) [ *](.+)");
   private static final Pattern PERCENT = Pattern.compile("\\((\\d{1,3})%\\)");
+
   /** Safety factor over the database size: the compressed backup is smaller than this. */
   private static final double SPACE_FACTOR = 1.1;
+
   private static final long CHECKPOINT_NANOS = 2_000_000_000L;
   private static final long UPLOAD_SEGMENT = 1L << 20;
   private static final int WRITE_BUFFER = 1 << 20;
@@ -82,11 +85,19 @@ public class BackupActivitiesImpl implements BackupActivities {
       long need = (long) (r.requiredBytes() * SPACE_FACTOR);
       if (free < need) {
         throw ApplicationFailure.newNonRetryableFailure(
-            "only " + free + " bytes free under " + existing + "; the backup of a " + r.requiredBytes()
-                + "-byte database needs up to " + need + ". Free space or set hostBackupDir elsewhere.",
+            "only "
+                + free
+                + " bytes free under "
+                + existing
+                + "; the backup of a "
+                + r.requiredBytes()
+                + "-byte database needs up to "
+                + need
+                + ". Free space or set hostBackupDir elsewhere.",
             FailureTypes.INSUFFICIENT_SPACE);
       }
-      return ChangeResult.unchanged(free + " bytes free under " + existing + ", need at most " + need);
+      return ChangeResult.unchanged(
+          free + " bytes free under " + existing + ", need at most " + need);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -126,12 +137,20 @@ public class BackupActivitiesImpl implements BackupActivities {
               if (m.find()) {
                 percent[0] = Double.parseDouble(m.group(1));
               }
-              Heartbeats.beat(new Checkpoint("takeBackup", null, 0, 0, percent[0], line, tail.lines()));
+              Heartbeats.beat(
+                  new Checkpoint("takeBackup", null, 0, 0, percent[0], line, tail.lines()));
             },
             LONG);
     if (code != 0) {
       throw ApplicationFailure.newFailure(
-          "pg_basebackup in " + ns + "/" + pod + " exited " + code + ": " + String.join("\n", tail.lines()),
+          "pg_basebackup in "
+              + ns
+              + "/"
+              + pod
+              + " exited "
+              + code
+              + ": "
+              + String.join("\n", tail.lines()),
           FailureTypes.BACKUP_FAILED);
     }
     Map<String, String> sums = recordPodChecksums(ns, pod, dir);
@@ -142,8 +161,8 @@ public class BackupActivitiesImpl implements BackupActivities {
   /**
    * Hashes the finished backup in the pod ({@code sha256sum}, once) and writes the sums to {@link
    * #SUMS} beside it. This is the pod's side of the checksum check: the copy out hashes what it
-   * receives and compares with these, so a copy that is retried or resumed never hashes the
-   * pod's files again. Called by {@link #takeBackup} before the completion marker.
+   * receives and compares with these, so a copy that is retried or resumed never hashes the pod's
+   * files again. Called by {@link #takeBackup} before the completion marker.
    */
   public Map<String, String> recordPodChecksums(String ns, String pod, String dir) {
     List<String> present = exec.check(ns, pod, PodCommands.listDir(dir), SHORT).lines().toList();
@@ -154,10 +173,25 @@ public class BackupActivitiesImpl implements BackupActivities {
     byte[] bytes = text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
     String part = dir + "/" + SUMS + ".part";
     exec.run(ns, pod, PodCommands.removeFile(part), SHORT);
-    PodExec.Result w = exec.feed(ns, pod, PodCommands.writeAt(part, 0, bytes.length), new java.io.ByteArrayInputStream(bytes), SHORT);
+    PodExec.Result w =
+        exec.feed(
+            ns,
+            pod,
+            PodCommands.writeAt(part, 0, bytes.length),
+            new java.io.ByteArrayInputStream(bytes),
+            SHORT);
     if (podSize(ns, pod, part) != bytes.length) {
       throw ApplicationFailure.newFailure(
-          "writing " + part + " in " + ns + "/" + pod + " failed (exit " + w.exitCode() + "): " + w.stderr(),
+          "writing "
+              + part
+              + " in "
+              + ns
+              + "/"
+              + pod
+              + " failed (exit "
+              + w.exitCode()
+              + "): "
+              + w.stderr(),
           PodExec.POD_COMMAND_FAILED);
     }
     exec.check(ns, pod, PodCommands.move(part, dir + "/" + SUMS), SHORT);
@@ -170,7 +204,7 @@ public class BackupActivitiesImpl implements BackupActivities {
     return r.ok() ? parseSums(r.stdout()) : Map.of();
   }
 
-  /** {@code sha256sum} output ({@code <hex>  <path>}) by base name, for the backup's files only. */
+  /** {@code sha256sum} output ({@code <hex> <path>}) by base name, for the backup's files only. */
   static Map<String, String> parseSums(String output) {
     Map<String, String> sums = new java.util.LinkedHashMap<>();
     for (String line : output.lines().toList()) {
@@ -207,7 +241,14 @@ public class BackupActivitiesImpl implements BackupActivities {
           r.hostDir(),
           copied,
           List.of(
-              "copied " + transferred + " bytes from " + r.namespace() + "/" + r.pod() + ":" + r.podDir()
+              "copied "
+                  + transferred
+                  + " bytes from "
+                  + r.namespace()
+                  + "/"
+                  + r.pod()
+                  + ":"
+                  + r.podDir()
                   + (resumes > 0 ? " (stream resumed " + resumes + " times)" : ""),
               "SHA-256 in the pod equals SHA-256 on the host for every file"),
           false);
@@ -220,8 +261,8 @@ public class BackupActivitiesImpl implements BackupActivities {
 
   /**
    * Copies one file to {@code <name>.part}, hashing as it goes, from the last durable offset; a
-   * stream that ends early (even with exit 0) is resumed from where it stopped. The file is
-   * renamed only when size and SHA-256 match the pod's.
+   * stream that ends early (even with exit 0) is resumed from where it stopped. The file is renamed
+   * only when size and SHA-256 match the pod's.
    */
   private CopyOutcome copyFile(CopyRequest r, BackupFile listed, Path hostDir) throws IOException {
     String name = listed.name();
@@ -265,7 +306,13 @@ public class BackupActivitiesImpl implements BackupActivities {
         ChannelSink sink = new ChannelSink(ch, digest, name, size);
         PodExec.Result read;
         try {
-          read = exec.download(r.namespace(), r.pod(), PodCommands.readFrom(r.podDir() + "/" + name, offset), sink, LONG);
+          read =
+              exec.download(
+                  r.namespace(),
+                  r.pod(),
+                  PodCommands.readFrom(r.podDir() + "/" + name, offset),
+                  sink,
+                  LONG);
         } finally {
           sink.flush();
         }
@@ -274,23 +321,47 @@ public class BackupActivitiesImpl implements BackupActivities {
         if (!read.ok()) {
           ch.force(true);
           throw ApplicationFailure.newFailure(
-              "reading " + name + " in " + r.namespace() + "/" + r.pod() + " exited " + read.exitCode() + " at byte "
-                  + offset + ": " + read.stderr().strip(),
+              "reading "
+                  + name
+                  + " in "
+                  + r.namespace()
+                  + "/"
+                  + r.pod()
+                  + " exited "
+                  + read.exitCode()
+                  + " at byte "
+                  + offset
+                  + ": "
+                  + read.stderr().strip(),
               PodExec.POD_COMMAND_FAILED);
         }
         if (offset > size) {
           throw ApplicationFailure.newNonRetryableFailure(
-              name + " grew while being copied (" + offset + " > " + size + " bytes)", FailureTypes.BACKUP_INVALID);
+              name + " grew while being copied (" + offset + " > " + size + " bytes)",
+              FailureTypes.BACKUP_INVALID);
         }
         if (offset < size) {
           resumes++;
           stalls = offset == before ? stalls + 1 : 0;
-          log.warn("stream of {} ended early at {} of {} bytes (exit 0); resuming from there", name, offset, size);
+          log.warn(
+              "stream of {} ended early at {} of {} bytes (exit 0); resuming from there",
+              name,
+              offset,
+              size);
           ch.force(false);
-          Heartbeats.beat(new Checkpoint("copyBackupOut", name, offset, size, percent(offset, size), "resuming", List.of()));
+          Heartbeats.beat(
+              new Checkpoint(
+                  "copyBackupOut",
+                  name,
+                  offset,
+                  size,
+                  percent(offset, size),
+                  "resuming",
+                  List.of()));
           if (stalls >= 5) {
             throw ApplicationFailure.newFailure(
-                "stream of " + name + " makes no progress at byte " + offset, PodExec.POD_COMMAND_FAILED);
+                "stream of " + name + " makes no progress at byte " + offset,
+                PodExec.POD_COMMAND_FAILED);
           }
         }
       }
@@ -299,13 +370,21 @@ public class BackupActivitiesImpl implements BackupActivities {
     String hostSha = HexFormat.of().formatHex(digest.digest());
     BackupFile podFile = withPodSha(listed, podShaFuture.join());
     if (podFile.podSha256() == null) {
-      throw ApplicationFailure.newFailure("sha256sum of " + podPath + " in " + r.namespace() + "/" + r.pod() + " failed", PodExec.POD_COMMAND_FAILED);
+      throw ApplicationFailure.newFailure(
+          "sha256sum of " + podPath + " in " + r.namespace() + "/" + r.pod() + " failed",
+          PodExec.POD_COMMAND_FAILED);
     }
     if (!hostSha.equals(podFile.podSha256())) {
       Files.deleteIfExists(part);
       throw ApplicationFailure.newNonRetryableFailure(
-          name + ": SHA-256 in the pod is " + podFile.podSha256() + " but the copy on " + host + " hashes to "
-              + hostSha + "; the copy was deleted",
+          name
+              + ": SHA-256 in the pod is "
+              + podFile.podSha256()
+              + " but the copy on "
+              + host
+              + " hashes to "
+              + hostSha
+              + "; the copy was deleted",
           FailureTypes.BACKUP_CHECKSUM_MISMATCH);
     }
     Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -315,8 +394,8 @@ public class BackupActivitiesImpl implements BackupActivities {
 
   /**
    * Writes the stream into the file and the digest, on the activity's thread. Writes are gathered
-   * into {@value #WRITE_BUFFER}-byte blocks. Every two seconds it fsyncs and heartbeats the
-   * offset: that offset is durable, so a retry resumes from it.
+   * into {@value #WRITE_BUFFER}-byte blocks. Every two seconds it fsyncs and heartbeats the offset:
+   * that offset is durable, so a retry resumes from it.
    */
   private static final class ChannelSink extends OutputStream {
     private final FileChannel ch;
@@ -355,7 +434,8 @@ public class BackupActivitiesImpl implements BackupActivities {
         flush();
         ch.force(false);
         long at = ch.position();
-        Heartbeats.beat(new Checkpoint("copyBackupOut", name, at, size, percent(at, size), null, List.of()));
+        Heartbeats.beat(
+            new Checkpoint("copyBackupOut", name, at, size, percent(at, size), null, List.of()));
       }
     }
 
@@ -395,7 +475,8 @@ public class BackupActivitiesImpl implements BackupActivities {
           problems.add(f.name() + " is empty");
         }
         if (f.podBytes() == null || size != f.podBytes()) {
-          problems.add(f.name() + " is " + size + " bytes on the host but " + f.podBytes() + " in the pod");
+          problems.add(
+              f.name() + " is " + size + " bytes on the host but " + f.podBytes() + " in the pod");
         }
         if (!sha.equals(f.podSha256())) {
           problems.add(f.name() + " SHA-256 " + sha + " differs from the pod's " + f.podSha256());
@@ -408,7 +489,8 @@ public class BackupActivitiesImpl implements BackupActivities {
             checks.add("gzip -t " + f.name() + " passed");
           }
           HostFiles.Result tar = HostFiles.run(List.of("tar", "-tzf", p.toString()));
-          List<String> entries = tar.output().lines().map(e -> e.startsWith("./") ? e.substring(2) : e).toList();
+          List<String> entries =
+              tar.output().lines().map(e -> e.startsWith("./") ? e.substring(2) : e).toList();
           if (tar.exitCode() != 0 || entries.isEmpty()) {
             problems.add("tar -tzf " + f.name() + " failed: " + PodExecTail.tail(tar.output()));
           } else {
@@ -449,7 +531,8 @@ public class BackupActivitiesImpl implements BackupActivities {
         String sha = HostFiles.sha256Hex(source);
         if (!sha.equals(f.hostSha256())) {
           throw ApplicationFailure.newNonRetryableFailure(
-              f.name() + " on the host no longer matches the verified SHA-256", FailureTypes.BACKUP_CHECKSUM_MISMATCH);
+              f.name() + " on the host no longer matches the verified SHA-256",
+              FailureTypes.BACKUP_CHECKSUM_MISMATCH);
         }
         String target = r.podDir() + "/" + f.name();
         if (podSize(ns, pod, target) == size && sha.equals(podSha(ns, pod, target))) {
@@ -469,44 +552,94 @@ public class BackupActivitiesImpl implements BackupActivities {
           PodExec.Result w;
           try (InputStream in = Files.newInputStream(source)) {
             in.skipNBytes(offset);
-            w = exec.feed(ns, pod, PodCommands.writeAt(part, offset, count), new BoundedStream(in, count), LONG);
+            w =
+                exec.feed(
+                    ns,
+                    pod,
+                    PodCommands.writeAt(part, offset, count),
+                    new BoundedStream(in, count),
+                    LONG);
           }
           long now = podSize(ns, pod, part);
           if (now < offset || now > offset + count) {
             throw ApplicationFailure.newFailure(
-                part + " in " + ns + "/" + pod + " is " + now + " bytes, expected " + offset + " to " + (offset + count),
+                part
+                    + " in "
+                    + ns
+                    + "/"
+                    + pod
+                    + " is "
+                    + now
+                    + " bytes, expected "
+                    + offset
+                    + " to "
+                    + (offset + count),
                 PodExec.POD_COMMAND_FAILED);
           }
           stalls = now == offset ? stalls + 1 : 0;
           if (stalls >= 5) {
             throw ApplicationFailure.newFailure(
-                "upload of " + f.name() + " to " + ns + "/" + pod + " makes no progress at byte " + offset
-                    + " (exit " + w.exitCode() + "): " + w.stderr(),
+                "upload of "
+                    + f.name()
+                    + " to "
+                    + ns
+                    + "/"
+                    + pod
+                    + " makes no progress at byte "
+                    + offset
+                    + " (exit "
+                    + w.exitCode()
+                    + "): "
+                    + w.stderr(),
                 PodExec.POD_COMMAND_FAILED);
           }
           offset = now;
-          Heartbeats.beat(new Checkpoint("uploadBackup", f.name(), offset, size, percent(offset, size), null, List.of()));
+          Heartbeats.beat(
+              new Checkpoint(
+                  "uploadBackup", f.name(), offset, size, percent(offset, size), null, List.of()));
         }
         String inPod = podSha(ns, pod, part);
         if (!sha.equals(inPod)) {
           exec.run(ns, pod, PodCommands.removeFile(part), SHORT);
           throw ApplicationFailure.newFailure(
-              f.name() + " in the pod hashes to " + inPod + ", not " + sha + "; the partial upload was removed",
+              f.name()
+                  + " in the pod hashes to "
+                  + inPod
+                  + ", not "
+                  + sha
+                  + "; the partial upload was removed",
               PodExec.POD_COMMAND_FAILED);
         }
         exec.check(ns, pod, PodCommands.move(part, target), SHORT);
         uploaded.add(f.name());
-        Heartbeats.beat(new Checkpoint("uploadBackup", f.name(), size, size, 100.0, "uploaded", List.of()));
+        Heartbeats.beat(
+            new Checkpoint("uploadBackup", f.name(), size, size, 100.0, "uploaded", List.of()));
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
     return uploaded.isEmpty()
-        ? ChangeResult.unchanged("all " + r.files().size() + " files already in " + pod + ":" + r.podDir() + " with matching SHA-256")
-        : ChangeResult.changed("uploaded " + String.join(", ", uploaded) + " to " + pod + ":" + r.podDir() + ", SHA-256 checked in the pod");
+        ? ChangeResult.unchanged(
+            "all "
+                + r.files().size()
+                + " files already in "
+                + pod
+                + ":"
+                + r.podDir()
+                + " with matching SHA-256")
+        : ChangeResult.changed(
+            "uploaded "
+                + String.join(", ", uploaded)
+                + " to "
+                + pod
+                + ":"
+                + r.podDir()
+                + ", SHA-256 checked in the pod");
   }
 
-  /** The backup files present in the pod, with sizes, and the recorded SHA-256 when there is one. */
+  /**
+   * The backup files present in the pod, with sizes, and the recorded SHA-256 when there is one.
+   */
   private List<BackupFile> podFiles(String ns, String pod, String dir, Map<String, String> sums) {
     List<String> present = exec.check(ns, pod, PodCommands.listDir(dir), SHORT).lines().toList();
     List<BackupFile> files = new ArrayList<>();
@@ -560,7 +693,11 @@ public class BackupActivitiesImpl implements BackupActivities {
     }
     Path tmp = dir.resolve("SHA256SUMS.part");
     Files.writeString(tmp, sb);
-    Files.move(tmp, dir.resolve("SHA256SUMS"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    Files.move(
+        tmp,
+        dir.resolve("SHA256SUMS"),
+        StandardCopyOption.ATOMIC_MOVE,
+        StandardCopyOption.REPLACE_EXISTING);
   }
 
   private static Double percent(long at, long size) {

@@ -61,37 +61,64 @@ public class CnpgActivitiesImpl implements CnpgActivities {
     try {
       return Waits.until(
           step,
-          List.of(clusterInformer(r.namespace(), r.clusterName()), podInformer(r.namespace(), importPod)),
+          List.of(
+              clusterInformer(r.namespace(), r.clusterName()),
+              podInformer(r.namespace(), importPod)),
           () -> {
             GenericKubernetesResource c = cluster(r.namespace(), r.clusterName());
             String phase = c == null ? "(no cluster yet)" : ClusterActivitiesImpl.phase(c);
-            Pod pod = importing ? client.pods().inNamespace(r.namespace()).withName(importPod).get() : null;
-            String podPhase = pod == null || pod.getStatus() == null ? null : pod.getStatus().getPhase();
+            Pod pod =
+                importing
+                    ? client.pods().inNamespace(r.namespace()).withName(importPod).get()
+                    : null;
+            String podPhase =
+                pod == null || pod.getStatus() == null ? null : pod.getStatus().getPhase();
             if (phase.startsWith(UNRECOVERABLE) || "Failed".equals(podPhase)) {
               List<String> tail = logTail(r.namespace(), importPod);
               throw ApplicationFailure.newNonRetryableFailure(
-                  (phase.startsWith(UNRECOVERABLE) ? "CNPG says: " + phase : "import pod " + importPod + " failed")
-                      + ". Last log lines:\n" + String.join("\n", tail),
+                  (phase.startsWith(UNRECOVERABLE)
+                          ? "CNPG says: " + phase
+                          : "import pod " + importPod + " failed")
+                      + ". Last log lines:\n"
+                      + String.join("\n", tail),
                   FailureTypes.IMPORT_FAILED);
             }
             boolean podDone = !importing || pod == null || "Succeeded".equals(podPhase);
             if (c != null && ClusterActivitiesImpl.healthy(c) && podDone) {
               Map<String, Object> st = ClusterActivitiesImpl.status(c);
-              return Optional.of(new ImportResult(
-                  phase, ((Number) st.get("readyInstances")).intValue(), ((Number) st.get("instances")).intValue(),
-                  (System.nanoTime() - start) / 1_000_000, importing ? logTail(r.namespace(), importPod) : List.of()));
+              return Optional.of(
+                  new ImportResult(
+                      phase,
+                      ((Number) st.get("readyInstances")).intValue(),
+                      ((Number) st.get("instances")).intValue(),
+                      (System.nanoTime() - start) / 1_000_000,
+                      importing ? logTail(r.namespace(), importPod) : List.of()));
             }
-            Heartbeats.beat(new Checkpoint(step, null, 0, 0, null, "cluster: " + phase + (podPhase == null ? "" : ", import pod: " + podPhase),
-                importing ? logTail(r.namespace(), importPod) : List.of()));
+            Heartbeats.beat(
+                new Checkpoint(
+                    step,
+                    null,
+                    0,
+                    0,
+                    null,
+                    "cluster: " + phase + (podPhase == null ? "" : ", import pod: " + podPhase),
+                    importing ? logTail(r.namespace(), importPod) : List.of()));
             return Optional.empty();
           },
-          () -> "cluster " + r.clusterName() + " is " + describe(cluster(r.namespace(), r.clusterName())),
+          () ->
+              "cluster "
+                  + r.clusterName()
+                  + " is "
+                  + describe(cluster(r.namespace(), r.clusterName())),
           left.isNegative() ? Duration.ZERO : left);
     } catch (ApplicationFailure e) {
       if (Waits.WAIT_TIMED_OUT.equals(e.getType())) {
         throw ApplicationFailure.newNonRetryableFailure(
-            (importing ? "the import" : "the cluster") + " did not become healthy within " + Duration.ofSeconds(r.timeoutSeconds())
-                + ": " + e.getOriginalMessage(),
+            (importing ? "the import" : "the cluster")
+                + " did not become healthy within "
+                + Duration.ofSeconds(r.timeoutSeconds())
+                + ": "
+                + e.getOriginalMessage(),
             FailureTypes.IMPORT_TIMED_OUT);
       }
       throw e;
@@ -102,19 +129,33 @@ public class CnpgActivitiesImpl implements CnpgActivities {
   public ChangeResult checkOperator(ClusterRequest r) {
     Deployment op;
     try {
-      op = client.apps().deployments().inNamespace("cnpg-system").withName("cnpg-controller-manager").get();
+      op =
+          client
+              .apps()
+              .deployments()
+              .inNamespace("cnpg-system")
+              .withName("cnpg-controller-manager")
+              .get();
     } catch (KubernetesClientException e) {
       if (e.getCode() != 403) {
         throw e;
       }
-      // A namespace-scoped role cannot see the operator's namespace; the served CRD is what it can check.
+      // A namespace-scoped role cannot see the operator's namespace; the served CRD is what it can
+      // check.
       client.genericKubernetesResources(CNPG_API, "Cluster").inNamespace(r.namespace()).list();
-      return ChangeResult.unchanged("CNPG CRD served; the operator's namespace is not visible to a namespaced role");
+      return ChangeResult.unchanged(
+          "CNPG CRD served; the operator's namespace is not visible to a namespaced role");
     }
-    if (op == null || op.getStatus() == null || op.getStatus().getReadyReplicas() == null || op.getStatus().getReadyReplicas() < 1) {
-      throw ApplicationFailure.newFailure("the CNPG operator (cnpg-system/cnpg-controller-manager) is not running", "OperatorNotReady");
+    if (op == null
+        || op.getStatus() == null
+        || op.getStatus().getReadyReplicas() == null
+        || op.getStatus().getReadyReplicas() < 1) {
+      throw ApplicationFailure.newFailure(
+          "the CNPG operator (cnpg-system/cnpg-controller-manager) is not running",
+          "OperatorNotReady");
     }
-    return ChangeResult.unchanged("CNPG operator running (" + op.getStatus().getReadyReplicas() + " ready)");
+    return ChangeResult.unchanged(
+        "CNPG operator running (" + op.getStatus().getReadyReplicas() + " ready)");
   }
 
   @Override
@@ -135,7 +176,9 @@ public class CnpgActivitiesImpl implements CnpgActivities {
   public ChangeResult setHibernation(HibernationRequest r) {
     GenericKubernetesResource c = cluster(r.namespace(), r.clusterName());
     if (c == null) {
-      throw ApplicationFailure.newFailure("cluster " + r.namespace() + "/" + r.clusterName() + " does not exist yet", "ClusterMissing");
+      throw ApplicationFailure.newFailure(
+          "cluster " + r.namespace() + "/" + r.clusterName() + " does not exist yet",
+          "ClusterMissing");
     }
     String want = r.on() ? "on" : "off";
     Map<String, String> a = c.getMetadata().getAnnotations();
@@ -145,7 +188,9 @@ public class CnpgActivitiesImpl implements CnpgActivities {
     }
     Resource<GenericKubernetesResource> res = clusterResource(r.namespace(), r.clusterName());
     (r.dryRun() ? res.dryRun() : res)
-        .patch(ClusterActivitiesImpl.MERGE, "{\"metadata\":{\"annotations\":{\"" + HIBERNATION + "\":\"" + want + "\"}}}");
+        .patch(
+            ClusterActivitiesImpl.MERGE,
+            "{\"metadata\":{\"annotations\":{\"" + HIBERNATION + "\":\"" + want + "\"}}}");
     return r.dryRun()
         ? ChangeResult.unchanged("would set " + HIBERNATION + "=" + want + " (dry run)")
         : ChangeResult.changed("set " + HIBERNATION + "=" + want + " on " + r.clusterName());
@@ -155,12 +200,16 @@ public class CnpgActivitiesImpl implements CnpgActivities {
   public WaitResult awaitDbPodGone(ClusterRequest r) {
     long start = System.nanoTime();
     Map<String, String> selector = Map.of("cnpg.io/cluster", r.clusterName());
-    String seen = Waits.until(
-        "awaitDbPodGone",
-        List.of(h -> informPods(r.namespace(), selector, h)),
-        () -> dbPods(r.namespace(), selector).isEmpty() ? Optional.of("no pod of cluster " + r.clusterName()) : Optional.empty(),
-        () -> "still running: " + String.join(", ", dbPods(r.namespace(), selector)),
-        Duration.ofMinutes(20));
+    String seen =
+        Waits.until(
+            "awaitDbPodGone",
+            List.of(h -> informPods(r.namespace(), selector, h)),
+            () ->
+                dbPods(r.namespace(), selector).isEmpty()
+                    ? Optional.of("no pod of cluster " + r.clusterName())
+                    : Optional.empty(),
+            () -> "still running: " + String.join(", ", dbPods(r.namespace(), selector)),
+            Duration.ofMinutes(20));
     return new WaitResult(seen, (System.nanoTime() - start) / 1_000_000);
   }
 
@@ -208,17 +257,20 @@ public class CnpgActivitiesImpl implements CnpgActivities {
   }
 
   @SuppressWarnings({"rawtypes", "unchecked"})
-  private Function<ResourceEventHandler, SharedIndexInformer<?>> clusterInformer(String ns, String name) {
+  private Function<ResourceEventHandler, SharedIndexInformer<?>> clusterInformer(
+      String ns, String name) {
     return h -> clusterResource(ns, name).inform(h, 30_000);
   }
 
   @SuppressWarnings({"rawtypes", "unchecked"})
-  private Function<ResourceEventHandler, SharedIndexInformer<?>> podInformer(String ns, String name) {
+  private Function<ResourceEventHandler, SharedIndexInformer<?>> podInformer(
+      String ns, String name) {
     return h -> client.pods().inNamespace(ns).withName(name).inform(h, 30_000);
   }
 
   @SuppressWarnings({"rawtypes", "unchecked"})
-  private SharedIndexInformer<?> informPods(String ns, Map<String, String> selector, ResourceEventHandler h) {
+  private SharedIndexInformer<?> informPods(
+      String ns, Map<String, String> selector, ResourceEventHandler h) {
     return client.pods().inNamespace(ns).withLabels(selector).inform(h, 30_000);
   }
 }

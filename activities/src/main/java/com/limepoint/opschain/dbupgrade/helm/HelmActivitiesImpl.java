@@ -35,7 +35,8 @@ public class HelmActivitiesImpl implements HelmActivities {
       return new ReleaseInfo(false, null, 0, null, null);
     }
     HelmReleases.Revision last = history.get(history.size() - 1);
-    return new ReleaseInfo(true, last.chartVersion(), last.revision(), last.status(), last.description());
+    return new ReleaseInfo(
+        true, last.chartVersion(), last.revision(), last.status(), last.description());
   }
 
   @Override
@@ -45,29 +46,60 @@ public class HelmActivitiesImpl implements HelmActivities {
     List<HelmReleases.Revision> history = releases.history(r.namespace(), r.release());
     if (history.isEmpty()) {
       throw ApplicationFailure.newNonRetryableFailure(
-          "release " + r.namespace() + "/" + r.release() + " is not installed", FailureTypes.PREFLIGHT_FAILED);
+          "release " + r.namespace() + "/" + r.release() + " is not installed",
+          FailureTypes.PREFLIGHT_FAILED);
     }
     HelmReleases.Revision last = history.get(history.size() - 1);
     if ("deployed".equals(last.status()) && call.description().equals(last.description())) {
-      return new HelmResult(last.revision(), last.status(), false, "revision " + last.revision() + " already made by this step");
+      return new HelmResult(
+          last.revision(),
+          last.status(),
+          false,
+          "revision " + last.revision() + " already made by this step");
     }
     if (last.status() != null && last.status().startsWith("pending")) {
       if (last.description() == null || !last.description().contains(workflowId)) {
         throw ApplicationFailure.newNonRetryableFailure(
-            "release " + r.release() + " is " + last.status() + " (revision " + last.revision() + ", \""
-                + last.description() + "\"): another client is changing it. Wait for it, or roll it back with helm rollback.",
+            "release "
+                + r.release()
+                + " is "
+                + last.status()
+                + " (revision "
+                + last.revision()
+                + ", \""
+                + last.description()
+                + "\"): another client is changing it. Wait for it, or roll it back with helm rollback.",
             FailureTypes.RELEASE_BUSY);
       }
-      int deployed = history.stream().filter(h -> !h.status().startsWith("pending")).mapToInt(HelmReleases.Revision::revision)
-          .filter(rev -> rev < last.revision()).max().orElseThrow(() -> ApplicationFailure.newNonRetryableFailure(
-              "release " + r.release() + " has no revision to roll back to", FailureTypes.RELEASE_BUSY));
-      log.warn("release {} left {} by an earlier attempt of {}; rolling back to revision {}", r.release(), last.status(), workflowId, deployed);
-      releases.rollback(r.namespace(), r.release(), deployed, HelmCall.marker(workflowId, r.step() + "-recovered"));
+      int deployed =
+          history.stream()
+              .filter(h -> !h.status().startsWith("pending"))
+              .mapToInt(HelmReleases.Revision::revision)
+              .filter(rev -> rev < last.revision())
+              .max()
+              .orElseThrow(() ->
+                  ApplicationFailure.newNonRetryableFailure(
+                      "release " + r.release() + " has no revision to roll back to",
+                      FailureTypes.RELEASE_BUSY));
+      log.warn(
+          "release {} left {} by an earlier attempt of {}; rolling back to revision {}",
+          r.release(),
+          last.status(),
+          workflowId,
+          deployed);
+      releases.rollback(
+          r.namespace(),
+          r.release(),
+          deployed,
+          HelmCall.marker(workflowId, r.step() + "-recovered"));
     }
     if (r.dryRun()) {
       String manifest = releases.render(call);
       long objects = manifest.lines().filter(l -> l.startsWith("kind:")).count();
-      return new HelmResult(last.revision(), "dry-run", false,
+      return new HelmResult(
+          last.revision(),
+          "dry-run",
+          false,
           "would run " + String.join(" ", call.argv()) + " (" + objects + " objects rendered)");
     }
     HelmReleases.Revision done = runHeartbeating(call);
@@ -76,14 +108,28 @@ public class HelmActivitiesImpl implements HelmActivities {
 
   /** Helm blocks while it waits for the rollout; heartbeat meanwhile. */
   private HelmReleases.Revision runHeartbeating(HelmCall call) {
-    CompletableFuture<HelmReleases.Revision> f = CompletableFuture.supplyAsync(() -> releases.upgrade(call));
+    CompletableFuture<HelmReleases.Revision> f =
+        CompletableFuture.supplyAsync(() -> releases.upgrade(call));
     long start = System.nanoTime();
     while (true) {
       try {
         return f.get(10, TimeUnit.SECONDS);
       } catch (TimeoutException e) {
-        Heartbeats.beat(new Checkpoint("helmUpgrade", null, 0, 0, null,
-            "helm upgrade " + call.release() + " " + call.version() + " running for " + (System.nanoTime() - start) / 1_000_000_000 + " s", List.of()));
+        Heartbeats.beat(
+            new Checkpoint(
+                "helmUpgrade",
+                null,
+                0,
+                0,
+                null,
+                "helm upgrade "
+                    + call.release()
+                    + " "
+                    + call.version()
+                    + " running for "
+                    + (System.nanoTime() - start) / 1_000_000_000
+                    + " s",
+                List.of()));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw ApplicationFailure.newFailure("interrupted during helm upgrade", "HelmFailed");
@@ -92,7 +138,8 @@ public class HelmActivitiesImpl implements HelmActivities {
         if (c instanceof ApplicationFailure af) {
           throw af;
         }
-        throw ApplicationFailure.newFailure("helm upgrade " + call.release() + " failed: " + c.getMessage(), "HelmFailed");
+        throw ApplicationFailure.newFailure(
+            "helm upgrade " + call.release() + " failed: " + c.getMessage(), "HelmFailed");
       }
     }
   }

@@ -6,9 +6,9 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Everything one {@code helm upgrade} is given, built in one place from the activity's request:
- * the chart and version, the values files in order, the {@code --set} switches, the marker
- * description, {@code --wait}, {@code --timeout} and {@code --atomic} (rollback on failure).
+ * Everything one {@code helm upgrade} is given, built in one place from the activity's request: the
+ * chart and version, the values files in order, the {@code --set} switches, the marker description,
+ * {@code --wait}, {@code --timeout} and {@code --atomic} (rollback on failure).
  */
 public record HelmCall(
     String namespace,
@@ -43,7 +43,10 @@ public record HelmCall(
 
   /** The equivalent command line, for logs and the dry-run summary (no values are inlined). */
   public List<String> argv() {
-    List<String> out = new java.util.ArrayList<>(List.of("helm", "upgrade", release, chart, "--namespace", namespace, "--version", version));
+    List<String> out =
+        new java.util.ArrayList<>(
+            List.of(
+                "helm", "upgrade", release, chart, "--namespace", namespace, "--version", version));
     for (String f : valuesFiles) {
       out.add("-f");
       out.add(f);

@@ -11,8 +11,8 @@ import java.util.List;
 
 /**
  * {@link HelmReleases} on helm-java, which bundles the real Helm as a native library. Points at the
- * worker's kubeconfig (null: in-cluster or the default). helm-java 0.0.21 has no rollback
- * command: recovering a pending release then asks for {@code helm rollback} by hand.
+ * worker's kubeconfig (null: in-cluster or the default). helm-java 0.0.21 has no rollback command:
+ * recovering a pending release then asks for {@code helm rollback} by hand.
  */
 public class HelmJavaReleases implements HelmReleases {
   private final Path kubeconfig;
@@ -55,7 +55,9 @@ public class HelmJavaReleases implements HelmReleases {
         cmd.withKubeConfig(kubeconfig);
       }
       return cmd.call().stream()
-          .map(h -> new Revision(h.getRevision(), h.getStatus(), chartVersion(h.getChart()), h.getDescription()))
+          .map(h ->
+              new Revision(
+                  h.getRevision(), h.getStatus(), chartVersion(h.getChart()), h.getDescription()))
           .toList();
     } catch (IllegalStateException e) {
       if (String.valueOf(e.getMessage()).contains("not found")) {
@@ -70,22 +72,37 @@ public class HelmJavaReleases implements HelmReleases {
     loadKeepingShutdownSignals();
     UpgradeCommand cmd = apply(Helm.upgrade(call.chart()), call);
     Release r = cmd.call();
-    return new Revision(Integer.parseInt(r.getRevision()), r.getStatus(), chartVersion(r.getChart()), call.description());
+    return new Revision(
+        Integer.parseInt(r.getRevision()),
+        r.getStatus(),
+        chartVersion(r.getChart()),
+        call.description());
   }
 
   @Override
   public Revision rollback(String namespace, String release, int toRevision, String description) {
     loadKeepingShutdownSignals();
     throw ApplicationFailure.newNonRetryableFailure(
-        "release " + release + " was left pending by this workflow's earlier attempt; run `helm rollback " + release + " "
-            + toRevision + " -n " + namespace + "` and retry (helm-java 0.0.21 has no rollback)",
+        "release "
+            + release
+            + " was left pending by this workflow's earlier attempt; run `helm rollback "
+            + release
+            + " "
+            + toRevision
+            + " -n "
+            + namespace
+            + "` and retry (helm-java 0.0.21 has no rollback)",
         FailureTypes.RELEASE_BUSY);
   }
 
   @Override
   public String render(HelmCall call) {
     loadKeepingShutdownSignals();
-    TemplateCommand t = Helm.template(call.chart()).withName(call.release()).withNamespace(call.namespace()).withVersion(call.version());
+    TemplateCommand t =
+        Helm.template(call.chart())
+            .withName(call.release())
+            .withNamespace(call.namespace())
+            .withVersion(call.version());
     call.valuesFiles().forEach(f -> t.withValuesFile(Path.of(f)));
     call.set().forEach(t::set);
     return t.call();
@@ -93,7 +110,10 @@ public class HelmJavaReleases implements HelmReleases {
 
   /** The argument building: every field of the call onto helm-java's command. */
   UpgradeCommand apply(UpgradeCommand cmd, HelmCall call) {
-    cmd.withName(call.release()).withNamespace(call.namespace()).withVersion(call.version()).withDescription(call.description())
+    cmd.withName(call.release())
+        .withNamespace(call.namespace())
+        .withVersion(call.version())
+        .withDescription(call.description())
         .withTimeout(call.timeoutSeconds());
     call.valuesFiles().forEach(f -> cmd.withValuesFile(Path.of(f)));
     call.set().forEach(cmd::set);
@@ -114,7 +134,9 @@ public class HelmJavaReleases implements HelmReleases {
     if (chart == null) {
       return null;
     }
-    var m = java.util.regex.Pattern.compile("-(v?\\d{4}-\\d{2}-\\d{2}.*|v?\\d+\\.\\d+.*)$").matcher(chart);
+    var m =
+        java.util.regex.Pattern.compile("-(v?\\d{4}-\\d{2}-\\d{2}.*|v?\\d+\\.\\d+.*)$")
+            .matcher(chart);
     return m.find() ? m.group(1) : chart;
   }
 }

@@ -6,10 +6,10 @@ import com.limepoint.opschain.dbupgrade.activities.WaitRequest;
 import com.limepoint.opschain.dbupgrade.activities.WaitResult;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectAccessReview;
-import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectAccessReviewBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectAccessReview;
+import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectAccessReviewBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
@@ -17,7 +17,6 @@ import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.temporal.failure.ApplicationFailure;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -35,7 +34,8 @@ public class ClusterActivitiesImpl implements ClusterActivities {
   static final String RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
   private static final Duration SHORT = Duration.ofMinutes(2);
   public static final io.fabric8.kubernetes.client.dsl.base.PatchContext MERGE =
-      io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE);
+      io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+          io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE);
 
   private final KubernetesClient client;
   private final PodExec exec;
@@ -49,10 +49,16 @@ public class ClusterActivitiesImpl implements ClusterActivities {
   public PreflightResult preflight(PreflightRequest r) {
     String ns = r.namespace();
     List<String> missing =
-        Permissions.REQUIRED.stream().filter(a -> !allowed(ns, a)).map(Permissions.Access::describe).toList();
+        Permissions.REQUIRED.stream()
+            .filter(a -> !allowed(ns, a))
+            .map(Permissions.Access::describe)
+            .toList();
     if (!missing.isEmpty()) {
       throw ApplicationFailure.newNonRetryableFailure(
-          "the worker's service account may not, in namespace " + ns + ": " + String.join(", ", missing)
+          "the worker's service account may not, in namespace "
+              + ns
+              + ": "
+              + String.join(", ", missing)
               + ". Apply deploy/rbac.yaml to the namespace.",
           FailureTypes.PERMISSION_DENIED);
     }
@@ -86,17 +92,21 @@ public class ClusterActivitiesImpl implements ClusterActivities {
       if (e.getCode() != 404) {
         throw e;
       }
-      problems.add("CRD clusters.postgresql.cnpg.io is not installed: install the CNPG operator first");
+      problems.add(
+          "CRD clusters.postgresql.cnpg.io is not installed: install the CNPG operator first");
     }
     operator(problems, checks);
     GenericKubernetesResource cluster = cluster(ns, r.clusterName());
     boolean serving = cluster != null && healthy(cluster);
-    checks.add("CNPG cluster " + r.clusterName() + (cluster == null ? " absent" : " " + phase(cluster)));
+    checks.add(
+        "CNPG cluster " + r.clusterName() + (cluster == null ? " absent" : " " + phase(cluster)));
     long size = 0;
     if (legacy) {
       try {
         String pod = DbPods.readyPod(client, ns, r.dbDeployment());
-        size = Long.parseLong(exec.check(ns, pod, PodCommands.databaseSize(r.dbUser()), SHORT).strip());
+        size =
+            Long.parseLong(
+                exec.check(ns, pod, PodCommands.databaseSize(r.dbUser()), SHORT).strip());
         checks.add("databases total " + size + " bytes (pg_database_size)");
       } catch (ApplicationFailure e) {
         checks.add("database size unknown: " + e.getOriginalMessage());
@@ -104,7 +114,10 @@ public class ClusterActivitiesImpl implements ClusterActivities {
     }
     if (!problems.isEmpty()) {
       throw ApplicationFailure.newNonRetryableFailure(
-          "preflight found " + problems.size() + " problem(s); nothing was changed: " + String.join("; ", problems),
+          "preflight found "
+              + problems.size()
+              + " problem(s); nothing was changed: "
+              + String.join("; ", problems),
           FailureTypes.PREFLIGHT_FAILED);
     }
     return new PreflightResult(legacy, serving, size, checks);
@@ -114,9 +127,19 @@ public class ClusterActivitiesImpl implements ClusterActivities {
     try {
       Deployment op = deployment(OPERATOR_NAMESPACE, OPERATOR_DEPLOYMENT);
       if (op == null) {
-        problems.add("the CNPG operator (" + OPERATOR_NAMESPACE + "/" + OPERATOR_DEPLOYMENT + ") is not installed");
+        problems.add(
+            "the CNPG operator ("
+                + OPERATOR_NAMESPACE
+                + "/"
+                + OPERATOR_DEPLOYMENT
+                + ") is not installed");
       } else if (!available(op)) {
-        problems.add("the CNPG operator (" + OPERATOR_NAMESPACE + "/" + OPERATOR_DEPLOYMENT + ") is not ready");
+        problems.add(
+            "the CNPG operator ("
+                + OPERATOR_NAMESPACE
+                + "/"
+                + OPERATOR_DEPLOYMENT
+                + ") is not ready");
       } else {
         checks.add("CNPG operator ready");
       }
@@ -130,18 +153,22 @@ public class ClusterActivitiesImpl implements ClusterActivities {
 
   private boolean allowed(String ns, Permissions.Access a) {
     SelfSubjectAccessReview review =
-        client.authorization().v1().selfSubjectAccessReview().create(
-            new SelfSubjectAccessReviewBuilder()
-                .withNewSpec()
-                .withNewResourceAttributes()
-                .withNamespace(ns)
-                .withGroup(a.group())
-                .withResource(a.resource())
-                .withSubresource(a.subresource())
-                .withVerb(a.verb())
-                .endResourceAttributes()
-                .endSpec()
-                .build());
+        client
+            .authorization()
+            .v1()
+            .selfSubjectAccessReview()
+            .create(
+                new SelfSubjectAccessReviewBuilder()
+                    .withNewSpec()
+                    .withNewResourceAttributes()
+                    .withNamespace(ns)
+                    .withGroup(a.group())
+                    .withResource(a.resource())
+                    .withSubresource(a.subresource())
+                    .withVerb(a.verb())
+                    .endResourceAttributes()
+                    .endSpec()
+                    .build());
     return review.getStatus() != null && Boolean.TRUE.equals(review.getStatus().getAllowed());
   }
 
@@ -149,7 +176,8 @@ public class ClusterActivitiesImpl implements ClusterActivities {
   public ChangeResult scaleDeployment(ScaleRequest r) {
     Deployment d = requireDeployment(r.namespace(), r.deployment());
     if (Objects.equals(d.getSpec().getReplicas(), r.replicas())) {
-      return ChangeResult.unchanged(r.deployment() + " already has " + r.replicas() + " replica(s)");
+      return ChangeResult.unchanged(
+          r.deployment() + " already has " + r.replicas() + " replica(s)");
     }
     var resource = client.apps().deployments().inNamespace(r.namespace()).withName(r.deployment());
     // A merge patch of just the field, as kubectl does: no resourceVersion, so the controllers'
@@ -157,8 +185,15 @@ public class ClusterActivitiesImpl implements ClusterActivities {
     (r.dryRun() ? resource.dryRun() : resource)
         .patch(MERGE, "{\"spec\":{\"replicas\":" + r.replicas() + "}}");
     return r.dryRun()
-        ? ChangeResult.unchanged("would scale " + r.deployment() + " to " + r.replicas() + " (dry run)")
-        : ChangeResult.changed("scaled " + r.deployment() + " from " + d.getSpec().getReplicas() + " to " + r.replicas());
+        ? ChangeResult.unchanged(
+            "would scale " + r.deployment() + " to " + r.replicas() + " (dry run)")
+        : ChangeResult.changed(
+            "scaled "
+                + r.deployment()
+                + " from "
+                + d.getSpec().getReplicas()
+                + " to "
+                + r.replicas());
   }
 
   @Override
@@ -170,7 +205,9 @@ public class ClusterActivitiesImpl implements ClusterActivities {
             List.of(deploymentInformer(r.namespace()), statefulSetInformer(r.namespace())),
             () -> {
               List<String> running = running(r);
-              return running.isEmpty() ? Optional.of("all deployments and statefulsets stopped") : Optional.empty();
+              return running.isEmpty()
+                  ? Optional.of("all deployments and statefulsets stopped")
+                  : Optional.empty();
             },
             () -> "still running: " + String.join(", ", running(r)),
             Duration.ofSeconds(r.timeoutSeconds()));
@@ -180,12 +217,17 @@ public class ClusterActivitiesImpl implements ClusterActivities {
   private List<String> running(WaitRequest r) {
     List<String> running = new ArrayList<>();
     for (Deployment d : client.apps().deployments().inNamespace(r.namespace()).list().getItems()) {
-      if (selected(r, d.getMetadata().getName()) && (replicas(d.getSpec().getReplicas()) > 0 || replicas(d.getStatus() == null ? null : d.getStatus().getReplicas()) > 0)) {
+      if (selected(r, d.getMetadata().getName())
+          && (replicas(d.getSpec().getReplicas()) > 0
+              || replicas(d.getStatus() == null ? null : d.getStatus().getReplicas()) > 0)) {
         running.add("deployment/" + d.getMetadata().getName());
       }
     }
-    for (StatefulSet s : client.apps().statefulSets().inNamespace(r.namespace()).list().getItems()) {
-      if (selected(r, s.getMetadata().getName()) && (replicas(s.getSpec().getReplicas()) > 0 || replicas(s.getStatus() == null ? null : s.getStatus().getReplicas()) > 0)) {
+    for (StatefulSet s :
+        client.apps().statefulSets().inNamespace(r.namespace()).list().getItems()) {
+      if (selected(r, s.getMetadata().getName())
+          && (replicas(s.getSpec().getReplicas()) > 0
+              || replicas(s.getStatus() == null ? null : s.getStatus().getReplicas()) > 0)) {
         running.add("statefulset/" + s.getMetadata().getName());
       }
     }
@@ -199,7 +241,10 @@ public class ClusterActivitiesImpl implements ClusterActivities {
         Waits.until(
             "awaitDeploymentReady",
             List.of(deploymentInformer(r.namespace()), podInformer(r.namespace())),
-            () -> notReady(r).isEmpty() ? Optional.of(String.join(", ", r.names()) + " ready") : Optional.empty(),
+            () ->
+                notReady(r).isEmpty()
+                    ? Optional.of(String.join(", ", r.names()) + " ready")
+                    : Optional.empty(),
             () -> "not ready yet: " + String.join(", ", notReady(r)),
             Duration.ofSeconds(r.timeoutSeconds()));
     return new WaitResult(seen, elapsed(start));
@@ -209,8 +254,11 @@ public class ClusterActivitiesImpl implements ClusterActivities {
     List<String> out = new ArrayList<>();
     for (String name : r.names()) {
       Deployment d = deployment(r.namespace(), name);
-      boolean ready = d != null && d.getStatus() != null
-          && replicas(d.getStatus().getReadyReplicas()) >= Math.max(1, replicas(d.getSpec().getReplicas()));
+      boolean ready =
+          d != null
+              && d.getStatus() != null
+              && replicas(d.getStatus().getReadyReplicas())
+                  >= Math.max(1, replicas(d.getSpec().getReplicas()));
       if (ready) {
         try {
           DbPods.readyPod(client, r.namespace(), name);
@@ -236,15 +284,23 @@ public class ClusterActivitiesImpl implements ClusterActivities {
       }
       var resource = client.apps().deployments().inNamespace(r.namespace()).withName(name);
       (r.dryRun() ? resource.dryRun() : resource)
-          .patch(MERGE, "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"" + RESTARTED_AT + "\":\"" + r.restartedAt() + "\"}}}}}");
+          .patch(
+              MERGE,
+              "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\""
+                  + RESTARTED_AT
+                  + "\":\""
+                  + r.restartedAt()
+                  + "\"}}}}}");
       restarted.add(name);
     }
     if (restarted.isEmpty()) {
-      return ChangeResult.unchanged("already restarted at " + r.restartedAt() + ": " + String.join(", ", r.deployments()));
+      return ChangeResult.unchanged(
+          "already restarted at " + r.restartedAt() + ": " + String.join(", ", r.deployments()));
     }
     return r.dryRun()
         ? ChangeResult.unchanged("would restart " + String.join(", ", restarted) + " (dry run)")
-        : ChangeResult.changed("restarted " + String.join(", ", restarted) + " (restartedAt " + r.restartedAt() + ")");
+        : ChangeResult.changed(
+            "restarted " + String.join(", ", restarted) + " (restartedAt " + r.restartedAt() + ")");
   }
 
   @Override
@@ -254,7 +310,10 @@ public class ClusterActivitiesImpl implements ClusterActivities {
         Waits.until(
             "awaitRolloutComplete",
             List.of(deploymentInformer(r.namespace())),
-            () -> incomplete(r).isEmpty() ? Optional.of("rollouts complete: " + String.join(", ", r.names())) : Optional.empty(),
+            () ->
+                incomplete(r).isEmpty()
+                    ? Optional.of("rollouts complete: " + String.join(", ", r.names()))
+                    : Optional.empty(),
             () -> "rolling out: " + String.join(", ", incomplete(r)),
             Duration.ofSeconds(r.timeoutSeconds()));
     return new WaitResult(seen, elapsed(start));
@@ -278,10 +337,15 @@ public class ClusterActivitiesImpl implements ClusterActivities {
         Waits.until(
             "awaitDeploymentGone",
             List.of(deploymentInformer(r.namespace())),
-            () -> r.names().stream().allMatch(n -> deployment(r.namespace(), n) == null)
-                ? Optional.of("gone: " + String.join(", ", r.names()))
-                : Optional.empty(),
-            () -> "still present: " + r.names().stream().filter(n -> deployment(r.namespace(), n) != null).collect(Collectors.joining(", ")),
+            () ->
+                r.names().stream().allMatch(n -> deployment(r.namespace(), n) == null)
+                    ? Optional.of("gone: " + String.join(", ", r.names()))
+                    : Optional.empty(),
+            () ->
+                "still present: "
+                    + r.names().stream()
+                        .filter(n -> deployment(r.namespace(), n) != null)
+                        .collect(Collectors.joining(", ")),
             Duration.ofSeconds(r.timeoutSeconds()));
     return new WaitResult(seen, elapsed(start));
   }
@@ -291,7 +355,8 @@ public class ClusterActivitiesImpl implements ClusterActivities {
     var st = d.getStatus();
     int want = replicas(d.getSpec().getReplicas());
     return st != null
-        && (d.getMetadata().getGeneration() == null || st.getObservedGeneration() == null
+        && (d.getMetadata().getGeneration() == null
+            || st.getObservedGeneration() == null
             || st.getObservedGeneration() >= d.getMetadata().getGeneration())
         && replicas(st.getUpdatedReplicas()) >= want
         && replicas(st.getAvailableReplicas()) >= want
@@ -320,7 +385,8 @@ public class ClusterActivitiesImpl implements ClusterActivities {
   private Deployment requireDeployment(String ns, String name) {
     Deployment d = deployment(ns, name);
     if (d == null) {
-      throw ApplicationFailure.newNonRetryableFailure("deployment " + ns + "/" + name + " not found", FailureTypes.PREFLIGHT_FAILED);
+      throw ApplicationFailure.newNonRetryableFailure(
+          "deployment " + ns + "/" + name + " not found", FailureTypes.PREFLIGHT_FAILED);
     }
     return d;
   }
@@ -331,7 +397,11 @@ public class ClusterActivitiesImpl implements ClusterActivities {
 
   private GenericKubernetesResource cluster(String ns, String name) {
     try {
-      return client.genericKubernetesResources(CNPG_API, "Cluster").inNamespace(ns).withName(name).get();
+      return client
+          .genericKubernetesResources(CNPG_API, "Cluster")
+          .inNamespace(ns)
+          .withName(name)
+          .get();
     } catch (KubernetesClientException e) {
       if (e.getCode() == 404) {
         return null;

@@ -20,13 +20,16 @@ public final class DbPods {
     Map<String, String> selector = d.getSpec().getSelector().getMatchLabels();
     return client.pods().inNamespace(namespace).withLabels(selector).list().getItems().stream()
         .filter(DbPods::isReady)
-        .max(Comparator.comparing(p -> p.getMetadata().getCreationTimestamp() == null ? "" : p.getMetadata().getCreationTimestamp()))
+        .max(
+            Comparator.comparing(p ->
+                p.getMetadata().getCreationTimestamp() == null
+                    ? ""
+                    : p.getMetadata().getCreationTimestamp()))
         .map(p -> p.getMetadata().getName())
-        .orElseThrow(
-            () ->
-                ApplicationFailure.newFailure(
-                    "no running, ready pod of deployment " + namespace + "/" + deployment + " yet",
-                    "PodNotReady"));
+        .orElseThrow(() ->
+            ApplicationFailure.newFailure(
+                "no running, ready pod of deployment " + namespace + "/" + deployment + " yet",
+                "PodNotReady"));
   }
 
   public static boolean isReady(Pod p) {

@@ -16,14 +16,21 @@ public final class Heartbeats {
   private Heartbeats() {}
 
   public record Checkpoint(
-      String step, String file, long offset, long total, Double percent, String message, List<String> log) {
+      String step,
+      String file,
+      long offset,
+      long total,
+      Double percent,
+      String message,
+      List<String> log) {
     public Checkpoint {
       log = log == null ? List.of() : List.copyOf(log);
     }
   }
 
   private static volatile io.temporal.client.WorkflowClient progressClient;
-  private static final java.util.Map<String, String> lastMilestone = new java.util.concurrent.ConcurrentHashMap<>();
+  private static final java.util.Map<String, String> lastMilestone =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * Lets long activities report progress milestones to their workflow's {@code status} query
@@ -35,14 +42,15 @@ public final class Heartbeats {
 
   /**
    * Records progress; the SDK sends it at most every ~80% of the heartbeat timeout. Milestones
-   * (each further 10 %, or a new phase when there is no percentage) also go to the workflow, so
-   * the history grows with the number of milestones, never with the duration.
+   * (each further 10 %, or a new phase when there is no percentage) also go to the workflow, so the
+   * history grows with the number of milestones, never with the duration.
    */
   public static void beat(Checkpoint checkpoint) {
-    context().ifPresent(c -> {
-      c.heartbeat(checkpoint);
-      signalMilestone(c, checkpoint);
-    });
+    context()
+        .ifPresent(c -> {
+          c.heartbeat(checkpoint);
+          signalMilestone(c, checkpoint);
+        });
   }
 
   private static void signalMilestone(ActivityExecutionContext c, Checkpoint cp) {
@@ -50,9 +58,10 @@ public final class Heartbeats {
     if (client == null || cp.step() == null) {
       return;
     }
-    String milestone = cp.percent() != null
-        ? cp.file() + ":" + (int) (cp.percent() / 10)
-        : String.valueOf(cp.message()).replaceAll("[0-9]+ s$", "");
+    String milestone =
+        cp.percent() != null
+            ? cp.file() + ":" + (int) (cp.percent() / 10)
+            : String.valueOf(cp.message()).replaceAll("[0-9]+ s$", "");
     String key = c.getInfo().getWorkflowId() + "/" + c.getInfo().getActivityId();
     if (lastMilestone.size() > 1000) {
       // One entry per running long activity is all that is needed; forget finished ones.
@@ -62,9 +71,18 @@ public final class Heartbeats {
       return;
     }
     try {
-      client.newUntypedWorkflowStub(c.getInfo().getWorkflowId()).signal("progress",
-          new com.limepoint.opschain.dbupgrade.model.Progress(cp.step(), cp.percent(), cp.offset(), cp.total(),
-              cp.message(), cp.log(), java.time.Instant.now().toString()));
+      client
+          .newUntypedWorkflowStub(c.getInfo().getWorkflowId())
+          .signal(
+              "progress",
+              new com.limepoint.opschain.dbupgrade.model.Progress(
+                  cp.step(),
+                  cp.percent(),
+                  cp.offset(),
+                  cp.total(),
+                  cp.message(),
+                  cp.log(),
+                  java.time.Instant.now().toString()));
     } catch (RuntimeException e) {
       // Progress is best effort; the heartbeat already carries it.
     }

@@ -21,11 +21,16 @@ public class HostActivitiesImpl implements HostActivities {
    * @param searchAttributes the worker's configuration says the search attributes are registered
    * @param defaultApprovers who may approve gates when a request names no approvers
    */
-  public HostActivitiesImpl(String host, String hostQueue, boolean searchAttributes, java.util.List<String> defaultApprovers) {
+  public HostActivitiesImpl(
+      String host,
+      String hostQueue,
+      boolean searchAttributes,
+      java.util.List<String> defaultApprovers) {
     this.host = host;
     this.hostQueue = hostQueue;
     this.searchAttributes = searchAttributes;
-    this.defaultApprovers = defaultApprovers == null ? java.util.List.of() : java.util.List.copyOf(defaultApprovers);
+    this.defaultApprovers =
+        defaultApprovers == null ? java.util.List.of() : java.util.List.copyOf(defaultApprovers);
   }
 
   @Override

@@ -5,8 +5,8 @@ import java.util.List;
 /**
  * Every verb on every namespaced resource the Kubernetes activities use: what preflight asks
  * SelfSubjectAccessReviews about, and exactly what {@code deploy/rbac.yaml}'s Role grants (a test
- * checks both against the calls the activities make). Helm's own needs (its release Secrets and
- * the chart's objects) are not here: they depend on the OpsChain chart.
+ * checks both against the calls the activities make). Helm's own needs (its release Secrets and the
+ * chart's objects) are not here: they depend on the OpsChain chart.
  */
 public final class Permissions {
   private Permissions() {}
@@ -14,7 +14,11 @@ public final class Permissions {
   /** One verb on one resource (group "" is the core API). */
   public record Access(String group, String resource, String subresource, String verb) {
     public String describe() {
-      return verb + " " + (group.isEmpty() ? "" : group + "/") + resource + (subresource.isEmpty() ? "" : "/" + subresource);
+      return verb
+          + " "
+          + (group.isEmpty() ? "" : group + "/")
+          + resource
+          + (subresource.isEmpty() ? "" : "/" + subresource);
     }
   }
 

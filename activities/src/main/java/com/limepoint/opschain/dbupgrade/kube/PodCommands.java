@@ -13,15 +13,39 @@ public final class PodCommands {
   /** The runbook's backup, with its flags (-P for progress; -v for the log). */
   public static List<String> pgBasebackup(String dir, String user, String maxRate) {
     return List.of(
-        "pg_basebackup", "-h", "127.0.0.1", "-p", "5432", "-U", user, "-D", dir, "-Ft", "-z",
-        "--compress=6", "-P", "-v", "--wal-method=stream", "--checkpoint=fast",
+        "pg_basebackup",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "5432",
+        "-U",
+        user,
+        "-D",
+        dir,
+        "-Ft",
+        "-z",
+        "--compress=6",
+        "-P",
+        "-v",
+        "--wal-method=stream",
+        "--checkpoint=fast",
         "--max-rate=" + maxRate);
   }
 
   /** Total size of every database, for the free-space check. */
   public static List<String> databaseSize(String user) {
     return List.of(
-        "psql", "-h", "127.0.0.1", "-p", "5432", "-U", user, "-d", "postgres", "-At", "-c",
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "5432",
+        "-U",
+        user,
+        "-d",
+        "postgres",
+        "-At",
+        "-c",
         "SELECT sum(pg_database_size(datname)) FROM pg_database");
   }
 
@@ -67,7 +91,8 @@ public final class PodCommands {
 
   /** Streams a file to stdout from a byte offset: the resumable read behind the copy out. */
   public static List<String> readFrom(String file, long offset) {
-    return List.of("dd", "if=" + file, "bs=1M", "iflag=skip_bytes", "skip=" + offset, "status=none");
+    return List.of(
+        "dd", "if=" + file, "bs=1M", "iflag=skip_bytes", "skip=" + offset, "status=none");
   }
 
   /**
@@ -76,8 +101,15 @@ public final class PodCommands {
    */
   public static List<String> writeAt(String file, long offset, long count) {
     return List.of(
-        "dd", "of=" + file, "bs=1M", "iflag=fullblock,count_bytes", "count=" + count,
-        "oflag=seek_bytes", "seek=" + offset, "conv=notrunc", "status=none");
+        "dd",
+        "of=" + file,
+        "bs=1M",
+        "iflag=fullblock,count_bytes",
+        "count=" + count,
+        "oflag=seek_bytes",
+        "seek=" + offset,
+        "conv=notrunc",
+        "status=none");
   }
 
   public static List<String> move(String from, String to) {

@@ -56,8 +56,16 @@ public final class PodExec {
     Result r = run(namespace, pod, argv, timeout);
     if (!r.ok()) {
       throw ApplicationFailure.newFailure(
-          "`" + String.join(" ", argv) + "` in pod " + namespace + "/" + pod + " exited " + r.exitCode()
-              + ": " + tail(r.stderr().isBlank() ? r.stdout() : r.stderr()),
+          "`"
+              + String.join(" ", argv)
+              + "` in pod "
+              + namespace
+              + "/"
+              + pod
+              + " exited "
+              + r.exitCode()
+              + ": "
+              + tail(r.stderr().isBlank() ? r.stdout() : r.stderr()),
           POD_COMMAND_FAILED);
     }
     return r.stdout();
@@ -66,17 +74,25 @@ public final class PodExec {
   /**
    * Runs a command whose stdout goes to {@code sink} and whose stderr lines go to {@code
    * stderrLines}, both called on the calling thread, in the order the pod sent them. So the
-   * callbacks may heartbeat (Temporal's activity context belongs to the activity's thread), and
-   * the client keeps receiving while the caller writes and hashes: a bounded queue ({@value
+   * callbacks may heartbeat (Temporal's activity context belongs to the activity's thread), and the
+   * client keeps receiving while the caller writes and hashes: a bounded queue ({@value
    * #QUEUE_BYTES} bytes) lies between the two, so memory does not grow with the output.
    */
   public int stream(
-      String namespace, String pod, List<String> argv, OutputStream sink, Consumer<String> stderrLines, Duration timeout) {
+      String namespace,
+      String pod,
+      List<String> argv,
+      OutputStream sink,
+      Consumer<String> stderrLines,
+      Duration timeout) {
     Handoff handoff = new Handoff();
     PodResource resource = client.pods().inNamespace(namespace).withName(pod);
     long deadline = System.nanoTime() + timeout.toNanos();
     try (ExecWatch watch =
-        resource.writingOutput(handoff.stdout()).writingError(new LineSplitter(handoff::line)).exec(argv.toArray(String[]::new))) {
+        resource
+            .writingOutput(handoff.stdout())
+            .writingError(new LineSplitter(handoff::line))
+            .exec(argv.toArray(String[]::new))) {
       java.util.concurrent.CompletableFuture<Integer> exit = watch.exitCode();
       while (true) {
         Object event = handoff.events.poll(100, TimeUnit.MILLISECONDS);
@@ -94,7 +110,10 @@ public final class PodExec {
       }
       Integer code = exit.get();
       return code == null ? UNKNOWN_EXIT : code;
-    } catch (ExecutionException | KubernetesClientException | TimeoutException | InterruptedException e) {
+    } catch (ExecutionException
+        | KubernetesClientException
+        | TimeoutException
+        | InterruptedException e) {
       throw failure(namespace, pod, argv, timeout, e);
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
@@ -109,11 +128,18 @@ public final class PodExec {
    * whole websocket messages and asks for more only as they are read, so memory stays bounded.
    * stderr is kept (up to 1 MiB) for the failure message.
    */
-  public Result download(String namespace, String pod, List<String> argv, OutputStream sink, Duration timeout) {
+  public Result download(
+      String namespace, String pod, List<String> argv, OutputStream sink, Duration timeout) {
     LimitedBuffer err = new LimitedBuffer(CAPTURE_LIMIT);
     long deadline = System.nanoTime() + timeout.toNanos();
     try (ExecWatch watch =
-        client.pods().inNamespace(namespace).withName(pod).redirectingOutput().writingError(err).exec(argv.toArray(String[]::new))) {
+        client
+            .pods()
+            .inNamespace(namespace)
+            .withName(pod)
+            .redirectingOutput()
+            .writingError(err)
+            .exec(argv.toArray(String[]::new))) {
       InputStream out = watch.getOutput();
       byte[] buf = new byte[DOWNLOAD_BUFFER];
       int n;
@@ -126,7 +152,10 @@ public final class PodExec {
       long left = Math.max(1, deadline - System.nanoTime());
       Integer code = watch.exitCode().get(left, TimeUnit.NANOSECONDS);
       return new Result(code == null ? UNKNOWN_EXIT : code, "", err.text());
-    } catch (ExecutionException | KubernetesClientException | TimeoutException | InterruptedException e) {
+    } catch (ExecutionException
+        | KubernetesClientException
+        | TimeoutException
+        | InterruptedException e) {
       throw failure(namespace, pod, argv, timeout, e);
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
@@ -138,8 +167,8 @@ public final class PodExec {
   private static final int QUEUE_CHUNK = 64 << 10;
 
   /**
-   * The bounded queue between fabric8's receiving threads and the caller: stdout in chunks of up
-   * to {@value #QUEUE_CHUNK} bytes (copied, since the client reuses its buffers) and stderr lines.
+   * The bounded queue between fabric8's receiving threads and the caller: stdout in chunks of up to
+   * {@value #QUEUE_CHUNK} bytes (copied, since the client reuses its buffers) and stderr lines.
    */
   private static final class Handoff {
     final java.util.concurrent.BlockingQueue<Object> events =
@@ -202,11 +231,15 @@ public final class PodExec {
    * bytes are written through the exec's stdin channel; the channel is not closed afterwards,
    * because the command ends by itself once it has its count.
    */
-  public Result feed(String namespace, String pod, List<String> argv, InputStream stdin, Duration timeout) {
+  public Result feed(
+      String namespace, String pod, List<String> argv, InputStream stdin, Duration timeout) {
     LimitedBuffer out = new LimitedBuffer(CAPTURE_LIMIT);
     LimitedBuffer err = new LimitedBuffer(CAPTURE_LIMIT);
     try (ExecWatch watch =
-        client.pods().inNamespace(namespace).withName(pod)
+        client
+            .pods()
+            .inNamespace(namespace)
+            .withName(pod)
             .redirectingInput(STDIN_CHUNK)
             .writingOutput(out)
             .writingError(err)
@@ -259,10 +292,14 @@ public final class PodExec {
       OutputStream err,
       Duration timeout) {
     PodResource resource = client.pods().inNamespace(namespace).withName(pod);
-    try (ExecWatch watch = resource.writingOutput(out).writingError(err).exec(argv.toArray(String[]::new))) {
+    try (ExecWatch watch =
+        resource.writingOutput(out).writingError(err).exec(argv.toArray(String[]::new))) {
       Integer code = watch.exitCode().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       return code == null ? UNKNOWN_EXIT : code;
-    } catch (ExecutionException | KubernetesClientException | TimeoutException | InterruptedException e) {
+    } catch (ExecutionException
+        | KubernetesClientException
+        | TimeoutException
+        | InterruptedException e) {
       throw failure(namespace, pod, argv, timeout, e);
     }
   }
@@ -276,9 +313,11 @@ public final class PodExec {
       return ApplicationFailure.newFailure("interrupted: " + where, POD_COMMAND_FAILED);
     }
     if (e instanceof TimeoutException) {
-      return ApplicationFailure.newFailure(where + " did not finish within " + timeout, POD_COMMAND_FAILED);
+      return ApplicationFailure.newFailure(
+          where + " did not finish within " + timeout, POD_COMMAND_FAILED);
     }
-    return ApplicationFailure.newFailure("exec " + where + " failed: " + e.getMessage(), POD_COMMAND_FAILED);
+    return ApplicationFailure.newFailure(
+        "exec " + where + " failed: " + e.getMessage(), POD_COMMAND_FAILED);
   }
 
   static String tail(String text) {

@@ -21,8 +21,10 @@ import java.util.function.Supplier;
 public final class Waits {
   /** Failure type of a wait that ran out of time; retryable, the workflow decides. */
   public static final String WAIT_TIMED_OUT = "WaitTimedOut";
+
   /** How often informers re-deliver their cache even without events. */
   static final long RESYNC_MILLIS = 30_000;
+
   private static final long BEAT_MILLIS = 5_000;
 
   private Waits() {}
@@ -48,9 +50,9 @@ public final class Waits {
   }
 
   /**
-   * Starts the informers (each built with the shared {@link Wake}), then evaluates {@code check}
-   * at start and after each change until it answers; {@code status} describes the current state
-   * for heartbeats and the timeout message.
+   * Starts the informers (each built with the shared {@link Wake}), then evaluates {@code check} at
+   * start and after each change until it answers; {@code status} describes the current state for
+   * heartbeats and the timeout message.
    */
   @SuppressWarnings({"unchecked", "rawtypes"})
   public static <T> T until(
@@ -76,7 +78,9 @@ public final class Waits {
           throw ApplicationFailure.newFailure(
               "gave up waiting after " + timeout + ": " + status.get(), WAIT_TIMED_OUT);
         }
-        if (!wake.signal.tryAcquire(Math.min(BEAT_MILLIS, TimeUnit.NANOSECONDS.toMillis(left) + 1), TimeUnit.MILLISECONDS)) {
+        if (!wake.signal.tryAcquire(
+            Math.min(BEAT_MILLIS, TimeUnit.NANOSECONDS.toMillis(left) + 1),
+            TimeUnit.MILLISECONDS)) {
           Heartbeats.beat(new Checkpoint(step, null, 0, 0, null, status.get(), List.of()));
         }
         wake.signal.drainPermits();

@@ -61,9 +61,11 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
         .pods()
         .inNamespace(r.namespace())
         .withName(r.podName())
-        .waitUntilCondition(p -> p != null && DbPods.isReady(p), POD_START.toSeconds(), TimeUnit.SECONDS);
+        .waitUntilCondition(
+            p -> p != null && DbPods.isReady(p), POD_START.toSeconds(), TimeUnit.SECONDS);
     return created
-        ? ChangeResult.changed("created pod " + r.podName() + " (" + r.image() + ") on PVC " + r.pvcName())
+        ? ChangeResult.changed(
+            "created pod " + r.podName() + " (" + r.image() + ") on PVC " + r.pvcName())
         : ChangeResult.unchanged("pod " + r.podName() + " already runs; reusing it");
   }
 
@@ -106,7 +108,8 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     String saveDir = saveDir(r.pgdata());
     List<String> saved = listing(r, saveDir);
     if (saved.containsAll(CONF_FILES)) {
-      return ChangeResult.unchanged("all four conf files already saved in " + saveDir + "; not overwritten");
+      return ChangeResult.unchanged(
+          "all four conf files already saved in " + saveDir + "; not overwritten");
     }
     exec.check(r.namespace(), r.podName(), PodCommands.mkdirs(saveDir), SHORT);
     List<String> inPgdata = listing(r, r.pgdata());
@@ -117,10 +120,19 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
       }
       if (!inPgdata.contains(f)) {
         throw ApplicationFailure.newNonRetryableFailure(
-            f + " is neither saved in " + saveDir + " nor present in " + r.pgdata() + "; refusing to go on",
+            f
+                + " is neither saved in "
+                + saveDir
+                + " nor present in "
+                + r.pgdata()
+                + "; refusing to go on",
             FailureTypes.PREFLIGHT_FAILED);
       }
-      exec.check(r.namespace(), r.podName(), PodCommands.copyNoClobber(r.pgdata() + "/" + f, saveDir + "/" + f), SHORT);
+      exec.check(
+          r.namespace(),
+          r.podName(),
+          PodCommands.copyNoClobber(r.pgdata() + "/" + f, saveDir + "/" + f),
+          SHORT);
       copied.add(f);
     }
     return ChangeResult.changed("saved " + String.join(", ", copied) + " to " + saveDir);
@@ -134,7 +146,8 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     String marker = ".restored-" + Heartbeats.workflowId();
     List<String> saved = listing(r, saveDir);
     if (saved.contains(marker)) {
-      return ChangeResult.unchanged(r.pgdata() + " was already restored by this workflow; not touched again");
+      return ChangeResult.unchanged(
+          r.pgdata() + " was already restored by this workflow; not touched again");
     }
     if (!saved.containsAll(CONF_FILES)) {
       throw ApplicationFailure.newNonRetryableFailure(
@@ -152,7 +165,10 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     step(r, "empty pgdata", PodCommands.emptyDir(r.pgdata()));
     step(r, "extract base", PodCommands.extract(r.uploadDir() + "/base.tar.gz", r.pgdata()));
     step(r, "create pg_wal", PodCommands.mkdirs(r.pgdata() + "/pg_wal"));
-    step(r, "extract WAL", PodCommands.extract(r.uploadDir() + "/pg_wal.tar.gz", r.pgdata() + "/pg_wal"));
+    step(
+        r,
+        "extract WAL",
+        PodCommands.extract(r.uploadDir() + "/pg_wal.tar.gz", r.pgdata() + "/pg_wal"));
     for (String f : CONF_FILES) {
       step(r, "restore " + f, PodCommands.copy(saveDir + "/" + f, r.pgdata() + "/" + f));
     }
@@ -160,7 +176,10 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     step(r, "chown", PodCommands.chownRecursive(r.dataOwner(), parent(r.pgdata())));
     exec.check(ns, pod, PodCommands.touch(saveDir + "/" + marker), SHORT);
     return ChangeResult.changed(
-        "emptied " + r.pgdata() + ", extracted base and WAL, restored the conf files, chown " + r.dataOwner());
+        "emptied "
+            + r.pgdata()
+            + ", extracted base and WAL, restored the conf files, chown "
+            + r.dataOwner());
   }
 
   @Override
@@ -174,8 +193,12 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
             .orElse("unknown");
     if (!state.equals("in production")) {
       throw ApplicationFailure.newNonRetryableFailure(
-          "pg_controldata " + r.pgdata() + " shows 'Database cluster state: " + state
-              + "', not 'in production'. Output:\n" + out,
+          "pg_controldata "
+              + r.pgdata()
+              + " shows 'Database cluster state: "
+              + state
+              + "', not 'in production'. Output:\n"
+              + out,
           FailureTypes.CONTROL_DATA_MISMATCH);
     }
     return new ControlDataResult(state, out);

@@ -34,9 +34,11 @@ import org.yaml.snakeyaml.nodes.Tag;
 public class ValuesActivitiesImpl implements ValuesActivities {
 
   static final String DEFAULT_SIZE = "10Gi";
+
   /** Keys whose values never appear in a diff shown to people or stored in history. */
   private static final Pattern SECRET_LINE =
-      Pattern.compile("^([+\\- ]\\s*-?\\s*[\"']?[A-Za-z0-9_.-]*(?i:password|passwd|secret|token|key|credential)[A-Za-z0-9_.-]*[\"']?\\s*:\\s*)\\S.*$");
+      Pattern.compile(
+          "^([+\\- ]\\s*-?\\s*[\"']?[A-Za-z0-9_.-]*(?i:password|passwd|secret|token|key|credential)[A-Za-z0-9_.-]*[\"']?\\s*:\\s*)\\S.*$");
 
   @Override
   public ValuesResult prepareValues(ValuesRequest r) {
@@ -45,13 +47,15 @@ public class ValuesActivitiesImpl implements ValuesActivities {
     try {
       original = Files.readString(source, StandardCharsets.UTF_8);
     } catch (NoSuchFileException e) {
-      throw ApplicationFailure.newNonRetryableFailure("values file " + source + " does not exist on this worker", FailureTypes.INVALID_VALUES);
+      throw ApplicationFailure.newNonRetryableFailure(
+          "values file " + source + " does not exist on this worker", FailureTypes.INVALID_VALUES);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
     String edited = render(original, r.kind(), source.toString());
     Path out = Path.of(r.outputDir()).resolve("values." + r.kind().name().toLowerCase() + ".yaml");
-    String diff = diff(original, edited, source.getFileName().toString(), out.getFileName().toString());
+    String diff =
+        diff(original, edited, source.getFileName().toString(), out.getFileName().toString());
     if (!r.dryRun()) {
       write(out, edited);
     }
@@ -67,25 +71,34 @@ public class ValuesActivitiesImpl implements ValuesActivities {
     } catch (MarkedYAMLException e) {
       int line = e.getProblemMark() == null ? 0 : e.getProblemMark().getLine() + 1;
       throw ApplicationFailure.newNonRetryableFailure(
-          name + " line " + line + ": not valid YAML: " + e.getProblem(), FailureTypes.INVALID_VALUES);
+          name + " line " + line + ": not valid YAML: " + e.getProblem(),
+          FailureTypes.INVALID_VALUES);
     }
     if (!(root instanceof MappingNode top)) {
       throw ApplicationFailure.newNonRetryableFailure(
-          name + " line 1: the values must be a mapping with a db section", FailureTypes.INVALID_VALUES);
+          name + " line 1: the values must be a mapping with a db section",
+          FailureTypes.INVALID_VALUES);
     }
     NodeTuple dbTuple = find(top, "db");
     if (dbTuple == null || !(dbTuple.getValueNode() instanceof MappingNode db)) {
       int line = dbTuple == null ? 1 : dbTuple.getKeyNode().getStartMark().getLine() + 1;
       throw ApplicationFailure.newNonRetryableFailure(
-          name + " line " + line + ": there is no db section (a mapping) to migrate", FailureTypes.INVALID_VALUES);
+          name + " line " + line + ": there is no db section (a mapping) to migrate",
+          FailureTypes.INVALID_VALUES);
     }
-    MappingNode volume = find(db, "volume") != null && find(db, "volume").getValueNode() instanceof MappingNode v ? v : null;
+    MappingNode volume =
+        find(db, "volume") != null && find(db, "volume").getValueNode() instanceof MappingNode v
+            ? v
+            : null;
     MappingNode cnpg = child(db, "cnpg");
     MappingNode storage = child(cnpg, "storage");
     put(storage, "storageClass", copyOrDefault(volume, "storageClass", null));
     put(storage, "size", copyOrDefault(volume, "size", DEFAULT_SIZE));
     if (kind == Kind.MIGRATION) {
-      put(db, "recoveryMode", new ScalarNode(Tag.BOOL, "true", null, null, DumperOptions.ScalarStyle.PLAIN));
+      put(
+          db,
+          "recoveryMode",
+          new ScalarNode(Tag.BOOL, "true", null, null, DumperOptions.ScalarStyle.PLAIN));
     } else {
       remove(db, "recoveryMode");
     }
@@ -148,18 +161,22 @@ public class ValuesActivitiesImpl implements ValuesActivities {
         return;
       }
     }
-    tuples.add(new NodeTuple(new ScalarNode(Tag.STR, key, null, null, DumperOptions.ScalarStyle.PLAIN), value));
+    tuples.add(
+        new NodeTuple(
+            new ScalarNode(Tag.STR, key, null, null, DumperOptions.ScalarStyle.PLAIN), value));
   }
 
   private static void remove(MappingNode map, String key) {
-    map.getValue().removeIf(t -> t.getKeyNode() instanceof ScalarNode k && k.getValue().equals(key));
+    map.getValue()
+        .removeIf(t -> t.getKeyNode() instanceof ScalarNode k && k.getValue().equals(key));
   }
 
   /** A unified diff, with the values of secret-looking keys replaced. */
   static String diff(String before, String after, String fromName, String toName) {
     List<String> a = before.lines().toList();
     List<String> b = after.lines().toList();
-    List<String> lines = UnifiedDiffUtils.generateUnifiedDiff(fromName, toName, a, DiffUtils.diff(a, b), 3);
+    List<String> lines =
+        UnifiedDiffUtils.generateUnifiedDiff(fromName, toName, a, DiffUtils.diff(a, b), 3);
     StringBuilder sb = new StringBuilder();
     for (String line : lines) {
       sb.append(SECRET_LINE.matcher(line).replaceAll("$1<redacted>")).append('\n');

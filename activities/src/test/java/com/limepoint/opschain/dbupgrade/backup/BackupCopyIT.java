@@ -18,8 +18,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The copy out against the pod-side checksums that takeBackup records, on the cluster-in-a-box
- * with plain files in the pod (no PostgreSQL needed).
+ * The copy out against the pod-side checksums that takeBackup records, on the cluster-in-a-box with
+ * plain files in the pod (no PostgreSQL needed).
  */
 class BackupCopyIT {
   static final String NS = "opschain";
@@ -53,13 +53,16 @@ class BackupCopyIT {
   void theCopyChecksAgainstTheRecordedPodSumsWithoutHashingThePodAgain() throws Exception {
     Map<String, String> sums = backup.recordPodChecksums(NS, "db-0", podDir.toString());
     assertThat(sums).containsOnlyKeys("base.tar.gz", "pg_wal.tar.gz");
-    assertThat(sums.get("base.tar.gz")).isEqualTo(HostFiles.sha256Hex(podDir.resolve("base.tar.gz")));
+    assertThat(sums.get("base.tar.gz"))
+        .isEqualTo(HostFiles.sha256Hex(podDir.resolve("base.tar.gz")));
 
-    BackupEvidence copied = backup.copyBackupOut(new CopyRequest(NS, "db-0", podDir.toString(), hostDir.toString()));
+    BackupEvidence copied =
+        backup.copyBackupOut(new CopyRequest(NS, "db-0", podDir.toString(), hostDir.toString()));
 
     assertThat(copied.files()).allMatch(BackupFile::matches);
     assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(1);
-    assertThat(Files.mismatch(hostDir.resolve("base.tar.gz"), podDir.resolve("base.tar.gz"))).isEqualTo(-1L);
+    assertThat(Files.mismatch(hostDir.resolve("base.tar.gz"), podDir.resolve("base.tar.gz")))
+        .isEqualTo(-1L);
     assertThat(Files.readString(hostDir.resolve(BackupActivitiesImpl.SUMS)))
         .isEqualTo(Files.readString(podDir.resolve(BackupActivitiesImpl.SUMS)));
   }
@@ -71,23 +74,33 @@ class BackupCopyIT {
     changed[changed.length / 2] ^= 1;
     Files.write(podDir.resolve("base.tar.gz"), changed);
 
-    assertThatThrownBy(() -> backup.copyBackupOut(new CopyRequest(NS, "db-0", podDir.toString(), hostDir.toString())))
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
-          assertThat(f.getType()).isEqualTo(FailureTypes.BACKUP_CHECKSUM_MISMATCH);
-          assertThat(f.isNonRetryable()).isTrue();
-          assertThat(f.getOriginalMessage()).contains("base.tar.gz").contains("the copy was deleted");
-        });
+    assertThatThrownBy(() ->
+            backup.copyBackupOut(
+                new CopyRequest(NS, "db-0", podDir.toString(), hostDir.toString())))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(FailureTypes.BACKUP_CHECKSUM_MISMATCH);
+              assertThat(f.isNonRetryable()).isTrue();
+              assertThat(f.getOriginalMessage())
+                  .contains("base.tar.gz")
+                  .contains("the copy was deleted");
+            });
     assertThat(hostDir.resolve("base.tar.gz")).doesNotExist();
     assertThat(hostDir.resolve("base.tar.gz.part")).doesNotExist();
   }
 
   @Test
   void withoutRecordedSumsThePodHashesEachFileDuringTheCopy() throws Exception {
-    BackupEvidence copied = backup.copyBackupOut(new CopyRequest(NS, "db-0", podDir.toString(), hostDir.toString()));
+    BackupEvidence copied =
+        backup.copyBackupOut(new CopyRequest(NS, "db-0", podDir.toString(), hostDir.toString()));
 
     assertThat(copied.files()).allMatch(BackupFile::matches);
-    assertThat(copied.files()).extracting(BackupFile::podSha256)
-        .containsExactly(HostFiles.sha256Hex(podDir.resolve("base.tar.gz")), HostFiles.sha256Hex(podDir.resolve("pg_wal.tar.gz")));
+    assertThat(copied.files())
+        .extracting(BackupFile::podSha256)
+        .containsExactly(
+            HostFiles.sha256Hex(podDir.resolve("base.tar.gz")),
+            HostFiles.sha256Hex(podDir.resolve("pg_wal.tar.gz")));
     assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(2);
   }
 
@@ -95,7 +108,14 @@ class BackupCopyIT {
   void parseSumsKeepsOnlyTheBackupFilesByBaseName() {
     String a = "a".repeat(64);
     String b = "b".repeat(64);
-    assertThat(BackupActivitiesImpl.parseSums(a + "  /x/y/base.tar.gz\n" + b + " */x/y/pg_wal.tar.gz\n" + a + "  /x/other\nnoise\n"))
+    assertThat(
+            BackupActivitiesImpl.parseSums(
+                a
+                    + "  /x/y/base.tar.gz\n"
+                    + b
+                    + " */x/y/pg_wal.tar.gz\n"
+                    + a
+                    + "  /x/other\nnoise\n"))
         .containsExactly(Map.entry("base.tar.gz", a), Map.entry("pg_wal.tar.gz", b));
   }
 }

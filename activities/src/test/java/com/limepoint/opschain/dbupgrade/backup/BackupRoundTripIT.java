@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
-import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
+import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
@@ -24,9 +24,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The data-safety promise end to end on real processes: 100k rows in a real PostgreSQL, the real
- * pg_basebackup through the fabric8 client's exec, a copy out whose stream is cut at 50 % with
- * exit 0, verification, the manual restore into a new pgdata, pg_controldata, and a server started
- * on the result that has every row.
+ * pg_basebackup through the fabric8 client's exec, a copy out whose stream is cut at 50 % with exit
+ * 0, verification, the manual restore into a new pgdata, pg_controldata, and a server started on
+ * the result that has every row.
  */
 class BackupRoundTripIT {
   static final String NS = "opschain";
@@ -44,18 +44,43 @@ class BackupRoundTripIT {
     sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "roundtrip-");
     db = LocalPostgres.init(sandbox.resolve("db/data/pgdata"), "opschain");
     db.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
-    db.sql("opschain", "INSERT INTO items SELECT g, md5(g::text) || repeat('x', 64) FROM generate_series(1, 100000) g");
+    db.sql(
+        "opschain",
+        "INSERT INTO items SELECT g, md5(g::text) || repeat('x', 64) FROM generate_series(1, 100000) g");
     box = new ClusterInABox();
-    box.client().apps().deployments().inNamespace(NS).resource(
-        new DeploymentBuilder().withNewMetadata().withName("opschain-db").endMetadata()
-            .withNewSpec().withReplicas(1).withNewSelector().addToMatchLabels("app", "opschain-db").endSelector()
-            .withNewTemplate().withNewMetadata().addToLabels("app", "opschain-db").endMetadata()
-            .withNewSpec().addNewContainer().withName("db").withImage("postgres").endContainer().endSpec()
-            .endTemplate().endSpec().build()).create();
+    box.client()
+        .apps()
+        .deployments()
+        .inNamespace(NS)
+        .resource(
+            new DeploymentBuilder()
+                .withNewMetadata()
+                .withName("opschain-db")
+                .endMetadata()
+                .withNewSpec()
+                .withReplicas(1)
+                .withNewSelector()
+                .addToMatchLabels("app", "opschain-db")
+                .endSelector()
+                .withNewTemplate()
+                .withNewMetadata()
+                .addToLabels("app", "opschain-db")
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("db")
+                .withImage("postgres")
+                .endContainer()
+                .endSpec()
+                .endTemplate()
+                .endSpec()
+                .build())
+        .create();
     box.runPod(NS, "opschain-db-7d9f", Map.of("app", "opschain-db"), db.port());
     env = TestActivityEnvironment.newInstance();
     env.registerActivitiesImplementations(
-        new BackupActivitiesImpl(box.client(), "test-host"), new RestorePodActivitiesImpl(box.client()));
+        new BackupActivitiesImpl(box.client(), "test-host"),
+        new RestorePodActivitiesImpl(box.client()));
     env.setActivityHeartbeatListener(Heartbeats.Checkpoint.class, heartbeats::add);
   }
 
@@ -75,14 +100,17 @@ class BackupRoundTripIT {
   @Test
   void backupCopyVerifyAndManualRestoreKeepEveryRow() throws Exception {
     String rowsBefore = db.sql("opschain", "SELECT count(*) FROM items");
-    String sumBefore = db.sql("opschain", "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items");
+    String sumBefore =
+        db.sql(
+            "opschain", "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items");
     BackupActivities backup = env.newActivityStub(BackupActivities.class);
     String podDir = sandbox.resolve("pod/tmp/backup").toString();
     Files.createDirectories(sandbox.resolve("pod/tmp"));
 
     // pg_basebackup in the pod, twice: the second call reuses the completed backup.
     BackupActivities.BackupRequest req =
-        new BackupActivities.BackupRequest(NS, "opschain-db", podDir, "300M", "opschain", WORKFLOW_ID);
+        new BackupActivities.BackupRequest(
+            NS, "opschain-db", podDir, "300M", "opschain", WORKFLOW_ID);
     BackupActivities.PodBackup taken = backup.takeBackup(req);
     BackupActivities.PodBackup again = backup.takeBackup(req);
     assertThat(taken.reused()).isFalse();
@@ -91,36 +119,53 @@ class BackupRoundTripIT {
     assertThat(box.requests()).filteredOn(r -> r.contains("command=pg_basebackup")).hasSize(1);
     assertThat(taken.files()).extracting(BackupFile::name).contains("base.tar.gz", "pg_wal.tar.gz");
     // pg_basebackup's -P/-v lines reached Temporal as heartbeats (sent from the activity's thread).
-    assertThat(heartbeats).filteredOn(h -> h.step().equals("takeBackup"))
+    assertThat(heartbeats)
+        .filteredOn(h -> h.step().equals("takeBackup"))
         .anyMatch(h -> h.message() != null && h.message().contains("pg_basebackup"))
         .anyMatch(h -> Double.valueOf(100.0).equals(h.percent()));
     // The pod hashed each finished file once (one sha256sum) and recorded it beside the backup.
     StringBuilder sums = new StringBuilder();
     for (BackupFile f : taken.files()) {
-      assertThat(f.podSha256()).as(f.name()).isEqualTo(HostFiles.sha256Hex(Path.of(podDir, f.name())));
+      assertThat(f.podSha256())
+          .as(f.name())
+          .isEqualTo(HostFiles.sha256Hex(Path.of(podDir, f.name())));
       sums.append(f.podSha256()).append("  ").append(f.name()).append('\n');
     }
-    assertThat(Files.readString(Path.of(podDir, BackupActivitiesImpl.SUMS))).isEqualTo(sums.toString());
+    assertThat(Files.readString(Path.of(podDir, BackupActivitiesImpl.SUMS)))
+        .isEqualTo(sums.toString());
     assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(1);
 
     // Copy out with the stream of base.tar.gz cut at 50 % with exit code 0.
-    long baseSize = taken.files().stream().filter(f -> f.name().equals("base.tar.gz")).findFirst().orElseThrow().podBytes();
+    long baseSize =
+        taken.files().stream()
+            .filter(f -> f.name().equals("base.tar.gz"))
+            .findFirst()
+            .orElseThrow()
+            .podBytes();
     box.cutExecStream("command=dd.*base\\.tar\\.gz", 1, baseSize / 2);
     String hostDir = sandbox.resolve("host/limepoint/backup/" + WORKFLOW_ID).toString();
-    BackupEvidence copied = backup.copyBackupOut(new BackupActivities.CopyRequest(NS, taken.pod(), podDir, hostDir));
+    BackupEvidence copied =
+        backup.copyBackupOut(new BackupActivities.CopyRequest(NS, taken.pod(), podDir, hostDir));
     long total = taken.files().stream().mapToLong(BackupFile::podBytes).sum();
     System.out.println("copy out: " + copied.checks().get(0) + "; files total " + total + " bytes");
-    assertThat(copied.checks().get(0)).contains("copied " + total + " bytes").contains("resumed 1 times");
+    assertThat(copied.checks().get(0))
+        .contains("copied " + total + " bytes")
+        .contains("resumed 1 times");
     for (BackupFile f : copied.files()) {
       assertThat(f.matches()).as(f.name()).isTrue();
-      assertThat(Files.mismatch(Path.of(hostDir, f.name()), Path.of(podDir, f.name()))).as(f.name()).isEqualTo(-1L);
+      assertThat(Files.mismatch(Path.of(hostDir, f.name()), Path.of(podDir, f.name())))
+          .as(f.name())
+          .isEqualTo(-1L);
     }
-    BackupEvidence copiedAgain = backup.copyBackupOut(new BackupActivities.CopyRequest(NS, taken.pod(), podDir, hostDir));
+    BackupEvidence copiedAgain =
+        backup.copyBackupOut(new BackupActivities.CopyRequest(NS, taken.pod(), podDir, hostDir));
     assertThat(copiedAgain.checks().get(0)).startsWith("copied 0 bytes");
-    // Neither copy hashed the pod's files again: the sums recorded by takeBackup are the pod's side.
+    // Neither copy hashed the pod's files again: the sums recorded by takeBackup are the pod's
+    // side.
     assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(1);
 
-    BackupEvidence verified = backup.verifyBackup(new BackupActivities.VerifyRequest(hostDir, copied.files()));
+    BackupEvidence verified =
+        backup.verifyBackup(new BackupActivities.VerifyRequest(hostDir, copied.files()));
     assertThat(verified.passesVerification()).isTrue();
     assertThat(verified.checks()).anyMatch(c -> c.contains("PG_VERSION and backup_label"));
 
@@ -131,20 +176,37 @@ class BackupRoundTripIT {
     fresh.close();
     box.bindExec(NS, "restore-from-backup", 0);
     RestorePodActivities restore = env.newActivityStub(RestorePodActivities.class);
-    var podReq = new RestorePodActivities.RestorePodRequest(NS, "restore-from-backup", "limepoint/opschain-db:17.5", "opschain-db-1", newPgdata.toString(), false);
+    var podReq =
+        new RestorePodActivities.RestorePodRequest(
+            NS,
+            "restore-from-backup",
+            "limepoint/opschain-db:17.5",
+            "opschain-db-1",
+            newPgdata.toString(),
+            false);
     assertThat(restore.createRestorePod(podReq).changed()).isTrue();
     assertThat(restore.createRestorePod(podReq).changed()).isFalse();
     var pod = box.client().pods().inNamespace(NS).withName("restore-from-backup").get();
     assertThat(pod.getSpec().getSecurityContext().getRunAsUser()).isZero();
-    assertThat(pod.getSpec().getVolumes().get(0).getPersistentVolumeClaim().getClaimName()).isEqualTo("opschain-db-1");
-    assertThat(pod.getSpec().getContainers().get(0).getVolumeMounts().get(0).getMountPath()).isEqualTo(pvc.toString());
+    assertThat(pod.getSpec().getVolumes().get(0).getPersistentVolumeClaim().getClaimName())
+        .isEqualTo("opschain-db-1");
+    assertThat(pod.getSpec().getContainers().get(0).getVolumeMounts().get(0).getMountPath())
+        .isEqualTo(pvc.toString());
 
     String uploadDir = sandbox.resolve("restorepod/tmp").toString();
-    var upload = new BackupActivities.UploadRequest(NS, "restore-from-backup", hostDir, uploadDir, verified.files());
+    var upload =
+        new BackupActivities.UploadRequest(
+            NS, "restore-from-backup", hostDir, uploadDir, verified.files());
     assertThat(backup.uploadBackup(upload).changed()).isTrue();
     assertThat(backup.uploadBackup(upload).changed()).isFalse();
 
-    var pg = new RestorePodActivities.PgdataRequest(NS, "restore-from-backup", newPgdata.toString(), uploadDir, LocalPostgres.serverOwner());
+    var pg =
+        new RestorePodActivities.PgdataRequest(
+            NS,
+            "restore-from-backup",
+            newPgdata.toString(),
+            uploadDir,
+            LocalPostgres.serverOwner());
     String hbaBefore = Files.readString(newPgdata.resolve("pg_hba.conf"));
     assertThat(restore.saveConfFiles(pg).changed()).isTrue();
     assertThat(restore.saveConfFiles(pg).changed()).isFalse();
@@ -160,8 +222,13 @@ class BackupRoundTripIT {
     assertThat(restore.deleteRestorePod(podReq).changed()).isFalse();
 
     try (LocalPostgres after = LocalPostgres.startExisting(newPgdata)) {
-      assertThat(after.sql("opschain", "SELECT count(*) FROM items")).isEqualTo(rowsBefore).isEqualTo("100000");
-      assertThat(after.sql("opschain", "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items"))
+      assertThat(after.sql("opschain", "SELECT count(*) FROM items"))
+          .isEqualTo(rowsBefore)
+          .isEqualTo("100000");
+      assertThat(
+              after.sql(
+                  "opschain",
+                  "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items"))
           .isEqualTo(sumBefore);
     }
   }

@@ -15,17 +15,17 @@ import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The copy-out benchmark: copies a 256 MiB and a 1 GiB backup file pod -> host through the
- * harness (fabric8 exec over the websocket, SHA-256 on the host while streaming, compared with the
- * pod's sums, fsync, rename) and prints MB/s beside {@code cat file | sha256sum} on the same file,
- * the bare exec stream (dd to a null sink: no hashing, no disk), and the in-pod {@code sha256sum}
- * that takeBackup runs once when pg_basebackup has finished (it is not part of the copy, so it is
+ * The copy-out benchmark: copies a 256 MiB and a 1 GiB backup file pod -> host through the harness
+ * (fabric8 exec over the websocket, SHA-256 on the host while streaming, compared with the pod's
+ * sums, fsync, rename) and prints MB/s beside {@code cat file | sha256sum} on the same file, the
+ * bare exec stream (dd to a null sink: no hashing, no disk), and the in-pod {@code sha256sum} that
+ * takeBackup runs once when pg_basebackup has finished (it is not part of the copy, so it is
  * printed on its own). The peak live heap (used after GC) is sampled during each copy.
  *
- * <p>Every figure is the median of {@value #ROUNDS} rounds after one warm-up round (the JIT and
- * the websocket path warm up in the first). The JVM runs with -Xmx256m (the harness API server
- * shares it), so a 1 GiB copy must stream. Run: {@code ./mvnw -q -pl activities -am -Pbench
- * -DskipTests verify}.
+ * <p>Every figure is the median of {@value #ROUNDS} rounds after one warm-up round (the JIT and the
+ * websocket path warm up in the first). The JVM runs with -Xmx256m (the harness API server shares
+ * it), so a 1 GiB copy must stream. Run: {@code ./mvnw -q -pl activities -am -Pbench -DskipTests
+ * verify}.
  */
 public final class CopyBenchmark {
   private static final int ROUNDS = 3;
@@ -35,8 +35,15 @@ public final class CopyBenchmark {
     try (ClusterInABox box = new ClusterInABox()) {
       box.runPod("bench", "db-0", Map.of("app", "db"), 0);
       BackupActivitiesImpl backup = new BackupActivitiesImpl(box.activityClient(), "bench-host");
-      System.out.printf("%-8s %10s %12s %8s %12s %16s %15s%n",
-          "size", "copy MB/s", "cat|sha MB/s", "ratio", "stream MB/s", "pod sha256 MB/s", "live heap MiB");
+      System.out.printf(
+          "%-8s %10s %12s %8s %12s %16s %15s%n",
+          "size",
+          "copy MB/s",
+          "cat|sha MB/s",
+          "ratio",
+          "stream MB/s",
+          "pod sha256 MB/s",
+          "live heap MiB");
       long[] peaks = new long[2];
       int i = 0;
       for (long size : new long[] {256L << 20, 1L << 30}) {
@@ -45,7 +52,8 @@ public final class CopyBenchmark {
         write(pod.resolve("base.tar.gz"), size);
         write(pod.resolve("pg_wal.tar.gz"), 1 << 20);
         long total = size + (1 << 20);
-        double podSha = total / 1e6 / seconds(() -> backup.recordPodChecksums("bench", "db-0", pod.toString()));
+        double podSha =
+            total / 1e6 / seconds(() -> backup.recordPodChecksums("bench", "db-0", pod.toString()));
         Path host = dir.resolve("host-" + size);
         // Warm-up round, not counted.
         catSha(pod.resolve("base.tar.gz"));
@@ -63,14 +71,25 @@ public final class CopyBenchmark {
         }
         heap.stopSampling();
         peaks[i++] = heap.peak.get();
-        System.out.printf("%-8s %10.1f %12.1f %8.2f %12.1f %16.1f %15.1f%n",
-            size == (1L << 30) ? "1 GiB" : "256 MiB", median(copy), median(baseline), median(copy) / median(baseline),
-            median(stream), podSha, heap.peak.get() / 1048576.0);
+        System.out.printf(
+            "%-8s %10.1f %12.1f %8.2f %12.1f %16.1f %15.1f%n",
+            size == (1L << 30) ? "1 GiB" : "256 MiB",
+            median(copy),
+            median(baseline),
+            median(copy) / median(baseline),
+            median(stream),
+            podSha,
+            heap.peak.get() / 1048576.0);
         System.out.printf("         rounds: copy %s, cat|sha %s%n", rounds(copy), rounds(baseline));
-        Files.walk(pod).sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        Files.walk(host).sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        Files.walk(pod)
+            .sorted(java.util.Comparator.reverseOrder())
+            .forEach(p -> p.toFile().delete());
+        Files.walk(host)
+            .sorted(java.util.Comparator.reverseOrder())
+            .forEach(p -> p.toFile().delete());
       }
-      System.out.printf("live heap growth from 256 MiB to 1 GiB: %.1f MiB (target <= 16 MiB); max heap %d MiB%n",
+      System.out.printf(
+          "live heap growth from 256 MiB to 1 GiB: %.1f MiB (target <= 16 MiB); max heap %d MiB%n",
           (peaks[1] - peaks[0]) / 1048576.0, Runtime.getRuntime().maxMemory() >> 20);
     }
     System.exit(0);
@@ -80,13 +99,20 @@ public final class CopyBenchmark {
   private static void copy(BackupActivitiesImpl backup, Path pod, Path host) {
     try {
       if (Files.exists(host)) {
-        Files.walk(host).sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        Files.walk(host)
+            .sorted(java.util.Comparator.reverseOrder())
+            .forEach(p -> p.toFile().delete());
       }
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
-    BackupEvidence e = backup.copyBackupOut(new BackupActivities.CopyRequest("bench", "db-0", pod.toString(), host.toString()));
-    if (!e.files().stream().allMatch(f -> f.matches()) || !e.checks().get(0).startsWith("copied " + e.files().stream().mapToLong(f -> f.podBytes()).sum())) {
+    BackupEvidence e =
+        backup.copyBackupOut(
+            new BackupActivities.CopyRequest("bench", "db-0", pod.toString(), host.toString()));
+    if (!e.files().stream().allMatch(f -> f.matches())
+        || !e.checks()
+            .get(0)
+            .startsWith("copied " + e.files().stream().mapToLong(f -> f.podBytes()).sum())) {
       throw new IllegalStateException("copy did not verify: " + e);
     }
   }
@@ -113,9 +139,13 @@ public final class CopyBenchmark {
 
   /** The bare transport: dd in the pod to a null sink through fabric8 exec. */
   private static void streamOnly(ClusterInABox box, Path file) {
-    try (var w = box.client().pods().inNamespace("bench").withName("db-0")
-        .writingOutput(OutputStream.nullOutputStream())
-        .exec("dd", "if=" + file, "bs=1M", "status=none")) {
+    try (var w =
+        box.client()
+            .pods()
+            .inNamespace("bench")
+            .withName("db-0")
+            .writingOutput(OutputStream.nullOutputStream())
+            .exec("dd", "if=" + file, "bs=1M", "status=none")) {
       w.exitCode().get(10, java.util.concurrent.TimeUnit.MINUTES);
     } catch (Exception e) {
       throw new IllegalStateException(e);
@@ -125,8 +155,11 @@ public final class CopyBenchmark {
   /** {@code cat file | sha256sum} as a two-process pipeline, no shell. */
   private static void catSha(Path file) {
     try {
-      List<Process> ps = ProcessBuilder.startPipeline(List.of(
-          new ProcessBuilder("cat", file.toString()), new ProcessBuilder("sha256sum").redirectOutput(ProcessBuilder.Redirect.DISCARD)));
+      List<Process> ps =
+          ProcessBuilder.startPipeline(
+              List.of(
+                  new ProcessBuilder("cat", file.toString()),
+                  new ProcessBuilder("sha256sum").redirectOutput(ProcessBuilder.Redirect.DISCARD)));
       for (Process p : ps) {
         p.waitFor();
       }
@@ -153,9 +186,12 @@ public final class CopyBenchmark {
 
     @Override
     public void run() {
-      var pools = ManagementFactory.getMemoryPoolMXBeans().stream()
-          .filter(p -> p.getType() == java.lang.management.MemoryType.HEAP && p.getCollectionUsage() != null)
-          .toList();
+      var pools =
+          ManagementFactory.getMemoryPoolMXBeans().stream()
+              .filter(p ->
+                  p.getType() == java.lang.management.MemoryType.HEAP
+                      && p.getCollectionUsage() != null)
+              .toList();
       while (running) {
         long live = pools.stream().mapToLong(p -> p.getCollectionUsage().getUsed()).sum();
         peak.accumulateAndGet(live, Math::max);

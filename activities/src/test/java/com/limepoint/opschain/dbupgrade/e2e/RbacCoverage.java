@@ -15,8 +15,8 @@ import java.util.stream.Collectors;
 import org.yaml.snakeyaml.Yaml;
 
 /**
- * Maps each API request the activities made to the RBAC verb and resource it needs, and checks
- * them against {@code deploy/rbac.yaml}: every call allowed, and nothing granted that no call used.
+ * Maps each API request the activities made to the RBAC verb and resource it needs, and checks them
+ * against {@code deploy/rbac.yaml}: every call allowed, and nothing granted that no call used.
  */
 final class RbacCoverage {
   private static final Set<String> used = new TreeSet<>();
@@ -54,16 +54,20 @@ final class RbacCoverage {
       return Set.of();
     }
     String[] seg = rest.split("/");
-    if (group.equals("authorization.k8s.io") || seg.length < 3 || !seg[0].equals("namespaces") || seg[1].equals("cnpg-system")) {
+    if (group.equals("authorization.k8s.io")
+        || seg.length < 3
+        || !seg[0].equals("namespaces")
+        || seg[1].equals("cnpg-system")) {
       return Set.of();
     }
     String resource = seg[2] + (seg.length > 4 ? "/" + seg[4] : "");
     boolean item = seg.length > 3;
     String prefix = group + "/" + resource + " ";
     return switch (method) {
-      case "GET" -> resource.endsWith("/exec")
-          ? Set.of(prefix + "get", prefix + "create")
-          : Set.of(prefix + (item ? "get" : query.contains("watch=true") ? "watch" : "list"));
+      case "GET" ->
+          resource.endsWith("/exec")
+              ? Set.of(prefix + "get", prefix + "create")
+              : Set.of(prefix + (item ? "get" : query.contains("watch=true") ? "watch" : "list"));
       case "POST" -> Set.of(prefix + "create");
       case "PUT" -> Set.of(prefix + "update");
       case "PATCH" -> Set.of(prefix + "patch");
@@ -97,12 +101,21 @@ final class RbacCoverage {
 
   static synchronized void check() throws IOException {
     Set<String> granted = granted();
-    Set<String> required = Permissions.REQUIRED.stream()
-        .map(a -> a.group() + "/" + a.resource() + (a.subresource().isEmpty() ? "" : "/" + a.subresource()) + " " + a.verb())
-        .collect(Collectors.toCollection(TreeSet::new));
+    Set<String> required =
+        Permissions.REQUIRED.stream()
+            .map(a ->
+                a.group()
+                    + "/"
+                    + a.resource()
+                    + (a.subresource().isEmpty() ? "" : "/" + a.subresource())
+                    + " "
+                    + a.verb())
+            .collect(Collectors.toCollection(TreeSet::new));
     System.out.println("RBAC: " + requests.size() + " distinct activity requests need " + used);
     assertThat(granted).as("every activity call is allowed by deploy/rbac.yaml").containsAll(used);
-    assertThat(used).as("deploy/rbac.yaml grants nothing the activities did not use").containsAll(granted);
+    assertThat(used)
+        .as("deploy/rbac.yaml grants nothing the activities did not use")
+        .containsAll(granted);
     assertThat(required).as("preflight checks exactly what the Role grants").isEqualTo(granted);
   }
 }

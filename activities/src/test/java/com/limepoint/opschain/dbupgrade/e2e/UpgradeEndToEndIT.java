@@ -53,7 +53,8 @@ class UpgradeEndToEndIT {
   static final String WF = "opschain-db-upgrade-opschain";
   static final String HOST_QUEUE = "opschain-db-upgrade-host-e2e";
   static final String COUNT = "SELECT count(*) FROM items";
-  static final String SUM = "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items";
+  static final String SUM =
+      "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items";
 
   Path sandbox;
   ClusterInABox box;
@@ -74,29 +75,51 @@ class UpgradeEndToEndIT {
     sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "e2e-");
     legacy = LocalPostgres.init(sandbox.resolve("legacy/data/pgdata"), "opschain");
     legacy.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
-    legacy.sql("opschain", "INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
+    legacy.sql(
+        "opschain", "INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
     rowsBefore = legacy.sql("opschain", COUNT);
     sumBefore = legacy.sql("opschain", SUM);
 
     box = new ClusterInABox();
-    box.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
+    box.client()
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
+        .create();
     box.installCnpgOperator();
     box.postgresFor(NS, "opschain-db", legacy.port());
     box.bindExec(NS, "restore-from-backup", 0);
-    values = Files.writeString(Files.createDirectories(sandbox.resolve("etc")).resolve("values.yaml"),
-        "# production values\ndb:\n  # the legacy volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n");
+    values =
+        Files.writeString(
+            Files.createDirectories(sandbox.resolve("etc")).resolve("values.yaml"),
+            "# production values\ndb:\n  # the legacy volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n");
     releases = new ChartReleases(box.client(), ChartReleases.testChart(sandbox));
-    releases.upgrade(new ChartReleases.Call(NS, "opschain", "2025-10-01", List.of(values.toString()), Map.of(), "Install complete"));
+    releases.upgrade(
+        new ChartReleases.Call(
+            NS,
+            "opschain",
+            "2025-10-01",
+            List.of(values.toString()),
+            Map.of(),
+            "Install complete"));
     pvcPgdata = sandbox.resolve("pvc/data/pgdata");
 
-    env = TestWorkflowEnvironment.newInstance(TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build());
+    env =
+        TestWorkflowEnvironment.newInstance(
+            TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build());
     k8s = box.activityClient();
     Worker shared = env.newWorker(DbUpgradeWorkflow.TASK_QUEUE);
-    shared.registerWorkflowImplementationTypes(DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
+    shared.registerWorkflowImplementationTypes(
+        DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
     shared.registerActivitiesImplementations(
-        new HostActivitiesImpl("e2e-host", HOST_QUEUE), new ClusterActivitiesImpl(k8s), new CnpgActivitiesImpl(k8s), new RestorePodActivitiesImpl(k8s));
-    env.newWorker(HOST_QUEUE).registerActivitiesImplementations(
-        new BackupActivitiesImpl(k8s, "e2e-host"), new HelmActivitiesImpl(new BoxHelmReleases(releases)), new ValuesActivitiesImpl());
+        new HostActivitiesImpl("e2e-host", HOST_QUEUE),
+        new ClusterActivitiesImpl(k8s),
+        new CnpgActivitiesImpl(k8s),
+        new RestorePodActivitiesImpl(k8s));
+    env.newWorker(HOST_QUEUE)
+        .registerActivitiesImplementations(
+            new BackupActivitiesImpl(k8s, "e2e-host"),
+            new HelmActivitiesImpl(new BoxHelmReleases(releases)),
+            new ValuesActivitiesImpl());
     env.start();
     client = env.getWorkflowClient();
     com.limepoint.opschain.dbupgrade.kube.Heartbeats.reportTo(client);
@@ -136,16 +159,22 @@ class UpgradeEndToEndIT {
   }
 
   UpgradeRequest request(Map<String, Object> extra) throws IOException {
-    Map<String, Object> fields = new java.util.HashMap<>(Map.ofEntries(
-        Map.entry("namespace", NS), Map.entry("release", "opschain"), Map.entry("chart", "opschain/opschain"),
-        Map.entry("currentVersion", "2025-10-01"), Map.entry("targetVersion", "2026-02-10"),
-        Map.entry("valuesFile", values.toString()),
-        Map.entry("hostBackupDir", sandbox.resolve("host/backup").toString()),
-        Map.entry("podBackupDir", sandbox.resolve("pod/tmp/backup").toString()),
-        Map.entry("pgdata", pvcPgdata.toString()),
-        Map.entry("dataOwner", LocalPostgres.serverOwner()),
-        Map.entry("importTimeout", "10m"), Map.entry("gateTimeout", "1h"),
-        Map.entry("approvers", List.of("alice", "bob"))));
+    Map<String, Object> fields =
+        new java.util.HashMap<>(
+            Map.ofEntries(
+                Map.entry("namespace", NS),
+                Map.entry("release", "opschain"),
+                Map.entry("chart", "opschain/opschain"),
+                Map.entry("currentVersion", "2025-10-01"),
+                Map.entry("targetVersion", "2026-02-10"),
+                Map.entry("valuesFile", values.toString()),
+                Map.entry("hostBackupDir", sandbox.resolve("host/backup").toString()),
+                Map.entry("podBackupDir", sandbox.resolve("pod/tmp/backup").toString()),
+                Map.entry("pgdata", pvcPgdata.toString()),
+                Map.entry("dataOwner", LocalPostgres.serverOwner()),
+                Map.entry("importTimeout", "10m"),
+                Map.entry("gateTimeout", "1h"),
+                Map.entry("approvers", List.of("alice", "bob"))));
     fields.putAll(extra);
     return UpgradeRequest.fromJson(fields);
   }
@@ -155,8 +184,13 @@ class UpgradeEndToEndIT {
   }
 
   DbUpgradeWorkflow start(UpgradeRequest r) {
-    DbUpgradeWorkflow wf = client.newWorkflowStub(DbUpgradeWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE).setWorkflowId(WF).build());
+    DbUpgradeWorkflow wf =
+        client.newWorkflowStub(
+            DbUpgradeWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE)
+                .setWorkflowId(WF)
+                .build());
     WorkflowClient.start(wf::run, r);
     return wf;
   }
@@ -190,15 +224,20 @@ class UpgradeEndToEndIT {
     assertThat(last.status()).isEqualTo("deployed");
     assertThat(last.description()).endsWith(WF + "/finalizeUpgrade");
     assertThat(last.manifest()).doesNotContain("bootstrap", "image: limepoint/opschain-db");
-    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get()).isNull();
+    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get())
+        .isNull();
     for (String s : List.of("opschain-api", "opschain-api-worker", "opschain-log-aggregator")) {
       assertThat(box.restarts(NS, s)).as(s).isEqualTo(1);
     }
     // Long steps reported milestones to the status query: a few signals, not one per heartbeat.
-    long progress = client.fetchHistory(WF).getEvents().stream()
-        .filter(e -> e.hasWorkflowExecutionSignaledEventAttributes()
-            && e.getWorkflowExecutionSignaledEventAttributes().getSignalName().equals("progress"))
-        .count();
+    long progress =
+        client.fetchHistory(WF).getEvents().stream()
+            .filter(e ->
+                e.hasWorkflowExecutionSignaledEventAttributes()
+                    && e.getWorkflowExecutionSignaledEventAttributes()
+                        .getSignalName()
+                        .equals("progress"))
+            .count();
     System.out.println("e2e automatic path: " + progress + " progress signals");
     assertThat(progress).isBetween(1L, 40L);
     export("e2e-automatic", WF);
@@ -213,7 +252,8 @@ class UpgradeEndToEndIT {
     approveByUpdate(wf, Gate.START, "alice");
     approveBySignal(wf, Gate.BACKUP_VERIFIED, "bob");
     UpgradeStatus atRestore = awaitGate(wf, Gate.MANUAL_RESTORE);
-    assertThat(atRestore.openGate().evidence().summary()).contains("ImportFailed", "FATAL: could not import");
+    assertThat(atRestore.openGate().evidence().summary())
+        .contains("ImportFailed", "FATAL: could not import");
     approveByUpdate(wf, Gate.MANUAL_RESTORE, "alice");
     approveBySignal(wf, Gate.SERVICES_VERIFIED, "bob");
     approveByUpdate(wf, Gate.FINALIZE, "alice");
@@ -222,7 +262,9 @@ class UpgradeEndToEndIT {
     report("import failure + manual restore", t0);
     assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
     assertThat(report.manualRestore()).isTrue();
-    assertThat(report.steps()).filteredOn(s -> s.name().equals("manualRestore")).singleElement()
+    assertThat(report.steps())
+        .filteredOn(s -> s.name().equals("manualRestore"))
+        .singleElement()
         .satisfies(s -> assertThat(s.summary()).contains("in production"));
     try (LocalPostgres restored = LocalPostgres.startExisting(pvcPgdata)) {
       assertThat(restored.sql("opschain", COUNT)).isEqualTo(rowsBefore);
@@ -247,7 +289,10 @@ class UpgradeEndToEndIT {
     try (LocalPostgres restored = LocalPostgres.startExisting(pvcPgdata)) {
       assertThat(restored.sql("opschain", COUNT)).isEqualTo(rowsBefore);
     }
-    assertThat(box.activityRequests()).anyMatch(r -> r.startsWith("PATCH /apis/postgresql.cnpg.io/v1/namespaces/opschain/clusters/opschain-db"));
+    assertThat(box.activityRequests())
+        .anyMatch(r ->
+            r.startsWith(
+                "PATCH /apis/postgresql.cnpg.io/v1/namespaces/opschain/clusters/opschain-db"));
     assertThat(wf.status().phase().name()).isEqualTo("COMPLETED");
   }
 
@@ -267,8 +312,15 @@ class UpgradeEndToEndIT {
     assertThat(last.chartVersion()).isEqualTo("2025-10-01");
     assertThat(last.description()).endsWith("/putBackInService");
     assertThat(box.client().apps().deployments().inNamespace(NS).list().getItems())
-        .allSatisfy(d -> assertThat(d.getSpec().getReplicas()).as(d.getMetadata().getName()).isEqualTo(1));
-    assertThat(box.client().genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(NS).list().getItems()).isEmpty();
+        .allSatisfy(
+            d -> assertThat(d.getSpec().getReplicas()).as(d.getMetadata().getName()).isEqualTo(1));
+    assertThat(
+            box.client()
+                .genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster")
+                .inNamespace(NS)
+                .list()
+                .getItems())
+        .isEmpty();
     assertThat(legacy.sql("opschain", COUNT)).isEqualTo(rowsBefore);
     assertThat(legacy.sql("opschain", SUM)).isEqualTo(sumBefore);
     export("e2e-abort", WF);
@@ -280,11 +332,13 @@ class UpgradeEndToEndIT {
   }
 
   private void report(String scenario, long t0) {
-    System.out.printf("e2e %s: %.1f s wall, %d history events%n", scenario, (System.nanoTime() - t0) / 1e9,
-        client.fetchHistory(WF).getEvents().size());
+    System.out.printf(
+        "e2e %s: %.1f s wall, %d history events%n",
+        scenario, (System.nanoTime() - t0) / 1e9, client.fetchHistory(WF).getEvents().size());
   }
 
-  private static UpgradeStatus awaitGate(DbUpgradeWorkflow wf, Gate gate) throws InterruptedException {
+  private static UpgradeStatus awaitGate(DbUpgradeWorkflow wf, Gate gate)
+      throws InterruptedException {
     long deadline = System.nanoTime() + 180_000_000_000L;
     UpgradeStatus s = null;
     while (System.nanoTime() < deadline) {
@@ -300,12 +354,14 @@ class UpgradeEndToEndIT {
     throw new AssertionError("gate " + gate + " did not open; status: " + s);
   }
 
-  private static void approveByUpdate(DbUpgradeWorkflow wf, Gate gate, String by) throws InterruptedException {
+  private static void approveByUpdate(DbUpgradeWorkflow wf, Gate gate, String by)
+      throws InterruptedException {
     awaitGate(wf, gate);
     wf.approveGate(new GateDecision(gate.name(), by, "checked"));
   }
 
-  private static void approveBySignal(DbUpgradeWorkflow wf, Gate gate, String by) throws InterruptedException {
+  private static void approveBySignal(DbUpgradeWorkflow wf, Gate gate, String by)
+      throws InterruptedException {
     awaitGate(wf, gate);
     wf.approve(new GateDecision(gate.name(), by, "checked"));
   }
@@ -316,7 +372,9 @@ class UpgradeEndToEndIT {
     Files.createDirectories(out.getParent());
     Files.writeString(out, json);
     if (Boolean.getBoolean("histories.update")) {
-      Files.writeString(Path.of("..", "workflows", "src", "test", "resources", "histories", name + ".json"), json);
+      Files.writeString(
+          Path.of("..", "workflows", "src", "test", "resources", "histories", name + ".json"),
+          json);
     }
   }
 

@@ -36,6 +36,7 @@ public final class BoxHelmReleases implements HelmReleases {
   }
 
   static ChartReleases.Call toCall(HelmCall c) {
-    return new ChartReleases.Call(c.namespace(), c.release(), c.version(), c.valuesFiles(), c.set(), c.description());
+    return new ChartReleases.Call(
+        c.namespace(), c.release(), c.version(), c.valuesFiles(), c.set(), c.description());
   }
 }

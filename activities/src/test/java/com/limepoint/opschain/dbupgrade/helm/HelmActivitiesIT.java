@@ -23,7 +23,9 @@ import org.junit.jupiter.api.Test;
 class HelmActivitiesIT {
   static final String NS = "opschain";
   static final String USER_VALUES = "db:\n  volume:\n    storageClass: null\n    size: 10Gi\n";
-  static final String MIGRATION_VALUES = USER_VALUES + "  cnpg:\n    storage:\n      storageClass: null\n      size: 10Gi\n  recoveryMode: true\n";
+  static final String MIGRATION_VALUES =
+      USER_VALUES
+          + "  cnpg:\n    storage:\n      storageClass: null\n      size: 10Gi\n  recoveryMode: true\n";
 
   ClusterInABox box;
   ChartReleases releases;
@@ -39,9 +41,19 @@ class HelmActivitiesIT {
     userValues = Files.writeString(dir.resolve("values.yaml"), USER_VALUES);
     migrationValues = Files.writeString(dir.resolve("values.migration.yaml"), MIGRATION_VALUES);
     box = new ClusterInABox();
-    box.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
+    box.client()
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
+        .create();
     releases = new ChartReleases(box.client(), ChartReleases.testChart(dir));
-    releases.upgrade(new ChartReleases.Call(NS, "opschain", "2025-10-01", List.of(userValues.toString()), Map.of(), "Install complete"));
+    releases.upgrade(
+        new ChartReleases.Call(
+            NS,
+            "opschain",
+            "2025-10-01",
+            List.of(userValues.toString()),
+            Map.of(),
+            "Install complete"));
     env = TestActivityEnvironment.newInstance();
     env.registerActivitiesImplementations(new HelmActivitiesImpl(new BoxHelmReleases(releases)));
     helm = env.newActivityStub(HelmActivities.class);
@@ -53,18 +65,30 @@ class HelmActivitiesIT {
     box.close();
   }
 
-  HelmActivities.UpgradeRequest request(String version, Path values, Map<String, String> set, String step, boolean dryRun) {
-    return new HelmActivities.UpgradeRequest(NS, "opschain", "/charts/opschain", version, List.of(values.toString()), set, step, 600, dryRun);
+  HelmActivities.UpgradeRequest request(
+      String version, Path values, Map<String, String> set, String step, boolean dryRun) {
+    return new HelmActivities.UpgradeRequest(
+        NS,
+        "opschain",
+        "/charts/opschain",
+        version,
+        List.of(values.toString()),
+        set,
+        step,
+        600,
+        dryRun);
   }
 
   @Test
   void releaseStatusReadsTheDeployedRevision() {
-    HelmActivities.ReleaseInfo info = helm.releaseStatus(new HelmActivities.ReleaseRequest(NS, "opschain"));
+    HelmActivities.ReleaseInfo info =
+        helm.releaseStatus(new HelmActivities.ReleaseRequest(NS, "opschain"));
 
     assertThat(info.exists()).isTrue();
     assertThat(info.chartVersion()).isEqualTo("2025-10-01");
     assertThat(info.revision()).isEqualTo(1);
-    assertThat(helm.releaseStatus(new HelmActivities.ReleaseRequest(NS, "nope")).exists()).isFalse();
+    assertThat(helm.releaseStatus(new HelmActivities.ReleaseRequest(NS, "nope")).exists())
+        .isFalse();
   }
 
   @Test
@@ -79,67 +103,105 @@ class HelmActivitiesIT {
     assertThat(retry.changed()).isFalse();
     assertThat(retry.revision()).isEqualTo(2);
     assertThat(releases.history(NS, "opschain")).hasSize(2);
-    GenericKubernetesResource cluster = box.client().genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(NS).withName("opschain-db").get();
+    GenericKubernetesResource cluster =
+        box.client()
+            .genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster")
+            .inNamespace(NS)
+            .withName("opschain-db")
+            .get();
     assertThat(cluster).isNotNull();
     assertThat(cluster.getAdditionalProperties().get("spec").toString()).contains("import");
-    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get()).isNotNull();
+    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get())
+        .isNotNull();
   }
 
   @Test
   void stoppedScalesTheServicesToZero() {
-    helm.upgrade(request("2025-10-01", userValues, Map.of("stopped", "true"), "stopOpsChain", false));
+    helm.upgrade(
+        request("2025-10-01", userValues, Map.of("stopped", "true"), "stopOpsChain", false));
 
     assertThat(box.client().apps().deployments().inNamespace(NS).list().getItems())
-        .allSatisfy(d -> assertThat(d.getSpec().getReplicas()).as(d.getMetadata().getName()).isZero());
+        .allSatisfy(
+            d -> assertThat(d.getSpec().getReplicas()).as(d.getMetadata().getName()).isZero());
   }
 
   @Test
   void theFinalValuesRemoveTheLegacyDatabase() throws Exception {
-    Path fin = Files.writeString(dir.resolve("values.final.yaml"), "db:\n  cnpg:\n    storage:\n      size: 10Gi\n");
+    Path fin =
+        Files.writeString(
+            dir.resolve("values.final.yaml"), "db:\n  cnpg:\n    storage:\n      size: 10Gi\n");
     helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false));
 
     helm.upgrade(request("2026-02-10", fin, Map.of(), "finalizeUpgrade", false));
 
-    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get()).isNull();
-    assertThat(box.client().genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(NS).withName("opschain-db").get()
-        .getAdditionalProperties().get("spec").toString()).doesNotContain("import");
+    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get())
+        .isNull();
+    assertThat(
+            box.client()
+                .genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster")
+                .inNamespace(NS)
+                .withName("opschain-db")
+                .get()
+                .getAdditionalProperties()
+                .get("spec")
+                .toString())
+        .doesNotContain("import");
   }
 
   @Test
   void aPendingUpgradeLeftByThisWorkflowIsRolledBackAndRetried() {
-    helm.upgrade(request("2025-10-01", userValues, Map.of("stopped", "true"), "stopOpsChain", false));
-    String ours = releases.history(NS, "opschain").get(1).description().replace("/stopOpsChain", "/upgradeRelease");
+    helm.upgrade(
+        request("2025-10-01", userValues, Map.of("stopped", "true"), "stopOpsChain", false));
+    String ours =
+        releases
+            .history(NS, "opschain")
+            .get(1)
+            .description()
+            .replace("/stopOpsChain", "/upgradeRelease");
     releases.leavePending(NS, "opschain", "2026-02-10", ours);
 
-    HelmActivities.HelmResult r = helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false));
+    HelmActivities.HelmResult r =
+        helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false));
 
     assertThat(r.changed()).isTrue();
-    assertThat(releases.history(NS, "opschain")).extracting(ChartReleases.Revision::status)
+    assertThat(releases.history(NS, "opschain"))
+        .extracting(ChartReleases.Revision::status)
         .containsExactly("superseded", "superseded", "failed", "superseded", "deployed");
-    assertThat(releases.history(NS, "opschain").get(3).description()).endsWith("/upgradeRelease-recovered");
+    assertThat(releases.history(NS, "opschain").get(3).description())
+        .endsWith("/upgradeRelease-recovered");
   }
 
   @Test
   void aPendingUpgradeLeftBySomeoneElseIsReleaseBusy() {
     releases.leavePending(NS, "opschain", "2026-03-01", "Upgrade by ci-pipeline");
 
-    assertThatThrownBy(() -> helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false)))
+    assertThatThrownBy(() ->
+            helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false)))
         .cause()
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
-          assertThat(f.getType()).isEqualTo(FailureTypes.RELEASE_BUSY);
-          assertThat(f.isNonRetryable()).isTrue();
-          assertThat(f.getOriginalMessage()).contains("pending-upgrade", "ci-pipeline");
-        });
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(FailureTypes.RELEASE_BUSY);
+              assertThat(f.isNonRetryable()).isTrue();
+              assertThat(f.getOriginalMessage()).contains("pending-upgrade", "ci-pipeline");
+            });
     assertThat(releases.history(NS, "opschain")).hasSize(2);
   }
 
   @Test
   void dryRunRendersAndChangesNothing() {
-    HelmActivities.HelmResult r = helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", true));
+    HelmActivities.HelmResult r =
+        helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", true));
 
     assertThat(r.changed()).isFalse();
     assertThat(r.summary()).contains("would run helm upgrade opschain", "objects rendered");
     assertThat(releases.history(NS, "opschain")).hasSize(1);
-    assertThat(box.client().genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(NS).withName("opschain-db").get()).isNull();
+    assertThat(
+            box.client()
+                .genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster")
+                .inNamespace(NS)
+                .withName("opschain-db")
+                .get())
+        .isNull();
   }
 }

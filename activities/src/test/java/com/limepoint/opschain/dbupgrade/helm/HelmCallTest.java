@@ -11,18 +11,42 @@ class HelmCallTest {
 
   @Test
   void theUpgradeCarriesChartVersionValuesSetMarkerWaitTimeoutAndRollback() {
-    var req = new HelmActivities.UpgradeRequest(
-        "opschain", "opschain", "opschain/opschain", "2026-02-10",
-        List.of("/backup/values.migration.yaml"), Map.of("stopped", "true", "stopDatabase", "true"), "redeployStopped", 2400, false);
+    var req =
+        new HelmActivities.UpgradeRequest(
+            "opschain",
+            "opschain",
+            "opschain/opschain",
+            "2026-02-10",
+            List.of("/backup/values.migration.yaml"),
+            Map.of("stopped", "true", "stopDatabase", "true"),
+            "redeployStopped",
+            2400,
+            false);
 
     HelmCall call = HelmCall.of(req, "opschain-db-upgrade-opschain");
 
-    assertThat(call.argv()).containsExactly(
-        "helm", "upgrade", "opschain", "opschain/opschain", "--namespace", "opschain", "--version", "2026-02-10",
-        "-f", "/backup/values.migration.yaml",
-        "--set", "stopDatabase=true", "--set", "stopped=true",
-        "--description", "opschain-db-upgrade opschain-db-upgrade-opschain/redeployStopped",
-        "--wait", "--timeout", "2400s", "--atomic");
+    assertThat(call.argv())
+        .containsExactly(
+            "helm",
+            "upgrade",
+            "opschain",
+            "opschain/opschain",
+            "--namespace",
+            "opschain",
+            "--version",
+            "2026-02-10",
+            "-f",
+            "/backup/values.migration.yaml",
+            "--set",
+            "stopDatabase=true",
+            "--set",
+            "stopped=true",
+            "--description",
+            "opschain-db-upgrade opschain-db-upgrade-opschain/redeployStopped",
+            "--wait",
+            "--timeout",
+            "2400s",
+            "--atomic");
   }
 
   @Test

@@ -49,7 +49,8 @@ class KubernetesActivitiesIT {
     OpsChainFixture.install(box, NS, port);
     client = box.activityClient();
     env = TestActivityEnvironment.newInstance();
-    env.registerActivitiesImplementations(new ClusterActivitiesImpl(client), new CnpgActivitiesImpl(client));
+    env.registerActivitiesImplementations(
+        new ClusterActivitiesImpl(client), new CnpgActivitiesImpl(client));
     cluster = env.newActivityStub(ClusterActivities.class);
     cnpg = env.newActivityStub(CnpgActivities.class);
     cluster.awaitDeploymentReady(new WaitRequest(NS, List.of("opschain-db"), 120));
@@ -66,7 +67,8 @@ class KubernetesActivitiesIT {
   }
 
   ClusterActivities.PreflightRequest preflightRequest(List<String> services) {
-    return new ClusterActivities.PreflightRequest(NS, "opschain", "opschain-db", "opschain-db", services, "opschain");
+    return new ClusterActivities.PreflightRequest(
+        NS, "opschain", "opschain-db", "opschain-db", services, "opschain");
   }
 
   @Test
@@ -75,7 +77,9 @@ class KubernetesActivitiesIT {
 
     assertThat(r.legacyDbPresent()).isTrue();
     assertThat(r.cnpgServing()).isFalse();
-    assertThat(r.checks()).anyMatch(c -> c.contains("permissions granted")).anyMatch(c -> c.contains("CNPG operator ready"))
+    assertThat(r.checks())
+        .anyMatch(c -> c.contains("permissions granted"))
+        .anyMatch(c -> c.contains("CNPG operator ready"))
         .anyMatch(c -> c.contains("CRD clusters.postgresql.cnpg.io is installed"));
     if (db != null) {
       assertThat(r.dbSizeBytes()).isGreaterThan(1_000_000L);
@@ -91,51 +95,81 @@ class KubernetesActivitiesIT {
     assertThatThrownBy(() -> cluster.preflight(preflightRequest(SERVICES)))
         .isInstanceOf(ActivityFailure.class)
         .cause()
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
-          assertThat(f.getType()).isEqualTo(FailureTypes.PERMISSION_DENIED);
-          assertThat(f.isNonRetryable()).isTrue();
-          assertThat(f.getOriginalMessage()).contains("create pods/exec", "patch apps/deployments");
-        });
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(FailureTypes.PERMISSION_DENIED);
+              assertThat(f.isNonRetryable()).isTrue();
+              assertThat(f.getOriginalMessage())
+                  .contains("create pods/exec", "patch apps/deployments");
+            });
     assertThat(box.activityMutations()).isEmpty();
   }
 
   @Test
   void preflightNamesAMissingDeploymentAndChangesNothing() {
-    assertThatThrownBy(() -> cluster.preflight(preflightRequest(List.of("opschain-api", "opschain-nope"))))
+    assertThatThrownBy(
+            () -> cluster.preflight(preflightRequest(List.of("opschain-api", "opschain-nope"))))
         .cause()
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
-          assertThat(f.getType()).isEqualTo(FailureTypes.PREFLIGHT_FAILED);
-          assertThat(f.getOriginalMessage()).contains("opschain-nope");
-        });
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(FailureTypes.PREFLIGHT_FAILED);
+              assertThat(f.getOriginalMessage()).contains("opschain-nope");
+            });
     assertThat(box.activityMutations()).isEmpty();
   }
 
   @Test
   void scaleIsIdempotentAndTheWaitsFollowTheController() {
-    for (String d : List.of("opschain-db", "opschain-api", "opschain-api-worker", "opschain-log-aggregator")) {
+    for (String d :
+        List.of("opschain-db", "opschain-api", "opschain-api-worker", "opschain-log-aggregator")) {
       cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, d, 0, false));
     }
     client.apps().statefulSets().inNamespace(NS).withName("opschain-build-cache").scale(0);
-    assertThat(cluster.awaitWorkloadsStopped(new WaitRequest(NS, List.of(), 120)).summary()).contains("stopped");
-    assertThat(client.pods().inNamespace(NS).withLabel("app", "opschain-db").list().getItems()).isEmpty();
+    assertThat(cluster.awaitWorkloadsStopped(new WaitRequest(NS, List.of(), 120)).summary())
+        .contains("stopped");
+    assertThat(client.pods().inNamespace(NS).withLabel("app", "opschain-db").list().getItems())
+        .isEmpty();
 
     int before = box.activityMutations().size();
-    assertThat(cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, "opschain-db", 1, false)).changed()).isTrue();
-    assertThat(cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, "opschain-db", 1, false)).changed()).isFalse();
+    assertThat(
+            cluster
+                .scaleDeployment(new ClusterActivities.ScaleRequest(NS, "opschain-db", 1, false))
+                .changed())
+        .isTrue();
+    assertThat(
+            cluster
+                .scaleDeployment(new ClusterActivities.ScaleRequest(NS, "opschain-db", 1, false))
+                .changed())
+        .isFalse();
     assertThat(box.activityMutations()).hasSize(before + 1);
     cluster.awaitDeploymentReady(new WaitRequest(NS, List.of("opschain-db"), 120));
-    assertThat(client.pods().inNamespace(NS).withLabel("app", "opschain-db").list().getItems()).hasSize(1);
+    assertThat(client.pods().inNamespace(NS).withLabel("app", "opschain-db").list().getItems())
+        .hasSize(1);
   }
 
   @Test
   void dryRunScaleAndRestartChangeNothing() {
-    var scaled = cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, "opschain-db", 0, true));
-    var restarted = cluster.rolloutRestart(new ClusterActivities.RestartRequest(NS, SERVICES, "2026-11-24T08:00:00Z", true));
+    var scaled =
+        cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, "opschain-db", 0, true));
+    var restarted =
+        cluster.rolloutRestart(
+            new ClusterActivities.RestartRequest(NS, SERVICES, "2026-11-24T08:00:00Z", true));
 
     assertThat(scaled.changed()).isFalse();
     assertThat(scaled.summary()).contains("would scale");
     assertThat(restarted.summary()).contains("would restart");
-    assertThat(client.apps().deployments().inNamespace(NS).withName("opschain-db").get().getSpec().getReplicas()).isEqualTo(1);
+    assertThat(
+            client
+                .apps()
+                .deployments()
+                .inNamespace(NS)
+                .withName("opschain-db")
+                .get()
+                .getSpec()
+                .getReplicas())
+        .isEqualTo(1);
     assertThat(box.restarts(NS, "opschain-api")).isZero();
     assertThat(box.activityMutations()).isEmpty();
   }
@@ -160,14 +194,17 @@ class KubernetesActivitiesIT {
   @Test
   void awaitDeploymentGoneReturnsOnceDeleted() {
     client.apps().deployments().inNamespace(NS).withName("opschain-db").delete();
-    assertThat(cluster.awaitDeploymentGone(new WaitRequest(NS, List.of("opschain-db"), 120)).summary()).contains("gone");
+    assertThat(
+            cluster.awaitDeploymentGone(new WaitRequest(NS, List.of("opschain-db"), 120)).summary())
+        .contains("gone");
   }
 
   @Test
   void importSucceedsWhenTheClusterIsHealthyAndTheImportPodDone() {
     createCluster(true);
 
-    CnpgActivities.ImportResult r = cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 120));
+    CnpgActivities.ImportResult r =
+        cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 120));
 
     assertThat(r.phase()).isEqualTo("Cluster in healthy state");
     assertThat(r.readyInstances()).isEqualTo(r.instances()).isEqualTo(1);
@@ -178,13 +215,17 @@ class KubernetesActivitiesIT {
     box.importFails(true, "pg_restore: error: could not connect\nFATAL: import aborted");
     createCluster(true);
 
-    assertThatThrownBy(() -> cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 120)))
+    assertThatThrownBy(
+            () -> cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 120)))
         .cause()
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
-          assertThat(f.getType()).isEqualTo(FailureTypes.IMPORT_FAILED);
-          assertThat(f.isNonRetryable()).isTrue();
-          assertThat(f.getOriginalMessage()).contains("opschain-db-1-import failed", "FATAL: import aborted");
-        });
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(FailureTypes.IMPORT_FAILED);
+              assertThat(f.isNonRetryable()).isTrue();
+              assertThat(f.getOriginalMessage())
+                  .contains("opschain-db-1-import failed", "FATAL: import aborted");
+            });
   }
 
   @Test
@@ -197,12 +238,21 @@ class KubernetesActivitiesIT {
     assertThat(cnpg.setHibernation(on).changed()).isTrue();
     assertThat(cnpg.setHibernation(on).changed()).isFalse();
     cnpg.awaitDbPodGone(ref);
-    assertThat(client.pods().inNamespace(NS).withLabel("cnpg.io/cluster", "opschain-db").list().getItems()).isEmpty();
+    assertThat(
+            client
+                .pods()
+                .inNamespace(NS)
+                .withLabel("cnpg.io/cluster", "opschain-db")
+                .list()
+                .getItems())
+        .isEmpty();
 
     var off = new CnpgActivities.HibernationRequest(NS, "opschain-db", false, false);
     assertThat(cnpg.setHibernation(off).changed()).isTrue();
     assertThat(cnpg.setHibernation(off).changed()).isFalse();
-    assertThat(cnpg.awaitClusterHealthy(new CnpgActivities.ImportRequest(NS, "opschain-db", 120)).phase())
+    assertThat(
+            cnpg.awaitClusterHealthy(new CnpgActivities.ImportRequest(NS, "opschain-db", 120))
+                .phase())
         .isEqualTo("Cluster in healthy state");
 
     int before = box.activityMutations().size();
@@ -214,7 +264,8 @@ class KubernetesActivitiesIT {
 
   @Test
   void theOperatorCheckFallsBackToTheCrdWhenItsNamespaceIsForbidden() {
-    box.failRequest("GET", "/apis/apps/v1/namespaces/cnpg-system/deployments/cnpg-controller-manager", 1, 403);
+    box.failRequest(
+        "GET", "/apis/apps/v1/namespaces/cnpg-system/deployments/cnpg-controller-manager", 1, 403);
 
     var r = cnpg.checkOperator(new CnpgActivities.ClusterRequest(NS, "opschain-db", false));
 
@@ -224,20 +275,35 @@ class KubernetesActivitiesIT {
 
   private void awaitRestarted(List<String> deployments) throws InterruptedException {
     long deadline = System.nanoTime() + 10_000_000_000L;
-    while (deployments.stream().anyMatch(d -> box.restarts(NS, d) < 1) && System.nanoTime() < deadline) {
+    while (deployments.stream().anyMatch(d -> box.restarts(NS, d) < 1)
+        && System.nanoTime() < deadline) {
       Thread.sleep(20);
     }
   }
 
   private void createCluster(boolean withImport) {
-    Map<String, Object> spec = withImport
-        ? Map.of("instances", 1, "bootstrap", Map.of("initdb", Map.of("import", Map.of("type", "microservice"))))
-        : Map.of("instances", 1);
-    GenericKubernetesResource c = new GenericKubernetesResourceBuilder()
-        .withApiVersion("postgresql.cnpg.io/v1").withKind("Cluster")
-        .withNewMetadata().withName("opschain-db").withNamespace(NS).endMetadata()
-        .addToAdditionalProperties("spec", spec)
-        .build();
-    box.client().genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(NS).resource(c).create();
+    Map<String, Object> spec =
+        withImport
+            ? Map.of(
+                "instances",
+                1,
+                "bootstrap",
+                Map.of("initdb", Map.of("import", Map.of("type", "microservice"))))
+            : Map.of("instances", 1);
+    GenericKubernetesResource c =
+        new GenericKubernetesResourceBuilder()
+            .withApiVersion("postgresql.cnpg.io/v1")
+            .withKind("Cluster")
+            .withNewMetadata()
+            .withName("opschain-db")
+            .withNamespace(NS)
+            .endMetadata()
+            .addToAdditionalProperties("spec", spec)
+            .build();
+    box.client()
+        .genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster")
+        .inNamespace(NS)
+        .resource(c)
+        .create();
   }
 }

@@ -35,21 +35,30 @@ class ValuesActivitiesImplTest {
   final ValuesActivitiesImpl values = new ValuesActivitiesImpl();
 
   @Test
-  void migrationAddsRecoveryModeAndCopiesTheVolumeKeepingCommentsAndOrder(@TempDir Path dir) throws Exception {
+  void migrationAddsRecoveryModeAndCopiesTheVolumeKeepingCommentsAndOrder(@TempDir Path dir)
+      throws Exception {
     Path in = dir.resolve("values.yaml");
     Files.writeString(in, VALUES);
 
-    ValuesActivities.ValuesResult r = values.prepareValues(new ValuesActivities.ValuesRequest(in.toString(), dir.resolve("out").toString(), Kind.MIGRATION, false));
+    ValuesActivities.ValuesResult r =
+        values.prepareValues(
+            new ValuesActivities.ValuesRequest(
+                in.toString(), dir.resolve("out").toString(), Kind.MIGRATION, false));
 
     String out = Files.readString(Path.of(r.path()));
     assertThat(r.path()).endsWith("values.migration.yaml");
-    assertThat(out).contains("# OpsChain values for production", "# two for HA", "# the legacy database volume");
+    assertThat(out)
+        .contains(
+            "# OpsChain values for production", "# two for HA", "# the legacy database volume");
     assertThat(out.indexOf("api:")).isLessThan(out.indexOf("db:"));
     assertThat(out.indexOf("db:")).isLessThan(out.indexOf("ingress:"));
     Map<String, Object> db = db(out);
     assertThat(db).containsEntry("recoveryMode", true);
-    assertThat(db.get("volume")).isEqualTo(Map.of("storageClass", "fast-ssd", "accessMode", "ReadWriteOnce", "size", "50Gi"));
-    assertThat(db.get("cnpg")).isEqualTo(Map.of("storage", Map.of("storageClass", "fast-ssd", "size", "50Gi")));
+    assertThat(db.get("volume"))
+        .isEqualTo(
+            Map.of("storageClass", "fast-ssd", "accessMode", "ReadWriteOnce", "size", "50Gi"));
+    assertThat(db.get("cnpg"))
+        .isEqualTo(Map.of("storage", Map.of("storageClass", "fast-ssd", "size", "50Gi")));
     assertThat(Files.readString(in)).isEqualTo(VALUES);
   }
 
@@ -58,9 +67,17 @@ class ValuesActivitiesImplTest {
     Path in = dir.resolve("values.yaml");
     Files.writeString(in, "db:\n  cnpg:\n    instances: 1\n");
 
-    String out = Files.readString(Path.of(values.prepareValues(new ValuesActivities.ValuesRequest(in.toString(), dir.toString(), Kind.MIGRATION, false)).path()));
+    String out =
+        Files.readString(
+            Path.of(
+                values
+                    .prepareValues(
+                        new ValuesActivities.ValuesRequest(
+                            in.toString(), dir.toString(), Kind.MIGRATION, false))
+                    .path()));
 
-    Map<String, Object> storage = (Map<String, Object>) ((Map<String, Object>) db(out).get("cnpg")).get("storage");
+    Map<String, Object> storage =
+        (Map<String, Object>) ((Map<String, Object>) db(out).get("cnpg")).get("storage");
     assertThat(storage).containsEntry("storageClass", null).containsEntry("size", "10Gi");
     assertThat((Map<String, Object>) db(out).get("cnpg")).containsEntry("instances", 1);
   }
@@ -70,11 +87,19 @@ class ValuesActivitiesImplTest {
     Path in = dir.resolve("values.yaml");
     Files.writeString(in, VALUES.replace("db:\n", "db:\n  recoveryMode: true\n"));
 
-    String out = Files.readString(Path.of(values.prepareValues(new ValuesActivities.ValuesRequest(in.toString(), dir.toString(), Kind.FINAL, false)).path()));
+    String out =
+        Files.readString(
+            Path.of(
+                values
+                    .prepareValues(
+                        new ValuesActivities.ValuesRequest(
+                            in.toString(), dir.toString(), Kind.FINAL, false))
+                    .path()));
 
     Map<String, Object> db = db(out);
     assertThat(db).doesNotContainKeys("recoveryMode", "volume").containsKey("cnpg");
-    assertThat(db.get("cnpg")).isEqualTo(Map.of("storage", Map.of("storageClass", "fast-ssd", "size", "50Gi")));
+    assertThat(db.get("cnpg"))
+        .isEqualTo(Map.of("storage", Map.of("storageClass", "fast-ssd", "size", "50Gi")));
     assertThat(out).contains("# OpsChain values for production");
   }
 
@@ -83,10 +108,15 @@ class ValuesActivitiesImplTest {
     Path in = dir.resolve("values.yaml");
     Files.writeString(in, VALUES);
 
-    ValuesActivities.ValuesResult r = values.prepareValues(new ValuesActivities.ValuesRequest(in.toString(), dir.toString(), Kind.MIGRATION, true));
+    ValuesActivities.ValuesResult r =
+        values.prepareValues(
+            new ValuesActivities.ValuesRequest(
+                in.toString(), dir.toString(), Kind.MIGRATION, true));
 
     assertThat(r.diff()).startsWith("--- values.yaml\n+++ values.migration.yaml\n");
-    assertThat(r.diff()).contains("+  recoveryMode: true", "+  cnpg:", "+    storage:", "+      storageClass: fast-ssd");
+    assertThat(r.diff())
+        .contains(
+            "+  recoveryMode: true", "+  cnpg:", "+    storage:", "+      storageClass: fast-ssd");
     assertThat(r.diff()).doesNotContain("hunter2").contains("password: <redacted>");
     assertThat(Path.of(r.path())).doesNotExist();
   }
@@ -95,7 +125,8 @@ class ValuesActivitiesImplTest {
   void aSecondCallWritesTheSameFile(@TempDir Path dir) throws Exception {
     Path in = dir.resolve("values.yaml");
     Files.writeString(in, VALUES);
-    var req = new ValuesActivities.ValuesRequest(in.toString(), dir.toString(), Kind.MIGRATION, false);
+    var req =
+        new ValuesActivities.ValuesRequest(in.toString(), dir.toString(), Kind.MIGRATION, false);
 
     String first = Files.readString(Path.of(values.prepareValues(req).path()));
     long modified = Files.getLastModifiedTime(dir.resolve("values.migration.yaml")).toMillis();
@@ -103,7 +134,8 @@ class ValuesActivitiesImplTest {
     String second = Files.readString(Path.of(values.prepareValues(req).path()));
 
     assertThat(second).isEqualTo(first);
-    assertThat(Files.getLastModifiedTime(dir.resolve("values.migration.yaml")).toMillis()).isEqualTo(modified);
+    assertThat(Files.getLastModifiedTime(dir.resolve("values.migration.yaml")).toMillis())
+        .isEqualTo(modified);
   }
 
   @Test
@@ -111,12 +143,17 @@ class ValuesActivitiesImplTest {
     Path in = dir.resolve("values.yaml");
     Files.writeString(in, "db:\n  volume:\n    size: 10Gi\n  bad: [unclosed\n");
 
-    assertThatThrownBy(() -> values.prepareValues(new ValuesActivities.ValuesRequest(in.toString(), dir.toString(), Kind.MIGRATION, false)))
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> {
-          assertThat(f.getType()).isEqualTo(FailureTypes.INVALID_VALUES);
-          assertThat(f.isNonRetryable()).isTrue();
-          assertThat(f.getOriginalMessage()).startsWith(in + " line 5:");
-        });
+    assertThatThrownBy(() ->
+            values.prepareValues(
+                new ValuesActivities.ValuesRequest(
+                    in.toString(), dir.toString(), Kind.MIGRATION, false)))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(FailureTypes.INVALID_VALUES);
+              assertThat(f.isNonRetryable()).isTrue();
+              assertThat(f.getOriginalMessage()).startsWith(in + " line 5:");
+            });
   }
 
   @Test
@@ -124,8 +161,13 @@ class ValuesActivitiesImplTest {
     Path in = dir.resolve("values.yaml");
     Files.writeString(in, "api:\n  replicas: 1\n");
 
-    assertThatThrownBy(() -> values.prepareValues(new ValuesActivities.ValuesRequest(in.toString(), dir.toString(), Kind.FINAL, false)))
-        .isInstanceOfSatisfying(ApplicationFailure.class, f -> assertThat(f.getOriginalMessage()).contains("line 1", "no db section"));
+    assertThatThrownBy(() ->
+            values.prepareValues(
+                new ValuesActivities.ValuesRequest(
+                    in.toString(), dir.toString(), Kind.FINAL, false)))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> assertThat(f.getOriginalMessage()).contains("line 1", "no db section"));
   }
 
   @SuppressWarnings("unchecked")

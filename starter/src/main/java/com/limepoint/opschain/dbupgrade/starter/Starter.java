@@ -42,19 +42,33 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     description = "Start, steer and watch OpsChain database upgrades.",
     subcommands = {
-      Starter.Demo.class, Starter.Start.class, Starter.Plan.class, Starter.Approve.class, Starter.Reject.class,
-      Starter.Abort.class, Starter.Status.class, Starter.Watch.class, Starter.History.class
+      Starter.Demo.class,
+      Starter.Start.class,
+      Starter.Plan.class,
+      Starter.Approve.class,
+      Starter.Reject.class,
+      Starter.Abort.class,
+      Starter.Status.class,
+      Starter.Watch.class,
+      Starter.History.class
     })
 public class Starter implements Runnable {
 
   public static void main(String[] args) {
     // A command-line tool prints its answers, not library logs: warnings and errors only.
-    if (org.slf4j.LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext logback) {
-      logback.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).setLevel(ch.qos.logback.classic.Level.WARN);
+    if (org.slf4j.LoggerFactory.getILoggerFactory()
+        instanceof ch.qos.logback.classic.LoggerContext logback) {
+      logback
+          .getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)
+          .setLevel(ch.qos.logback.classic.Level.WARN);
     }
     try (io.micronaut.context.ApplicationContext context =
-        io.micronaut.context.ApplicationContext.builder(Starter.class, io.micronaut.context.env.Environment.CLI).start()) {
-      picocli.CommandLine cmd = new picocli.CommandLine(Starter.class, new io.micronaut.configuration.picocli.MicronautFactory(context));
+        io.micronaut.context.ApplicationContext.builder(
+                Starter.class, io.micronaut.context.env.Environment.CLI)
+            .start()) {
+      picocli.CommandLine cmd =
+          new picocli.CommandLine(
+              Starter.class, new io.micronaut.configuration.picocli.MicronautFactory(context));
       System.exit(cmd.setExecutionExceptionHandler(Starter::failed).execute(args));
     }
   }
@@ -75,12 +89,25 @@ public class Starter implements Runnable {
     String message;
     if (e instanceof io.temporal.client.WorkflowNotFoundException
         || (status != null && status.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND)) {
-      message = "no such upgrade on " + target + ": " + (status != null ? status.getStatus().getDescription() : e.getMessage());
-    } else if (status != null && (status.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE
-        || status.getStatus().getCode() == io.grpc.Status.Code.DEADLINE_EXCEEDED)) {
-      message = "cannot reach Temporal at " + target + " (" + status.getStatus().getCode() + "): is the server (or the dev-mode worker) running?";
+      message =
+          "no such upgrade on "
+              + target
+              + ": "
+              + (status != null ? status.getStatus().getDescription() : e.getMessage());
+    } else if (status != null
+        && (status.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE
+            || status.getStatus().getCode() == io.grpc.Status.Code.DEADLINE_EXCEEDED)) {
+      message =
+          "cannot reach Temporal at "
+              + target
+              + " ("
+              + status.getStatus().getCode()
+              + "): is the server (or the dev-mode worker) running?";
     } else {
-      message = status != null ? status.getStatus().getCode() + ": " + status.getStatus().getDescription() : String.valueOf(e.getMessage());
+      message =
+          status != null
+              ? status.getStatus().getCode() + ": " + status.getStatus().getDescription()
+              : String.valueOf(e.getMessage());
     }
     cmd.getErr().println("error: " + message);
     return 1;
@@ -88,38 +115,49 @@ public class Starter implements Runnable {
 
   @Override
   public void run() {
-    System.out.println("a subcommand is needed: demo, start, approve, reject, abort, status (see --help)");
+    System.out.println(
+        "a subcommand is needed: demo, start, approve, reject, abort, status (see --help)");
   }
 
   /** Where Temporal is, for every command. */
   abstract static class Connected implements Callable<Integer> {
-    @Option(names = "--target", defaultValue = "localhost:7233", description = "Temporal frontend (default ${DEFAULT-VALUE})")
+    @Option(
+        names = "--target",
+        defaultValue = "localhost:7233",
+        description = "Temporal frontend (default ${DEFAULT-VALUE})")
     String target;
 
-    @Option(names = "--temporal-namespace", defaultValue = "default", description = "Temporal namespace (default ${DEFAULT-VALUE})")
+    @Option(
+        names = "--temporal-namespace",
+        defaultValue = "default",
+        description = "Temporal namespace (default ${DEFAULT-VALUE})")
     String temporalNamespace;
 
     @Option(
         names = "--encryption-key-file",
         defaultValue = "${env:OPSCHAIN_ENCRYPTION_KEY_FILE}",
         split = ",",
-        description = "AES-256 key file(s) of the worker's payload encryption; the first encrypts (env OPSCHAIN_ENCRYPTION_KEY_FILE)")
+        description =
+            "AES-256 key file(s) of the worker's payload encryption; the first encrypts (env OPSCHAIN_ENCRYPTION_KEY_FILE)")
     List<Path> encryptionKeyFiles;
 
     final PrintStream out = System.out;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
     WorkflowClient client() {
-      WorkflowServiceStubs stubs = WorkflowServiceStubs.newServiceStubs(WorkflowServiceStubsOptions.newBuilder().setTarget(target).build());
-      WorkflowClientOptions.Builder b = WorkflowClientOptions.newBuilder().setNamespace(temporalNamespace);
+      WorkflowServiceStubs stubs =
+          WorkflowServiceStubs.newServiceStubs(
+              WorkflowServiceStubsOptions.newBuilder().setTarget(target).build());
+      WorkflowClientOptions.Builder b =
+          WorkflowClientOptions.newBuilder().setNamespace(temporalNamespace);
       if (encryptionKeyFiles != null && !encryptionKeyFiles.isEmpty()) {
         try {
           b.setDataConverter(AesGcmPayloadCodec.fromKeyFiles(encryptionKeyFiles).dataConverter());
         } catch (IllegalArgumentException e) {
           stubs.shutdownNow();
-          throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--encryption-key-file: " + e.getMessage());
+          throw new picocli.CommandLine.ParameterException(
+              spec.commandLine(), "--encryption-key-file: " + e.getMessage());
         }
       }
       return WorkflowClient.newInstance(stubs, b.build());
@@ -157,8 +195,13 @@ public class Starter implements Runnable {
   }
 
   static DbUpgradeWorkflow startWorkflow(WorkflowClient client, UpgradeRequest request) {
-    DbUpgradeWorkflow wf = client.newWorkflowStub(DbUpgradeWorkflow.class,
-        WorkflowOptions.newBuilder().setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE).setWorkflowId(UpgradeRequests.workflowId(request.namespace())).build());
+    DbUpgradeWorkflow wf =
+        client.newWorkflowStub(
+            DbUpgradeWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE)
+                .setWorkflowId(UpgradeRequests.workflowId(request.namespace()))
+                .build());
     WorkflowClient.start(wf::run, request);
     return wf;
   }
@@ -174,7 +217,11 @@ public class Starter implements Runnable {
       try {
         startWorkflow(client(), r);
       } catch (WorkflowExecutionAlreadyStarted e) {
-        System.err.println("an upgrade of namespace " + r.namespace() + " is already running: " + UpgradeRequests.workflowId(r.namespace()));
+        System.err.println(
+            "an upgrade of namespace "
+                + r.namespace()
+                + " is already running: "
+                + UpgradeRequests.workflowId(r.namespace()));
         return 2;
       }
       out.println("started " + UpgradeRequests.workflowId(r.namespace()));
@@ -182,7 +229,9 @@ public class Starter implements Runnable {
     }
   }
 
-  @Command(name = "plan", description = "Dry run: the read-only steps, then each step with what it would change.")
+  @Command(
+      name = "plan",
+      description = "Dry run: the read-only steps, then each step with what it would change.")
   static class Plan extends Connected {
     @Option(names = "--request", required = true, description = "request.yaml or request.json")
     Path request;
@@ -198,9 +247,19 @@ public class Starter implements Runnable {
         return 2;
       }
       try {
-        UpgradeReport report = client.newUntypedWorkflowStub(UpgradeRequests.workflowId(r.namespace())).getResult(UpgradeReport.class);
+        UpgradeReport report =
+            client
+                .newUntypedWorkflowStub(UpgradeRequests.workflowId(r.namespace()))
+                .getResult(UpgradeReport.class);
         out.println(report.outcome() + ": " + report.reason());
-        report.plan().forEach(p -> out.printf("  %-24s %s%s%n", p.step(), p.destructive() ? "[destructive] " : "", p.change().replace("\n", "\n      ")));
+        report
+            .plan()
+            .forEach(p ->
+                out.printf(
+                    "  %-24s %s%s%n",
+                    p.step(),
+                    p.destructive() ? "[destructive] " : "",
+                    p.change().replace("\n", "\n      ")));
         return report.outcome().name().equals("PLANNED") ? 0 : 1;
       } catch (WorkflowFailedException e) {
         out.println("FAILED: " + e.getCause().getMessage());
@@ -218,21 +277,39 @@ public class Starter implements Runnable {
     public Integer call() {
       var events = client().fetchHistory(UpgradeRequests.workflowId(namespace)).getEvents();
       for (var e : events) {
-        String what = switch (e.getEventType()) {
-          case EVENT_TYPE_ACTIVITY_TASK_SCHEDULED -> "scheduled " + e.getActivityTaskScheduledEventAttributes().getActivityType().getName();
-          case EVENT_TYPE_ACTIVITY_TASK_COMPLETED -> "completed activity";
-          case EVENT_TYPE_ACTIVITY_TASK_FAILED -> "FAILED " + e.getActivityTaskFailedEventAttributes().getFailure().getMessage();
-          case EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED -> "signal " + e.getWorkflowExecutionSignaledEventAttributes().getSignalName();
-          case EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED -> "update " + e.getWorkflowExecutionUpdateAcceptedEventAttributes().getAcceptedRequest().getInput().getName();
-          case EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED -> "child " + e.getStartChildWorkflowExecutionInitiatedEventAttributes().getWorkflowId();
-          case EVENT_TYPE_WORKFLOW_EXECUTION_STARTED -> "started";
-          case EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED -> "completed";
-          case EVENT_TYPE_WORKFLOW_EXECUTION_FAILED -> "FAILED " + e.getWorkflowExecutionFailedEventAttributes().getFailure().getMessage();
-          default -> null;
-        };
+        String what =
+            switch (e.getEventType()) {
+              case EVENT_TYPE_ACTIVITY_TASK_SCHEDULED ->
+                  "scheduled "
+                      + e.getActivityTaskScheduledEventAttributes().getActivityType().getName();
+              case EVENT_TYPE_ACTIVITY_TASK_COMPLETED -> "completed activity";
+              case EVENT_TYPE_ACTIVITY_TASK_FAILED ->
+                  "FAILED " + e.getActivityTaskFailedEventAttributes().getFailure().getMessage();
+              case EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED ->
+                  "signal " + e.getWorkflowExecutionSignaledEventAttributes().getSignalName();
+              case EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED ->
+                  "update "
+                      + e.getWorkflowExecutionUpdateAcceptedEventAttributes()
+                          .getAcceptedRequest()
+                          .getInput()
+                          .getName();
+              case EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED ->
+                  "child "
+                      + e.getStartChildWorkflowExecutionInitiatedEventAttributes().getWorkflowId();
+              case EVENT_TYPE_WORKFLOW_EXECUTION_STARTED -> "started";
+              case EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED -> "completed";
+              case EVENT_TYPE_WORKFLOW_EXECUTION_FAILED ->
+                  "FAILED "
+                      + e.getWorkflowExecutionFailedEventAttributes().getFailure().getMessage();
+              default -> null;
+            };
         if (what != null) {
-          out.printf("%4d  %s  %s%n", e.getEventId(),
-              java.time.Instant.ofEpochSecond(e.getEventTime().getSeconds(), e.getEventTime().getNanos()), what);
+          out.printf(
+              "%4d  %s  %s%n",
+              e.getEventId(),
+              java.time.Instant.ofEpochSecond(
+                  e.getEventTime().getSeconds(), e.getEventTime().getNanos()),
+              what);
         }
       }
       out.println(events.size() + " events");
@@ -259,7 +336,10 @@ public class Starter implements Runnable {
     }
   }
 
-  @Command(name = "approve", description = "Approve the open gate (the approveGate update: you see at once if it is refused).")
+  @Command(
+      name = "approve",
+      description =
+          "Approve the open gate (the approveGate update: you see at once if it is refused).")
   static class Approve extends Connected {
     @Mixin Decision d;
 
@@ -270,7 +350,11 @@ public class Starter implements Runnable {
         out.println("approved " + d.gate + "; phase now " + s.phase());
         return 0;
       } catch (WorkflowUpdateException e) {
-        System.err.println("refused: " + (e.getCause() instanceof ApplicationFailure af ? af.getOriginalMessage() : e.getMessage()));
+        System.err.println(
+            "refused: "
+                + (e.getCause() instanceof ApplicationFailure af
+                    ? af.getOriginalMessage()
+                    : e.getMessage()));
         return 2;
       }
     }
@@ -324,25 +408,42 @@ public class Starter implements Runnable {
       }
       out.printf("%s  phase %s  %s%n", s.workflowId(), s.phase(), s.message());
       for (StepStatus step : s.steps()) {
-        out.printf("  %-9s %-26s %s%n", step.state(), step.name(), step.summary() == null ? "" : step.summary());
+        out.printf(
+            "  %-9s %-26s %s%n",
+            step.state(), step.name(), step.summary() == null ? "" : step.summary());
       }
       if (s.openGate() != null) {
-        out.printf("open gate %s: %s%n  %s%n", s.openGate().gate(), s.openGate().question(), s.openGate().evidence().summary());
+        out.printf(
+            "open gate %s: %s%n  %s%n",
+            s.openGate().gate(), s.openGate().question(), s.openGate().evidence().summary());
       }
-      s.approvals().forEach(a -> out.printf("  %s %s by %s (%s) %s%n", a.gate(), a.decision(), a.by(), a.via(), a.note() == null ? "" : a.note()));
+      s.approvals()
+          .forEach(a ->
+              out.printf(
+                  "  %s %s by %s (%s) %s%n",
+                  a.gate(), a.decision(), a.by(), a.via(), a.note() == null ? "" : a.note()));
       return 0;
     }
   }
 
-  @Command(name = "watch", description = "Follow an upgrade: each step as it ends, open gates, and a live progress bar for backup, copy and import.")
+  @Command(
+      name = "watch",
+      description =
+          "Follow an upgrade: each step as it ends, open gates, and a live progress bar for backup, copy and import.")
   static class Watch extends Connected {
     @Parameters(index = "0")
     String namespace;
 
-    @Option(names = "--every", defaultValue = "2", description = "seconds between status queries (default ${DEFAULT-VALUE})")
+    @Option(
+        names = "--every",
+        defaultValue = "2",
+        description = "seconds between status queries (default ${DEFAULT-VALUE})")
     double every;
 
-    @Option(names = "--output", defaultValue = "text", description = "text, or json: one status object per change (for scripts)")
+    @Option(
+        names = "--output",
+        defaultValue = "text",
+        description = "text, or json: one status object per change (for scripts)")
     String output;
 
     @Override
@@ -362,17 +463,26 @@ public class Starter implements Runnable {
           }
         } else {
           for (StepStatus step : s.steps()) {
-            if ((step.state() == StepState.DONE || step.state() == StepState.FAILED) && seen.add(step.name() + step.state())) {
+            if ((step.state() == StepState.DONE || step.state() == StepState.FAILED)
+                && seen.add(step.name() + step.state())) {
               if (terminal && !lastBar.isEmpty()) {
                 out.print("\r" + " ".repeat(lastBar.length()) + "\r");
                 lastBar = "";
               }
-              out.printf("  %-6s %-26s %s%n", step.state() == StepState.DONE ? "done" : "FAILED", step.name(), step.summary());
+              out.printf(
+                  "  %-6s %-26s %s%n",
+                  step.state() == StepState.DONE ? "done" : "FAILED", step.name(), step.summary());
             }
           }
-          if (s.openGate() != null && seen.add("gate " + s.openGate().gate() + s.openGate().openedAt())) {
-            out.printf("gate %s is open: %s%n  %s%n  approve: starter approve %s --gate %s --by <you>%n",
-                s.openGate().gate(), s.openGate().question(), s.openGate().evidence().summary(), namespace, s.openGate().gate());
+          if (s.openGate() != null
+              && seen.add("gate " + s.openGate().gate() + s.openGate().openedAt())) {
+            out.printf(
+                "gate %s is open: %s%n  %s%n  approve: starter approve %s --gate %s --by <you>%n",
+                s.openGate().gate(),
+                s.openGate().question(),
+                s.openGate().evidence().summary(),
+                namespace,
+                s.openGate().gate());
           }
           if (s.progress() != null) {
             String bar = progressBar(s.progress(), 30);
@@ -387,7 +497,8 @@ public class Starter implements Runnable {
         }
         if (isFinal(s.phase())) {
           if (output.equals("text")) {
-            out.println((terminal && !lastBar.isEmpty() ? "\n" : "") + s.phase() + ": " + s.message());
+            out.println(
+                (terminal && !lastBar.isEmpty() ? "\n" : "") + s.phase() + ": " + s.message());
           }
           return s.phase().name().equals("COMPLETED") || s.phase().name().equals("PLANNED") ? 0 : 1;
         }
@@ -403,12 +514,18 @@ public class Starter implements Runnable {
     };
   }
 
-  /** {@code [#########.....................]  30.5% copyBackupOut  1.3/4.2 GB}; no bar without a percentage. */
+  /**
+   * {@code [#########.....................] 30.5% copyBackupOut 1.3/4.2 GB}; no bar without a
+   * percentage.
+   */
   static String progressBar(com.limepoint.opschain.dbupgrade.model.Progress p, int width) {
     StringBuilder b = new StringBuilder();
     if (p.percent() != null) {
       int filled = (int) Math.round(Math.max(0, Math.min(100, p.percent())) * width / 100);
-      b.append('[').append("#".repeat(filled)).append(".".repeat(width - filled)).append("] ")
+      b.append('[')
+          .append("#".repeat(filled))
+          .append(".".repeat(width - filled))
+          .append("] ")
           .append(String.format(java.util.Locale.ROOT, "%5.1f%% ", p.percent()));
     } else {
       b.append("[").append(" ".repeat(width)).append("]   ...  ");
@@ -431,12 +548,18 @@ public class Starter implements Runnable {
       scale *= 1000;
       u++;
     }
-    return String.format(java.util.Locale.ROOT, "%.1f/%.1f %s", done / scale, total / scale, units[u]);
+    return String.format(
+        java.util.Locale.ROOT, "%.1f/%.1f %s", done / scale, total / scale, units[u]);
   }
 
-  @Command(name = "demo", description = "Run a whole upgrade on the dev-mode worker, approving each gate and printing each step.")
+  @Command(
+      name = "demo",
+      description =
+          "Run a whole upgrade on the dev-mode worker, approving each gate and printing each step.")
   static class Demo extends Connected {
-    @Option(names = "--request", description = "the dev mode's request (default: <tmp>/opschain-demo/request.json)")
+    @Option(
+        names = "--request",
+        description = "the dev mode's request (default: <tmp>/opschain-demo/request.json)")
     Path request = Path.of(System.getProperty("java.io.tmpdir"), "opschain-demo", "request.json");
 
     @Option(names = "--by", defaultValue = "demo-user")
@@ -460,16 +583,29 @@ public class Starter implements Runnable {
           continue;
         }
         for (StepStatus step : s.steps()) {
-          if ((step.state() == StepState.DONE || step.state() == StepState.FAILED) && printed.add(step.name() + step.state())) {
-            out.printf("  %-6s %-26s %s%n", step.state() == StepState.DONE ? "done" : "FAILED", step.name(), step.summary());
+          if ((step.state() == StepState.DONE || step.state() == StepState.FAILED)
+              && printed.add(step.name() + step.state())) {
+            out.printf(
+                "  %-6s %-26s %s%n",
+                step.state() == StepState.DONE ? "done" : "FAILED", step.name(), step.summary());
           }
         }
         OpenGate gate = s.openGate();
         if (gate != null && approved.add(gate.gate().name())) {
-          out.printf("gate %s: %s%n  evidence: %s%n", gate.gate(), gate.question(), gate.evidence().summary());
+          out.printf(
+              "gate %s: %s%n  evidence: %s%n",
+              gate.gate(), gate.question(), gate.evidence().summary());
           if (gate.evidence().backup() != null) {
-            gate.evidence().backup().files().forEach(f -> out.printf("    %-16s %10d bytes  pod sha256 %s  host sha256 %s%n",
-                f.name(), f.podBytes(), abbreviate(f.podSha256()), abbreviate(f.hostSha256())));
+            gate.evidence()
+                .backup()
+                .files()
+                .forEach(f ->
+                    out.printf(
+                        "    %-16s %10d bytes  pod sha256 %s  host sha256 %s%n",
+                        f.name(),
+                        f.podBytes(),
+                        abbreviate(f.podSha256()),
+                        abbreviate(f.hostSha256())));
           }
           wf.approveGate(new GateDecision(gate.gate().name(), by, "approved by starter demo"));
           out.printf("  approved %s as %s%n", gate.gate(), by);

@@ -21,18 +21,24 @@ import java.util.stream.Collectors;
 
 /**
  * Helm releases on the cluster-in-a-box: the chart is rendered by helm-java's real {@code template}
- * (the real Helm, as a native library) and the objects are applied through fabric8; objects the
- * new revision no longer renders are deleted, as Helm does. Revisions, status and description are
- * kept here, because Helm's own storage needs answers the mock API server cannot give.
+ * (the real Helm, as a native library) and the objects are applied through fabric8; objects the new
+ * revision no longer renders are deleted, as Helm does. Revisions, status and description are kept
+ * here, because Helm's own storage needs answers the mock API server cannot give.
  */
 public final class ChartReleases {
 
   /** One stored revision. */
-  public record Revision(int revision, String status, String chartVersion, String description, String manifest) {}
+  public record Revision(
+      int revision, String status, String chartVersion, String description, String manifest) {}
 
   /** What one upgrade is given (the fields of the activities' HelmCall). */
   public record Call(
-      String namespace, String release, String version, List<String> valuesFiles, Map<String, String> set, String description) {}
+      String namespace,
+      String release,
+      String version,
+      List<String> valuesFiles,
+      Map<String, String> set,
+      String description) {}
 
   private final KubernetesClient client;
   private final Path chart;
@@ -47,7 +53,13 @@ public final class ChartReleases {
   public static Path testChart(Path into) {
     try {
       Path dir = into.resolve("opschain");
-      for (String f : List.of("Chart.yaml", "values.yaml", "templates/services.yaml", "templates/legacy-db.yaml", "templates/cluster.yaml")) {
+      for (String f :
+          List.of(
+              "Chart.yaml",
+              "values.yaml",
+              "templates/services.yaml",
+              "templates/legacy-db.yaml",
+              "templates/cluster.yaml")) {
         try (InputStream in = ChartReleases.class.getResourceAsStream("/charts/opschain/" + f)) {
           Path out = dir.resolve(f);
           Files.createDirectories(out.getParent());
@@ -67,39 +79,68 @@ public final class ChartReleases {
   /** helm install (revision 1) or helm upgrade: render, apply, prune, record. */
   public synchronized Revision upgrade(Call call) {
     String manifest = render(call);
-    List<Revision> revs = releases.computeIfAbsent(call.namespace() + "/" + call.release(), k -> new ArrayList<>());
+    List<Revision> revs =
+        releases.computeIfAbsent(call.namespace() + "/" + call.release(), k -> new ArrayList<>());
     if (!revs.isEmpty() && revs.get(revs.size() - 1).status().startsWith("pending")) {
-      throw new IllegalStateException("another operation (install/upgrade/rollback) is in progress");
+      throw new IllegalStateException(
+          "another operation (install/upgrade/rollback) is in progress");
     }
-    String previous = revs.stream().filter(r -> r.status().equals("deployed")).reduce((a, b) -> b).map(Revision::manifest).orElse("");
+    String previous =
+        revs.stream()
+            .filter(r -> r.status().equals("deployed"))
+            .reduce((a, b) -> b)
+            .map(Revision::manifest)
+            .orElse("");
     apply(call.namespace(), manifest, previous);
-    revs.replaceAll(r -> r.status().equals("deployed") ? new Revision(r.revision(), "superseded", r.chartVersion(), r.description(), r.manifest()) : r);
-    Revision done = new Revision(revs.size() + 1, "deployed", call.version(), call.description(), manifest);
+    revs.replaceAll(r ->
+        r.status().equals("deployed")
+            ? new Revision(
+                r.revision(), "superseded", r.chartVersion(), r.description(), r.manifest())
+            : r);
+    Revision done =
+        new Revision(revs.size() + 1, "deployed", call.version(), call.description(), manifest);
     revs.add(done);
     return done;
   }
 
   /** helm rollback: re-applies the old revision's objects as a new revision. */
-  public synchronized Revision rollback(String namespace, String release, int to, String description) {
+  public synchronized Revision rollback(
+      String namespace, String release, int to, String description) {
     List<Revision> revs = releases.get(namespace + "/" + release);
     Revision target = revs.get(to - 1);
-    String previous = revs.stream().filter(r -> r.status().equals("deployed")).reduce((a, b) -> b).map(Revision::manifest).orElse("");
+    String previous =
+        revs.stream()
+            .filter(r -> r.status().equals("deployed"))
+            .reduce((a, b) -> b)
+            .map(Revision::manifest)
+            .orElse("");
     apply(namespace, target.manifest(), previous);
-    revs.replaceAll(r -> r.status().equals("deployed") || r.status().startsWith("pending")
-        ? new Revision(r.revision(), r.status().startsWith("pending") ? "failed" : "superseded", r.chartVersion(), r.description(), r.manifest()) : r);
-    Revision done = new Revision(revs.size() + 1, "deployed", target.chartVersion(), description, target.manifest());
+    revs.replaceAll(r ->
+        r.status().equals("deployed") || r.status().startsWith("pending")
+            ? new Revision(
+                r.revision(),
+                r.status().startsWith("pending") ? "failed" : "superseded",
+                r.chartVersion(),
+                r.description(),
+                r.manifest())
+            : r);
+    Revision done =
+        new Revision(
+            revs.size() + 1, "deployed", target.chartVersion(), description, target.manifest());
     revs.add(done);
     return done;
   }
 
   /** What a client killed mid-upgrade leaves behind: a pending revision with its description. */
-  public synchronized void leavePending(String namespace, String release, String version, String description) {
+  public synchronized void leavePending(
+      String namespace, String release, String version, String description) {
     List<Revision> revs = releases.get(namespace + "/" + release);
     revs.add(new Revision(revs.size() + 1, "pending-upgrade", version, description, ""));
   }
 
   public String render(Call call) {
-    TemplateCommand t = Helm.template(chart.toString()).withName(call.release()).withNamespace(call.namespace());
+    TemplateCommand t =
+        Helm.template(chart.toString()).withName(call.release()).withNamespace(call.namespace());
     call.valuesFiles().forEach(f -> t.withValuesFile(Path.of(f)));
     call.set().forEach(t::set);
     return t.call();
@@ -143,7 +184,15 @@ public final class ChartReleases {
     if (manifest.isBlank()) {
       return Map.of();
     }
-    return client.load(new ByteArrayInputStream(manifest.getBytes(StandardCharsets.UTF_8))).items().stream()
-        .collect(Collectors.toMap(o -> o.getKind() + "/" + o.getMetadata().getName(), o -> o, (a, b) -> b, LinkedHashMap::new));
+    return client
+        .load(new ByteArrayInputStream(manifest.getBytes(StandardCharsets.UTF_8)))
+        .items()
+        .stream()
+        .collect(
+            Collectors.toMap(
+                o -> o.getKind() + "/" + o.getMetadata().getName(),
+                o -> o,
+                (a, b) -> b,
+                LinkedHashMap::new));
   }
 }

@@ -33,11 +33,15 @@ public final class ClusterInABox implements AutoCloseable {
 
   public ClusterInABox() {
     dispatcher = new HarnessDispatcher(new KubernetesCrudDispatcher());
-    server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
+    server =
+        new KubernetesMockServer(
+            new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
     server.init();
     client = server.createClient();
     // The simulated controllers are Kubernetes itself: injected faults never hit them.
-    controller = server.createClient(b -> b.editOrNewConfig().withUserAgent(HarnessDispatcher.CONTROLLER_AGENT).endConfig());
+    controller =
+        server.createClient(
+            b -> b.editOrNewConfig().withUserAgent(HarnessDispatcher.CONTROLLER_AGENT).endConfig());
     podWatch = controller.pods().inAnyNamespace().watch(new PodsStartRunning(controller));
     registerCnpgCrd();
     controllers = new Controllers(controller, this);
@@ -47,28 +51,70 @@ public final class ClusterInABox implements AutoCloseable {
 
   /** The {@code clusters.postgresql.cnpg.io} CRD, as installing the CNPG operator creates it. */
   private void registerCnpgCrd() {
-    client.apiextensions().v1().customResourceDefinitions().resource(
-        new io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder()
-            .withNewMetadata().withName("clusters.postgresql.cnpg.io").endMetadata()
-            .withNewSpec().withGroup("postgresql.cnpg.io").withScope("Namespaced")
-            .withNewNames().withKind("Cluster").withPlural("clusters").withSingular("cluster").withListKind("ClusterList").endNames()
-            .addNewVersion().withName("v1").withServed(true).withStorage(true).endVersion()
-            .endSpec().build()).create();
+    client
+        .apiextensions()
+        .v1()
+        .customResourceDefinitions()
+        .resource(
+            new io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder()
+                .withNewMetadata()
+                .withName("clusters.postgresql.cnpg.io")
+                .endMetadata()
+                .withNewSpec()
+                .withGroup("postgresql.cnpg.io")
+                .withScope("Namespaced")
+                .withNewNames()
+                .withKind("Cluster")
+                .withPlural("clusters")
+                .withSingular("cluster")
+                .withListKind("ClusterList")
+                .endNames()
+                .addNewVersion()
+                .withName("v1")
+                .withServed(true)
+                .withStorage(true)
+                .endVersion()
+                .endSpec()
+                .build())
+        .create();
   }
 
   /** Installs the CNPG operator's deployment (ready) in {@code cnpg-system}. */
   public void installCnpgOperator() {
-    client.apps().deployments().inNamespace("cnpg-system").resource(
-        new io.fabric8.kubernetes.api.model.apps.DeploymentBuilder()
-            .withNewMetadata().withName("cnpg-controller-manager").endMetadata()
-            .withNewSpec().withReplicas(1).withNewSelector().addToMatchLabels("app", "cnpg").endSelector()
-            .withNewTemplate().withNewMetadata().addToLabels("app", "cnpg").endMetadata()
-            .withNewSpec().addNewContainer().withName("manager").withImage("cnpg").endContainer().endSpec()
-            .endTemplate().endSpec().build()).create();
+    client
+        .apps()
+        .deployments()
+        .inNamespace("cnpg-system")
+        .resource(
+            new io.fabric8.kubernetes.api.model.apps.DeploymentBuilder()
+                .withNewMetadata()
+                .withName("cnpg-controller-manager")
+                .endMetadata()
+                .withNewSpec()
+                .withReplicas(1)
+                .withNewSelector()
+                .addToMatchLabels("app", "cnpg")
+                .endSelector()
+                .withNewTemplate()
+                .withNewMetadata()
+                .addToLabels("app", "cnpg")
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("manager")
+                .withImage("cnpg")
+                .endContainer()
+                .endSpec()
+                .endTemplate()
+                .endSpec()
+                .build())
+        .create();
   }
 
   /** Pods of this deployment reach the local PostgreSQL on {@code port} as 127.0.0.1:5432. */
-  /** The db pods of this deployment simulate PostgreSQL's commands (no PostgreSQL on this machine). */
+  /**
+   * The db pods of this deployment simulate PostgreSQL's commands (no PostgreSQL on this machine).
+   */
   public void simulatedPostgresFor(String namespace, String deployment) {
     controllers.postgresFor(namespace, deployment, SimulatedPostgres.PORT);
   }
@@ -82,7 +128,10 @@ public final class ClusterInABox implements AutoCloseable {
     controllers.importFails(fails, log);
   }
 
-  /** What the CNPG import pod really does when it runs (a pg_dump | psql into the cluster's database). */
+  /**
+   * What the CNPG import pod really does when it runs (a pg_dump | psql into the cluster's
+   * database).
+   */
   public void onImport(Runnable importer) {
     controllers.onImport(importer);
   }
@@ -101,7 +150,8 @@ public final class ClusterInABox implements AutoCloseable {
   private final io.fabric8.kubernetes.client.Watch podWatch;
 
   /** Like the kubelet: a new pod without a status becomes Running and Ready. */
-  private static final class PodsStartRunning implements io.fabric8.kubernetes.client.Watcher<io.fabric8.kubernetes.api.model.Pod> {
+  private static final class PodsStartRunning
+      implements io.fabric8.kubernetes.client.Watcher<io.fabric8.kubernetes.api.model.Pod> {
     private final KubernetesClient client;
 
     PodsStartRunning(KubernetesClient client) {
@@ -118,7 +168,8 @@ public final class ClusterInABox implements AutoCloseable {
 
     @Override
     public void eventReceived(Action action, io.fabric8.kubernetes.api.model.Pod pod) {
-      if (action != Action.ADDED || (pod.getStatus() != null && pod.getStatus().getPhase() != null)) {
+      if (action != Action.ADDED
+          || (pod.getStatus() != null && pod.getStatus().getPhase() != null)) {
         return;
       }
       work.submit(() -> {
@@ -138,25 +189,29 @@ public final class ClusterInABox implements AutoCloseable {
     }
 
     private void markRunning(io.fabric8.kubernetes.api.model.Pod pod) {
-      if (client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName()).get() == null) {
+      if (client
+              .pods()
+              .inNamespace(pod.getMetadata().getNamespace())
+              .withName(pod.getMetadata().getName())
+              .get()
+          == null) {
         return;
       }
       client
           .pods()
           .inNamespace(pod.getMetadata().getNamespace())
           .withName(pod.getMetadata().getName())
-          .edit(
-              p -> {
-                p.setStatus(
-                    new io.fabric8.kubernetes.api.model.PodStatusBuilder()
-                        .withPhase("Running")
-                        .addNewCondition()
-                        .withType("Ready")
-                        .withStatus("True")
-                        .endCondition()
-                        .build());
-                return p;
-              });
+          .edit(p -> {
+            p.setStatus(
+                new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+                    .withPhase("Running")
+                    .addNewCondition()
+                    .withType("Ready")
+                    .withStatus("True")
+                    .endCondition()
+                    .build());
+            return p;
+          });
     }
 
     @Override
@@ -241,15 +296,17 @@ public final class ClusterInABox implements AutoCloseable {
 
   /** The {@code nth} request matching method and path regex gets HTTP {@code status}. */
   public void failRequest(String method, String pathRegex, int nth, int status) {
-    dispatcher.addFault(new HarnessDispatcher.Fault(method, Pattern.compile(pathRegex), nth, status, 0));
+    dispatcher.addFault(
+        new HarnessDispatcher.Fault(method, Pattern.compile(pathRegex), nth, status, 0));
   }
 
   /**
-   * The {@code nth} exec whose request path matches {@code pathRegex} loses its stdout after
-   * {@code bytes} and still reports exit code 0 (the known {@code kubectl cp} failure).
+   * The {@code nth} exec whose request path matches {@code pathRegex} loses its stdout after {@code
+   * bytes} and still reports exit code 0 (the known {@code kubectl cp} failure).
    */
   public void cutExecStream(String pathRegex, int nth, long bytes) {
-    dispatcher.addFault(new HarnessDispatcher.Fault(null, Pattern.compile(pathRegex), nth, 0, bytes));
+    dispatcher.addFault(
+        new HarnessDispatcher.Fault(null, Pattern.compile(pathRegex), nth, 0, bytes));
   }
 
   /** Every API request so far, as "METHOD path". */
@@ -277,7 +334,8 @@ public final class ClusterInABox implements AutoCloseable {
       server.destroy();
     } catch (IllegalStateException e) {
       // Vert.x waits a bounded time for connections to drain; a slow drain is not a test result.
-      org.slf4j.LoggerFactory.getLogger(ClusterInABox.class).warn("mock API server shutdown: {}", e.getMessage());
+      org.slf4j.LoggerFactory.getLogger(ClusterInABox.class)
+          .warn("mock API server shutdown: {}", e.getMessage());
     }
   }
 }

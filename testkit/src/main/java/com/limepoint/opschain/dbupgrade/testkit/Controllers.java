@@ -43,15 +43,29 @@ final class Controllers implements AutoCloseable {
   Controllers(KubernetesClient client, ClusterInABox box) {
     this.client = client;
     this.box = box;
-    watches.add(client.apps().deployments().inAnyNamespace().watch(on(d -> enqueue("deployment", d.getMetadata()))));
-    watches.add(client.apps().statefulSets().inAnyNamespace().watch(on(d -> enqueue("statefulset", d.getMetadata()))));
-    watches.add(client.genericKubernetesResources(CNPG_API, "Cluster").inAnyNamespace().watch(on(d -> enqueue("cluster", d.getMetadata()))));
+    watches.add(
+        client
+            .apps()
+            .deployments()
+            .inAnyNamespace()
+            .watch(on(d -> enqueue("deployment", d.getMetadata()))));
+    watches.add(
+        client
+            .apps()
+            .statefulSets()
+            .inAnyNamespace()
+            .watch(on(d -> enqueue("statefulset", d.getMetadata()))));
+    watches.add(
+        client
+            .genericKubernetesResources(CNPG_API, "Cluster")
+            .inAnyNamespace()
+            .watch(on(d -> enqueue("cluster", d.getMetadata()))));
   }
 
   /**
    * The work queue, as real controllers have: each event enqueues its object's key; one thread
-   * reconciles the latest state of that object, and a failed reconcile (a conflict, say) is
-   * retried shortly, so no event is lost.
+   * reconciles the latest state of that object, and a failed reconcile (a conflict, say) is retried
+   * shortly, so no event is lost.
    */
   private final java.util.concurrent.ScheduledExecutorService queue =
       java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
@@ -68,34 +82,42 @@ final class Controllers implements AutoCloseable {
     if (queue.isShutdown()) {
       return;
     }
-    queue.schedule(() -> {
-      try {
-        switch (kind) {
-          case "deployment" -> {
-            Deployment d = client.apps().deployments().inNamespace(ns).withName(name).get();
-            if (d != null) {
-              reconcile(d);
+    queue.schedule(
+        () -> {
+          try {
+            switch (kind) {
+              case "deployment" -> {
+                Deployment d = client.apps().deployments().inNamespace(ns).withName(name).get();
+                if (d != null) {
+                  reconcile(d);
+                }
+              }
+              case "statefulset" -> {
+                StatefulSet st = client.apps().statefulSets().inNamespace(ns).withName(name).get();
+                if (st != null) {
+                  reconcile(st);
+                }
+              }
+              default -> {
+                GenericKubernetesResource c =
+                    client
+                        .genericKubernetesResources(CNPG_API, "Cluster")
+                        .inNamespace(ns)
+                        .withName(name)
+                        .get();
+                if (c != null) {
+                  reconcile(c);
+                }
+              }
+            }
+          } catch (RuntimeException e) {
+            if (attempt < 50 && !queue.isShutdown()) {
+              submit(kind, ns, name, attempt + 1);
             }
           }
-          case "statefulset" -> {
-            StatefulSet st = client.apps().statefulSets().inNamespace(ns).withName(name).get();
-            if (st != null) {
-              reconcile(st);
-            }
-          }
-          default -> {
-            GenericKubernetesResource c = client.genericKubernetesResources(CNPG_API, "Cluster").inNamespace(ns).withName(name).get();
-            if (c != null) {
-              reconcile(c);
-            }
-          }
-        }
-      } catch (RuntimeException e) {
-        if (attempt < 50 && !queue.isShutdown()) {
-          submit(kind, ns, name, attempt + 1);
-        }
-      }
-    }, attempt == 0 ? 0 : 50, java.util.concurrent.TimeUnit.MILLISECONDS);
+        },
+        attempt == 0 ? 0 : 50,
+        java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   /** Pods of this deployment run exec against the local PostgreSQL on {@code port}. */
@@ -103,7 +125,10 @@ final class Controllers implements AutoCloseable {
     dbPorts.put(namespace + "/" + deployment, port);
   }
 
-  /** What the import pod does (a real pg_dump | psql, say); a failure fails the pod with its message. */
+  /**
+   * What the import pod does (a real pg_dump | psql, say); a failure fails the pod with its
+   * message.
+   */
   void onImport(Runnable importer) {
     this.importer = importer;
   }
@@ -124,7 +149,8 @@ final class Controllers implements AutoCloseable {
     int desired = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
     String key = ns + "/" + name;
     Map<String, String> annotations = d.getSpec().getTemplate().getMetadata().getAnnotations();
-    String restartedAt = annotations == null ? null : annotations.get("kubectl.kubernetes.io/restartedAt");
+    String restartedAt =
+        annotations == null ? null : annotations.get("kubectl.kubernetes.io/restartedAt");
     List<Pod> pods = client.pods().inNamespace(ns).withLabels(labels).list().getItems();
     if (restartedAt != null && !restartedAt.equals(lastRestart.put(key, restartedAt))) {
       restarts.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
@@ -140,25 +166,46 @@ final class Controllers implements AutoCloseable {
       client.pods().inNamespace(ns).withName(pods.get(i).getMetadata().getName()).delete();
     }
     var st = d.getStatus();
-    boolean same = st != null && Objects.equals(st.getReplicas(), desired) && Objects.equals(st.getReadyReplicas(), desired)
-        && Objects.equals(st.getObservedGeneration(), d.getMetadata().getGeneration());
+    boolean same =
+        st != null
+            && Objects.equals(st.getReplicas(), desired)
+            && Objects.equals(st.getReadyReplicas(), desired)
+            && Objects.equals(st.getObservedGeneration(), d.getMetadata().getGeneration());
     if (!same) {
-      client.apps().deployments().inNamespace(ns).withName(name).edit(x -> {
-        x.setStatus(new io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder()
-            .withReplicas(desired).withReadyReplicas(desired).withAvailableReplicas(desired)
-            .withUpdatedReplicas(desired).withObservedGeneration(x.getMetadata().getGeneration()).build());
-        return x;
-      });
+      client
+          .apps()
+          .deployments()
+          .inNamespace(ns)
+          .withName(name)
+          .edit(x -> {
+            x.setStatus(
+                new io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder()
+                    .withReplicas(desired)
+                    .withReadyReplicas(desired)
+                    .withAvailableReplicas(desired)
+                    .withUpdatedReplicas(desired)
+                    .withObservedGeneration(x.getMetadata().getGeneration())
+                    .build());
+            return x;
+          });
     }
   }
 
   private synchronized void reconcile(StatefulSet s) {
     int desired = s.getSpec().getReplicas() == null ? 1 : s.getSpec().getReplicas();
     if (s.getStatus() == null || !Objects.equals(s.getStatus().getReplicas(), desired)) {
-      client.apps().statefulSets().inNamespace(s.getMetadata().getNamespace()).withName(s.getMetadata().getName())
+      client
+          .apps()
+          .statefulSets()
+          .inNamespace(s.getMetadata().getNamespace())
+          .withName(s.getMetadata().getName())
           .edit(x -> {
-            x.setStatus(new io.fabric8.kubernetes.api.model.apps.StatefulSetStatusBuilder()
-                .withReplicas(desired).withReadyReplicas(desired).withAvailableReplicas(desired).build());
+            x.setStatus(
+                new io.fabric8.kubernetes.api.model.apps.StatefulSetStatusBuilder()
+                    .withReplicas(desired)
+                    .withReadyReplicas(desired)
+                    .withAvailableReplicas(desired)
+                    .build());
             return x;
           });
     }
@@ -169,8 +216,14 @@ final class Controllers implements AutoCloseable {
     String ns = c.getMetadata().getNamespace();
     String name = c.getMetadata().getName();
     Map<String, String> selector = Map.of("cnpg.io/cluster", name);
-    boolean hibernated = "on".equals(c.getMetadata().getAnnotations() == null ? null : c.getMetadata().getAnnotations().get("cnpg.io/hibernation"));
-    Map<String, Object> spec = (Map<String, Object>) c.getAdditionalProperties().getOrDefault("spec", Map.of());
+    boolean hibernated =
+        "on"
+            .equals(
+                c.getMetadata().getAnnotations() == null
+                    ? null
+                    : c.getMetadata().getAnnotations().get("cnpg.io/hibernation"));
+    Map<String, Object> spec =
+        (Map<String, Object>) c.getAdditionalProperties().getOrDefault("spec", Map.of());
     int instances = spec.get("instances") instanceof Number n ? n.intValue() : 1;
     Map<String, Object> status = (Map<String, Object>) c.getAdditionalProperties().get("status");
     String phase = status == null ? null : (String) status.get("phase");
@@ -180,7 +233,10 @@ final class Controllers implements AutoCloseable {
       return;
     }
     Object bootstrap = spec.get("bootstrap");
-    boolean imports = bootstrap instanceof Map<?, ?> b && b.get("initdb") instanceof Map<?, ?> i && i.get("import") != null;
+    boolean imports =
+        bootstrap instanceof Map<?, ?> b
+            && b.get("initdb") instanceof Map<?, ?> i
+            && i.get("import") != null;
     String importPod = name + "-1-import";
     if (imports && phase == null) {
       if (client.pods().inNamespace(ns).withName(importPod).get() == null) {
@@ -196,9 +252,20 @@ final class Controllers implements AutoCloseable {
         }
         final boolean podFailed = failed;
         box.setLog(ns, importPod, log);
-        client.pods().inNamespace(ns).resource(
-            new PodBuilder(runningPod(ns, importPod, Map.of("cnpg.io/cluster", name, "cnpg.io/jobRole", "import")))
-                .editStatus().withPhase(podFailed ? "Failed" : "Succeeded").endStatus().build()).create();
+        client
+            .pods()
+            .inNamespace(ns)
+            .resource(
+                new PodBuilder(
+                        runningPod(
+                            ns,
+                            importPod,
+                            Map.of("cnpg.io/cluster", name, "cnpg.io/jobRole", "import")))
+                    .editStatus()
+                    .withPhase(podFailed ? "Failed" : "Succeeded")
+                    .endStatus()
+                    .build())
+            .create();
       }
       Pod imported = client.pods().inNamespace(ns).withName(importPod).get();
       if (imported != null && "Failed".equals(imported.getStatus().getPhase())) {
@@ -206,8 +273,9 @@ final class Controllers implements AutoCloseable {
         return;
       }
     }
-    if (!HEALTHY.equals(phase) || client.pods().inNamespace(ns).withLabels(selector).list().getItems().stream()
-        .noneMatch(p -> !p.getMetadata().getName().endsWith("-import"))) {
+    if (!HEALTHY.equals(phase)
+        || client.pods().inNamespace(ns).withLabels(selector).list().getItems().stream()
+            .noneMatch(p -> !p.getMetadata().getName().endsWith("-import"))) {
       String pod = name + "-1";
       if (client.pods().inNamespace(ns).withName(pod).get() == null) {
         client.pods().inNamespace(ns).resource(runningPod(ns, pod, selector)).create();
@@ -217,21 +285,40 @@ final class Controllers implements AutoCloseable {
   }
 
   private void setStatus(String ns, String name, String phase, int instances, int ready) {
-    client.genericKubernetesResources(CNPG_API, "Cluster").inNamespace(ns).withName(name).edit(x -> {
-      Map<String, Object> st = new HashMap<>();
-      st.put("phase", phase);
-      st.put("instances", instances);
-      st.put("readyInstances", ready);
-      x.getAdditionalProperties().put("status", st);
-      return x;
-    });
+    client
+        .genericKubernetesResources(CNPG_API, "Cluster")
+        .inNamespace(ns)
+        .withName(name)
+        .edit(x -> {
+          Map<String, Object> st = new HashMap<>();
+          st.put("phase", phase);
+          st.put("instances", instances);
+          st.put("readyInstances", ready);
+          x.getAdditionalProperties().put("status", st);
+          return x;
+        });
   }
 
   static Pod runningPod(String ns, String name, Map<String, String> labels) {
     return new PodBuilder()
-        .withNewMetadata().withName(name).withNamespace(ns).withLabels(labels).endMetadata()
-        .withNewSpec().addNewContainer().withName("main").withImage("harness").endContainer().endSpec()
-        .withNewStatus().withPhase("Running").addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
+        .withNewMetadata()
+        .withName(name)
+        .withNamespace(ns)
+        .withLabels(labels)
+        .endMetadata()
+        .withNewSpec()
+        .addNewContainer()
+        .withName("main")
+        .withImage("harness")
+        .endContainer()
+        .endSpec()
+        .withNewStatus()
+        .withPhase("Running")
+        .addNewCondition()
+        .withType("Ready")
+        .withStatus("True")
+        .endCondition()
+        .endStatus()
         .build();
   }
 

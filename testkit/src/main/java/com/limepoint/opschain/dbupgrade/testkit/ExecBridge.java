@@ -18,11 +18,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One pod exec, served as Kubernetes serves it: a websocket whose binary frames carry a channel
- * byte (0 stdin, 1 stdout, 2 stderr, 3 status; 255 closes a channel in protocol v5), running a
- * real local process. The fabric8 client's own exec code talks to it unchanged.
+ * byte (0 stdin, 1 stdout, 2 stderr, 3 status; 255 closes a channel in protocol v5), running a real
+ * local process. The fabric8 client's own exec code talks to it unchanged.
  */
 final class ExecBridge extends WebSocketListener {
   private static final Logger log = LoggerFactory.getLogger(ExecBridge.class);
+
   /**
    * The largest exec message: the channel byte and the data fill exactly one websocket frame of
    * Vert.x's default 64 KiB limit. One byte more and every message goes out as two frames, which
@@ -89,7 +90,9 @@ final class ExecBridge extends WebSocketListener {
         notifyAll();
       }
       AtomicLong sent = new AtomicLong();
-      Thread err = Thread.ofVirtual().start(() -> pump(process.getErrorStream(), ws, 2, Long.MAX_VALUE, new AtomicLong()));
+      Thread err =
+          Thread.ofVirtual()
+              .start(() -> pump(process.getErrorStream(), ws, 2, Long.MAX_VALUE, new AtomicLong()));
       boolean cut = pump(process.getInputStream(), ws, 1, cutStdoutAfter, sent);
       if (cut) {
         // The known `kubectl cp` failure: the stream ends early, yet the exit status says success.
@@ -105,7 +108,13 @@ final class ExecBridge extends WebSocketListener {
       ws.close(1000, "");
     } catch (IOException | InterruptedException e) {
       log.warn("exec {} failed: {}", argv, e.toString());
-      ws.send(frame(3, ("{\"metadata\":{},\"status\":\"Failure\",\"message\":\"" + e.getMessage().replace('"', '\'') + "\"}").getBytes(StandardCharsets.UTF_8)));
+      ws.send(
+          frame(
+              3,
+              ("{\"metadata\":{},\"status\":\"Failure\",\"message\":\""
+                      + e.getMessage().replace('"', '\'')
+                      + "\"}")
+                  .getBytes(StandardCharsets.UTF_8)));
       ws.close(1000, "");
     }
   }
@@ -114,7 +123,8 @@ final class ExecBridge extends WebSocketListener {
    * Copies a process stream to one channel, one message per read (topped up with what the pipe
    * already holds, so a bulk stream goes in full frames); returns true when cut at {@code limit}.
    */
-  private static boolean pump(InputStream in, WebSocket ws, int channel, long limit, AtomicLong sent) {
+  private static boolean pump(
+      InputStream in, WebSocket ws, int channel, long limit, AtomicLong sent) {
     byte[] buf = new byte[FRAME];
     buf[0] = (byte) channel;
     try {

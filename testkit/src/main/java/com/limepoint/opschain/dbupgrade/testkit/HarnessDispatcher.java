@@ -14,8 +14,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The harness's API server: records every request, injects the faults a test asks for, bridges
- * pod exec to local processes, and hands everything else to fabric8's CRUD dispatcher.
+ * The harness's API server: records every request, injects the faults a test asks for, bridges pod
+ * exec to local processes, and hands everything else to fabric8's CRUD dispatcher.
  */
 final class HarnessDispatcher extends Dispatcher {
   private static final Pattern EXEC =
@@ -28,8 +28,10 @@ final class HarnessDispatcher extends Dispatcher {
   private final List<Consumer<Call>> listeners = new CopyOnWriteArrayList<>();
   private final java.util.Set<String> denied = ConcurrentHashMap.newKeySet();
   private final Map<String, String> logs = new ConcurrentHashMap<>();
-  private static final Pattern LOG = Pattern.compile("/api/v1/namespaces/([^/]+)/pods/([^/?]+)/log(\\?.*)?");
-  private static final tools.jackson.databind.ObjectMapper JSON = new tools.jackson.databind.ObjectMapper();
+  private static final Pattern LOG =
+      Pattern.compile("/api/v1/namespaces/([^/]+)/pods/([^/?]+)/log(\\?.*)?");
+  private static final tools.jackson.databind.ObjectMapper JSON =
+      new tools.jackson.databind.ObjectMapper();
 
   /** One API request as the harness saw it. */
   record Call(String method, String path, String userAgent) {}
@@ -89,7 +91,11 @@ final class HarnessDispatcher extends Dispatcher {
 
   @Override
   public MockResponse dispatch(RecordedRequest request) {
-    Call call = new Call(request.getMethod(), request.getPath(), String.valueOf(request.getHeader("User-Agent")));
+    Call call =
+        new Call(
+            request.getMethod(),
+            request.getPath(),
+            String.valueOf(request.getHeader("User-Agent")));
     calls.add(call);
     listeners.forEach(l -> l.accept(call));
     Fault fault = CONTROLLER_AGENT.equals(call.userAgent()) ? null : matchFault(call);
@@ -102,17 +108,24 @@ final class HarnessDispatcher extends Dispatcher {
                   + fault.status
                   + ",\"reason\":\"InjectedFault\",\"message\":\"fault injected by the test harness\"}");
     }
-    if (request.getMethod().equals("POST") && request.getPath().startsWith("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")) {
+    if (request.getMethod().equals("POST")
+        && request.getPath().startsWith("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")) {
       return accessReview(request.getUtf8Body());
     }
     if (request.getMethod().equals("GET") && request.getPath().equals("/version")) {
-      return new MockResponse().setResponseCode(200).setHeader("Content-Type", "application/json")
-          .setBody("{\"major\":\"1\",\"minor\":\"32\",\"gitVersion\":\"v1.32.0-cluster-in-a-box\",\"platform\":\"linux/amd64\"}");
+      return new MockResponse()
+          .setResponseCode(200)
+          .setHeader("Content-Type", "application/json")
+          .setBody(
+              "{\"major\":\"1\",\"minor\":\"32\",\"gitVersion\":\"v1.32.0-cluster-in-a-box\",\"platform\":\"linux/amd64\"}");
     }
     Matcher logMatch = LOG.matcher(request.getPath());
     if (logMatch.matches() && request.getMethod().equals("GET")) {
       String text = logs.getOrDefault(logMatch.group(1) + "/" + logMatch.group(2), "");
-      return new MockResponse().setResponseCode(200).setHeader("Content-Type", "text/plain").setBody(text);
+      return new MockResponse()
+          .setResponseCode(200)
+          .setHeader("Content-Type", "text/plain")
+          .setBody(text);
     }
     if (!request.getMethod().equals("GET") && request.getPath().contains("dryRun=All")) {
       // Server-side dry run: validated and answered, never persisted.
@@ -125,7 +138,8 @@ final class HarnessDispatcher extends Dispatcher {
       if (pod == null) {
         return new MockResponse()
             .setResponseCode(404)
-            .setBody("{\"kind\":\"Status\",\"status\":\"Failure\",\"code\":404,\"message\":\"pod not running\"}");
+            .setBody(
+                "{\"kind\":\"Status\",\"status\":\"Failure\",\"code\":404,\"message\":\"pod not running\"}");
       }
       long cut = fault == null ? Long.MAX_VALUE : fault.cutAfterBytes;
       return new MockResponse()
@@ -136,13 +150,23 @@ final class HarnessDispatcher extends Dispatcher {
 
   /** Answers a SelfSubjectAccessReview: allowed unless the test denied that verb and resource. */
   private MockResponse accessReview(String body) {
-    tools.jackson.databind.node.ObjectNode review = (tools.jackson.databind.node.ObjectNode) JSON.readTree(body);
+    tools.jackson.databind.node.ObjectNode review =
+        (tools.jackson.databind.node.ObjectNode) JSON.readTree(body);
     var attrs = review.path("spec").path("resourceAttributes");
-    String resource = attrs.path("resource").asString("")
-        + (attrs.path("subresource").asString("").isEmpty() ? "" : "/" + attrs.path("subresource").asString(""));
+    String resource =
+        attrs.path("resource").asString("")
+            + (attrs.path("subresource").asString("").isEmpty()
+                ? ""
+                : "/" + attrs.path("subresource").asString(""));
     boolean allowed = !denied.contains(attrs.path("verb").asString("") + " " + resource);
-    review.putObject("status").put("allowed", allowed).put("reason", allowed ? "harness allows" : "denied by the test");
-    return new MockResponse().setResponseCode(201).setHeader("Content-Type", "application/json").setBody(review.toString());
+    review
+        .putObject("status")
+        .put("allowed", allowed)
+        .put("reason", allowed ? "harness allows" : "denied by the test");
+    return new MockResponse()
+        .setResponseCode(201)
+        .setHeader("Content-Type", "application/json")
+        .setBody(review.toString());
   }
 
   private Fault matchFault(Call call) {

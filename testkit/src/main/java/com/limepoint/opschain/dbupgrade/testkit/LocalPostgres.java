@@ -30,16 +30,29 @@ public final class LocalPostgres implements AutoCloseable {
 
   /** True when the PostgreSQL 15 server binaries are installed. */
   public static boolean available() {
-    return Files.isExecutable(BIN.resolve("initdb")) && Files.isExecutable(BIN.resolve("pg_basebackup"));
+    return Files.isExecutable(BIN.resolve("initdb"))
+        && Files.isExecutable(BIN.resolve("pg_basebackup"));
   }
 
   /** initdb in {@code pgdata} (created, owned by the server user), start, and create the role. */
   public static LocalPostgres init(Path pgdata, String role) throws IOException {
     Files.createDirectories(pgdata.getParent());
     openForServerUser(pgdata.getParent());
-    Files.createDirectories(pgdata, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    Files.createDirectories(
+        pgdata, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     chownToServerUser(pgdata);
-    run(asServerUser(List.of(BIN.resolve("initdb").toString(), "-D", pgdata.toString(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")));
+    run(
+        asServerUser(
+            List.of(
+                BIN.resolve("initdb").toString(),
+                "-D",
+                pgdata.toString(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync")));
     LocalPostgres pg = new LocalPostgres(pgdata, freePort());
     Files.writeString(
         pgdata.resolve("postgresql.auto.conf"),
@@ -69,10 +82,21 @@ public final class LocalPostgres implements AutoCloseable {
 
   /** Runs SQL through psql over TCP and returns its unaligned, tuples-only output. */
   public String sql(String database, String sql) throws IOException {
-    return run(
-            List.of(
-                BIN.resolve("psql").toString(), "-h", "127.0.0.1", "-p", Integer.toString(port),
-                "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql))
+    return run(List.of(
+            BIN.resolve("psql").toString(),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            Integer.toString(port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-At",
+            "-c",
+            sql))
         .trim();
   }
 
@@ -81,13 +105,38 @@ public final class LocalPostgres implements AutoCloseable {
     List<Process> ps =
         ProcessBuilder.startPipeline(
             List.of(
-                new ProcessBuilder(BIN.resolve("pg_dump").toString(), "-h", "127.0.0.1", "-p", Integer.toString(from.port), "-U", "postgres", "--no-owner", db),
-                new ProcessBuilder(BIN.resolve("psql").toString(), "-h", "127.0.0.1", "-p", Integer.toString(port), "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-q")
+                new ProcessBuilder(
+                    BIN.resolve("pg_dump").toString(),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    Integer.toString(from.port),
+                    "-U",
+                    "postgres",
+                    "--no-owner",
+                    db),
+                new ProcessBuilder(
+                        BIN.resolve("psql").toString(),
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        Integer.toString(port),
+                        "-U",
+                        "postgres",
+                        "-d",
+                        db,
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        "-q")
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)));
     try {
       for (Process p : ps) {
         if (p.waitFor() != 0) {
-          throw new IOException("import of " + db + " failed: " + new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+          throw new IOException(
+              "import of "
+                  + db
+                  + " failed: "
+                  + new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
         }
       }
     } catch (InterruptedException e) {
@@ -101,7 +150,9 @@ public final class LocalPostgres implements AutoCloseable {
     if (!isRoot()) {
       return run(List.of("id", "-u")).trim() + ":" + run(List.of("id", "-g")).trim();
     }
-    return run(List.of("id", "-u", "postgres")).trim() + ":" + run(List.of("id", "-g", "postgres")).trim();
+    return run(List.of("id", "-u", "postgres")).trim()
+        + ":"
+        + run(List.of("id", "-g", "postgres")).trim();
   }
 
   private void start() throws IOException {
@@ -111,16 +162,33 @@ public final class LocalPostgres implements AutoCloseable {
     run(
         asServerUser(
             List.of(
-                BIN.resolve("pg_ctl").toString(), "-D", pgdata.toString(), "-l", logs.resolve("server.log").toString(),
-                "-o", "-p " + port + " -k " + pgdata + " -c listen_addresses=127.0.0.1",
-                "-w", "-t", "60", "start")));
+                BIN.resolve("pg_ctl").toString(),
+                "-D",
+                pgdata.toString(),
+                "-l",
+                logs.resolve("server.log").toString(),
+                "-o",
+                "-p " + port + " -k " + pgdata + " -c listen_addresses=127.0.0.1",
+                "-w",
+                "-t",
+                "60",
+                "start")));
     running = true;
   }
 
   @Override
   public void close() throws IOException {
     if (running) {
-      run(asServerUser(List.of(BIN.resolve("pg_ctl").toString(), "-D", pgdata.toString(), "-m", "fast", "-w", "stop")));
+      run(
+          asServerUser(
+              List.of(
+                  BIN.resolve("pg_ctl").toString(),
+                  "-D",
+                  pgdata.toString(),
+                  "-m",
+                  "fast",
+                  "-w",
+                  "stop")));
       running = false;
     }
   }
@@ -175,7 +243,12 @@ public final class LocalPostgres implements AutoCloseable {
     }
     String text = new String(out, StandardCharsets.UTF_8);
     if (p.exitValue() != 0) {
-      throw new IOException(argv.get(argv.size() > 4 && argv.get(0).equals("runuser") ? 4 : 0) + " exited " + p.exitValue() + ": " + text);
+      throw new IOException(
+          argv.get(argv.size() > 4 && argv.get(0).equals("runuser") ? 4 : 0)
+              + " exited "
+              + p.exitValue()
+              + ": "
+              + text);
     }
     return text;
   }

@@ -12,34 +12,82 @@ import java.util.List;
  * operator installed cluster-wide.
  */
 public final class OpsChainFixture {
-  public static final List<String> SERVICES = List.of("opschain-api", "opschain-api-worker", "opschain-log-aggregator");
+  public static final List<String> SERVICES =
+      List.of("opschain-api", "opschain-api-worker", "opschain-log-aggregator");
 
   private OpsChainFixture() {}
 
-  /** @param postgresPort the local PostgreSQL behind opschain-db's pods, or 0 for none */
+  /**
+   * @param postgresPort the local PostgreSQL behind opschain-db's pods, or 0 for none
+   */
   public static void install(ClusterInABox box, String namespace, int postgresPort) {
     KubernetesClient c = box.client();
-    c.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build()).create();
+    c.namespaces()
+        .resource(
+            new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build())
+        .create();
     box.installCnpgOperator();
     box.postgresFor(namespace, "opschain-db", postgresPort);
     deployment(c, namespace, "opschain-db", 1);
     for (String s : SERVICES) {
       deployment(c, namespace, s, 1);
     }
-    c.apps().statefulSets().inNamespace(namespace).resource(
-        new StatefulSetBuilder().withNewMetadata().withName("opschain-build-cache").endMetadata()
-            .withNewSpec().withReplicas(1).withNewSelector().addToMatchLabels("app", "opschain-build-cache").endSelector()
-            .withNewTemplate().withNewMetadata().addToLabels("app", "opschain-build-cache").endMetadata()
-            .withNewSpec().addNewContainer().withName("main").withImage("cache").endContainer().endSpec()
-            .endTemplate().endSpec().build()).create();
+    c.apps()
+        .statefulSets()
+        .inNamespace(namespace)
+        .resource(
+            new StatefulSetBuilder()
+                .withNewMetadata()
+                .withName("opschain-build-cache")
+                .endMetadata()
+                .withNewSpec()
+                .withReplicas(1)
+                .withNewSelector()
+                .addToMatchLabels("app", "opschain-build-cache")
+                .endSelector()
+                .withNewTemplate()
+                .withNewMetadata()
+                .addToLabels("app", "opschain-build-cache")
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("main")
+                .withImage("cache")
+                .endContainer()
+                .endSpec()
+                .endTemplate()
+                .endSpec()
+                .build())
+        .create();
   }
 
   public static void deployment(KubernetesClient c, String namespace, String name, int replicas) {
-    c.apps().deployments().inNamespace(namespace).resource(
-        new DeploymentBuilder().withNewMetadata().withName(name).endMetadata()
-            .withNewSpec().withReplicas(replicas).withNewSelector().addToMatchLabels("app", name).endSelector()
-            .withNewTemplate().withNewMetadata().addToLabels("app", name).endMetadata()
-            .withNewSpec().addNewContainer().withName("main").withImage(name).endContainer().endSpec()
-            .endTemplate().endSpec().build()).create();
+    c.apps()
+        .deployments()
+        .inNamespace(namespace)
+        .resource(
+            new DeploymentBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .endMetadata()
+                .withNewSpec()
+                .withReplicas(replicas)
+                .withNewSelector()
+                .addToMatchLabels("app", name)
+                .endSelector()
+                .withNewTemplate()
+                .withNewMetadata()
+                .addToLabels("app", name)
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("main")
+                .withImage(name)
+                .endContainer()
+                .endSpec()
+                .endTemplate()
+                .endSpec()
+                .build())
+        .create();
   }
 }

@@ -11,13 +11,14 @@ import java.util.Optional;
 /**
  * The db pod's PostgreSQL commands on a machine without PostgreSQL: the demo runs every step, and
  * says it simulates. {@code pg_basebackup} writes a small but well-formed backup (gzip tar archives
- * holding {@code PG_VERSION} and {@code backup_label}, a WAL segment, a manifest), so the copy,
- * the checksums and the verification run for real on it; {@code psql} answers the size query.
+ * holding {@code PG_VERSION} and {@code backup_label}, a WAL segment, a manifest), so the copy, the
+ * checksums and the verification run for real on it; {@code psql} answers the size query.
  * Everything else (ls, stat, sha256sum, dd, tar) is the machine's own.
  */
 final class SimulatedPostgres {
   /** The port value that marks a pod whose PostgreSQL is simulated. */
   static final int PORT = -1;
+
   static final long DATABASE_BYTES = 31_457_280L;
 
   private SimulatedPostgres() {}
@@ -30,7 +31,9 @@ final class SimulatedPostgres {
       return Optional.empty();
     }
     return switch (argv.get(0)) {
-      case "psql" -> Optional.of(new Result(0, (DATABASE_BYTES + "\n").getBytes(StandardCharsets.UTF_8), new byte[0]));
+      case "psql" ->
+          Optional.of(
+              new Result(0, (DATABASE_BYTES + "\n").getBytes(StandardCharsets.UTF_8), new byte[0]));
       case "pg_basebackup" -> Optional.of(basebackup(argv));
       default -> Optional.empty();
     };
@@ -39,13 +42,20 @@ final class SimulatedPostgres {
   private static Result basebackup(List<String> argv) throws IOException {
     int d = argv.indexOf("-D");
     if (d < 0 || d + 1 >= argv.size()) {
-      return new Result(1, new byte[0], "pg_basebackup: error: no target directory specified\n".getBytes(StandardCharsets.UTF_8));
+      return new Result(
+          1,
+          new byte[0],
+          "pg_basebackup: error: no target directory specified\n".getBytes(StandardCharsets.UTF_8));
     }
     Path dir = Path.of(argv.get(d + 1));
     if (Files.exists(dir)) {
       try (var entries = Files.list(dir)) {
         if (entries.findAny().isPresent()) {
-          return new Result(1, new byte[0], ("pg_basebackup: error: directory \"" + dir + "\" exists but is not empty\n").getBytes(StandardCharsets.UTF_8));
+          return new Result(
+              1,
+              new byte[0],
+              ("pg_basebackup: error: directory \"" + dir + "\" exists but is not empty\n")
+                  .getBytes(StandardCharsets.UTF_8));
         }
       }
     }
@@ -54,29 +64,38 @@ final class SimulatedPostgres {
     try {
       Path base = Files.createDirectories(stage.resolve("base"));
       Files.writeString(base.resolve("PG_VERSION"), "15\n");
-      Files.writeString(base.resolve("backup_label"),
+      Files.writeString(
+          base.resolve("backup_label"),
           "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nCHECKPOINT LOCATION: 0/2000060\n"
               + "BACKUP METHOD: streamed\nBACKUP FROM: primary\nLABEL: pg_basebackup base backup (simulated by the demo)\n");
-      Files.writeString(Files.createDirectories(base.resolve("global")).resolve("pg_control.simulated"), "simulated\n");
+      Files.writeString(
+          Files.createDirectories(base.resolve("global")).resolve("pg_control.simulated"),
+          "simulated\n");
       Path wal = Files.createDirectories(stage.resolve("wal"));
       Files.write(wal.resolve("000000010000000000000002"), new byte[1 << 20]);
       tar(dir.resolve("base.tar.gz"), base);
       tar(dir.resolve("pg_wal.tar.gz"), wal);
-      Files.writeString(dir.resolve("backup_manifest"), "{ \"PostgreSQL-Backup-Manifest-Version\": 1, \"Files\": [], \"Simulated\": true }\n");
+      Files.writeString(
+          dir.resolve("backup_manifest"),
+          "{ \"PostgreSQL-Backup-Manifest-Version\": 1, \"Files\": [], \"Simulated\": true }\n");
     } finally {
       try (var paths = Files.walk(stage)) {
         paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       }
     }
-    String log = "pg_basebackup: initiating base backup, waiting for checkpoint to complete\n"
-        + "pg_basebackup: checkpoint completed\n"
-        + "30720/30720 kB (100%), 1/1 tablespace\n"
-        + "pg_basebackup: base backup completed (simulated: PostgreSQL is not installed)\n";
+    String log =
+        "pg_basebackup: initiating base backup, waiting for checkpoint to complete\n"
+            + "pg_basebackup: checkpoint completed\n"
+            + "30720/30720 kB (100%), 1/1 tablespace\n"
+            + "pg_basebackup: base backup completed (simulated: PostgreSQL is not installed)\n";
     return new Result(0, new byte[0], log.getBytes(StandardCharsets.UTF_8));
   }
 
   private static void tar(Path archive, Path from) throws IOException {
-    Process p = new ProcessBuilder("tar", "-czf", archive.toString(), "-C", from.toString(), ".").redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder("tar", "-czf", archive.toString(), "-C", from.toString(), ".")
+            .redirectErrorStream(true)
+            .start();
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     p.getInputStream().transferTo(out);
     try {

@@ -22,14 +22,19 @@ class ClusterInABoxTest {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       ByteArrayOutputStream err = new ByteArrayOutputStream();
       try (ExecWatch w =
-          box.client().pods().inNamespace("ns").withName("db-0")
-              .writingOutput(out).writingError(err)
+          box.client()
+              .pods()
+              .inNamespace("ns")
+              .withName("db-0")
+              .writingOutput(out)
+              .writingError(err)
               .exec("sh", "-c", "printf hello; printf oops >&2; exit 3")) {
         assertThat(w.exitCode().get(10, TimeUnit.SECONDS)).isEqualTo(3);
       }
       assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo("hello");
       assertThat(err.toString(StandardCharsets.UTF_8)).isEqualTo("oops");
-      assertThat(box.requests()).anyMatch(r -> r.startsWith("GET /api/v1/namespaces/ns/pods/db-0/exec?command=sh"));
+      assertThat(box.requests())
+          .anyMatch(r -> r.startsWith("GET /api/v1/namespaces/ns/pods/db-0/exec?command=sh"));
     }
   }
 
@@ -40,10 +45,19 @@ class ClusterInABoxTest {
       Path target = dir.resolve("f");
       byte[] data = "0123456789".repeat(10_000).getBytes(StandardCharsets.UTF_8);
       try (ExecWatch w =
-          box.client().pods().inNamespace("ns").withName("p")
+          box.client()
+              .pods()
+              .inNamespace("ns")
+              .withName("p")
               .readingInput(new ByteArrayInputStream(data))
               .writingOutput(new ByteArrayOutputStream())
-              .exec("dd", "of=" + target, "bs=65536", "iflag=fullblock,count_bytes", "count=" + data.length, "status=none")) {
+              .exec(
+                  "dd",
+                  "of=" + target,
+                  "bs=65536",
+                  "iflag=fullblock,count_bytes",
+                  "count=" + data.length,
+                  "status=none")) {
         assertThat(w.exitCode().get(10, TimeUnit.SECONDS)).isEqualTo(0);
       }
       assertThat(Files.readAllBytes(target)).isEqualTo(data);
@@ -59,7 +73,11 @@ class ClusterInABoxTest {
       box.cutExecStream("command=dd", 1, 300_000);
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       try (ExecWatch w =
-          box.client().pods().inNamespace("ns").withName("p").writingOutput(out)
+          box.client()
+              .pods()
+              .inNamespace("ns")
+              .withName("p")
+              .writingOutput(out)
               .exec("dd", "if=" + f, "bs=65536", "status=none")) {
         assertThat(w.exitCode().get(10, TimeUnit.SECONDS)).isEqualTo(0);
       }
@@ -73,7 +91,9 @@ class ClusterInABoxTest {
       box.failRequest("GET", "/api/v1/namespaces/ns/configmaps", 1, 503);
 
       assertThat(box.client().configMaps().inNamespace("ns").list().getItems()).isEmpty();
-      assertThat(box.requests()).filteredOn(r -> r.startsWith("GET /api/v1/namespaces/ns/configmaps")).hasSize(2);
+      assertThat(box.requests())
+          .filteredOn(r -> r.startsWith("GET /api/v1/namespaces/ns/configmaps"))
+          .hasSize(2);
     }
   }
 
@@ -90,13 +110,37 @@ class ClusterInABoxTest {
   @Test
   void aNewPodBecomesRunningAndReady() {
     try (ClusterInABox box = new ClusterInABox()) {
-      box.client().pods().inNamespace("ns").resource(
-          new io.fabric8.kubernetes.api.model.PodBuilder().withNewMetadata().withName("x").endMetadata()
-              .withNewSpec().addNewContainer().withName("c").withImage("i").endContainer().endSpec().build()).create();
+      box.client()
+          .pods()
+          .inNamespace("ns")
+          .resource(
+              new io.fabric8.kubernetes.api.model.PodBuilder()
+                  .withNewMetadata()
+                  .withName("x")
+                  .endMetadata()
+                  .withNewSpec()
+                  .addNewContainer()
+                  .withName("c")
+                  .withImage("i")
+                  .endContainer()
+                  .endSpec()
+                  .build())
+          .create();
 
-      var pod = box.client().pods().inNamespace("ns").withName("x")
-          .waitUntilCondition(p -> p != null && p.getStatus() != null && "Running".equals(p.getStatus().getPhase()), 10, TimeUnit.SECONDS);
-      assertThat(pod.getStatus().getConditions()).anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
+      var pod =
+          box.client()
+              .pods()
+              .inNamespace("ns")
+              .withName("x")
+              .waitUntilCondition(
+                  p ->
+                      p != null
+                          && p.getStatus() != null
+                          && "Running".equals(p.getStatus().getPhase()),
+                  10,
+                  TimeUnit.SECONDS);
+      assertThat(pod.getStatus().getConditions())
+          .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
     }
   }
 }

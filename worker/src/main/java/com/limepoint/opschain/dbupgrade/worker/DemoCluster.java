@@ -23,9 +23,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The dev mode's demo cluster: the testkit's cluster-in-a-box with an OpsChain release on
- * 2025-10-01 (the test chart, rendered by the real Helm), a real local PostgreSQL behind the
- * legacy {@code opschain-db} deployment with some rows, and the PVC of the CNPG cluster for the
- * manual path. It writes the demo's upgrade request to {@code <demoDir>/request.json}.
+ * 2025-10-01 (the test chart, rendered by the real Helm), a real local PostgreSQL behind the legacy
+ * {@code opschain-db} deployment with some rows, and the PVC of the CNPG cluster for the manual
+ * path. It writes the demo's upgrade request to {@code <demoDir>/request.json}.
  */
 @Singleton
 @Requires(env = "dev")
@@ -42,7 +42,11 @@ public class DemoCluster {
   private final boolean simulated;
 
   public DemoCluster(WorkerConfig config) throws IOException {
-    dir = Path.of(config.demoDir() != null ? config.demoDir() : System.getProperty("java.io.tmpdir") + "/opschain-demo");
+    dir =
+        Path.of(
+            config.demoDir() != null
+                ? config.demoDir()
+                : System.getProperty("java.io.tmpdir") + "/opschain-demo");
     if (Files.exists(dir)) {
       try (var paths = Files.walk(dir)) {
         paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
@@ -51,19 +55,28 @@ public class DemoCluster {
     Files.createDirectories(dir);
     simulated = config.demoSimulated() || !LocalPostgres.available();
     box = new ClusterInABox();
-    box.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build()).create();
+    box.client()
+        .namespaces()
+        .resource(
+            new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build())
+        .create();
     box.installCnpgOperator();
     box.bindExec(NAMESPACE, "restore-from-backup", 0);
     if (simulated) {
-      log.warn("dev mode: {}; the demo simulates the database: pg_basebackup writes a small synthetic backup (copied, hashed and"
+      log.warn(
+          "dev mode: {}; the demo simulates the database: pg_basebackup writes a small synthetic backup (copied, hashed and"
               + " verified for real) and the CNPG import copies nothing. For a real backup and restore: apt-get install postgresql-15",
-          config.demoSimulated() ? "simulation asked for" : "PostgreSQL 15 is not installed (" + LocalPostgres.BIN + ")");
+          config.demoSimulated()
+              ? "simulation asked for"
+              : "PostgreSQL 15 is not installed (" + LocalPostgres.BIN + ")");
       box.simulatedPostgresFor(NAMESPACE, "opschain-db");
       legacy = null;
     } else {
       legacy = LocalPostgres.init(dir.resolve("legacy/data/pgdata"), "opschain");
       legacy.sql("opschain", "CREATE TABLE changes(id int PRIMARY KEY, summary text NOT NULL)");
-      legacy.sql("opschain", "INSERT INTO changes SELECT g, 'change ' || g FROM generate_series(1, 5000) g");
+      legacy.sql(
+          "opschain",
+          "INSERT INTO changes SELECT g, 'change ' || g FROM generate_series(1, 5000) g");
       box.postgresFor(NAMESPACE, "opschain-db", legacy.port());
       box.onImport(() -> {
         try {
@@ -74,14 +87,28 @@ public class DemoCluster {
         }
       });
     }
-    Path values = Files.writeString(Files.createDirectories(dir.resolve("etc")).resolve("values.yaml"),
-        "# OpsChain values (demo)\ndb:\n  # the legacy database volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n");
+    Path values =
+        Files.writeString(
+            Files.createDirectories(dir.resolve("etc")).resolve("values.yaml"),
+            "# OpsChain values (demo)\ndb:\n  # the legacy database volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n");
     releases = new ChartReleases(box.client(), ChartReleases.testChart(dir));
-    releases.upgrade(new ChartReleases.Call(NAMESPACE, "opschain", "2025-10-01", List.of(values.toString()), Map.of(), "Install complete"));
+    releases.upgrade(
+        new ChartReleases.Call(
+            NAMESPACE,
+            "opschain",
+            "2025-10-01",
+            List.of(values.toString()),
+            Map.of(),
+            "Install complete"));
     activityClient = box.activityClient();
     writeRequest(values);
-    log.info("dev mode: demo cluster up: namespace {}, release opschain 2025-10-01, {}; request in {}",
-        NAMESPACE, simulated ? "simulated database" : legacy.sql("opschain", "SELECT count(*) FROM changes") + " rows in the legacy database",
+    log.info(
+        "dev mode: demo cluster up: namespace {}, release opschain 2025-10-01, {}; request in {}",
+        NAMESPACE,
+        simulated
+            ? "simulated database"
+            : legacy.sql("opschain", "SELECT count(*) FROM changes")
+                + " rows in the legacy database",
         dir.resolve("request.json"));
   }
 
@@ -99,7 +126,9 @@ public class DemoCluster {
     r.put("dataOwner", simulated ? "26:26" : LocalPostgres.serverOwner());
     r.put("importTimeout", "10m");
     r.put("gateTimeout", "1h");
-    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("request.json").toFile(), r);
+    new ObjectMapper()
+        .enable(SerializationFeature.INDENT_OUTPUT)
+        .writeValue(dir.resolve("request.json").toFile(), r);
   }
 
   public KubernetesClient activityClient() {

@@ -34,7 +34,8 @@ public class DevBeans {
       }
 
       @Override
-      public Revision rollback(String namespace, String release, int toRevision, String description) {
+      public Revision rollback(
+          String namespace, String release, int toRevision, String description) {
         return revision(r.rollback(namespace, release, toRevision, description));
       }
 
@@ -50,6 +51,7 @@ public class DevBeans {
   }
 
   private static ChartReleases.Call call(HelmCall c) {
-    return new ChartReleases.Call(c.namespace(), c.release(), c.version(), c.valuesFiles(), c.set(), c.description());
+    return new ChartReleases.Call(
+        c.namespace(), c.release(), c.version(), c.valuesFiles(), c.set(), c.description());
   }
 }

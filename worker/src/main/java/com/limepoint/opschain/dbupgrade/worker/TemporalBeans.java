@@ -3,11 +3,11 @@ package com.limepoint.opschain.dbupgrade.worker;
 import com.limepoint.opschain.dbupgrade.codec.AesGcmPayloadCodec;
 import com.limepoint.opschain.dbupgrade.helm.HelmJavaReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
+import com.uber.m3.tally.RootScopeBuilder;
+import com.uber.m3.tally.Scope;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import com.uber.m3.tally.RootScopeBuilder;
-import com.uber.m3.tally.Scope;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micronaut.context.annotation.Bean;
 import io.micronaut.context.annotation.Factory;
@@ -27,7 +27,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 
-/** The one factory: Temporal service stubs, client and worker factory, and the Kubernetes client. */
+/**
+ * The one factory: Temporal service stubs, client and worker factory, and the Kubernetes client.
+ */
 @Factory
 public class TemporalBeans {
 
@@ -46,9 +48,12 @@ public class TemporalBeans {
   /** In the dev mode the in-process server must be up first: hence the optional parameter. */
   @Singleton
   @Bean(preDestroy = "shutdown")
-  WorkflowServiceStubs serviceStubs(WorkerConfig c, Scope metrics, Optional<DevTemporalServer> devServer) {
+  WorkflowServiceStubs serviceStubs(
+      WorkerConfig c, Scope metrics, Optional<DevTemporalServer> devServer) {
     WorkflowServiceStubsOptions.Builder b =
-        WorkflowServiceStubsOptions.newBuilder().setTarget(c.temporalTarget()).setMetricsScope(metrics);
+        WorkflowServiceStubsOptions.newBuilder()
+            .setTarget(c.temporalTarget())
+            .setMetricsScope(metrics);
     if (c.tlsCert() != null && c.tlsKey() != null) {
       try (InputStream cert = Files.newInputStream(Path.of(c.tlsCert()));
           InputStream key = Files.newInputStream(Path.of(c.tlsKey()))) {
@@ -69,11 +74,17 @@ public class TemporalBeans {
    */
   @Singleton
   WorkflowClient workflowClient(WorkflowServiceStubs stubs, WorkerConfig c) {
-    WorkflowClientOptions.Builder b = WorkflowClientOptions.newBuilder().setNamespace(c.temporalNamespace());
+    WorkflowClientOptions.Builder b =
+        WorkflowClientOptions.newBuilder().setNamespace(c.temporalNamespace());
     if (c.encryptionKeyFile() != null && !c.encryptionKeyFile().isBlank()) {
-      AesGcmPayloadCodec codec = AesGcmPayloadCodec.fromKeyFiles(
-          java.util.Arrays.stream(c.encryptionKeyFile().split(",")).map(String::strip).map(Path::of).toList());
-      org.slf4j.LoggerFactory.getLogger(TemporalBeans.class).info("payloads are encrypted with key {}", codec.encryptKeyId());
+      AesGcmPayloadCodec codec =
+          AesGcmPayloadCodec.fromKeyFiles(
+              java.util.Arrays.stream(c.encryptionKeyFile().split(","))
+                  .map(String::strip)
+                  .map(Path::of)
+                  .toList());
+      org.slf4j.LoggerFactory.getLogger(TemporalBeans.class)
+          .info("payloads are encrypted with key {}", codec.encryptKeyId());
       b.setDataConverter(codec.dataConverter());
     }
     return WorkflowClient.newInstance(stubs, b.build());
@@ -90,9 +101,11 @@ public class TemporalBeans {
   @Requires(notEnv = "dev")
   KubernetesClient kubernetesClient(WorkerConfig c) {
     try {
-      Config config = c.kubeconfig() == null
-          ? Config.autoConfigure(c.kubeContext())
-          : Config.fromKubeconfig(c.kubeContext(), Files.readString(Path.of(c.kubeconfig())), c.kubeconfig());
+      Config config =
+          c.kubeconfig() == null
+              ? Config.autoConfigure(c.kubeContext())
+              : Config.fromKubeconfig(
+                  c.kubeContext(), Files.readString(Path.of(c.kubeconfig())), c.kubeconfig());
       return new KubernetesClientBuilder().withConfig(config).build();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read kubeconfig " + c.kubeconfig(), e);

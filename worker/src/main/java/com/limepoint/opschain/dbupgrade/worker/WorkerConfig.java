@@ -14,7 +14,8 @@ import java.util.List;
  * ({@code OPSCHAIN_TEMPORAL_TARGET}, {@code OPSCHAIN_KUBECONFIG}, ...). The defaults are the
  * runbook's, and a local Temporal on {@code localhost:7233}.
  *
- * @param host this worker's host name; its file-affine activities poll {@code <taskQueue>-host-<host>}
+ * @param host this worker's host name; its file-affine activities poll {@code
+ *     <taskQueue>-host-<host>}
  * @param tlsCert mTLS client certificate (PEM) for Temporal Cloud, with {@code tlsKey} (PKCS#8)
  * @param apiKey Temporal Cloud API key; prefer the environment variable to the file
  * @param shutdownGrace how long a stopping worker waits for running activities
@@ -22,10 +23,11 @@ import java.util.List;
  * @param demoDir where the dev mode keeps its demo database, backups and request
  * @param encryptionKeyFile AES-256 key files (base64), comma-separated: the first encrypts, all
  *     decrypt (rotation); unset means payloads are plain JSON
- * @param searchAttributes the Temporal namespace has the Keyword search attributes
- *     {@code OpsChainNamespace} and {@code UpgradePhase} registered (see the README); workflows then
- *     keep them current. The dev mode registers them and sets this.
- * @param demoSimulated the dev mode's demo simulates the database even where PostgreSQL is installed
+ * @param searchAttributes the Temporal namespace has the Keyword search attributes {@code
+ *     OpsChainNamespace} and {@code UpgradePhase} registered (see the README); workflows then keep
+ *     them current. The dev mode registers them and sets this.
+ * @param demoSimulated the dev mode's demo simulates the database even where PostgreSQL is
+ *     installed
  * @param metricsInterval how often the Temporal SDK's metrics are reported to {@code /prometheus}
  */
 @ConfigurationProperties("opschain")

@@ -13,8 +13,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The worker's readiness on {@code /health} (and {@code /health/readiness}): it can do its work
- * only when it reaches the Temporal frontend and the Kubernetes API server. Each check is one
- * cheap read with a short deadline; a failure makes the indicator DOWN with the error as detail.
+ * only when it reaches the Temporal frontend and the Kubernetes API server. Each check is one cheap
+ * read with a short deadline; a failure makes the indicator DOWN with the error as detail.
  */
 public final class WorkerHealth {
   private WorkerHealth() {}
@@ -33,12 +33,17 @@ public final class WorkerHealth {
 
     @Override
     protected Map<String, Object> getHealthInformation() {
-      var info = stubs.blockingStub().withDeadlineAfter(5, TimeUnit.SECONDS).getSystemInfo(GetSystemInfoRequest.getDefaultInstance());
+      var info =
+          stubs
+              .blockingStub()
+              .withDeadlineAfter(5, TimeUnit.SECONDS)
+              .getSystemInfo(GetSystemInfoRequest.getDefaultInstance());
       Map<String, Object> details = new LinkedHashMap<>();
       details.put("target", config.temporalTarget());
       details.put("namespace", config.temporalNamespace());
       details.put("taskQueues", java.util.List.of(config.taskQueue(), config.hostQueue()));
-      details.put("serverVersion", info.getServerVersion().isEmpty() ? "unknown" : info.getServerVersion());
+      details.put(
+          "serverVersion", info.getServerVersion().isEmpty() ? "unknown" : info.getServerVersion());
       healthStatus = HealthStatus.UP;
       return details;
     }
@@ -68,7 +73,8 @@ public final class WorkerHealth {
         version = call.get(5, TimeUnit.SECONDS);
       } catch (java.util.concurrent.TimeoutException e) {
         call.cancel(true);
-        throw new IllegalStateException("GET /version on " + client.getMasterUrl() + " did not answer within 5 s");
+        throw new IllegalStateException(
+            "GET /version on " + client.getMasterUrl() + " did not answer within 5 s");
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IllegalStateException("interrupted", e);
@@ -78,8 +84,12 @@ public final class WorkerHealth {
           root = root.getCause();
         }
         throw new IllegalStateException(
-            "GET /version on " + client.getMasterUrl() + " failed: " + root.getClass().getSimpleName()
-                + (root.getMessage() == null ? "" : ": " + root.getMessage()), e);
+            "GET /version on "
+                + client.getMasterUrl()
+                + " failed: "
+                + root.getClass().getSimpleName()
+                + (root.getMessage() == null ? "" : ": " + root.getMessage()),
+            e);
       }
       Map<String, Object> details = new LinkedHashMap<>();
       details.put("apiServer", client.getMasterUrl().toString());

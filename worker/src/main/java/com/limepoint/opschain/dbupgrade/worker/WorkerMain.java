@@ -17,15 +17,21 @@ public final class WorkerMain {
     boolean dev = demo || Arrays.asList(args).contains("--dev");
     // Micronaut's launcher registers the shutdown hook that stops the context on SIGTERM.
     ApplicationContext context =
-        io.micronaut.runtime.Micronaut.build(Arrays.stream(args).filter(a -> !a.startsWith("--de")).toArray(String[]::new))
+        io.micronaut.runtime.Micronaut.build(
+                Arrays.stream(args).filter(a -> !a.startsWith("--de")).toArray(String[]::new))
             .environments(dev ? new String[] {"dev"} : new String[0])
             .mainClass(WorkerMain.class)
             .start();
     if (demo) {
       WorkerConfig c = context.getBean(WorkerConfig.class);
-      String request = (c.demoDir() != null ? c.demoDir() : System.getProperty("java.io.tmpdir") + "/opschain-demo") + "/request.json";
-      int code = new picocli.CommandLine(new com.limepoint.opschain.dbupgrade.starter.Starter())
-          .execute("demo", "--target", "localhost:" + c.devPort(), "--request", request);
+      String request =
+          (c.demoDir() != null
+                  ? c.demoDir()
+                  : System.getProperty("java.io.tmpdir") + "/opschain-demo")
+              + "/request.json";
+      int code =
+          new picocli.CommandLine(new com.limepoint.opschain.dbupgrade.starter.Starter())
+              .execute("demo", "--target", "localhost:" + c.devPort(), "--request", request);
       context.close();
       System.exit(code);
     }

@@ -36,7 +36,8 @@ public class WorkerRunner {
   private final KubernetesClient kube;
   private final HelmReleases helm;
 
-  public WorkerRunner(WorkerFactory factory, WorkerConfig config, KubernetesClient kube, HelmReleases helm) {
+  public WorkerRunner(
+      WorkerFactory factory, WorkerConfig config, KubernetesClient kube, HelmReleases helm) {
     this.factory = factory;
     this.config = config;
     this.kube = kube;
@@ -47,23 +48,33 @@ public class WorkerRunner {
   void start() {
     String host = config.hostName();
     Worker shared = factory.newWorker(config.taskQueue());
-    shared.registerWorkflowImplementationTypes(DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
+    shared.registerWorkflowImplementationTypes(
+        DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
     shared.registerActivitiesImplementations(
-        new HostActivitiesImpl(host, config.hostQueue(), config.searchAttributes(), config.approvers()),
+        new HostActivitiesImpl(
+            host, config.hostQueue(), config.searchAttributes(), config.approvers()),
         new ClusterActivitiesImpl(kube),
         new CnpgActivitiesImpl(kube),
         new RestorePodActivitiesImpl(kube));
     Worker files = factory.newWorker(config.hostQueue());
     files.registerActivitiesImplementations(
-        new BackupActivitiesImpl(kube, host), new HelmActivitiesImpl(helm), new ValuesActivitiesImpl());
+        new BackupActivitiesImpl(kube, host),
+        new HelmActivitiesImpl(helm),
+        new ValuesActivitiesImpl());
     Heartbeats.reportTo(factory.getWorkflowClient());
     factory.start();
-    log.info("polling {} and {} on {} (namespace {})", config.taskQueue(), config.hostQueue(), config.temporalTarget(), config.temporalNamespace());
+    log.info(
+        "polling {} and {} on {} (namespace {})",
+        config.taskQueue(),
+        config.hostQueue(),
+        config.temporalTarget(),
+        config.temporalNamespace());
   }
 
   @PreDestroy
   void stop() {
-    log.info("stopping: no new tasks; waiting up to {} for running activities", config.shutdownGrace());
+    log.info(
+        "stopping: no new tasks; waiting up to {} for running activities", config.shutdownGrace());
     factory.shutdown();
     factory.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
     factory.shutdownNow();

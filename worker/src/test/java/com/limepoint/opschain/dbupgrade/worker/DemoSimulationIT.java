@@ -26,11 +26,20 @@ class DemoSimulationIT {
       port = s.getLocalPort();
     }
     Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "sim-");
-    ApplicationContext context = ApplicationContext.builder()
-        .environments("dev")
-        .properties(Map.of("opschain.dev-port", port, "opschain.temporal-target", "localhost:" + port,
-            "opschain.demo-dir", demoDir.toString(), "opschain.demo-simulated", true))
-        .start();
+    ApplicationContext context =
+        ApplicationContext.builder()
+            .environments("dev")
+            .properties(
+                Map.of(
+                    "opschain.dev-port",
+                    port,
+                    "opschain.temporal-target",
+                    "localhost:" + port,
+                    "opschain.demo-dir",
+                    demoDir.toString(),
+                    "opschain.demo-simulated",
+                    true))
+            .start();
     String printed;
     int code;
     try {
@@ -39,8 +48,14 @@ class DemoSimulationIT {
       PrintStream original = System.out;
       System.setOut(new PrintStream(buf, true));
       try {
-        code = new picocli.CommandLine(new Starter()).execute("demo", "--target", "localhost:" + port,
-            "--request", demoDir.resolve("request.json").toString());
+        code =
+            new picocli.CommandLine(new Starter())
+                .execute(
+                    "demo",
+                    "--target",
+                    "localhost:" + port,
+                    "--request",
+                    demoDir.resolve("request.json").toString());
       } finally {
         System.setOut(original);
       }
@@ -52,11 +67,13 @@ class DemoSimulationIT {
     assertThat(code).isZero();
     assertThat(printed)
         .contains("database " + 31_457_280 + " bytes")
-        .containsPattern("done +verifyBackup +verified: every file non-empty, sizes and SHA-256 equal")
+        .containsPattern(
+            "done +verifyBackup +verified: every file non-empty, sizes and SHA-256 equal")
         .contains("tar -tzf base.tar.gz lists", "COMPLETED");
     // The synthetic backup really went to the host, whole.
     Path copied = demoDir.resolve("host/backup/opschain-db-upgrade-opschain");
     assertThat(copied.resolve("base.tar.gz")).isNotEmptyFile();
-    assertThat(Files.readString(copied.resolve("SHA256SUMS"))).contains("base.tar.gz", "pg_wal.tar.gz");
+    assertThat(Files.readString(copied.resolve("SHA256SUMS")))
+        .contains("base.tar.gz", "pg_wal.tar.gz");
   }
 }

@@ -16,8 +16,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * The dev mode as a user meets it: the worker's context with the in-process Temporal server and
- * the demo cluster, and {@code starter demo} against it, to COMPLETED; then a graceful stop.
+ * The dev mode as a user meets it: the worker's context with the in-process Temporal server and the
+ * demo cluster, and {@code starter demo} against it, to COMPLETED; then a graceful stop.
  */
 class DevModeIT {
 
@@ -30,18 +30,30 @@ class DevModeIT {
     }
     Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "demo-");
     // Payload encryption on, in the worker and in every starter command.
-    Path key = Files.writeString(Files.createTempDirectory(Path.of("target").toAbsolutePath(), "key-").resolve("payload.key"),
-        java.util.Base64.getEncoder().encodeToString(new java.security.SecureRandom().generateSeed(32)));
-    ApplicationContext context = ApplicationContext.builder()
-        .environments("dev")
-        .properties(Map.of(
-            "opschain.dev-port", port,
-            "opschain.temporal-target", "localhost:" + port,
-            "opschain.demo-dir", demoDir.toString(),
-            "opschain.metrics-interval", "200ms",
-            "opschain.encryption-key-file", key.toString(),
-            "micronaut.server.port", -1))
-        .start();
+    Path key =
+        Files.writeString(
+            Files.createTempDirectory(Path.of("target").toAbsolutePath(), "key-")
+                .resolve("payload.key"),
+            java.util.Base64.getEncoder()
+                .encodeToString(new java.security.SecureRandom().generateSeed(32)));
+    ApplicationContext context =
+        ApplicationContext.builder()
+            .environments("dev")
+            .properties(
+                Map.of(
+                    "opschain.dev-port",
+                    port,
+                    "opschain.temporal-target",
+                    "localhost:" + port,
+                    "opschain.demo-dir",
+                    demoDir.toString(),
+                    "opschain.metrics-interval",
+                    "200ms",
+                    "opschain.encryption-key-file",
+                    key.toString(),
+                    "micronaut.server.port",
+                    -1))
+            .start();
     EmbeddedServer http = context.getBean(EmbeddedServer.class).start();
     String printed;
     int code;
@@ -62,13 +74,22 @@ class DevModeIT {
       String target = "localhost:" + port;
       String keyOption = "--encryption-key-file=" + key;
       try {
-        planCode = new picocli.CommandLine(new Starter()).execute("plan", "--target", target, keyOption, "--request", request);
-        code = new picocli.CommandLine(new Starter()).execute("demo", "--target", target, keyOption, "--request", request);
-        historyCode = new picocli.CommandLine(new Starter()).execute("history", "opschain", "--target", target, keyOption);
+        planCode =
+            new picocli.CommandLine(new Starter())
+                .execute("plan", "--target", target, keyOption, "--request", request);
+        code =
+            new picocli.CommandLine(new Starter())
+                .execute("demo", "--target", target, keyOption, "--request", request);
+        historyCode =
+            new picocli.CommandLine(new Starter())
+                .execute("history", "opschain", "--target", target, keyOption);
         buf.write("\nWATCH:".getBytes());
-        watchCode = new picocli.CommandLine(new Starter()).execute("watch", "opschain", "--target", target, keyOption, "--every", "0.2");
+        watchCode =
+            new picocli.CommandLine(new Starter())
+                .execute("watch", "opschain", "--target", target, keyOption, "--every", "0.2");
         buf.write("\nJSON:".getBytes());
-        new picocli.CommandLine(new Starter()).execute("status", "opschain", "--target", target, keyOption, "--output", "json");
+        new picocli.CommandLine(new Starter())
+            .execute("status", "opschain", "--target", target, keyOption, "--output", "json");
       } finally {
         System.setOut(original);
       }
@@ -76,21 +97,46 @@ class DevModeIT {
       System.out.print(printed);
       assertThat(context.getBean(DemoCluster.class).rows()).isEqualTo("5000");
       health = awaitHealth(http);
-      probes = get(http, "/health/readiness").status() + " " + get(http, "/health/liveness").status();
+      probes =
+          get(http, "/health/readiness").status() + " " + get(http, "/health/liveness").status();
       // What the server stores is ciphertext: the started event's input, read without the key.
-      var raw = io.temporal.serviceclient.WorkflowServiceStubs.newServiceStubs(
-          io.temporal.serviceclient.WorkflowServiceStubsOptions.newBuilder().setTarget(target).build());
+      var raw =
+          io.temporal.serviceclient.WorkflowServiceStubs.newServiceStubs(
+              io.temporal.serviceclient.WorkflowServiceStubsOptions.newBuilder()
+                  .setTarget(target)
+                  .build());
       try {
-        var history = raw.blockingStub().getWorkflowExecutionHistory(
-            io.temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryRequest.newBuilder().setNamespace("default")
-                .setExecution(io.temporal.api.common.v1.WorkflowExecution.newBuilder().setWorkflowId("opschain-db-upgrade-opschain"))
-                .build()).getHistory();
-        storedInput = history.getEvents(0).getWorkflowExecutionStartedEventAttributes().getInput().getPayloads(0);
+        var history =
+            raw.blockingStub()
+                .getWorkflowExecutionHistory(
+                    io.temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryRequest
+                        .newBuilder()
+                        .setNamespace("default")
+                        .setExecution(
+                            io.temporal.api.common.v1.WorkflowExecution.newBuilder()
+                                .setWorkflowId("opschain-db-upgrade-opschain"))
+                        .build())
+                .getHistory();
+        storedInput =
+            history
+                .getEvents(0)
+                .getWorkflowExecutionStartedEventAttributes()
+                .getInput()
+                .getPayloads(0);
         // The search attributes, as the Web UI's filter sees them (the dev mode registered them).
-        searchAttributes = raw.blockingStub().describeWorkflowExecution(
-            io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest.newBuilder().setNamespace("default")
-                .setExecution(io.temporal.api.common.v1.WorkflowExecution.newBuilder().setWorkflowId("opschain-db-upgrade-opschain"))
-                .build()).getWorkflowExecutionInfo().getSearchAttributes().getIndexedFieldsMap().keySet();
+        searchAttributes =
+            raw.blockingStub()
+                .describeWorkflowExecution(
+                    io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest.newBuilder()
+                        .setNamespace("default")
+                        .setExecution(
+                            io.temporal.api.common.v1.WorkflowExecution.newBuilder()
+                                .setWorkflowId("opschain-db-upgrade-opschain"))
+                        .build())
+                .getWorkflowExecutionInfo()
+                .getSearchAttributes()
+                .getIndexedFieldsMap()
+                .keySet();
         storedHistory = history.toString();
       } finally {
         raw.shutdownNow();
@@ -102,21 +148,34 @@ class DevModeIT {
       System.out.printf("worker context closed in %d ms%n", (System.nanoTime() - t) / 1_000_000);
     }
     assertThat(planCode).isZero();
-    assertThat(printed).contains("PLANNED: dry run", "[destructive] helm upgrade opschain --version 2026-02-10");
+    assertThat(printed)
+        .contains("PLANNED: dry run", "[destructive] helm upgrade opschain --version 2026-02-10");
     assertThat(code).isZero();
-    assertThat(printed).contains("gate START", "approved BACKUP_VERIFIED", "done   awaitLegacyDbGone", "COMPLETED");
+    assertThat(printed)
+        .contains(
+            "gate START", "approved BACKUP_VERIFIED", "done   awaitLegacyDbGone", "COMPLETED");
     assertThat(historyCode).isZero();
     assertThat(watchCode).isZero();
     String watched = printed.substring(printed.indexOf("WATCH:"), printed.lastIndexOf("JSON:"));
-    assertThat(watched).contains("done   takeBackup", "done   awaitLegacyDbGone", "COMPLETED: OpsChain runs 2026-02-10");
-    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(printed.substring(printed.lastIndexOf("JSON:") + 5).strip());
+    assertThat(watched)
+        .contains(
+            "done   takeBackup", "done   awaitLegacyDbGone", "COMPLETED: OpsChain runs 2026-02-10");
+    var json =
+        new com.fasterxml.jackson.databind.ObjectMapper()
+            .readTree(printed.substring(printed.lastIndexOf("JSON:") + 5).strip());
     assertThat(json.get("phase").asText()).isEqualTo("COMPLETED");
     assertThat(json.get("steps").size()).isGreaterThan(20);
     assertThat(json.get("approvals").get(0).get("by").asText()).isEqualTo("demo-user");
-    assertThat(printed).contains("scheduled TakeBackup", "update approveGate", "completed\n").containsPattern("\\d+ events");
+    assertThat(printed)
+        .contains("scheduled TakeBackup", "update approveGate", "completed\n")
+        .containsPattern("\\d+ events");
 
-    assertThat(storedInput.getMetadataOrThrow("encoding").toStringUtf8()).isEqualTo("binary/encrypted");
-    assertThat(storedHistory).doesNotContain("opschain/opschain").doesNotContain("demo-user").doesNotContain("pg_basebackup");
+    assertThat(storedInput.getMetadataOrThrow("encoding").toStringUtf8())
+        .isEqualTo("binary/encrypted");
+    assertThat(storedHistory)
+        .doesNotContain("opschain/opschain")
+        .doesNotContain("demo-user")
+        .doesNotContain("pg_basebackup");
     assertThat(searchAttributes).contains("OpsChainNamespace", "UpgradePhase");
     // /health: ready, with the Temporal frontend and the Kubernetes API both reachable.
     System.out.println("GET /health -> " + health.status() + " " + health.body());
@@ -124,14 +183,16 @@ class DevModeIT {
     var h = new com.fasterxml.jackson.databind.ObjectMapper().readTree(health.body());
     assertThat(h.get("status").asText()).isEqualTo("UP");
     assertThat(h.at("/details/temporal/status").asText()).isEqualTo("UP");
-    assertThat(h.at("/details/temporal/details/taskQueues/0").asText()).isEqualTo("opschain-db-upgrade");
+    assertThat(h.at("/details/temporal/details/taskQueues/0").asText())
+        .isEqualTo("opschain-db-upgrade");
     assertThat(h.at("/details/kubernetes/status").asText()).isEqualTo("UP");
     // The probes deploy/worker.yaml uses.
     assertThat(probes).isEqualTo("200 200");
     // /prometheus: the Temporal SDK's metrics, after the workflow, beside the JVM's.
     assertThat(metrics.status()).isEqualTo(200);
     assertThat(metrics.body())
-        .containsPattern("temporal_workflow_completed_total\\{[^}]*workflow_type=\"DbUpgradeWorkflow\"[^}]*\\} [1-9]")
+        .containsPattern(
+            "temporal_workflow_completed_total\\{[^}]*workflow_type=\"DbUpgradeWorkflow\"[^}]*\\} [1-9]")
         .contains("temporal_activity_execution_latency_seconds", "jvm_memory_used_bytes");
   }
 
@@ -139,9 +200,12 @@ class DevModeIT {
 
   private static Response get(EmbeddedServer http, String path) throws Exception {
     var client = java.net.http.HttpClient.newHttpClient();
-    var r = client.send(
-        java.net.http.HttpRequest.newBuilder(http.getURI().resolve(path)).timeout(java.time.Duration.ofSeconds(20)).build(),
-        java.net.http.HttpResponse.BodyHandlers.ofString());
+    var r =
+        client.send(
+            java.net.http.HttpRequest.newBuilder(http.getURI().resolve(path))
+                .timeout(java.time.Duration.ofSeconds(20))
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
     return new Response(r.statusCode(), r.body());
   }
 

@@ -21,25 +21,47 @@ import org.yaml.snakeyaml.Yaml;
  * anything the chart does not render.
  */
 class HelmRbacCoverageTest {
-  static final Set<String> OBJECT_VERBS = Set.of("get", "list", "watch", "create", "update", "patch", "delete");
+  static final Set<String> OBJECT_VERBS =
+      Set.of("get", "list", "watch", "create", "update", "patch", "delete");
 
   @SuppressWarnings("unchecked")
   @Test
-  void theHelmRoleCoversEveryKindTheChartRendersInEveryPhaseAndNothingElse(@TempDir Path dir) throws Exception {
+  void theHelmRoleCoversEveryKindTheChartRendersInEveryPhaseAndNothingElse(@TempDir Path dir)
+      throws Exception {
     ChartReleases chart = new ChartReleases(null, ChartReleases.testChart(dir));
-    List<Map<String, String>> phases = List.of(
-        Map.of("db.volume.size", "10Gi"),
-        Map.of("db.volume.size", "10Gi", "stopped", "true"),
-        Map.of("db.volume.size", "10Gi", "db.cnpg.instances", "1", "db.cnpg.storage.size", "10Gi", "db.recoveryMode", "true"),
-        Map.of("db.cnpg.instances", "1", "db.cnpg.storage.size", "10Gi", "stopped", "true", "stopDatabase", "true"),
-        Map.of("db.cnpg.instances", "1", "db.cnpg.storage.size", "10Gi"));
+    List<Map<String, String>> phases =
+        List.of(
+            Map.of("db.volume.size", "10Gi"),
+            Map.of("db.volume.size", "10Gi", "stopped", "true"),
+            Map.of(
+                "db.volume.size",
+                "10Gi",
+                "db.cnpg.instances",
+                "1",
+                "db.cnpg.storage.size",
+                "10Gi",
+                "db.recoveryMode",
+                "true"),
+            Map.of(
+                "db.cnpg.instances",
+                "1",
+                "db.cnpg.storage.size",
+                "10Gi",
+                "stopped",
+                "true",
+                "stopDatabase",
+                "true"),
+            Map.of("db.cnpg.instances", "1", "db.cnpg.storage.size", "10Gi"));
     Set<String> rendered = new HashSet<>();
     for (Map<String, String> set : phases) {
-      String manifest = chart.render(new ChartReleases.Call("opschain", "opschain", "2026-02-10", List.of(), set, "test"));
+      String manifest =
+          chart.render(
+              new ChartReleases.Call("opschain", "opschain", "2026-02-10", List.of(), set, "test"));
       for (Object doc : new Yaml().loadAll(manifest)) {
         if (doc instanceof Map<?, ?> m && m.get("kind") != null) {
           String apiVersion = (String) m.get("apiVersion");
-          String group = apiVersion.contains("/") ? apiVersion.substring(0, apiVersion.indexOf('/')) : "";
+          String group =
+              apiVersion.contains("/") ? apiVersion.substring(0, apiVersion.indexOf('/')) : "";
           rendered.add(group + "/" + ((String) m.get("kind")).toLowerCase() + "s");
         }
       }
@@ -47,7 +69,8 @@ class HelmRbacCoverageTest {
     assertThat(rendered).contains("apps/deployments", "postgresql.cnpg.io/clusters");
 
     Map<String, Set<String>> granted = new java.util.HashMap<>();
-    for (Object doc : new Yaml().loadAll(Files.readString(Path.of("..", "deploy", "rbac-helm.yaml")))) {
+    for (Object doc :
+        new Yaml().loadAll(Files.readString(Path.of("..", "deploy", "rbac-helm.yaml")))) {
       Map<String, Object> m = (Map<String, Object>) doc;
       if (!"Role".equals(m.get("kind"))) {
         continue;
@@ -56,7 +79,9 @@ class HelmRbacCoverageTest {
         for (String g : (List<String>) rule.get("apiGroups")) {
           for (String r : (List<String>) rule.get("resources")) {
             assertThat(r).isNotEqualTo("*");
-            granted.computeIfAbsent(g + "/" + r, k -> new HashSet<>()).addAll((List<String>) rule.get("verbs"));
+            granted
+                .computeIfAbsent(g + "/" + r, k -> new HashSet<>())
+                .addAll((List<String>) rule.get("verbs"));
           }
         }
       }
@@ -65,7 +90,9 @@ class HelmRbacCoverageTest {
       assertThat(granted.get(kind)).as(kind).containsExactlyInAnyOrderElementsOf(OBJECT_VERBS);
     }
     // Helm's storage: one Secret per revision, found by label, superseded ones pruned.
-    assertThat(granted.get("/secrets")).contains("get", "list", "create", "update", "delete").doesNotContain("watch");
+    assertThat(granted.get("/secrets"))
+        .contains("get", "list", "create", "update", "delete")
+        .doesNotContain("watch");
     // --wait reads pods; nothing else is granted.
     assertThat(granted.get("/pods")).containsExactlyInAnyOrder("get", "list", "watch");
     Set<String> expected = new HashSet<>(rendered);

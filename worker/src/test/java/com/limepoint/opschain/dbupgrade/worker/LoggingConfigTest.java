@@ -28,14 +28,18 @@ class LoggingConfigTest {
   @Test
   void textCarriesTheWorkflowIdAndActivityType() throws Exception {
     String out = logOnce();
-    assertThat(out).contains("INFO ").contains("[opschain-db-upgrade-opschain TakeBackup]").contains("- took 3 files");
+    assertThat(out)
+        .contains("INFO ")
+        .contains("[opschain-db-upgrade-opschain TakeBackup]")
+        .contains("- took 3 files");
   }
 
   @Test
   void jsonOnRequestIsOneObjectPerLineWithTheMdc() throws Exception {
     System.setProperty("LOG_FORMAT", "json");
     String out = logOnce();
-    JsonNode line = new ObjectMapper().readTree(out.strip().lines().reduce((a, b) -> b).orElseThrow());
+    JsonNode line =
+        new ObjectMapper().readTree(out.strip().lines().reduce((a, b) -> b).orElseThrow());
     assertThat(line.get("level").asText()).isEqualTo("INFO");
     assertThat(line.get("formattedMessage").asText()).isEqualTo("took 3 files");
     assertThat(line.at("/mdc/WorkflowId").asText()).isEqualTo("opschain-db-upgrade-opschain");

@@ -25,14 +25,39 @@ class WorkerHealthTest {
     try (ServerSocket s = new ServerSocket(0)) {
       closed = s.getLocalPort();
     }
-    WorkerConfig config = new WorkerConfig("127.0.0.1:" + closed, "default", "opschain-db-upgrade", "h1",
-        null, null, null, null, null, "/tmp", null, null, Duration.ofSeconds(1), 7233, null, Duration.ofSeconds(10), false, false);
-    WorkflowServiceStubs stubs = WorkflowServiceStubs.newServiceStubs(
-        WorkflowServiceStubsOptions.newBuilder().setTarget(config.temporalTarget()).build());
-    try (KubernetesClient client = new KubernetesClientBuilder()
-        .withConfig(new ConfigBuilder().withMasterUrl("http://127.0.0.1:" + closed).withRequestTimeout(2000)
-            .withConnectionTimeout(2000).withRequestRetryBackoffLimit(0).build())
-        .build()) {
+    WorkerConfig config =
+        new WorkerConfig(
+            "127.0.0.1:" + closed,
+            "default",
+            "opschain-db-upgrade",
+            "h1",
+            null,
+            null,
+            null,
+            null,
+            null,
+            "/tmp",
+            null,
+            null,
+            Duration.ofSeconds(1),
+            7233,
+            null,
+            Duration.ofSeconds(10),
+            false,
+            false);
+    WorkflowServiceStubs stubs =
+        WorkflowServiceStubs.newServiceStubs(
+            WorkflowServiceStubsOptions.newBuilder().setTarget(config.temporalTarget()).build());
+    try (KubernetesClient client =
+        new KubernetesClientBuilder()
+            .withConfig(
+                new ConfigBuilder()
+                    .withMasterUrl("http://127.0.0.1:" + closed)
+                    .withRequestTimeout(2000)
+                    .withConnectionTimeout(2000)
+                    .withRequestRetryBackoffLimit(0)
+                    .build())
+            .build()) {
       HealthResult temporal = check(new WorkerHealth.Temporal(stubs, config));
       HealthResult kubernetes = check(new WorkerHealth.Kubernetes(client));
 

@@ -34,29 +34,47 @@ class WorkerImageIT {
   @Test
   void theImagesEntrypointStartsTheWorkerWhichPollsAndIsReady() throws Exception {
     assumeTrue(Files.exists(IMAGE), "no image: build with -Pimage (bin/test does)");
-    assumeTrue("root".equals(System.getProperty("user.name")), "running the image in a chroot needs root");
+    assumeTrue(
+        "root".equals(System.getProperty("user.name")), "running the image in a chroot needs root");
     Path rootfs = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "image-root-");
     Path unpacked = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "image-tar-");
     run(List.of("tar", "-xf", IMAGE.toString(), "-C", unpacked.toString()));
     JsonNode manifest = JSON.readTree(unpacked.resolve("manifest.json").toFile()).get(0);
     for (JsonNode layer : manifest.get("Layers")) {
-      run(List.of("tar", "-xf", unpacked.resolve(layer.asText()).toString(), "-C", rootfs.toString()));
+      run(
+          List.of(
+              "tar", "-xf", unpacked.resolve(layer.asText()).toString(), "-C", rootfs.toString()));
     }
-    JsonNode config = JSON.readTree(unpacked.resolve(manifest.get("Config").asText()).toFile()).get("config");
+    JsonNode config =
+        JSON.readTree(unpacked.resolve(manifest.get("Config").asText()).toFile()).get("config");
     assertThat(config.get("User").asText()).isEqualTo("10001:10001");
 
     int temporalPort = freePort();
     int httpPort = freePort();
     Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "image-demo-");
-    ApplicationContext dev = ApplicationContext.builder()
-        .environments("dev")
-        .properties(Map.of("opschain.dev-port", temporalPort, "opschain.temporal-target", "localhost:" + temporalPort,
-            "opschain.demo-dir", demoDir.toString(), "opschain.demo-simulated", true, "micronaut.server.port", -1))
-        .start();
+    ApplicationContext dev =
+        ApplicationContext.builder()
+            .environments("dev")
+            .properties(
+                Map.of(
+                    "opschain.dev-port",
+                    temporalPort,
+                    "opschain.temporal-target",
+                    "localhost:" + temporalPort,
+                    "opschain.demo-dir",
+                    demoDir.toString(),
+                    "opschain.demo-simulated",
+                    true,
+                    "micronaut.server.port",
+                    -1))
+            .start();
     Path proc = rootfs.resolve("proc");
     Files.createDirectories(proc);
     // The JVM finds its own libraries through /proc/self/exe, as in any container.
-    Process mount = new ProcessBuilder("mount", "-t", "proc", "proc", proc.toString()).redirectErrorStream(true).start();
+    Process mount =
+        new ProcessBuilder("mount", "-t", "proc", "proc", proc.toString())
+            .redirectErrorStream(true)
+            .start();
     String mountOutput = new String(mount.getInputStream().readAllBytes());
     if (mount.waitFor() != 0) {
       dev.close();
@@ -65,44 +83,64 @@ class WorkerImageIT {
     Process worker = null;
     try {
       String apiServer = dev.getBean(DemoCluster.class).activityClient().getMasterUrl().toString();
-      Files.writeString(rootfs.resolve("tmp/kubeconfig"), """
+      Files.writeString(
+          rootfs.resolve("tmp/kubeconfig"),
+          """
           apiVersion: v1
           kind: Config
           clusters: [{name: box, cluster: {server: "%s"}}]
           users: [{name: u, user: {token: unused}}]
           contexts: [{name: box, context: {cluster: box, user: u, namespace: opschain}}]
           current-context: box
-          """.formatted(apiServer));
+          """
+              .formatted(apiServer));
       rootfs.resolve("tmp/kubeconfig").toFile().setReadable(true, false);
 
-      List<String> argv = new ArrayList<>(List.of("chroot", "--userspec=10001:10001", rootfs.toString()));
+      List<String> argv =
+          new ArrayList<>(List.of("chroot", "--userspec=10001:10001", rootfs.toString()));
       config.get("Entrypoint").forEach(a -> argv.add(a.asText()));
       ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
       pb.environment().clear();
-      config.get("Env").forEach(e -> pb.environment().put(e.asText().substring(0, e.asText().indexOf('=')), e.asText().substring(e.asText().indexOf('=') + 1)));
-      pb.environment().putAll(Map.of(
-          "OPSCHAIN_TEMPORAL_TARGET", "localhost:" + temporalPort,
-          "OPSCHAIN_KUBECONFIG", "/tmp/kubeconfig",
-          "OPSCHAIN_HOST", "image",
-          "OPSCHAIN_HOST_BACKUP_DIR", "/tmp/backup",
-          "MICRONAUT_SERVER_PORT", String.valueOf(httpPort),
-          "LOG_FORMAT", "json"));
+      config
+          .get("Env")
+          .forEach(e ->
+              pb.environment()
+                  .put(
+                      e.asText().substring(0, e.asText().indexOf('=')),
+                      e.asText().substring(e.asText().indexOf('=') + 1)));
+      pb.environment()
+          .putAll(
+              Map.of(
+                  "OPSCHAIN_TEMPORAL_TARGET", "localhost:" + temporalPort,
+                  "OPSCHAIN_KUBECONFIG", "/tmp/kubeconfig",
+                  "OPSCHAIN_HOST", "image",
+                  "OPSCHAIN_HOST_BACKUP_DIR", "/tmp/backup",
+                  "MICRONAUT_SERVER_PORT", String.valueOf(httpPort),
+                  "LOG_FORMAT", "json"));
       Path log = rootfs.resolveSibling(rootfs.getFileName() + ".log");
       worker = pb.redirectOutput(log.toFile()).start();
 
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-      while (!Files.readString(log).contains("\"polling ") && System.nanoTime() < deadline && worker.isAlive()) {
+      while (!Files.readString(log).contains("\"polling ")
+          && System.nanoTime() < deadline
+          && worker.isAlive()) {
         Thread.sleep(200);
       }
       String output = Files.readString(log);
-      assertThat(output).as(output).contains("polling opschain-db-upgrade and opschain-db-upgrade-host-image");
+      assertThat(output)
+          .as(output)
+          .contains("polling opschain-db-upgrade and opschain-db-upgrade-host-image");
       // The HTTP server starts right after the context (and its pollers).
       HttpResponse<String> health = null;
       for (int i = 0; i < 100 && health == null; i++) {
         try {
-          health = HttpClient.newHttpClient().send(
-              HttpRequest.newBuilder(URI.create("http://localhost:" + httpPort + "/health")).timeout(Duration.ofSeconds(20)).build(),
-              HttpResponse.BodyHandlers.ofString());
+          health =
+              HttpClient.newHttpClient()
+                  .send(
+                      HttpRequest.newBuilder(URI.create("http://localhost:" + httpPort + "/health"))
+                          .timeout(Duration.ofSeconds(20))
+                          .build(),
+                      HttpResponse.BodyHandlers.ofString());
         } catch (java.net.ConnectException e) {
           Thread.sleep(200);
         }

@@ -9,8 +9,8 @@ import java.util.List;
 /**
  * The runbook's "Backup the existing database": {@code pg_basebackup} in the db pod, the copy to
  * the host ({@code kubectl cp}, done with checksums and resume), its verification, and for the
- * manual migration the upload of the archives into the restore pod. These run on the
- * host-specific task queue, where the backup lives.
+ * manual migration the upload of the archives into the restore pod. These run on the host-specific
+ * task queue, where the backup lives.
  */
 @ActivityInterface
 public interface BackupActivities {
@@ -20,8 +20,8 @@ public interface BackupActivities {
   ChangeResult checkFreeSpace(SpaceRequest request);
 
   /**
-   * {@code pg_basebackup -h 127.0.0.1 -p 5432 -U <dbUser> -D <podBackupDir> -Ft -z --compress=6
-   * -P -v --wal-method=stream --checkpoint=fast --max-rate=<maxRate>} in the db pod, heartbeating
+   * {@code pg_basebackup -h 127.0.0.1 -p 5432 -U <dbUser> -D <podBackupDir> -Ft -z --compress=6 -P
+   * -v --wal-method=stream --checkpoint=fast --max-rate=<maxRate>} in the db pod, heartbeating
    * {@code -P} progress. A complete backup of this workflow (its marker file) is reused; a partial
    * one is cleared and taken again.
    */
@@ -37,8 +37,8 @@ public interface BackupActivities {
   BackupEvidence copyBackupOut(CopyRequest request);
 
   /**
-   * Non-empty files, equal hashes, {@code gzip -t} and a {@code tar} listing pass, and
-   * base.tar.gz holds PG_VERSION and backup_label. The result is the BACKUP_VERIFIED evidence.
+   * Non-empty files, equal hashes, {@code gzip -t} and a {@code tar} listing pass, and base.tar.gz
+   * holds PG_VERSION and backup_label. The result is the BACKUP_VERIFIED evidence.
    */
   @ActivityMethod
   BackupEvidence verifyBackup(VerifyRequest request);

@@ -6,10 +6,10 @@ import java.util.List;
 
 /**
  * Kubernetes workload steps of the runbook: the read-only preflight, "Stop OpsChain" (wait for all
- * deployments and statefulsets to stop), {@code kubectl scale deployment/opschain-db
- * --replicas=1}, {@code kubectl rollout restart deployment ...}, and the wait for the legacy
- * database deployment to go after the final deploy. Every method checks the state before acting,
- * so a second call is a no-op.
+ * deployments and statefulsets to stop), {@code kubectl scale deployment/opschain-db --replicas=1},
+ * {@code kubectl rollout restart deployment ...}, and the wait for the legacy database deployment
+ * to go after the final deploy. Every method checks the state before acting, so a second call is a
+ * no-op.
  */
 @ActivityInterface
 public interface ClusterActivities {
@@ -61,8 +61,8 @@ public interface ClusterActivities {
   /**
    * @param legacyDbPresent the legacy db deployment exists
    * @param cnpgServing the CNPG cluster exists and is healthy
-   * @param dbSizeBytes {@code pg_database_size} summed over databases, or 0 when the legacy db
-   *     does not run
+   * @param dbSizeBytes {@code pg_database_size} summed over databases, or 0 when the legacy db does
+   *     not run
    * @param checks one line per check that passed
    */
   record PreflightResult(

@@ -12,11 +12,11 @@ import java.util.List;
 public interface CnpgActivities {
 
   /**
-   * Waits, heartbeating the phase and the import pod's last log lines, until the cluster is
-   * healthy ({@code Cluster in healthy state} and readyInstances == instances) and the {@code
+   * Waits, heartbeating the phase and the import pod's last log lines, until the cluster is healthy
+   * ({@code Cluster in healthy state} and readyInstances == instances) and the {@code
    * <cluster>-1-import} pod succeeded. Fails non-retryable with {@code ImportFailed} (the pod
-   * failed, or the cluster is unrecoverable) or {@code ImportTimedOut}. Polling happens inside
-   * this one activity, so a 10-hour import adds no more history events than a 1-minute one.
+   * failed, or the cluster is unrecoverable) or {@code ImportTimedOut}. Polling happens inside this
+   * one activity, so a 10-hour import adds no more history events than a 1-minute one.
    */
   @ActivityMethod
   ImportResult awaitImport(ImportRequest request);

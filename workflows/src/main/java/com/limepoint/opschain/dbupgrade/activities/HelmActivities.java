@@ -19,8 +19,8 @@ public interface HelmActivities {
 
   /**
    * {@code helm upgrade} with wait, timeout and rollback on failure. The release description
-   * carries {@code <workflowId>/<step>}: a retry that finds it on a deployed revision does
-   * nothing. A pending operation of our own is rolled back and retried; anyone else's is {@code
+   * carries {@code <workflowId>/<step>}: a retry that finds it on a deployed revision does nothing.
+   * A pending operation of our own is rolled back and retried; anyone else's is {@code
    * ReleaseBusy}.
    */
   @ActivityMethod
@@ -28,7 +28,9 @@ public interface HelmActivities {
 
   record ReleaseRequest(String namespace, String release) {}
 
-  /** @param exists false when no release of that name is installed */
+  /**
+   * @param exists false when no release of that name is installed
+   */
   record ReleaseInfo(
       boolean exists, String chartVersion, int revision, String status, String description) {}
 

@@ -1,14 +1,14 @@
 package com.limepoint.opschain.dbupgrade.activities;
 
-import java.util.List;
 import io.temporal.activity.ActivityInterface;
 import io.temporal.activity.ActivityMethod;
+import java.util.List;
 
 /**
  * Picks the worker host that will hold the backup. It runs on the shared task queue; the worker
  * that takes it answers with its own host-specific queue, and every activity that reads or writes
- * host files (backup copy, verify, upload, values, Helm) then runs there. This is the file-
- * processing pattern of the Temporal samples: the backup never has to move between hosts.
+ * host files (backup copy, verify, upload, values, Helm) then runs there. This is the
+ * file-processing pattern of the Temporal samples: the backup never has to move between hosts.
  */
 @ActivityInterface
 public interface HostActivities {
@@ -21,12 +21,13 @@ public interface HostActivities {
   /**
    * The host's name and the task queue only its worker polls.
    *
-   * @param searchAttributes the worker says the Temporal namespace has the search attributes
-   *     {@code OpsChainNamespace} and {@code UpgradePhase} registered, so the workflow may set them
+   * @param searchAttributes the worker says the Temporal namespace has the search attributes {@code
+   *     OpsChainNamespace} and {@code UpgradePhase} registered, so the workflow may set them
    *     (setting an unregistered one would fail every workflow task)
    * @param defaultApprovers the worker's default approvers, for requests that name none
    */
-  record HostQueue(String host, String taskQueue, boolean searchAttributes, List<String> defaultApprovers) {
+  record HostQueue(
+      String host, String taskQueue, boolean searchAttributes, List<String> defaultApprovers) {
     public HostQueue {
       defaultApprovers = defaultApprovers == null ? List.of() : List.copyOf(defaultApprovers);
     }

@@ -4,10 +4,10 @@ import io.temporal.activity.ActivityInterface;
 import io.temporal.activity.ActivityMethod;
 
 /**
- * The runbook's manual database migration inside the {@code restore-from-backup} pod: create it
- * on the database PVC, save the four conf files (never overwriting a saved copy), empty pgdata
- * and extract the archives, chown, restore the conf files, check {@code pg_controldata}, delete
- * the pod. Commands run as argv lists.
+ * The runbook's manual database migration inside the {@code restore-from-backup} pod: create it on
+ * the database PVC, save the four conf files (never overwriting a saved copy), empty pgdata and
+ * extract the archives, chown, restore the conf files, check {@code pg_controldata}, delete the
+ * pod. Commands run as argv lists.
  */
 @ActivityInterface
 public interface RestorePodActivities {
@@ -34,8 +34,8 @@ public interface RestorePodActivities {
   ChangeResult restorePgdata(PgdataRequest request);
 
   /**
-   * Runs {@code pg_controldata <pgdata>}; fails non-retryable with {@code ControlDataMismatch}
-   * and the output unless the state is "in production".
+   * Runs {@code pg_controldata <pgdata>}; fails non-retryable with {@code ControlDataMismatch} and
+   * the output unless the state is "in production".
    */
   @ActivityMethod
   ControlDataResult checkControlData(PgdataRequest request);
@@ -45,7 +45,12 @@ public interface RestorePodActivities {
   ChangeResult deleteRestorePod(RestorePodRequest request);
 
   record RestorePodRequest(
-      String namespace, String podName, String image, String pvcName, String pgdata, boolean dryRun) {}
+      String namespace,
+      String podName,
+      String image,
+      String pvcName,
+      String pgdata,
+      boolean dryRun) {}
 
   /**
    * @param uploadDir where uploadBackup put the archives in the pod

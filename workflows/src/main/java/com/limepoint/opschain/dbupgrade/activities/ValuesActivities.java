@@ -11,8 +11,8 @@ import io.temporal.activity.ActivityMethod;
 public interface ValuesActivities {
 
   /**
-   * Writes {@code values.<kind>.yaml} into {@code outputDir} and returns a unified diff against
-   * the user's file. In dry run it returns the diff and writes nothing.
+   * Writes {@code values.<kind>.yaml} into {@code outputDir} and returns a unified diff against the
+   * user's file. In dry run it returns the diff and writes nothing.
    */
   @ActivityMethod
   ValuesResult prepareValues(ValuesRequest request);

@@ -32,8 +32,8 @@ import javax.crypto.spec.SecretKeySpec;
  * listed among the decryption keys (key rotation).
  *
  * <p>A key file holds one base64-encoded 32-byte key: {@code head -c 32 /dev/urandom | base64 >
- * key}. This is the pattern of the samples' {@code encryptedpayloads}, with an authenticated
- * cipher and a random 96-bit nonce per payload.
+ * key}. This is the pattern of the samples' {@code encryptedpayloads}, with an authenticated cipher
+ * and a random 96-bit nonce per payload.
  */
 public final class AesGcmPayloadCodec implements PayloadCodec {
   public static final String ENCODING = "binary/encrypted";
@@ -66,18 +66,25 @@ public final class AesGcmPayloadCodec implements PayloadCodec {
     List<byte[]> keys = new java.util.ArrayList<>();
     for (Path f : files) {
       try {
-        byte[] k = Base64.getDecoder().decode(Files.readString(f, StandardCharsets.US_ASCII).strip());
+        byte[] k =
+            Base64.getDecoder().decode(Files.readString(f, StandardCharsets.US_ASCII).strip());
         if (k.length != 32) {
-          throw new IllegalArgumentException(f + " holds " + k.length + " bytes; an AES-256 key is 32 (head -c 32 /dev/urandom | base64)");
+          throw new IllegalArgumentException(
+              f
+                  + " holds "
+                  + k.length
+                  + " bytes; an AES-256 key is 32 (head -c 32 /dev/urandom | base64)");
         }
         keys.add(k);
       } catch (IOException e) {
-        throw new IllegalArgumentException("cannot read the encryption key file " + f + ": " + e.getMessage(), e);
+        throw new IllegalArgumentException(
+            "cannot read the encryption key file " + f + ": " + e.getMessage(), e);
       } catch (IllegalArgumentException e) {
         if (e.getMessage() != null && e.getMessage().startsWith(f.toString())) {
           throw e;
         }
-        throw new IllegalArgumentException(f + " is not a base64 key (head -c 32 /dev/urandom | base64)", e);
+        throw new IllegalArgumentException(
+            f + " is not a base64 key (head -c 32 /dev/urandom | base64)", e);
       }
     }
     return new AesGcmPayloadCodec(keys);
@@ -144,7 +151,11 @@ public final class AesGcmPayloadCodec implements PayloadCodec {
     String id = p.getMetadataOrDefault(KEY_ID, ByteString.EMPTY).toStringUtf8();
     SecretKeySpec key = keys.get(id);
     if (key == null) {
-      throw new PayloadCodecException("payload encrypted with key " + id + ", which is not among this process's keys " + keys.keySet());
+      throw new PayloadCodecException(
+          "payload encrypted with key "
+              + id
+              + ", which is not among this process's keys "
+              + keys.keySet());
     }
     byte[] data = p.getData().toByteArray();
     if (data.length <= NONCE_BYTES) {
@@ -155,7 +166,11 @@ public final class AesGcmPayloadCodec implements PayloadCodec {
       c.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, data, 0, NONCE_BYTES));
       return Payload.parseFrom(c.doFinal(data, NONCE_BYTES, data.length - NONCE_BYTES));
     } catch (GeneralSecurityException | InvalidProtocolBufferException e) {
-      throw new PayloadCodecException("payload with key " + id + " does not decrypt (altered, or a different key with the same id)", e);
+      throw new PayloadCodecException(
+          "payload with key "
+              + id
+              + " does not decrypt (altered, or a different key with the same id)",
+          e);
     }
   }
 }

@@ -9,30 +9,43 @@ import java.util.List;
 public final class FailureTypes {
   /** The request is malformed; nothing ran. */
   public static final String INVALID_REQUEST = "InvalidRequest";
+
   /** A read-only preflight check failed; nothing was changed. */
   public static final String PREFLIGHT_FAILED = "PreflightFailed";
+
   /** The worker's service account lacks verbs on resources; the message lists all of them. */
   public static final String PERMISSION_DENIED = "PermissionDenied";
+
   /** The host backup dir has less free space than the database needs. */
   public static final String INSUFFICIENT_SPACE = "InsufficientSpace";
+
   /** The in-pod and on-host SHA-256 of a backup file differ after every retry. */
   public static final String BACKUP_CHECKSUM_MISMATCH = "BackupChecksumMismatch";
+
   /** A backup archive is empty, truncated or lacks PG_VERSION/backup_label. */
   public static final String BACKUP_INVALID = "BackupInvalid";
+
   /** pg_basebackup exited non-zero. */
   public static final String BACKUP_FAILED = "BackupFailed";
+
   /** The CNPG import pod failed or the cluster is unrecoverable. */
   public static final String IMPORT_FAILED = "ImportFailed";
+
   /** The import did not finish within {@code importTimeout}. */
   public static final String IMPORT_TIMED_OUT = "ImportTimedOut";
+
   /** The user's values.yaml cannot be parsed or lacks the db section. */
   public static final String INVALID_VALUES = "InvalidValues";
+
   /** Another client left the Helm release mid-operation. */
   public static final String RELEASE_BUSY = "ReleaseBusy";
+
   /** pg_controldata does not show "in production" after a manual restore. */
   public static final String CONTROL_DATA_MISMATCH = "ControlDataMismatch";
+
   /** The manual restore child workflow failed; the cause says at which step. */
   public static final String MANUAL_RESTORE_FAILED = "ManualRestoreFailed";
+
   /** Putting OpsChain back in service after an abort failed. */
   public static final String COMPENSATION_FAILED = "CompensationFailed";
 

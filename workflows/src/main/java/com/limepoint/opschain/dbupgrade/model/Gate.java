@@ -11,7 +11,8 @@ public enum Gate {
   MANUAL_RESTORE(
       "The automatic import failed. Delete the CNPG cluster and restore it from the verified backup?"),
   /** After the restart: a person checks that OpsChain works (create a change, edit a project). */
-  SERVICES_VERIFIED("Does OpsChain work (create a change or edit a project's properties in the UI)?"),
+  SERVICES_VERIFIED(
+      "Does OpsChain work (create a change or edit a project's properties in the UI)?"),
   /** Before the legacy database deployment is removed for good. */
   FINALIZE("Remove db.recoveryMode and db.volume and redeploy, deleting the legacy database?");
 

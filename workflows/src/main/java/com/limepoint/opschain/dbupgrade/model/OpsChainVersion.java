@@ -8,7 +8,8 @@ import java.util.regex.Pattern;
  * An OpsChain release version: a release date, {@code YYYY-MM-DD}, with an optional suffix. The
  * runbook's upgrade is needed only when coming from a release before {@link #CNPG_FIRST_RELEASE}.
  */
-public record OpsChainVersion(LocalDate date, String suffix) implements Comparable<OpsChainVersion> {
+public record OpsChainVersion(LocalDate date, String suffix)
+    implements Comparable<OpsChainVersion> {
 
   public static final String CNPG_FIRST_RELEASE = "2026-01-27";
   private static final LocalDate CNPG_DATE = LocalDate.parse(CNPG_FIRST_RELEASE);

@@ -5,4 +5,9 @@ package com.limepoint.opschain.dbupgrade.model;
  * until the step starts or ends.
  */
 public record StepStatus(
-    String name, String description, StepState state, String startedAt, String endedAt, String summary) {}
+    String name,
+    String description,
+    StepState state,
+    String startedAt,
+    String endedAt,
+    String summary) {}

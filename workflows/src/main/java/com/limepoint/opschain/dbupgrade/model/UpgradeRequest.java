@@ -86,8 +86,30 @@ public record UpgradeRequest(
       String targetVersion,
       String valuesFile) {
     return new UpgradeRequest(
-        namespace, release, chart, currentVersion, targetVersion, valuesFile, null, null, null,
-        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+        namespace,
+        release,
+        chart,
+        currentVersion,
+        targetVersion,
+        valuesFile,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null);
   }
 
   /** Lenient JSON creator: records problems instead of throwing (see the class comment). */
@@ -123,26 +145,86 @@ public record UpgradeRequest(
 
   public UpgradeRequest withDryRun(boolean value) {
     return new UpgradeRequest(
-        namespace, release, chart, currentVersion, targetVersion, valuesFile, dbDeployment,
-        clusterName, restartDeployments, hostBackupDir, podBackupDir, maxRate, restoreImage,
-        pvcName, pgdata, dataOwner, dbUser, importTimeout, gateTimeout, approvers, hibernateBy,
-        skipGates, value, inputProblems);
+        namespace,
+        release,
+        chart,
+        currentVersion,
+        targetVersion,
+        valuesFile,
+        dbDeployment,
+        clusterName,
+        restartDeployments,
+        hostBackupDir,
+        podBackupDir,
+        maxRate,
+        restoreImage,
+        pvcName,
+        pgdata,
+        dataOwner,
+        dbUser,
+        importTimeout,
+        gateTimeout,
+        approvers,
+        hibernateBy,
+        skipGates,
+        value,
+        inputProblems);
   }
 
   public UpgradeRequest withSkipGates(boolean value) {
     return new UpgradeRequest(
-        namespace, release, chart, currentVersion, targetVersion, valuesFile, dbDeployment,
-        clusterName, restartDeployments, hostBackupDir, podBackupDir, maxRate, restoreImage,
-        pvcName, pgdata, dataOwner, dbUser, importTimeout, gateTimeout, approvers, hibernateBy,
-        value, dryRun, inputProblems);
+        namespace,
+        release,
+        chart,
+        currentVersion,
+        targetVersion,
+        valuesFile,
+        dbDeployment,
+        clusterName,
+        restartDeployments,
+        hostBackupDir,
+        podBackupDir,
+        maxRate,
+        restoreImage,
+        pvcName,
+        pgdata,
+        dataOwner,
+        dbUser,
+        importTimeout,
+        gateTimeout,
+        approvers,
+        hibernateBy,
+        value,
+        dryRun,
+        inputProblems);
   }
 
   public UpgradeRequest withApprovers(List<String> value) {
     return new UpgradeRequest(
-        namespace, release, chart, currentVersion, targetVersion, valuesFile, dbDeployment,
-        clusterName, restartDeployments, hostBackupDir, podBackupDir, maxRate, restoreImage,
-        pvcName, pgdata, dataOwner, dbUser, importTimeout, gateTimeout, value, hibernateBy,
-        skipGates, dryRun, inputProblems);
+        namespace,
+        release,
+        chart,
+        currentVersion,
+        targetVersion,
+        valuesFile,
+        dbDeployment,
+        clusterName,
+        restartDeployments,
+        hostBackupDir,
+        podBackupDir,
+        maxRate,
+        restoreImage,
+        pvcName,
+        pgdata,
+        dataOwner,
+        dbUser,
+        importTimeout,
+        gateTimeout,
+        value,
+        hibernateBy,
+        skipGates,
+        dryRun,
+        inputProblems);
   }
 
   public boolean dryRunRequested() {

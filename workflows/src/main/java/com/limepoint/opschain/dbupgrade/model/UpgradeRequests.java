@@ -56,8 +56,8 @@ public final class UpgradeRequests {
   /**
    * Checks the request and returns it with every default filled in.
    *
-   * @param workflowId the id the workflow runs under; it must be {@link #workflowId(String)} of
-   *     the namespace, so that two upgrades of one namespace cannot run at once
+   * @param workflowId the id the workflow runs under; it must be {@link #workflowId(String)} of the
+   *     namespace, so that two upgrades of one namespace cannot run at once
    * @throws ApplicationFailure non-retryable, type {@code InvalidRequest}
    */
   public static UpgradeRequest validate(UpgradeRequest in, String workflowId) {
@@ -69,7 +69,8 @@ public final class UpgradeRequests {
 
     label(problems, "namespace", r.namespace(), 63);
     label(problems, "release", r.release(), 53);
-    required(problems, "chart", r.chart(), CHART, 512, "a chart reference such as opschain/opschain");
+    required(
+        problems, "chart", r.chart(), CHART, 512, "a chart reference such as opschain/opschain");
     version(problems, "currentVersion", r.currentVersion());
     version(problems, "targetVersion", r.targetVersion());
     if (OpsChainVersion.isValid(r.targetVersion())
@@ -107,7 +108,8 @@ public final class UpgradeRequests {
     timeout(problems, "importTimeout", r.importTimeout());
     timeout(problems, "gateTimeout", r.gateTimeout());
     for (int i = 0; i < r.approvers().size(); i++) {
-      required(problems, "approvers[" + i + "]", r.approvers().get(i), APPROVER, 128, "a user name");
+      required(
+          problems, "approvers[" + i + "]", r.approvers().get(i), APPROVER, 128, "a user name");
     }
     if (!HIBERNATE_BY_HELM.equals(r.hibernateBy())
         && !HIBERNATE_BY_ANNOTATION.equals(r.hibernateBy())) {

@@ -7,8 +7,8 @@ import java.util.List;
  *
  * @param openGate the gate waited on now, with its evidence; null when none is open
  * @param progress the latest progress of the running long step; null when none runs
- * @param pointOfNoReturnPassed true once the new version was deployed: abort then stops at the
- *     next gate instead of undoing
+ * @param pointOfNoReturnPassed true once the new version was deployed: abort then stops at the next
+ *     gate instead of undoing
  */
 public record UpgradeStatus(
     String workflowId,

@@ -54,13 +54,19 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private UpgradeActivities acts;
   private String workflowId;
   private String hostDir;
+
   /** The change id of the search attributes ({@code Workflow.getVersion}). */
   static final String SEARCH_ATTRIBUTES_CHANGE = "search-attributes";
 
-  /** Keyword search attributes; register them on the server (see the README) to filter upgrades in the UI. */
-  public static final SearchAttributeKey<String> OPSCHAIN_NAMESPACE = SearchAttributeKey.forKeyword("OpsChainNamespace");
+  /**
+   * Keyword search attributes; register them on the server (see the README) to filter upgrades in
+   * the UI.
+   */
+  public static final SearchAttributeKey<String> OPSCHAIN_NAMESPACE =
+      SearchAttributeKey.forKeyword("OpsChainNamespace");
 
-  public static final SearchAttributeKey<String> UPGRADE_PHASE = SearchAttributeKey.forKeyword("UpgradePhase");
+  public static final SearchAttributeKey<String> UPGRADE_PHASE =
+      SearchAttributeKey.forKeyword("UpgradePhase");
 
   private String host;
   private boolean searchAttributes;
@@ -81,9 +87,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     workflowId = Workflow.getInfo().getWorkflowId();
     req = UpgradeRequests.validate(request, workflowId);
     gates.configure(
-        req.approvers(),
-        UpgradeRequests.parseDuration(req.gateTimeout()),
-        req.gatesSkipped());
+        req.approvers(), UpgradeRequests.parseDuration(req.gateTimeout()), req.gatesSkipped());
     hostDir = req.hostBackupDir() + "/" + workflowId;
     planSteps();
 
@@ -101,18 +105,18 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
 
     Gates.Result start = gate(Gate.START, startEvidence(release));
     if (start != Gates.Result.APPROVED) {
-      return finish(Outcome.ABORTED, Phase.ABORTED, gates.why(Gate.START, start) + "; nothing was changed");
+      return finish(
+          Outcome.ABORTED, Phase.ABORTED, gates.why(Gate.START, start) + "; nothing was changed");
     }
 
     reversibleScope =
-        Workflow.newCancellationScope(
-            () -> {
-              stopOpsChain();
-              scaleDbUp();
-              takeBackup();
-              copyBackupOut();
-              prepareMigrationValues();
-            });
+        Workflow.newCancellationScope(() -> {
+          stopOpsChain();
+          scaleDbUp();
+          takeBackup();
+          copyBackupOut();
+          prepareMigrationValues();
+        });
     if (gates.abortRequest() != null) {
       reversibleScope.cancel("aborted before the first step");
     }
@@ -148,7 +152,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     Gates.Result services = gate(Gate.SERVICES_VERIFIED, servicesEvidence());
     if (services != Gates.Result.APPROVED) {
       return stopAfterPointOfNoReturn(
-          Gate.SERVICES_VERIFIED, services, "OpsChain runs the new version on CNPG with recoveryMode");
+          Gate.SERVICES_VERIFIED,
+          services,
+          "OpsChain runs the new version on CNPG with recoveryMode");
     }
     prepareFinalValues();
     Gates.Result fin = gate(Gate.FINALIZE, finalizeEvidence());
@@ -186,7 +192,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     int version = Workflow.getVersion(SEARCH_ATTRIBUTES_CHANGE, Workflow.DEFAULT_VERSION, 1);
     searchAttributes = version >= 1 && q.searchAttributes();
     if (searchAttributes) {
-      Workflow.upsertTypedSearchAttributes(OPSCHAIN_NAMESPACE.valueSet(req.namespace()), UPGRADE_PHASE.valueSet(phase.name()));
+      Workflow.upsertTypedSearchAttributes(
+          OPSCHAIN_NAMESPACE.valueSet(req.namespace()), UPGRADE_PHASE.valueSet(phase.name()));
     }
     return q.taskQueue();
   }
@@ -199,10 +206,16 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
             "read the Helm release",
             () ->
                 acts.helm("helm status " + req.namespace() + "/" + req.release())
-                    .releaseStatus(new HelmActivities.ReleaseRequest(req.namespace(), req.release())),
+                    .releaseStatus(
+                        new HelmActivities.ReleaseRequest(req.namespace(), req.release())),
             r ->
                 r.exists()
-                    ? "revision " + r.revision() + " " + r.status() + ", version " + r.chartVersion()
+                    ? "revision "
+                        + r.revision()
+                        + " "
+                        + r.status()
+                        + ", version "
+                        + r.chartVersion()
                     : "release not found");
     if (!release.exists()) {
       throw ApplicationFailure.newNonRetryableFailure(
@@ -282,7 +295,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
         "room for the backup under " + req.hostBackupDir(),
         () ->
             acts.backup("free space under " + hostDir)
-                .checkFreeSpace(new BackupActivities.SpaceRequest(hostDir, preflight.dbSizeBytes())),
+                .checkFreeSpace(
+                    new BackupActivities.SpaceRequest(hostDir, preflight.dbSizeBytes())),
         ChangeResult::summary);
   }
 
@@ -311,7 +325,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
         () ->
             acts.cluster("scale " + req.namespace() + "/" + req.dbDeployment() + " to 1")
                 .scaleDeployment(
-                    new ClusterActivities.ScaleRequest(req.namespace(), req.dbDeployment(), 1, false)),
+                    new ClusterActivities.ScaleRequest(
+                        req.namespace(), req.dbDeployment(), 1, false)),
         ChangeResult::summary);
     steps.run(
         "awaitDbReady",
@@ -320,7 +335,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
             acts.clusterWait("wait for " + req.namespace() + "/" + req.dbDeployment() + " ready")
                 .awaitDeploymentReady(
                     new WaitRequest(
-                        req.namespace(), List.of(req.dbDeployment()), UpgradeActivities.waitSeconds())),
+                        req.namespace(),
+                        List.of(req.dbDeployment()),
+                        UpgradeActivities.waitSeconds())),
         r -> r.summary());
   }
 
@@ -342,7 +359,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
                             req.maxRate(),
                             req.dbUser(),
                             workflowId)),
-            r -> (r.reused() ? "reused " : "took ") + r.files().size() + " files in pod " + r.pod());
+            r ->
+                (r.reused() ? "reused " : "took ") + r.files().size() + " files in pod " + r.pod());
   }
 
   private void copyBackupOut() {
@@ -369,7 +387,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   }
 
   private void prepareMigrationValues() {
-    ValuesActivities.ValuesResult v = values("prepareMigrationValues", ValuesActivities.Kind.MIGRATION, false);
+    ValuesActivities.ValuesResult v =
+        values("prepareMigrationValues", ValuesActivities.Kind.MIGRATION, false);
     migrationValues = v.path();
     migrationDiff = v.diff();
   }
@@ -411,7 +430,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     ManualRestoreWorkflow child =
         Workflow.newChildWorkflowStub(
             ManualRestoreWorkflow.class,
-            ChildWorkflowOptions.newBuilder().setWorkflowId(workflowId + "-manual-restore").build());
+            ChildWorkflowOptions.newBuilder()
+                .setWorkflowId(workflowId + "-manual-restore")
+                .build());
     try {
       steps.run(
           "manualRestore",
@@ -456,12 +477,15 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
             acts.clusterWait("wait for rollouts in " + req.namespace())
                 .awaitRolloutComplete(
                     new WaitRequest(
-                        req.namespace(), req.restartDeployments(), UpgradeActivities.waitSeconds())),
+                        req.namespace(),
+                        req.restartDeployments(),
+                        UpgradeActivities.waitSeconds())),
         r -> r.summary());
   }
 
   private void prepareFinalValues() {
-    ValuesActivities.ValuesResult v = values("prepareFinalValues", ValuesActivities.Kind.FINAL, false);
+    ValuesActivities.ValuesResult v =
+        values("prepareFinalValues", ValuesActivities.Kind.FINAL, false);
     finalValues = v.path();
     finalDiff = v.diff();
   }
@@ -481,7 +505,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
             acts.clusterWait("wait for " + req.namespace() + "/" + req.dbDeployment() + " removal")
                 .awaitDeploymentGone(
                     new WaitRequest(
-                        req.namespace(), List.of(req.dbDeployment()), UpgradeActivities.waitSeconds())),
+                        req.namespace(),
+                        List.of(req.dbDeployment()),
+                        UpgradeActivities.waitSeconds())),
         r -> r.summary());
   }
 
@@ -500,7 +526,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
 
   /** Redeploys the current version, not stopped, and waits for the services. */
   private UpgradeReport putBackInService(String why) {
-    phase(Phase.COMPENSATING, why + "; putting OpsChain back in service on " + req.currentVersion());
+    phase(
+        Phase.COMPENSATING, why + "; putting OpsChain back in service on " + req.currentVersion());
     try {
       helmUpgrade(
           "putBackInService",
@@ -515,7 +542,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
               acts.clusterWait("wait for OpsChain back in " + req.namespace())
                   .awaitRolloutComplete(
                       new WaitRequest(
-                          req.namespace(), req.restartDeployments(), UpgradeActivities.waitSeconds())),
+                          req.namespace(),
+                          req.restartDeployments(),
+                          UpgradeActivities.waitSeconds())),
           r -> r.summary());
     } catch (ActivityFailure e) {
       phase(Phase.FAILED, "could not put OpsChain back in service: " + Failures.describe(e));
@@ -579,25 +608,96 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private UpgradeReport plan() {
     ValuesActivities.ValuesResult migration =
         values("prepareMigrationValues", ValuesActivities.Kind.MIGRATION, true);
-    ValuesActivities.ValuesResult fin = values("prepareFinalValues", ValuesActivities.Kind.FINAL, true);
+    ValuesActivities.ValuesResult fin =
+        values("prepareFinalValues", ValuesActivities.Kind.FINAL, true);
     String ns = req.namespace();
     List<PlannedChange> p = new ArrayList<>();
     p.add(new PlannedChange("gate START", "wait for approval; the downtime begins", false));
-    p.add(new PlannedChange("stopOpsChain", "helm upgrade " + req.release() + " --version " + req.currentVersion() + " --set stopped=true; wait for all deployments and statefulsets in " + ns + " to stop", false));
-    p.add(new PlannedChange("scaleDbUp", "kubectl scale deployment/" + req.dbDeployment() + " --replicas=1", false));
-    p.add(new PlannedChange("takeBackup", "pg_basebackup -D " + req.podBackupDir() + " -Ft -z --max-rate=" + req.maxRate() + " in the db pod", false));
-    p.add(new PlannedChange("copyBackupOut", "copy base.tar.gz, pg_wal.tar.gz, backup_manifest to " + host + ":" + hostDir + " and verify them", false));
-    p.add(new PlannedChange("prepareMigrationValues", "write values.migration.yaml:\n" + migration.diff(), false));
-    p.add(new PlannedChange("gate BACKUP_VERIFIED", "wait for approval of the verified backup", false));
-    p.add(new PlannedChange("upgradeRelease", "helm upgrade " + req.release() + " --version " + req.targetVersion() + " with the migration values (point of no return)", true));
-    p.add(new PlannedChange("awaitImport", "wait up to " + req.importTimeout() + " for CNPG cluster " + req.clusterName() + "; on failure offer MANUAL_RESTORE", false));
-    p.add(new PlannedChange("restartServices", "kubectl rollout restart deployment " + String.join(" ", req.restartDeployments()), false));
-    p.add(new PlannedChange("gate SERVICES_VERIFIED", "wait for a person to check OpsChain works", false));
-    p.add(new PlannedChange("prepareFinalValues", "write values.final.yaml:\n" + fin.diff(), false));
-    p.add(new PlannedChange("gate FINALIZE", "wait for approval to remove the legacy database", false));
-    p.add(new PlannedChange("finalizeUpgrade", "helm upgrade " + req.release() + " --version " + req.targetVersion() + " with the final values; the legacy " + req.dbDeployment() + " deployment is deleted", true));
+    p.add(
+        new PlannedChange(
+            "stopOpsChain",
+            "helm upgrade "
+                + req.release()
+                + " --version "
+                + req.currentVersion()
+                + " --set stopped=true; wait for all deployments and statefulsets in "
+                + ns
+                + " to stop",
+            false));
+    p.add(
+        new PlannedChange(
+            "scaleDbUp",
+            "kubectl scale deployment/" + req.dbDeployment() + " --replicas=1",
+            false));
+    p.add(
+        new PlannedChange(
+            "takeBackup",
+            "pg_basebackup -D "
+                + req.podBackupDir()
+                + " -Ft -z --max-rate="
+                + req.maxRate()
+                + " in the db pod",
+            false));
+    p.add(
+        new PlannedChange(
+            "copyBackupOut",
+            "copy base.tar.gz, pg_wal.tar.gz, backup_manifest to "
+                + host
+                + ":"
+                + hostDir
+                + " and verify them",
+            false));
+    p.add(
+        new PlannedChange(
+            "prepareMigrationValues", "write values.migration.yaml:\n" + migration.diff(), false));
+    p.add(
+        new PlannedChange(
+            "gate BACKUP_VERIFIED", "wait for approval of the verified backup", false));
+    p.add(
+        new PlannedChange(
+            "upgradeRelease",
+            "helm upgrade "
+                + req.release()
+                + " --version "
+                + req.targetVersion()
+                + " with the migration values (point of no return)",
+            true));
+    p.add(
+        new PlannedChange(
+            "awaitImport",
+            "wait up to "
+                + req.importTimeout()
+                + " for CNPG cluster "
+                + req.clusterName()
+                + "; on failure offer MANUAL_RESTORE",
+            false));
+    p.add(
+        new PlannedChange(
+            "restartServices",
+            "kubectl rollout restart deployment " + String.join(" ", req.restartDeployments()),
+            false));
+    p.add(
+        new PlannedChange(
+            "gate SERVICES_VERIFIED", "wait for a person to check OpsChain works", false));
+    p.add(
+        new PlannedChange("prepareFinalValues", "write values.final.yaml:\n" + fin.diff(), false));
+    p.add(
+        new PlannedChange(
+            "gate FINALIZE", "wait for approval to remove the legacy database", false));
+    p.add(
+        new PlannedChange(
+            "finalizeUpgrade",
+            "helm upgrade "
+                + req.release()
+                + " --version "
+                + req.targetVersion()
+                + " with the final values; the legacy "
+                + req.dbDeployment()
+                + " deployment is deleted",
+            true));
     plannedChanges = List.copyOf(p);
-    return finish(Outcome.PLANNED, Phase.PLANNED, "dry run: nothing was changed; the plan lists each step");
+    return finish(
+        Outcome.PLANNED, Phase.PLANNED, "dry run: nothing was changed; the plan lists each step");
   }
 
   // ---- shared helpers ----
@@ -610,21 +710,32 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     Gates.Result result = gates.await(gate, evidence);
     steps.end(
         name,
-        result == Gates.Result.APPROVED
-            ? StepState.DONE
-            : StepState.FAILED,
+        result == Gates.Result.APPROVED ? StepState.DONE : StepState.FAILED,
         gates.why(gate, result));
     phase(before, "passed gate " + gate);
     return result;
   }
 
   private void helmUpgrade(
-      String step, String description, String version, List<String> valuesFiles, Map<String, String> set) {
+      String step,
+      String description,
+      String version,
+      List<String> valuesFiles,
+      Map<String, String> set) {
     steps.run(
         step,
         description,
         () ->
-            acts.helm("helm upgrade " + req.namespace() + "/" + req.release() + " " + version + " (" + step + ")")
+            acts.helm(
+                    "helm upgrade "
+                        + req.namespace()
+                        + "/"
+                        + req.release()
+                        + " "
+                        + version
+                        + " ("
+                        + step
+                        + ")")
                 .upgrade(
                     new HelmActivities.UpgradeRequest(
                         req.namespace(),
@@ -636,10 +747,12 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
                         step,
                         UpgradeActivities.HELM_DEPLOY.minusMinutes(5).toSeconds(),
                         false)),
-        r -> "revision " + r.revision() + " " + r.status() + (r.changed() ? "" : " (already done)"));
+        r ->
+            "revision " + r.revision() + " " + r.status() + (r.changed() ? "" : " (already done)"));
   }
 
-  private ValuesActivities.ValuesResult values(String step, ValuesActivities.Kind kind, boolean dryRun) {
+  private ValuesActivities.ValuesResult values(
+      String step, ValuesActivities.Kind kind, boolean dryRun) {
     return steps.run(
         step,
         "write values." + kind.name().toLowerCase() + ".yaml from " + req.valuesFile(),
@@ -669,7 +782,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   }
 
   private UpgradeActivities acts() {
-    return acts == null ? new UpgradeActivities(null, UpgradeRequests.parseDuration(req.importTimeout())) : acts;
+    return acts == null
+        ? new UpgradeActivities(null, UpgradeRequests.parseDuration(req.importTimeout()))
+        : acts;
   }
 
   private void planSteps() {
@@ -687,23 +802,39 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     steps.plan("verifyBackup", "sizes, SHA-256, gzip -t, tar listing");
     steps.plan("prepareMigrationValues", "write values.migration.yaml");
     steps.plan("gate BACKUP_VERIFIED", Gate.BACKUP_VERIFIED.question());
-    steps.plan("upgradeRelease", "helm upgrade " + req.targetVersion() + " with the migration values");
+    steps.plan(
+        "upgradeRelease", "helm upgrade " + req.targetVersion() + " with the migration values");
     steps.plan("awaitImport", "wait for the CNPG import");
-    steps.plan("restartServices", "kubectl rollout restart deployment " + String.join(" ", req.restartDeployments()));
+    steps.plan(
+        "restartServices",
+        "kubectl rollout restart deployment " + String.join(" ", req.restartDeployments()));
     steps.plan("awaitRollout", "wait until the restarted deployments are available");
     steps.plan("gate SERVICES_VERIFIED", Gate.SERVICES_VERIFIED.question());
     steps.plan("prepareFinalValues", "write values.final.yaml");
     steps.plan("gate FINALIZE", Gate.FINALIZE.question());
     steps.plan("finalizeUpgrade", "helm upgrade " + req.targetVersion() + " with the final values");
-    steps.plan("awaitLegacyDbGone", "wait until the legacy " + req.dbDeployment() + " deployment is gone");
+    steps.plan(
+        "awaitLegacyDbGone", "wait until the legacy " + req.dbDeployment() + " deployment is gone");
   }
 
   // ---- evidence shown at the gates ----
 
   private GateEvidence startEvidence(HelmActivities.ReleaseInfo release) {
     List<String> details = new ArrayList<>(preflight.checks());
-    details.add("release " + req.release() + " revision " + release.revision() + " at " + release.chartVersion());
-    details.add("database size " + preflight.dbSizeBytes() + " bytes; backup goes to " + host + ":" + hostDir);
+    details.add(
+        "release "
+            + req.release()
+            + " revision "
+            + release.revision()
+            + " at "
+            + release.chartVersion());
+    details.add(
+        "database size "
+            + preflight.dbSizeBytes()
+            + " bytes; backup goes to "
+            + host
+            + ":"
+            + hostDir);
     return new GateEvidence(
         "Preflight passed. Approving stops OpsChain in " + req.namespace() + " (downtime begins).",
         details,

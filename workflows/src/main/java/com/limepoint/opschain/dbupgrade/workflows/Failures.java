@@ -35,7 +35,9 @@ final class Failures {
       root = root.getCause();
     }
     String msg =
-        root instanceof TemporalFailure tf ? tf.getOriginalMessage() : String.valueOf(root.getMessage());
+        root instanceof TemporalFailure tf
+            ? tf.getOriginalMessage()
+            : String.valueOf(root.getMessage());
     return type(e) + ": " + msg;
   }
 

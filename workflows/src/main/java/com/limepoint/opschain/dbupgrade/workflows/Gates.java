@@ -15,9 +15,9 @@ import java.util.List;
 import java.util.stream.Collectors;
 
 /**
- * The approval gates: one gate is open at a time; a person on the allow-list approves or rejects
- * it (signal or validated update), or it times out, or an abort closes it. Every decision received
- * is logged, the ignored ones with the reason.
+ * The approval gates: one gate is open at a time; a person on the allow-list approves or rejects it
+ * (signal or validated update), or it times out, or an abort closes it. Every decision received is
+ * logged, the ignored ones with the reason.
  */
 final class Gates {
 
@@ -132,7 +132,8 @@ final class Gates {
     String by = d == null ? "" : d.by();
     String comment = d == null ? "" : d.comment();
     if (refusal != null) {
-      log.add(entry(gate, by, comment, IGNORED, via, (approve ? "approve: " : "reject: ") + refusal));
+      log.add(
+          entry(gate, by, comment, IGNORED, via, (approve ? "approve: " : "reject: ") + refusal));
       return refusal;
     }
     decision = approve ? APPROVED : REJECTED;

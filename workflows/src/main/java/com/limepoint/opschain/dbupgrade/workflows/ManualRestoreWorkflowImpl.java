@@ -12,7 +12,6 @@ import com.limepoint.opschain.dbupgrade.model.StepStatus;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
 import io.temporal.failure.ApplicationFailure;
-import io.temporal.workflow.Workflow;
 import java.util.List;
 import java.util.Map;
 
@@ -81,14 +80,17 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
     steps.run(
         "deleteCluster",
         "kubectl delete cluster " + req.clusterName(),
-        () -> acts.cnpg("delete cluster " + req.namespace() + "/" + req.clusterName()).deleteCluster(cluster()),
+        () ->
+            acts.cnpg("delete cluster " + req.namespace() + "/" + req.clusterName())
+                .deleteCluster(cluster()),
         ChangeResult::summary);
   }
 
   /** Without recoveryMode, stopped, with the database hibernated (by Helm or by annotation). */
   private void redeployStoppedAndHibernated() {
     restoreValues =
-        steps.run(
+        steps
+            .run(
                 "prepareRestoreValues",
                 "the migration values without db.recoveryMode",
                 () ->
@@ -111,7 +113,8 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
         "awaitDbPodGone",
         "wait until the database pod is gone",
         () ->
-            acts.cnpgWait("wait for the pods of " + req.namespace() + "/" + req.clusterName() + " to go")
+            acts.cnpgWait(
+                    "wait for the pods of " + req.namespace() + "/" + req.clusterName() + " to go")
                 .awaitDbPodGone(cluster()),
         r -> r.summary());
   }
@@ -120,7 +123,9 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
     steps.run(
         "createRestorePod",
         "kubectl run " + RESTORE_POD + " on PVC " + req.pvcName(),
-        () -> acts.restorePod("start " + RESTORE_POD + " in " + req.namespace()).createRestorePod(restorePod()),
+        () ->
+            acts.restorePod("start " + RESTORE_POD + " in " + req.namespace())
+                .createRestorePod(restorePod()),
         ChangeResult::summary);
   }
 
@@ -166,7 +171,9 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
     steps.run(
         "deleteRestorePod",
         "delete " + RESTORE_POD,
-        () -> acts.restorePod("delete " + RESTORE_POD + " in " + req.namespace()).deleteRestorePod(restorePod()),
+        () ->
+            acts.restorePod("delete " + RESTORE_POD + " in " + req.namespace())
+                .deleteRestorePod(restorePod()),
         ChangeResult::summary);
   }
 
@@ -196,11 +203,21 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
   private void hibernation(boolean on) {
     steps.run(
         on ? "hibernateOn" : "hibernateOff",
-        "kubectl annotate cluster " + req.clusterName() + " cnpg.io/hibernation=" + (on ? "on" : "off"),
+        "kubectl annotate cluster "
+            + req.clusterName()
+            + " cnpg.io/hibernation="
+            + (on ? "on" : "off"),
         () ->
-            acts.cnpg("hibernation " + (on ? "on" : "off") + " for " + req.namespace() + "/" + req.clusterName())
+            acts.cnpg(
+                    "hibernation "
+                        + (on ? "on" : "off")
+                        + " for "
+                        + req.namespace()
+                        + "/"
+                        + req.clusterName())
                 .setHibernation(
-                    new CnpgActivities.HibernationRequest(req.namespace(), req.clusterName(), on, false)),
+                    new CnpgActivities.HibernationRequest(
+                        req.namespace(), req.clusterName(), on, false)),
         ChangeResult::summary);
   }
 

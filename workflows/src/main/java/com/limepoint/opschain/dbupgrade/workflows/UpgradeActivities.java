@@ -15,25 +15,32 @@ import java.time.Duration;
 
 /**
  * The one place where activity options are set. Each activity call gets a stub with a summary
- * ("pg_basebackup in opschain/opschain-db") that the Web UI shows on the event. Groups that read
- * or write files on the worker host run on that host's own task queue.
+ * ("pg_basebackup in opschain/opschain-db") that the Web UI shows on the event. Groups that read or
+ * write files on the worker host run on that host's own task queue.
  */
 final class UpgradeActivities {
 
   /** claimHost: one call on whichever worker polls the shared queue first. */
   static final Duration CLAIM_HOST = Duration.ofMinutes(1);
+
   /** A handful of API calls: scale, annotate, delete, patch, read. */
   static final Duration API_CALL = Duration.ofMinutes(2);
+
   /** How long a workload may take to stop, become ready, finish a rollout, or go away. */
   static final Duration WORKLOAD_WAIT = Duration.ofMinutes(30);
+
   /** pg_basebackup or its copy out of a large database at --max-rate. */
   static final Duration BACKUP_TRANSFER = Duration.ofHours(12);
+
   /** One helm upgrade with --wait. */
   static final Duration HELM_DEPLOY = Duration.ofMinutes(45);
+
   /** Wiping pgdata and extracting a large backup in the restore pod. */
   static final Duration RESTORE_EXEC = Duration.ofHours(6);
+
   /** Beyond importTimeout, the time an import watch gets to report it. */
   static final Duration IMPORT_MARGIN = Duration.ofMinutes(15);
+
   /** Long activities heartbeat every few seconds; two missed minutes mean the worker is gone. */
   static final Duration HEARTBEAT = Duration.ofMinutes(2);
 
@@ -52,8 +59,8 @@ final class UpgradeActivities {
   private final Duration importTimeout;
 
   /**
-   * @param hostQueue the task queue of the host that holds the backup (from claimHost); null
-   *     before it is known
+   * @param hostQueue the task queue of the host that holds the backup (from claimHost); null before
+   *     it is known
    */
   UpgradeActivities(String hostQueue, Duration importTimeout) {
     this.hostQueue = hostQueue;
@@ -78,7 +85,12 @@ final class UpgradeActivities {
 
   CnpgActivities cnpgWait(String summary) {
     return stub(
-        CnpgActivities.class, null, importTimeout.plus(IMPORT_MARGIN), HEARTBEAT, RETRY_LONG, summary);
+        CnpgActivities.class,
+        null,
+        importTimeout.plus(IMPORT_MARGIN),
+        HEARTBEAT,
+        RETRY_LONG,
+        summary);
   }
 
   RestorePodActivities restorePod(String summary) {

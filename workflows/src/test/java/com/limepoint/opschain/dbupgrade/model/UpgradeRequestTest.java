@@ -17,10 +17,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.api.Test;
 
 class UpgradeRequestTest {
 
@@ -76,9 +76,13 @@ class UpgradeRequestTest {
         Arguments.of("namespace", "a".repeat(64), "is not an RFC 1123 label"),
         Arguments.of("release", "rel;rm -rf /", "release:"),
         Arguments.of("chart", "--post-renderer=/bin/evil", "chart:"),
-        Arguments.of("currentVersion", "latest", "currentVersion: 'latest' is not an OpsChain version"),
+        Arguments.of(
+            "currentVersion", "latest", "currentVersion: 'latest' is not an OpsChain version"),
         Arguments.of("targetVersion", "2025-12-01", "targetVersion: must be 2026-01-27 or later"),
-        Arguments.of("targetVersion", "2026-02-30", "targetVersion: '2026-02-30' is not an OpsChain version"),
+        Arguments.of(
+            "targetVersion",
+            "2026-02-30",
+            "targetVersion: '2026-02-30' is not an OpsChain version"),
         Arguments.of("valuesFile", "values.yaml", "valuesFile:"),
         Arguments.of("pgdata", "/", "pgdata:"),
         Arguments.of("pgdata", "/pgdata", "at least 2 levels deep"),
@@ -128,7 +132,8 @@ class UpgradeRequestTest {
   static Stream<Object> records() {
     BackupFile f = new BackupFile("base.tar.gz", 10L, "ab", 10L, "ab");
     BackupEvidence e = new BackupEvidence("h", "/d", List.of(f), List.of("gzip -t"), true);
-    StepStatus s = new StepStatus("takeBackup", "d", StepState.DONE, "2026-01-01T00:00:00Z", null, "ok");
+    StepStatus s =
+        new StepStatus("takeBackup", "d", StepState.DONE, "2026-01-01T00:00:00Z", null, "ok");
     ApprovalEntry a = new ApprovalEntry("START", "alice", "t", "c", "APPROVED", "update", null);
     GateEvidence g = new GateEvidence("sum", List.of("x"), e, "--- a\n+++ b\n");
     return Stream.of(
@@ -137,15 +142,39 @@ class UpgradeRequestTest {
         new AbortRequest("alice", "window closed"),
         new Progress("takeBackup", 42.5, 10L, 20L, "copying", List.of("line"), "t"),
         new UpgradeStatus(
-            "id", "ns", Phase.BACKING_UP, "m",
+            "id",
+            "ns",
+            Phase.BACKING_UP,
+            "m",
             new OpenGate(Gate.START, "q", "t", "t2", List.of("alice"), g),
-            List.of(s), List.of(a), null, e, null, false),
+            List.of(s),
+            List.of(a),
+            null,
+            e,
+            null,
+            false),
         new UpgradeReport(
-            Outcome.COMPLETED, "r", "ns", "2025-10-01", "2026-02-10", List.of(s), e, List.of(a),
-            List.of(new PlannedChange("upgradeRelease", "helm upgrade", true)), false),
+            Outcome.COMPLETED,
+            "r",
+            "ns",
+            "2025-10-01",
+            "2026-02-10",
+            List.of(s),
+            e,
+            List.of(a),
+            List.of(new PlannedChange("upgradeRelease", "helm upgrade", true)),
+            false),
         new ClusterActivities.PreflightResult(true, false, 5L, List.of("ok")),
         new HelmActivities.UpgradeRequest(
-            "ns", "rel", "chart", "2026-02-10", List.of("/v.yaml"), Map.of("stopped", "true"), "stop", 60, false),
+            "ns",
+            "rel",
+            "chart",
+            "2026-02-10",
+            List.of("/v.yaml"),
+            Map.of("stopped", "true"),
+            "stop",
+            60,
+            false),
         new BackupActivities.PodBackup("pod", "/tmp/backup", List.of(f), true),
         new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, 5, List.of("log")),
         new RestorePodActivities.ControlDataResult("in production", "out"),

@@ -10,9 +10,9 @@ import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.Mockito.when;
 
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
-import com.limepoint.opschain.dbupgrade.activities.HostActivities;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.activities.HostActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
 import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
 import com.limepoint.opschain.dbupgrade.model.AbortRequest;
@@ -50,7 +50,8 @@ class DbUpgradeWorkflowTest {
   @RegisterExtension
   static final TestWorkflowExtension testWorkflow =
       TestWorkflowExtension.newBuilder()
-          .registerWorkflowImplementationTypes(DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class)
+          .registerWorkflowImplementationTypes(
+              DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class)
           .setDoNotStart(true)
           .build();
 
@@ -137,7 +138,10 @@ class DbUpgradeWorkflowTest {
             .toList();
     assertThat(helm.get(0).version()).isEqualTo(FakeActivities.DEPLOYED_VERSION);
     assertThat(helm.get(0).set()).containsEntry("stopped", "true");
-    assertThat(helm.get(1).valuesFiles()).singleElement().asString().endsWith("values.migration.yaml");
+    assertThat(helm.get(1).valuesFiles())
+        .singleElement()
+        .asString()
+        .endsWith("values.migration.yaml");
     assertThat(helm.get(2).valuesFiles()).singleElement().asString().endsWith("values.final.yaml");
     WorkflowTestSupport.exportHistory(client, UpgradeRequests.workflowId("opschain"), "happy-path");
   }
@@ -212,8 +216,10 @@ class DbUpgradeWorkflowTest {
   @Test
   void searchAttributesFollowThePhaseWhenTheWorkerSaysTheyAreRegistered(
       TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
-    env.registerSearchAttribute("OpsChainNamespace", io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD);
-    env.registerSearchAttribute("UpgradePhase", io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD);
+    env.registerSearchAttribute(
+        "OpsChainNamespace", io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD);
+    env.registerSearchAttribute(
+        "UpgradePhase", io.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD);
     fakes.register(env, worker);
     when(fakes.host.claimHost(any()))
         .thenReturn(new HostActivities.HostQueue("test-host", FakeActivities.HOST_QUEUE, true));
@@ -231,7 +237,10 @@ class DbUpgradeWorkflowTest {
     assertThat(atEnd.get(DbUpgradeWorkflowImpl.UPGRADE_PHASE))
         .isEqualTo(wf.status().phase().name())
         .isNotEqualTo("AWAITING_APPROVAL");
-    assertThat(WorkflowTestSupport.countEvents(client, id, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)).isGreaterThan(2);
+    assertThat(
+            WorkflowTestSupport.countEvents(
+                client, id, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES))
+        .isGreaterThan(2);
     WorkflowTestSupport.exportHistory(client, id, "search-attributes");
   }
 
@@ -240,7 +249,9 @@ class DbUpgradeWorkflowTest {
       TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     fakes.register(env, worker);
     when(fakes.host.claimHost(any()))
-        .thenReturn(new HostActivities.HostQueue("test-host", FakeActivities.HOST_QUEUE, false, List.of("carol")));
+        .thenReturn(
+            new HostActivities.HostQueue(
+                "test-host", FakeActivities.HOST_QUEUE, false, List.of("carol")));
     DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
 
     UpgradeStatus s = awaitGate(wf, Gate.START);
@@ -252,14 +263,18 @@ class DbUpgradeWorkflowTest {
   }
 
   @Test
-  void withoutRegisteredSearchAttributesNoneIsSet(TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+  void withoutRegisteredSearchAttributesNoneIsSet(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     fakes.register(env, worker);
     DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
     awaitGate(wf, Gate.START);
     wf.reject(new GateDecision(Gate.START.name(), "alice", "not today"));
     result(client, "opschain");
     String id = UpgradeRequests.workflowId("opschain");
-    assertThat(WorkflowTestSupport.countEvents(client, id, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)).isZero();
+    assertThat(
+            WorkflowTestSupport.countEvents(
+                client, id, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES))
+        .isZero();
   }
 
   @Test
@@ -345,16 +360,15 @@ class DbUpgradeWorkflowTest {
       TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     java.util.concurrent.CountDownLatch backupRunning = new java.util.concurrent.CountDownLatch(1);
     when(fakes.backup.takeBackup(any()))
-        .thenAnswer(
-            inv -> {
-              backupRunning.countDown();
-              // A long pg_basebackup: heartbeats until the workflow cancels it.
-              for (int i = 0; i < 1000; i++) {
-                Activity.getExecutionContext().heartbeat(i);
-                Thread.sleep(20);
-              }
-              throw new AssertionError("the backup was not cancelled");
-            });
+        .thenAnswer(inv -> {
+          backupRunning.countDown();
+          // A long pg_basebackup: heartbeats until the workflow cancels it.
+          for (int i = 0; i < 1000; i++) {
+            Activity.getExecutionContext().heartbeat(i);
+            Thread.sleep(20);
+          }
+          throw new AssertionError("the backup was not cancelled");
+        });
     fakes.register(env, worker);
     DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
     awaitGate(wf, Gate.START);
@@ -371,7 +385,8 @@ class DbUpgradeWorkflowTest {
     assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
     assertThat(report.reason()).contains("aborted by alice", "back in service on 2025-10-01");
     assertThat(fakes.calls())
-        .containsSequence("Backup.takeBackup", "Helm.upgrade:putBackInService", "Cluster.awaitRolloutComplete")
+        .containsSequence(
+            "Backup.takeBackup", "Helm.upgrade:putBackInService", "Cluster.awaitRolloutComplete")
         .doesNotContain("Helm.upgrade:upgradeRelease", "Backup.copyBackupOut");
   }
 
@@ -380,7 +395,8 @@ class DbUpgradeWorkflowTest {
       TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     when(fakes.backup.takeBackup(any()))
         .thenThrow(
-            ApplicationFailure.newNonRetryableFailure("pg_basebackup exited 1", FailureTypes.BACKUP_FAILED));
+            ApplicationFailure.newNonRetryableFailure(
+                "pg_basebackup exited 1", FailureTypes.BACKUP_FAILED));
     fakes.register(env, worker);
     DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
     awaitGate(wf, Gate.START);
@@ -394,7 +410,8 @@ class DbUpgradeWorkflowTest {
     assertThat(failure.getType()).isEqualTo(FailureTypes.BACKUP_FAILED);
     assertThat(failure.getOriginalMessage()).contains("back in service on 2025-10-01");
     assertThat(fakes.calls())
-        .endsWith("Backup.takeBackup", "Helm.upgrade:putBackInService", "Cluster.awaitRolloutComplete");
+        .endsWith(
+            "Backup.takeBackup", "Helm.upgrade:putBackInService", "Cluster.awaitRolloutComplete");
   }
 
   @Test
@@ -439,9 +456,12 @@ class DbUpgradeWorkflowTest {
     expected.addAll(AFTER_IMPORT);
     assertThat(fakes.calls()).containsExactlyElementsOf(expected);
     // The runbook's stopped redeploy hibernates the database through Helm by default.
-    assertThat(helmSet("redeployStopped")).containsEntry("stopped", "true").containsEntry("stopDatabase", "true");
+    assertThat(helmSet("redeployStopped"))
+        .containsEntry("stopped", "true")
+        .containsEntry("stopDatabase", "true");
     assertThat(helmSet("redeployRunning")).isEmpty();
-    WorkflowTestSupport.exportHistory(client, UpgradeRequests.workflowId("opschain"), "manual-restore-parent");
+    WorkflowTestSupport.exportHistory(
+        client, UpgradeRequests.workflowId("opschain"), "manual-restore-parent");
     WorkflowTestSupport.exportHistory(
         client, UpgradeRequests.workflowId("opschain") + "-manual-restore", "manual-restore-child");
   }
@@ -450,15 +470,28 @@ class DbUpgradeWorkflowTest {
   void hibernationByAnnotationTogglesTheAnnotationInsteadOfStopDatabase(
       TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     when(fakes.cnpg.awaitImport(any()))
-        .thenThrow(ApplicationFailure.newNonRetryableFailure("unrecoverable", FailureTypes.IMPORT_FAILED));
+        .thenThrow(
+            ApplicationFailure.newNonRetryableFailure("unrecoverable", FailureTypes.IMPORT_FAILED));
     fakes.register(env, worker);
     UpgradeRequest r =
         UpgradeRequest.fromJson(
             Map.of(
-                "namespace", "opschain", "release", "opschain", "chart", "opschain/opschain",
-                "currentVersion", "2025-10-01", "targetVersion", "2026-02-10",
-                "valuesFile", "/etc/opschain/values.yaml", "hibernateBy", "annotation",
-                "skipGates", true));
+                "namespace",
+                "opschain",
+                "release",
+                "opschain",
+                "chart",
+                "opschain/opschain",
+                "currentVersion",
+                "2025-10-01",
+                "targetVersion",
+                "2026-02-10",
+                "valuesFile",
+                "/etc/opschain/values.yaml",
+                "hibernateBy",
+                "annotation",
+                "skipGates",
+                true));
     start(client, worker.getTaskQueue(), r);
 
     UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
@@ -481,7 +514,8 @@ class DbUpgradeWorkflowTest {
   void controlDataMismatchFailsAndRunsNoLaterStep(
       TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     when(fakes.cnpg.awaitImport(any()))
-        .thenThrow(ApplicationFailure.newNonRetryableFailure("import failed", FailureTypes.IMPORT_FAILED));
+        .thenThrow(
+            ApplicationFailure.newNonRetryableFailure("import failed", FailureTypes.IMPORT_FAILED));
     when(fakes.restorePod.checkControlData(any()))
         .thenThrow(
             ApplicationFailure.newNonRetryableFailure(
@@ -512,10 +546,13 @@ class DbUpgradeWorkflowTest {
 
     assertThatThrownBy(() -> wf.approveGate(new GateDecision("START", "mallory", "let me")))
         .isInstanceOf(WorkflowUpdateException.class)
-        .satisfies(e -> assertThat(refusal(e)).isEqualTo("'mallory' is not an approver (approvers: alice, bob)"));
+        .satisfies(e ->
+            assertThat(refusal(e))
+                .isEqualTo("'mallory' is not an approver (approvers: alice, bob)"));
     assertThatThrownBy(() -> wf.approveGate(new GateDecision("FINALIZE", "alice", null)))
         .isInstanceOf(WorkflowUpdateException.class)
-        .satisfies(e -> assertThat(refusal(e)).isEqualTo("gate FINALIZE is not open (open gate: START)"));
+        .satisfies(
+            e -> assertThat(refusal(e)).isEqualTo("gate FINALIZE is not open (open gate: START)"));
     assertThatThrownBy(() -> wf.approveGate(new GateDecision("LAUNCH", "alice", null)))
         .isInstanceOf(WorkflowUpdateException.class)
         .satisfies(e -> assertThat(refusal(e)).startsWith("unknown gate 'LAUNCH'"));
@@ -525,12 +562,11 @@ class DbUpgradeWorkflowTest {
     assertThat(s.openGate().gate()).isEqualTo(Gate.START);
     assertThat(s.approvals())
         .singleElement()
-        .satisfies(
-            a -> {
-              assertThat(a.by()).isEqualTo("mallory");
-              assertThat(a.decision()).isEqualTo("IGNORED");
-              assertThat(a.note()).contains("not an approver");
-            });
+        .satisfies(a -> {
+          assertThat(a.by()).isEqualTo("mallory");
+          assertThat(a.decision()).isEqualTo("IGNORED");
+          assertThat(a.note()).contains("not an approver");
+        });
     assertThat(fakes.calls()).containsExactlyElementsOf(PREFLIGHT);
     wf.reject(new GateDecision("START", "alice", "cleanup"));
     assertThat(result(client, "opschain").outcome()).isEqualTo(Outcome.ABORTED);
@@ -543,7 +579,8 @@ class DbUpgradeWorkflowTest {
     DbUpgradeWorkflow first = start(client, worker.getTaskQueue(), request());
     awaitGate(first, Gate.START);
 
-    DbUpgradeWorkflow second = WorkflowTestSupport.newStub(client, worker.getTaskQueue(), "opschain");
+    DbUpgradeWorkflow second =
+        WorkflowTestSupport.newStub(client, worker.getTaskQueue(), "opschain");
     assertThatThrownBy(() -> WorkflowClient.start(second::run, request()))
         .isInstanceOf(WorkflowExecutionAlreadyStarted.class);
     first.reject(new GateDecision("START", "alice", null));
@@ -573,7 +610,9 @@ class DbUpgradeWorkflowTest {
     assertThat(report.plan())
         .extracting(p -> p.step())
         .contains("stopOpsChain", "takeBackup", "upgradeRelease", "finalizeUpgrade");
-    assertThat(report.plan()).filteredOn(p -> p.destructive()).extracting(p -> p.step())
+    assertThat(report.plan())
+        .filteredOn(p -> p.destructive())
+        .extracting(p -> p.step())
         .containsExactly("upgradeRelease", "finalizeUpgrade");
   }
 
@@ -600,12 +639,11 @@ class DbUpgradeWorkflowTest {
     java.util.concurrent.CountDownLatch importing = new java.util.concurrent.CountDownLatch(1);
     java.util.concurrent.CountDownLatch aborted = new java.util.concurrent.CountDownLatch(1);
     when(fakes.cnpg.awaitImport(any()))
-        .thenAnswer(
-            inv -> {
-              importing.countDown();
-              aborted.await(20, java.util.concurrent.TimeUnit.SECONDS);
-              return new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, 5, List.of());
-            });
+        .thenAnswer(inv -> {
+          importing.countDown();
+          aborted.await(20, java.util.concurrent.TimeUnit.SECONDS);
+          return new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, 5, List.of());
+        });
     fakes.register(env, worker);
     DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
     approve(wf, Gate.START, Gate.BACKUP_VERIFIED);
@@ -634,16 +672,25 @@ class DbUpgradeWorkflowTest {
     java.util.concurrent.CountDownLatch reported = new java.util.concurrent.CountDownLatch(1);
     java.util.concurrent.CountDownLatch seen = new java.util.concurrent.CountDownLatch(1);
     when(fakes.backup.takeBackup(any()))
-        .thenAnswer(
-            inv -> {
-              // What a long activity does at a milestone: signal the workflow it belongs to.
-              client.newUntypedWorkflowStub(Activity.getExecutionContext().getInfo().getWorkflowId())
-                  .signal("progress", new com.limepoint.opschain.dbupgrade.model.Progress(
-                      "takeBackup", 40.0, 400L, 1000L, "40%", List.of("pg_basebackup: 400/1000 kB (40%)"), "t"));
-              reported.countDown();
-              seen.await(20, java.util.concurrent.TimeUnit.SECONDS);
-              return new com.limepoint.opschain.dbupgrade.activities.BackupActivities.PodBackup("opschain-db-7d9f", "/tmp/backup", FakeActivities.FILES, false);
-            });
+        .thenAnswer(inv -> {
+          // What a long activity does at a milestone: signal the workflow it belongs to.
+          client
+              .newUntypedWorkflowStub(Activity.getExecutionContext().getInfo().getWorkflowId())
+              .signal(
+                  "progress",
+                  new com.limepoint.opschain.dbupgrade.model.Progress(
+                      "takeBackup",
+                      40.0,
+                      400L,
+                      1000L,
+                      "40%",
+                      List.of("pg_basebackup: 400/1000 kB (40%)"),
+                      "t"));
+          reported.countDown();
+          seen.await(20, java.util.concurrent.TimeUnit.SECONDS);
+          return new com.limepoint.opschain.dbupgrade.activities.BackupActivities.PodBackup(
+              "opschain-db-7d9f", "/tmp/backup", FakeActivities.FILES, false);
+        });
     fakes.register(env, worker);
     DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
     awaitGate(wf, Gate.START);
@@ -655,7 +702,9 @@ class DbUpgradeWorkflowTest {
       Thread.sleep(20);
     }
     // A milestone for a step that is not running is ignored.
-    wf.reportProgress(new com.limepoint.opschain.dbupgrade.model.Progress("awaitImport", 99.0, null, null, "stale", List.of(), "t"));
+    wf.reportProgress(
+        new com.limepoint.opschain.dbupgrade.model.Progress(
+            "awaitImport", 99.0, null, null, "stale", List.of(), "t"));
     UpgradeStatus after = wf.status();
     seen.countDown();
     UpgradeStatus atGate = awaitGate(wf, Gate.BACKUP_VERIFIED);
@@ -663,7 +712,8 @@ class DbUpgradeWorkflowTest {
     assertThat(during.phase()).isEqualTo(Phase.BACKING_UP);
     assertThat(during.progress().step()).isEqualTo("takeBackup");
     assertThat(during.progress().percent()).isEqualTo(40.0);
-    assertThat(during.progress().lastLogLines()).containsExactly("pg_basebackup: 400/1000 kB (40%)");
+    assertThat(during.progress().lastLogLines())
+        .containsExactly("pg_basebackup: 400/1000 kB (40%)");
     assertThat(after.progress().step()).isEqualTo("takeBackup");
     assertThat(atGate.progress()).isNull();
     wf.reject(new GateDecision("BACKUP_VERIFIED", "alice", null));
@@ -671,18 +721,19 @@ class DbUpgradeWorkflowTest {
   }
 
   @Test
-  void aLongImportAddsNoHistoryEvents(TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+  void aLongImportAddsNoHistoryEvents(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     // The import is watched inside one heartbeating activity. The fake polls the cluster once per
     // simulated minute: 1 poll for a 1-minute import, 600 for a 10-hour one.
     int[] polls = {1};
     when(fakes.cnpg.awaitImport(any()))
-        .thenAnswer(
-            inv -> {
-              for (int minute = 0; minute < polls[0]; minute++) {
-                Activity.getExecutionContext().heartbeat("minute " + minute);
-              }
-              return new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, polls[0] * 60_000L, List.of());
-            });
+        .thenAnswer(inv -> {
+          for (int minute = 0; minute < polls[0]; minute++) {
+            Activity.getExecutionContext().heartbeat("minute " + minute);
+          }
+          return new CnpgActivities.ImportResult(
+              "Cluster in healthy state", 1, 1, polls[0] * 60_000L, List.of());
+        });
     fakes.register(env, worker);
 
     start(client, worker.getTaskQueue(), request().withSkipGates(true));

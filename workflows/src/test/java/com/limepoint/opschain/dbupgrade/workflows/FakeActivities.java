@@ -40,7 +40,8 @@ final class FakeActivities {
           new BackupFile("backup_manifest", 512L, "cc33", 512L, "cc33"));
 
   final HostActivities host = mock(HostActivities.class, withSettings().withoutAnnotations());
-  final ClusterActivities cluster = mock(ClusterActivities.class, withSettings().withoutAnnotations());
+  final ClusterActivities cluster =
+      mock(ClusterActivities.class, withSettings().withoutAnnotations());
   final CnpgActivities cnpg = mock(CnpgActivities.class, withSettings().withoutAnnotations());
   final RestorePodActivities restorePod =
       mock(RestorePodActivities.class, withSettings().withoutAnnotations());
@@ -53,8 +54,11 @@ final class FakeActivities {
     WaitResult waited = new WaitResult("condition met", 10);
     when(host.claimHost(any())).thenReturn(new HostActivities.HostQueue("test-host", HOST_QUEUE));
     when(helm.releaseStatus(any()))
-        .thenReturn(new HelmActivities.ReleaseInfo(true, DEPLOYED_VERSION, 7, "deployed", "Upgrade complete"));
-    when(helm.upgrade(any())).thenReturn(new HelmActivities.HelmResult(8, "deployed", true, "upgraded"));
+        .thenReturn(
+            new HelmActivities.ReleaseInfo(
+                true, DEPLOYED_VERSION, 7, "deployed", "Upgrade complete"));
+    when(helm.upgrade(any()))
+        .thenReturn(new HelmActivities.HelmResult(8, "deployed", true, "upgraded"));
     when(cluster.preflight(any()))
         .thenReturn(
             new ClusterActivities.PreflightResult(
@@ -67,26 +71,35 @@ final class FakeActivities {
     when(cluster.awaitDeploymentGone(any())).thenReturn(waited);
     when(backup.checkFreeSpace(any())).thenReturn(ChangeResult.unchanged("enough space"));
     when(backup.takeBackup(any()))
-        .thenReturn(new BackupActivities.PodBackup("opschain-db-7d9f", "/tmp/backup", FILES, false));
+        .thenReturn(
+            new BackupActivities.PodBackup("opschain-db-7d9f", "/tmp/backup", FILES, false));
     when(backup.copyBackupOut(any()))
-        .thenReturn(new BackupEvidence("test-host", "/limepoint/backup/x", FILES, List.of(), false));
+        .thenReturn(
+            new BackupEvidence("test-host", "/limepoint/backup/x", FILES, List.of(), false));
     when(backup.verifyBackup(any()))
         .thenReturn(
             new BackupEvidence(
-                "test-host", "/limepoint/backup/x", FILES, List.of("sha256", "gzip -t", "tar -t"), true));
+                "test-host",
+                "/limepoint/backup/x",
+                FILES,
+                List.of("sha256", "gzip -t", "tar -t"),
+                true));
     when(backup.uploadBackup(any())).thenReturn(changed);
     when(values.prepareValues(any()))
-        .thenAnswer(
-            inv -> {
-              ValuesActivities.ValuesRequest r = inv.getArgument(0);
-              return new ValuesActivities.ValuesResult(
-                  r.outputDir() + "/values." + r.kind().name().toLowerCase() + ".yaml",
-                  "--- values.yaml\n+++ values." + r.kind().name().toLowerCase() + ".yaml\n+  recoveryMode: true\n");
-            });
+        .thenAnswer(inv -> {
+          ValuesActivities.ValuesRequest r = inv.getArgument(0);
+          return new ValuesActivities.ValuesResult(
+              r.outputDir() + "/values." + r.kind().name().toLowerCase() + ".yaml",
+              "--- values.yaml\n+++ values."
+                  + r.kind().name().toLowerCase()
+                  + ".yaml\n+  recoveryMode: true\n");
+        });
     when(cnpg.awaitImport(any()))
-        .thenReturn(new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, 60_000, List.of()));
+        .thenReturn(
+            new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, 60_000, List.of()));
     when(cnpg.awaitClusterHealthy(any()))
-        .thenReturn(new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, 1_000, List.of()));
+        .thenReturn(
+            new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, 1_000, List.of()));
     when(cnpg.checkOperator(any())).thenReturn(ChangeResult.unchanged("operator ready"));
     when(cnpg.deleteCluster(any())).thenReturn(changed);
     when(cnpg.setHibernation(any())).thenReturn(changed);

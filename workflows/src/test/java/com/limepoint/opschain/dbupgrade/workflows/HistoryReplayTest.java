@@ -34,7 +34,8 @@ class HistoryReplayTest {
   void committedHistoryReplays(Path history) throws Exception {
     String json = Files.readString(history);
     WorkflowExecutionHistory h =
-        WorkflowExecutionHistory.fromJson(json, workflowId(WorkflowExecutionHistory.fromJson(json)));
+        WorkflowExecutionHistory.fromJson(
+            json, workflowId(WorkflowExecutionHistory.fromJson(json)));
     assertThat(h.getEvents()).hasSizeGreaterThan(10);
 
     WorkflowReplayer.replayWorkflowExecution(
@@ -59,7 +60,13 @@ class HistoryReplayTest {
   @org.junit.jupiter.api.Test
   void theHappyPathAndTheFallbackAreCommitted() throws IOException {
     assertThat(histories().map(p -> p.getFileName().toString()))
-        .contains("happy-path.json", "manual-restore-parent.json", "manual-restore-child.json",
-            "e2e-automatic.json", "e2e-manual-restore-parent.json", "e2e-manual-restore-child.json", "e2e-abort.json");
+        .contains(
+            "happy-path.json",
+            "manual-restore-parent.json",
+            "manual-restore-child.json",
+            "e2e-automatic.json",
+            "e2e-manual-restore-parent.json",
+            "e2e-manual-restore-child.json",
+            "e2e-abort.json");
   }
 }
