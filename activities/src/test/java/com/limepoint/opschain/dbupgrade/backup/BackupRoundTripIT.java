@@ -118,11 +118,12 @@ class BackupRoundTripIT {
     assertThat(again.files()).isEqualTo(taken.files());
     assertThat(box.requests()).filteredOn(r -> r.contains("command=pg_basebackup")).hasSize(1);
     assertThat(taken.files()).extracting(BackupFile::name).contains("base.tar.gz", "pg_wal.tar.gz");
-    // pg_basebackup's -P/-v lines reached Temporal as heartbeats (sent from the activity's thread).
+    // pg_basebackup's -P/-v lines reached Temporal as heartbeats (sent from the activity's thread;
+    // the SDK throttles them, so which lines arrive depends on timing, not that some do).
     assertThat(heartbeats)
         .filteredOn(h -> h.step().equals("takeBackup"))
         .anyMatch(h -> h.message() != null && h.message().contains("pg_basebackup"))
-        .anyMatch(h -> Double.valueOf(100.0).equals(h.percent()));
+        .allMatch(h -> !h.log().isEmpty());
     // The pod hashed each finished file once (one sha256sum) and recorded it beside the backup.
     StringBuilder sums = new StringBuilder();
     for (BackupFile f : taken.files()) {
