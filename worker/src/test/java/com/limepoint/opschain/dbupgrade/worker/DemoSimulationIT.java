@@ -6,7 +6,6 @@ import com.limepoint.opschain.dbupgrade.starter.Starter;
 import io.micronaut.context.ApplicationContext;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -21,25 +20,9 @@ class DemoSimulationIT {
 
   @Test
   void withoutPostgresTheDemoSimulatesTheDatabaseAndCompletes() throws Exception {
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "sim-");
-    ApplicationContext context =
-        ApplicationContext.builder()
-            .environments("dev")
-            .properties(
-                Map.of(
-                    "opschain.dev-port",
-                    port,
-                    "opschain.temporal-target",
-                    "localhost:" + port,
-                    "opschain.demo-dir",
-                    demoDir.toString(),
-                    "opschain.demo-simulated",
-                    true))
-            .start();
+    DevMode dev = DevMode.start("sim-", Map.of("opschain.demo-simulated", true));
+    ApplicationContext context = dev.context();
+    Path demoDir = dev.demoDir();
     String printed;
     int code;
     try {
@@ -53,7 +36,7 @@ class DemoSimulationIT {
                 .execute(
                     "demo",
                     "--target",
-                    "localhost:" + port,
+                    dev.target(),
                     "--request",
                     demoDir.resolve("request.json").toString());
       } finally {

@@ -9,7 +9,6 @@ import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -24,11 +23,6 @@ class DevModeIT {
   @Test
   void starterDemoRunsAWholeUpgradeOnTheDevModeWorker() throws Exception {
     assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "demo-");
     // Payload encryption on, in the worker and in every starter command.
     Path key =
         Files.writeString(
@@ -36,24 +30,18 @@ class DevModeIT {
                 .resolve("payload.key"),
             java.util.Base64.getEncoder()
                 .encodeToString(new java.security.SecureRandom().generateSeed(32)));
-    ApplicationContext context =
-        ApplicationContext.builder()
-            .environments("dev")
-            .properties(
-                Map.of(
-                    "opschain.dev-port",
-                    port,
-                    "opschain.temporal-target",
-                    "localhost:" + port,
-                    "opschain.demo-dir",
-                    demoDir.toString(),
-                    "opschain.metrics-interval",
-                    "200ms",
-                    "opschain.encryption-key-file",
-                    key.toString(),
-                    "micronaut.server.port",
-                    -1))
-            .start();
+    DevMode dev =
+        DevMode.start(
+            "demo-",
+            Map.of(
+                "opschain.metrics-interval",
+                "200ms",
+                "opschain.encryption-key-file",
+                key.toString(),
+                "micronaut.server.port",
+                -1));
+    ApplicationContext context = dev.context();
+    Path demoDir = dev.demoDir();
     EmbeddedServer http = context.getBean(EmbeddedServer.class).start();
     String printed;
     int code;
@@ -71,7 +59,7 @@ class DevModeIT {
       PrintStream original = System.out;
       System.setOut(new PrintStream(buf, true));
       String request = demoDir.resolve("request.json").toString();
-      String target = "localhost:" + port;
+      String target = dev.target();
       String keyOption = "--encryption-key-file=" + key;
       try {
         planCode =

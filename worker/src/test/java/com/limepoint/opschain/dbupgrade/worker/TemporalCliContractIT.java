@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
-import io.micronaut.context.ApplicationContext;
 import io.temporal.api.common.v1.Payload;
 import io.temporal.api.common.v1.Payloads;
 import io.temporal.api.common.v1.WorkflowExecution;
@@ -27,7 +26,6 @@ import io.temporal.api.workflowservice.v1.UpdateWorkflowExecutionRequest;
 import io.temporal.api.workflowservice.v1.WorkflowServiceGrpc.WorkflowServiceBlockingStub;
 import io.temporal.serviceclient.WorkflowServiceStubs;
 import io.temporal.serviceclient.WorkflowServiceStubsOptions;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,26 +57,11 @@ class TemporalCliContractIT {
             "--input '" + APPROVE_START + "'",
             "--input '" + APPROVE_BACKUP + "'",
             "--input-file /tmp/opschain-demo/request.json");
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "cli-");
-    ApplicationContext context =
-        ApplicationContext.builder()
-            .environments("dev")
-            .properties(
-                Map.of(
-                    "opschain.dev-port",
-                    port,
-                    "opschain.temporal-target",
-                    "localhost:" + port,
-                    "opschain.demo-dir",
-                    demoDir.toString()))
-            .start();
+    DevMode dev = DevMode.start("cli-", Map.of());
+    Path demoDir = dev.demoDir();
     WorkflowServiceStubs stubs =
         WorkflowServiceStubs.newServiceStubs(
-            WorkflowServiceStubsOptions.newBuilder().setTarget("localhost:" + port).build());
+            WorkflowServiceStubsOptions.newBuilder().setTarget(dev.target()).build());
     try {
       WorkflowServiceBlockingStub rpc = stubs.blockingStub();
       WorkflowExecution execution =
@@ -163,7 +146,7 @@ class TemporalCliContractIT {
               .build());
     } finally {
       stubs.shutdownNow();
-      context.close();
+      dev.close();
     }
   }
 

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micronaut.context.ApplicationContext;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -49,25 +48,12 @@ class WorkerImageIT {
         JSON.readTree(unpacked.resolve(manifest.get("Config").asText()).toFile()).get("config");
     assertThat(config.get("User").asText()).isEqualTo("10001:10001");
 
-    int temporalPort = freePort();
-    int httpPort = freePort();
-    Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "image-demo-");
-    ApplicationContext dev =
-        ApplicationContext.builder()
-            .environments("dev")
-            .properties(
-                Map.of(
-                    "opschain.dev-port",
-                    temporalPort,
-                    "opschain.temporal-target",
-                    "localhost:" + temporalPort,
-                    "opschain.demo-dir",
-                    demoDir.toString(),
-                    "opschain.demo-simulated",
-                    true,
-                    "micronaut.server.port",
-                    -1))
-            .start();
+    int httpPort = DevMode.freePort();
+    DevMode devMode =
+        DevMode.start(
+            "image-demo-", Map.of("opschain.demo-simulated", true, "micronaut.server.port", -1));
+    ApplicationContext dev = devMode.context();
+    int temporalPort = devMode.port();
     Path proc = rootfs.resolve("proc");
     Files.createDirectories(proc);
     // The JVM finds its own libraries through /proc/self/exe, as in any container.
@@ -160,12 +146,6 @@ class WorkerImageIT {
       }
       run(List.of("umount", proc.toString()));
       dev.close();
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
     }
   }
 

@@ -1,0 +1,44 @@
+package com.limepoint.opschain.dbupgrade.worker;
+
+import io.micronaut.context.ApplicationContext;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The dev-mode worker's application context as the worker ITs start it: its in-process Temporal
+ * server on a free port, and its demo cluster in a fresh directory under target/.
+ */
+record DevMode(ApplicationContext context, int port, Path demoDir) implements AutoCloseable {
+
+  /** Starts the dev mode with these settings added (they may not override the port or dir). */
+  static DevMode start(String dirPrefix, Map<String, Object> settings) throws IOException {
+    int port = freePort();
+    Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), dirPrefix);
+    Map<String, Object> properties = new HashMap<>(settings);
+    properties.put("opschain.dev-port", port);
+    properties.put("opschain.temporal-target", "localhost:" + port);
+    properties.put("opschain.demo-dir", demoDir.toString());
+    ApplicationContext context =
+        ApplicationContext.builder().environments("dev").properties(properties).start();
+    return new DevMode(context, port, demoDir);
+  }
+
+  String target() {
+    return "localhost:" + port;
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Override
+  public void close() {
+    context.close();
+  }
+}
