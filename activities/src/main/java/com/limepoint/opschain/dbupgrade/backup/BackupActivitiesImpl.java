@@ -61,6 +61,7 @@ public class BackupActivitiesImpl implements BackupActivities {
   private static final long CHECKPOINT_NANOS = 2_000_000_000L;
   private static final long UPLOAD_SEGMENT = 1L << 20;
   private static final int WRITE_BUFFER = 1 << 20;
+  private static final long SYNC_STEP = 32L << 20;
 
   private final KubernetesClient client;
   private final PodExec exec;
@@ -301,9 +302,9 @@ public class BackupActivitiesImpl implements BackupActivities {
       HostFiles.digestPrefix(part, offset, digest);
       ch.position(offset);
       int stalls = 0;
+      ChannelSink sink = new ChannelSink(ch, digest, name, size, offset);
       while (offset < size) {
         long before = offset;
-        ChannelSink sink = new ChannelSink(ch, digest, name, size);
         PodExec.Result read;
         try {
           read =
@@ -319,6 +320,7 @@ public class BackupActivitiesImpl implements BackupActivities {
         offset = ch.position();
         transferred += offset - before;
         if (!read.ok()) {
+          sink.settle();
           ch.force(true);
           throw ApplicationFailure.newFailure(
               "reading "
@@ -348,6 +350,7 @@ public class BackupActivitiesImpl implements BackupActivities {
               name,
               offset,
               size);
+          sink.settle();
           ch.force(false);
           Heartbeats.beat(
               new Checkpoint(
@@ -365,6 +368,7 @@ public class BackupActivitiesImpl implements BackupActivities {
           }
         }
       }
+      sink.settle();
       ch.force(true);
     }
     String hostSha = HexFormat.of().formatHex(digest.digest());
@@ -393,23 +397,37 @@ public class BackupActivitiesImpl implements BackupActivities {
   }
 
   /**
-   * Writes the stream into the file and the digest, on the activity's thread. Writes are gathered
-   * into {@value #WRITE_BUFFER}-byte blocks. Every two seconds it fsyncs and heartbeats the offset:
-   * that offset is durable, so a retry resumes from it.
+   * Writes the stream into the file and the digest, on the activity's thread, gathered into {@value
+   * #WRITE_BUFFER}-byte blocks. The disk writes while the stream runs: once {@value #SYNC_STEP}
+   * bytes have been written since the last fsync began, the next one starts on a background thread
+   * (one at a time; {@code force} takes no lock that writes need). At most every two seconds the
+   * offset that a finished fsync made durable is heartbeated, so a retry resumes from it. A failed
+   * fsync fails the copy.
    */
   private static final class ChannelSink extends OutputStream {
+    private static final java.util.concurrent.ExecutorService SYNCS =
+        java.util.concurrent.Executors.newCachedThreadPool(
+            Thread.ofPlatform().daemon().name("copy-fsync-", 0).factory());
+
     private final FileChannel ch;
     private final MessageDigest digest;
     private final String name;
     private final long size;
     private final ByteBuffer block = ByteBuffer.allocateDirect(WRITE_BUFFER);
+    private java.util.concurrent.Future<Long> sync;
+    private long syncedFrom;
+    private long durable;
+    private long beaten;
     private long lastBeat = System.nanoTime();
 
-    ChannelSink(FileChannel ch, MessageDigest digest, String name, long size) {
+    ChannelSink(FileChannel ch, MessageDigest digest, String name, long size, long durable) {
       this.ch = ch;
       this.digest = digest;
       this.name = name;
       this.size = size;
+      this.durable = durable;
+      this.beaten = durable;
+      this.syncedFrom = durable;
     }
 
     @Override
@@ -427,15 +445,53 @@ public class BackupActivitiesImpl implements BackupActivities {
         len -= n;
         if (!block.hasRemaining()) {
           flush();
+          startSync();
         }
       }
       if (System.nanoTime() - lastBeat >= CHECKPOINT_NANOS) {
         lastBeat = System.nanoTime();
-        flush();
-        ch.force(false);
-        long at = ch.position();
-        Heartbeats.beat(
-            new Checkpoint("copyBackupOut", name, at, size, percent(at, size), null, List.of()));
+        if (durable > beaten) {
+          beaten = durable;
+          Heartbeats.beat(
+              new Checkpoint(
+                  "copyBackupOut", name, durable, size, percent(durable, size), null, List.of()));
+        }
+      }
+    }
+
+    /** Collects a finished fsync, and starts the next once enough has been written since. */
+    private void startSync() throws IOException {
+      if (sync != null && sync.isDone()) {
+        collect();
+      }
+      long at = ch.position();
+      if (sync == null && at - syncedFrom >= SYNC_STEP) {
+        syncedFrom = at;
+        sync =
+            SYNCS.submit(() -> {
+              ch.force(false);
+              return at;
+            });
+      }
+    }
+
+    /** Waits for the running fsync, if any; afterwards {@link #durable} is its offset. */
+    void settle() throws IOException {
+      if (sync != null) {
+        collect();
+      }
+    }
+
+    private void collect() throws IOException {
+      try {
+        durable = Math.max(durable, sync.get());
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted while waiting for fsync");
+      } finally {
+        sync = null;
       }
     }
 

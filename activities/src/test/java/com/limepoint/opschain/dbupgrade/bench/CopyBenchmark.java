@@ -31,6 +31,8 @@ public final class CopyBenchmark {
   private static final int ROUNDS = 3;
 
   public static void main(String[] args) throws Exception {
+    // As the worker's main does: the JDK client's read buffer for exec streams.
+    com.limepoint.opschain.dbupgrade.kube.ExecTransport.configure();
     Path dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "bench-");
     try (ClusterInABox box = new ClusterInABox()) {
       box.runPod("bench", "db-0", Map.of("app", "db"), 0);
@@ -91,6 +93,8 @@ public final class CopyBenchmark {
       System.out.printf(
           "live heap growth from 256 MiB to 1 GiB: %.1f MiB (target <= 16 MiB); max heap %d MiB%n",
           (peaks[1] - peaks[0]) / 1048576.0, Runtime.getRuntime().maxMemory() >> 20);
+    } finally {
+      Files.deleteIfExists(dir);
     }
     System.exit(0);
   }

@@ -61,7 +61,7 @@ final class ExecBridge extends WebSocketListener {
 
   @Override
   public void onOpen(WebSocket ws, Response response) {
-    Thread.ofVirtual().name("exec-" + pod.name()).start(() -> run(ws));
+    Thread.ofPlatform().daemon().name("exec-" + pod.name()).start(() -> run(ws));
   }
 
   private void run(WebSocket ws) {
@@ -127,6 +127,7 @@ final class ExecBridge extends WebSocketListener {
       InputStream in, WebSocket ws, int channel, long limit, AtomicLong sent) {
     byte[] buf = new byte[FRAME];
     buf[0] = (byte) channel;
+    Sender out = new Sender(ws);
     try {
       while (true) {
         int max = (int) Math.min(FRAME - 1, limit - sent.get());
@@ -144,11 +145,75 @@ final class ExecBridge extends WebSocketListener {
           }
           n += more;
         }
-        ws.send(Arrays.copyOf(buf, n + 1));
+        out.send(Arrays.copyOf(buf, n + 1));
         sent.addAndGet(n);
       }
     } catch (IOException e) {
       return false;
+    } finally {
+      out.drain();
+    }
+  }
+
+  /**
+   * Sends a channel's messages in order with up to {@value #IN_FLIGHT} of them queued on the
+   * server's event loop, as a kubelet streams: the mock's own {@code send} waits for each write to
+   * reach the socket before the process may be read again, so the pipe and the socket would take
+   * turns. The mock does not expose its Vert.x websocket, so it is taken from the field that holds
+   * it; if a later mock version has no such field, messages go through the waiting {@code send}.
+   */
+  private static final class Sender {
+    private static final int IN_FLIGHT = 8;
+    private static final java.lang.reflect.Field VERTX_SOCKET = vertxSocketField();
+
+    private final WebSocket ws;
+    private final io.vertx.core.http.ServerWebSocket socket;
+    private final java.util.concurrent.Semaphore slots =
+        new java.util.concurrent.Semaphore(IN_FLIGHT);
+
+    Sender(WebSocket ws) {
+      this.ws = ws;
+      io.vertx.core.http.ServerWebSocket s = null;
+      if (VERTX_SOCKET != null && VERTX_SOCKET.getDeclaringClass().isInstance(ws)) {
+        try {
+          s = (io.vertx.core.http.ServerWebSocket) VERTX_SOCKET.get(ws);
+        } catch (IllegalAccessException e) {
+          s = null;
+        }
+      }
+      this.socket = s;
+    }
+
+    private static java.lang.reflect.Field vertxSocketField() {
+      try {
+        java.lang.reflect.Field f =
+            Class.forName("io.fabric8.mockwebserver.vertx.VertxMockWebSocket")
+                .getDeclaredField("webSocket");
+        f.setAccessible(true);
+        return io.vertx.core.http.ServerWebSocket.class.isAssignableFrom(f.getType()) ? f : null;
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        log.warn("exec output goes through the mock's waiting send: {}", e.toString());
+        return null;
+      }
+    }
+
+    void send(byte[] message) {
+      if (socket == null) {
+        ws.send(message);
+        return;
+      }
+      slots.acquireUninterruptibly();
+      socket
+          .writeBinaryMessage(io.vertx.core.buffer.Buffer.buffer(message))
+          .onComplete(done -> slots.release());
+    }
+
+    /** Waits until every queued message has been written (the status must come after them). */
+    void drain() {
+      if (socket != null) {
+        slots.acquireUninterruptibly(IN_FLIGHT);
+        slots.release(IN_FLIGHT);
+      }
     }
   }
 

@@ -13,6 +13,7 @@ public final class WorkerMain {
   private WorkerMain() {}
 
   public static void main(String[] args) throws InterruptedException {
+    com.limepoint.opschain.dbupgrade.kube.ExecTransport.configure();
     boolean demo = Arrays.asList(args).contains("--demo");
     boolean dev = demo || Arrays.asList(args).contains("--dev");
     // Micronaut's launcher registers the shutdown hook that stops the context on SIGTERM.
