@@ -56,6 +56,20 @@ class WorkerImageIT {
     int temporalPort = devMode.port();
     Path proc = rootfs.resolve("proc");
     Files.createDirectories(proc);
+    // What a container runtime provides: without /dev/urandom the JDK seeds SecureRandom from
+    // thread timing, which takes seconds.
+    Files.createDirectories(rootfs.resolve("dev"));
+    for (String[] node : new String[][] {{"null", "3"}, {"random", "8"}, {"urandom", "9"}}) {
+      run(
+          List.of(
+              "mknod",
+              "-m",
+              "666",
+              rootfs.resolve("dev/" + node[0]).toString(),
+              "c",
+              "1",
+              node[1]));
+    }
     // The JVM finds its own libraries through /proc/self/exe, as in any container.
     Process mount =
         new ProcessBuilder("mount", "-t", "proc", "proc", proc.toString())
@@ -116,6 +130,15 @@ class WorkerImageIT {
       assertThat(output)
           .as(output)
           .contains("polling opschain-db-upgrade and opschain-db-upgrade-host-image");
+      // bin/image-aot-cache trained the cache as root with a JDK 25 runtime: the JVM must map it
+      // (a cache that does not match the runtime or the class path is reported and ignored).
+      if (config.get("Entrypoint").toString().contains("-XX:AOTCache=")) {
+        assertThat(Files.exists(rootfs.resolve("app/worker.aot"))).isTrue();
+        assertThat(output)
+            .as(output)
+            .doesNotContain("[error][aot]")
+            .doesNotContain("[warning][aot]");
+      }
       // The HTTP server starts right after the context (and its pollers).
       HttpResponse<String> health = null;
       for (int i = 0; i < 100 && health == null; i++) {
