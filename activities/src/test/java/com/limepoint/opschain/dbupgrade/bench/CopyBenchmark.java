@@ -23,9 +23,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * printed on its own). The peak live heap (used after GC) is sampled during each copy.
  *
  * <p>Every figure is the median of {@value #ROUNDS} rounds after one warm-up round (the JIT and the
- * websocket path warm up in the first). The JVM runs with -Xmx256m (the harness API server shares
- * it), so a 1 GiB copy must stream. Run: {@code ./mvnw -q -pl activities -am -Pbench -DskipTests
- * verify}.
+ * websocket path warm up in the first). The JVM runs with the worker image's GC flags (Serial, a
+ * young generation of at most 32 MiB) and -Xmx256m (the harness API server shares it), so a 1 GiB
+ * copy must stream. Run: {@code ./mvnw -q -pl activities -am -Pbench -DskipTests verify}.
  */
 public final class CopyBenchmark {
   private static final int ROUNDS = 3;
