@@ -42,12 +42,70 @@ public final class ChartReleases {
 
   private final KubernetesClient client;
   private final Path chart;
+  private final boolean inCluster;
   private final Map<String, List<Revision>> releases = new ConcurrentHashMap<>();
 
   public ChartReleases(KubernetesClient client, Path chart) {
+    this(client, chart, false);
+  }
+
+  /**
+   * With {@code inCluster}, the revisions are kept in a ConfigMap {@code chart-releases-<release>}
+   * in the release's namespace, so that a worker in another process (with its own client to this
+   * cluster) shares them, as Helm's clients share the release Secrets.
+   */
+  public ChartReleases(KubernetesClient client, Path chart, boolean inCluster) {
     this.client = client;
     this.chart = chart;
+    this.inCluster = inCluster;
   }
+
+  /** The revisions of a release (a mutable list), from the cluster when kept there. */
+  private List<Revision> revisions(String namespace, String release) {
+    if (!inCluster) {
+      return releases.computeIfAbsent(namespace + "/" + release, k -> new ArrayList<>());
+    }
+    var map = client.configMaps().inNamespace(namespace).withName(STORE + release).get();
+    List<Revision> revs = new ArrayList<>();
+    Map<String, String> d = map == null || map.getData() == null ? Map.of() : map.getData();
+    for (int n = 1; d.containsKey(n + ".status"); n++) {
+      revs.add(
+          new Revision(
+              n,
+              d.get(n + ".status"),
+              d.get(n + ".chartVersion"),
+              d.getOrDefault(n + ".description", ""),
+              d.getOrDefault(n + ".manifest", "")));
+    }
+    return revs;
+  }
+
+  private void save(String namespace, String release, List<Revision> revs) {
+    if (!inCluster) {
+      return;
+    }
+    Map<String, String> d = new LinkedHashMap<>();
+    for (Revision r : revs) {
+      d.put(r.revision() + ".status", r.status());
+      d.put(r.revision() + ".chartVersion", r.chartVersion());
+      d.put(r.revision() + ".description", r.description());
+      d.put(r.revision() + ".manifest", r.manifest());
+    }
+    client
+        .configMaps()
+        .inNamespace(namespace)
+        .resource(
+            new io.fabric8.kubernetes.api.model.ConfigMapBuilder()
+                .withNewMetadata()
+                .withName(STORE + release)
+                .withNamespace(namespace)
+                .endMetadata()
+                .withData(d)
+                .build())
+        .createOr(io.fabric8.kubernetes.client.dsl.NonDeletingOperation::update);
+  }
+
+  private static final String STORE = "chart-releases-";
 
   /** The test chart, copied out of the classpath to a directory Helm can read. */
   public static Path testChart(Path into) {
@@ -73,14 +131,13 @@ public final class ChartReleases {
   }
 
   public synchronized List<Revision> history(String namespace, String release) {
-    return List.copyOf(releases.getOrDefault(namespace + "/" + release, List.of()));
+    return List.copyOf(revisions(namespace, release));
   }
 
   /** helm install (revision 1) or helm upgrade: render, apply, prune, record. */
   public synchronized Revision upgrade(Call call) {
     String manifest = render(call);
-    List<Revision> revs =
-        releases.computeIfAbsent(call.namespace() + "/" + call.release(), k -> new ArrayList<>());
+    List<Revision> revs = revisions(call.namespace(), call.release());
     if (!revs.isEmpty() && revs.get(revs.size() - 1).status().startsWith("pending")) {
       throw new IllegalStateException(
           "another operation (install/upgrade/rollback) is in progress");
@@ -100,13 +157,14 @@ public final class ChartReleases {
     Revision done =
         new Revision(revs.size() + 1, "deployed", call.version(), call.description(), manifest);
     revs.add(done);
+    save(call.namespace(), call.release(), revs);
     return done;
   }
 
   /** helm rollback: re-applies the old revision's objects as a new revision. */
   public synchronized Revision rollback(
       String namespace, String release, int to, String description) {
-    List<Revision> revs = releases.get(namespace + "/" + release);
+    List<Revision> revs = revisions(namespace, release);
     Revision target = revs.get(to - 1);
     String previous =
         revs.stream()
@@ -128,14 +186,16 @@ public final class ChartReleases {
         new Revision(
             revs.size() + 1, "deployed", target.chartVersion(), description, target.manifest());
     revs.add(done);
+    save(namespace, release, revs);
     return done;
   }
 
   /** What a client killed mid-upgrade leaves behind: a pending revision with its description. */
   public synchronized void leavePending(
       String namespace, String release, String version, String description) {
-    List<Revision> revs = releases.get(namespace + "/" + release);
+    List<Revision> revs = revisions(namespace, release);
     revs.add(new Revision(revs.size() + 1, "pending-upgrade", version, description, ""));
+    save(namespace, release, revs);
   }
 
   public String render(Call call) {

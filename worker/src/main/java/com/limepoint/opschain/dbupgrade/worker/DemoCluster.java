@@ -91,7 +91,8 @@ public class DemoCluster {
         Files.writeString(
             Files.createDirectories(dir.resolve("etc")).resolve("values.yaml"),
             "# OpsChain values (demo)\ndb:\n  # the legacy database volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n");
-    releases = new ChartReleases(box.client(), ChartReleases.testChart(dir));
+    // Without a worker here, the releases are kept in the cluster, where the other one finds them.
+    releases = new ChartReleases(box.client(), ChartReleases.testChart(dir), !config.devWorker());
     releases.upgrade(
         new ChartReleases.Call(
             NAMESPACE,
@@ -102,6 +103,7 @@ public class DemoCluster {
             "Install complete"));
     activityClient = box.activityClient();
     writeRequest(values);
+    writeKubeconfig(activityClient.getMasterUrl().toString());
     log.info(
         "dev mode: demo cluster up: namespace {}, release opschain 2025-10-01, {}; request in {}",
         NAMESPACE,
@@ -110,6 +112,29 @@ public class DemoCluster {
             : legacy.sql("opschain", "SELECT count(*) FROM changes")
                 + " rows in the legacy database",
         dir.resolve("request.json"));
+  }
+
+  /** The demo cluster's kubeconfig, for {@code kubectl} and for a worker in another process. */
+  public Path kubeconfig() {
+    return dir.resolve("kubeconfig");
+  }
+
+  /**
+   * {@code <demoDir>/kubeconfig}: the demo cluster's API server, for {@code kubectl} and for a
+   * worker in another process.
+   */
+  private void writeKubeconfig(String server) throws IOException {
+    Files.writeString(
+        dir.resolve("kubeconfig"),
+        """
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: demo, cluster: {server: "%s"}}]
+        users: [{name: demo, user: {token: demo}}]
+        contexts: [{name: demo, context: {cluster: demo, user: demo, namespace: %s}}]
+        current-context: demo
+        """
+            .formatted(server, NAMESPACE));
   }
 
   private void writeRequest(Path values) throws IOException {

@@ -21,7 +21,11 @@ public class DevBeans {
 
   @Singleton
   HelmReleases demoHelmReleases(DemoCluster demo) {
-    ChartReleases r = demo.releases();
+    return helmReleases(demo.releases());
+  }
+
+  /** The activities' view of the demo's chart releases. */
+  static HelmReleases helmReleases(ChartReleases r) {
     return new HelmReleases() {
       @Override
       public List<Revision> history(String namespace, String release) {

@@ -114,7 +114,23 @@ public class TemporalBeans {
 
   @Singleton
   @Requires(notEnv = "dev")
+  @Requires(property = "opschain.demo-chart", notEquals = "true")
   HelmReleases helmReleases(WorkerConfig c) {
     return new HelmJavaReleases(c.kubeconfig() == null ? null : Path.of(c.kubeconfig()));
+  }
+
+  /**
+   * A worker of its own for the dev mode's demo cluster ({@code opschain.demo-chart}, with the
+   * kubeconfig the dev mode writes): Helm is the demo's chart releases, which a dev mode without a
+   * worker keeps in the cluster. Everything else is the production worker.
+   */
+  @Singleton
+  @Requires(notEnv = "dev")
+  @Requires(property = "opschain.demo-chart", value = "true")
+  HelmReleases demoChartReleases(KubernetesClient kube) throws IOException {
+    Path dir = Files.createTempDirectory("opschain-demo-chart-");
+    return DevBeans.helmReleases(
+        new com.limepoint.opschain.dbupgrade.testkit.ChartReleases(
+            kube, com.limepoint.opschain.dbupgrade.testkit.ChartReleases.testChart(dir), true));
   }
 }

@@ -29,6 +29,11 @@ import java.util.List;
  * @param demoSimulated the dev mode's demo simulates the database even where PostgreSQL is
  *     installed
  * @param metricsInterval how often the Temporal SDK's metrics are reported to {@code /prometheus}
+ * @param devWorker the dev mode runs a worker of its own; without it, the dev mode is the Temporal
+ *     server and the demo cluster only, for a worker in another process ({@code demoChart})
+ * @param demoChart a worker of its own for the dev mode's demo cluster (with {@code kubeconfig} set
+ *     to the {@code kubeconfig} the dev mode writes): Helm is the demo's chart releases, which the
+ *     dev mode then keeps in the cluster
  */
 @ConfigurationProperties("opschain")
 public record WorkerConfig(
@@ -49,7 +54,9 @@ public record WorkerConfig(
     @Nullable String demoDir,
     @Bindable(defaultValue = "10s") Duration metricsInterval,
     @Bindable(defaultValue = "false") boolean searchAttributes,
-    @Bindable(defaultValue = "false") boolean demoSimulated) {
+    @Bindable(defaultValue = "false") boolean demoSimulated,
+    @Bindable(defaultValue = "true") boolean devWorker,
+    @Bindable(defaultValue = "false") boolean demoChart) {
 
   public String hostName() {
     if (host != null && !host.isBlank()) {

@@ -28,6 +28,7 @@ import org.slf4j.LoggerFactory;
  * this host's own queue, which {@code claimHost} hands to the workflow.
  */
 @Context
+@io.micronaut.context.annotation.Requires(property = "opschain.dev-worker", notEquals = "false")
 public class WorkerRunner {
   private static final Logger log = LoggerFactory.getLogger(WorkerRunner.class);
 

@@ -44,6 +44,8 @@ class WorkerHealthTest {
             null,
             Duration.ofSeconds(10),
             false,
+            false,
+            true,
             false);
     WorkflowServiceStubs stubs =
         WorkflowServiceStubs.newServiceStubs(
