@@ -80,9 +80,19 @@ public class BackupActivitiesImpl implements BackupActivities {
     while (existing != null && !Files.exists(existing)) {
       existing = existing.getParent();
     }
+    Path base = existing == null ? Path.of("/") : existing;
     try {
-      FileStore store = Files.getFileStore(existing == null ? Path.of("/") : existing);
-      long free = store.getUsableSpace();
+      long free;
+      try {
+        FileStore store = Files.getFileStore(base);
+        free = store.getUsableSpace();
+      } catch (IOException e) {
+        // The mount table may not list the path (a chroot, some container runtimes): statvfs it.
+        free = base.toFile().getUsableSpace();
+        if (free == 0) {
+          throw e;
+        }
+      }
       long need = (long) (r.requiredBytes() * SPACE_FACTOR);
       if (free < need) {
         throw ApplicationFailure.newNonRetryableFailure(

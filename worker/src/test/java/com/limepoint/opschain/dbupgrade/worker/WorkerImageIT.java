@@ -82,6 +82,37 @@ class WorkerImageIT {
     }
     Process worker = null;
     try {
+      // verifyBackup runs gzip -t and tar -tzf on the worker's copy: the image has both.
+      Path archive = rootfs.resolve("tmp/check.tar.gz");
+      Files.writeString(rootfs.resolve("tmp/PG_VERSION"), "15\n");
+      run(
+          List.of(
+              "tar",
+              "-czf",
+              archive.toString(),
+              "-C",
+              rootfs.resolve("tmp").toString(),
+              "PG_VERSION"));
+      archive.toFile().setReadable(true, false);
+      String user = config.get("User").asText();
+      run(
+          List.of(
+              "chroot",
+              "--userspec=" + user,
+              rootfs.toString(),
+              "gzip",
+              "-t",
+              "/tmp/check.tar.gz"));
+      assertThat(
+              output(
+                  List.of(
+                      "chroot",
+                      "--userspec=" + user,
+                      rootfs.toString(),
+                      "tar",
+                      "-tzf",
+                      "/tmp/check.tar.gz")))
+          .isEqualTo("PG_VERSION\n");
       String apiServer = dev.getBean(DemoCluster.class).activityClient().getMasterUrl().toString();
       Files.writeString(
           rootfs.resolve("tmp/kubeconfig"),
@@ -173,10 +204,16 @@ class WorkerImageIT {
   }
 
   private static void run(List<String> argv) throws IOException, InterruptedException {
+    output(argv);
+  }
+
+  /** Runs a command that must succeed; what it printed. */
+  private static String output(List<String> argv) throws IOException, InterruptedException {
     Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes());
     if (p.waitFor() != 0) {
       throw new IOException(argv + " failed: " + out);
     }
+    return out;
   }
 }
