@@ -26,7 +26,6 @@ public class HelmJavaReleases implements HelmReleases {
    * handlers are put back after it. Loading it lazily keeps it out of the worker's start (time and
    * memory) until an upgrade needs Helm.
    */
-  @SuppressWarnings("removal")
   public static synchronized void loadKeepingShutdownSignals() {
     if (loaded) {
       return;
@@ -36,10 +35,30 @@ public class HelmJavaReleases implements HelmReleases {
     } catch (RuntimeException e) {
       // Only loading the library matters here.
     }
+    restoreShutdownSignals();
+    loaded = true;
+  }
+
+  /** Puts the JVM's SIGTERM and SIGINT handlers back (a graceful stop runs the shutdown hooks). */
+  @SuppressWarnings("removal")
+  public static void restoreShutdownSignals() {
     for (String name : new String[] {"TERM", "INT"}) {
       sun.misc.Signal.handle(new sun.misc.Signal(name), s -> System.exit(128 + s.getNumber()));
     }
-    loaded = true;
+  }
+
+  /**
+   * Runs a Helm call, then puts the JVM's handlers back: loading the library is not the only time
+   * Go takes the signals (a worker that had rendered a chart on another thread ignored SIGTERM:
+   * HelmSignalsIT), so every call restores them.
+   */
+  public static <T> T keepingShutdownSignals(java.util.function.Supplier<T> call) {
+    loadKeepingShutdownSignals();
+    try {
+      return call.get();
+    } finally {
+      restoreShutdownSignals();
+    }
   }
 
   public HelmJavaReleases(Path kubeconfig) {
@@ -48,7 +67,10 @@ public class HelmJavaReleases implements HelmReleases {
 
   @Override
   public List<Revision> history(String namespace, String release) {
-    loadKeepingShutdownSignals();
+    return keepingShutdownSignals(() -> historyOf(namespace, release));
+  }
+
+  private List<Revision> historyOf(String namespace, String release) {
     try {
       var cmd = Helm.history(release).withNamespace(namespace);
       if (kubeconfig != null) {
@@ -69,9 +91,7 @@ public class HelmJavaReleases implements HelmReleases {
 
   @Override
   public Revision upgrade(HelmCall call) {
-    loadKeepingShutdownSignals();
-    UpgradeCommand cmd = apply(Helm.upgrade(call.chart()), call);
-    Release r = cmd.call();
+    Release r = keepingShutdownSignals(() -> apply(Helm.upgrade(call.chart()), call).call());
     return new Revision(
         Integer.parseInt(r.getRevision()),
         r.getStatus(),
@@ -97,15 +117,16 @@ public class HelmJavaReleases implements HelmReleases {
 
   @Override
   public String render(HelmCall call) {
-    loadKeepingShutdownSignals();
-    TemplateCommand t =
-        Helm.template(call.chart())
-            .withName(call.release())
-            .withNamespace(call.namespace())
-            .withVersion(call.version());
-    call.valuesFiles().forEach(f -> t.withValuesFile(Path.of(f)));
-    call.set().forEach(t::set);
-    return t.call();
+    return keepingShutdownSignals(() -> {
+      TemplateCommand t =
+          Helm.template(call.chart())
+              .withName(call.release())
+              .withNamespace(call.namespace())
+              .withVersion(call.version());
+      call.valuesFiles().forEach(f -> t.withValuesFile(Path.of(f)));
+      call.set().forEach(t::set);
+      return t.call();
+    });
   }
 
   /** The argument building: every field of the call onto helm-java's command. */

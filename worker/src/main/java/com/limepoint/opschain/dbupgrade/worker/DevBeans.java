@@ -1,6 +1,7 @@
 package com.limepoint.opschain.dbupgrade.worker;
 
 import com.limepoint.opschain.dbupgrade.helm.HelmCall;
+import com.limepoint.opschain.dbupgrade.helm.HelmJavaReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
 import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -24,7 +25,10 @@ public class DevBeans {
     return helmReleases(demo.releases());
   }
 
-  /** The activities' view of the demo's chart releases. */
+  /**
+   * The activities' view of the demo's chart releases; the chart is rendered by helm-java, so the
+   * JVM's SIGTERM and SIGINT handlers are put back after each call.
+   */
   static HelmReleases helmReleases(ChartReleases r) {
     return new HelmReleases() {
       @Override
@@ -34,18 +38,20 @@ public class DevBeans {
 
       @Override
       public Revision upgrade(HelmCall c) {
-        return revision(r.upgrade(call(c)));
+        return revision(HelmJavaReleases.keepingShutdownSignals(() -> r.upgrade(call(c))));
       }
 
       @Override
       public Revision rollback(
           String namespace, String release, int toRevision, String description) {
-        return revision(r.rollback(namespace, release, toRevision, description));
+        return revision(
+            HelmJavaReleases.keepingShutdownSignals(
+                () -> r.rollback(namespace, release, toRevision, description)));
       }
 
       @Override
       public String render(HelmCall c) {
-        return r.render(call(c));
+        return HelmJavaReleases.keepingShutdownSignals(() -> r.render(call(c)));
       }
     };
   }
