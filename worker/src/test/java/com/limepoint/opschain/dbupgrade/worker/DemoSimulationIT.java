@@ -2,10 +2,7 @@ package com.limepoint.opschain.dbupgrade.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.limepoint.opschain.dbupgrade.starter.Starter;
 import io.micronaut.context.ApplicationContext;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -27,23 +24,9 @@ class DemoSimulationIT {
     int code;
     try {
       assertThat(context.getBean(DemoCluster.class).simulated()).isTrue();
-      ByteArrayOutputStream buf = new ByteArrayOutputStream();
-      PrintStream original = System.out;
-      System.setOut(new PrintStream(buf, true));
-      try {
-        code =
-            new picocli.CommandLine(new Starter())
-                .execute(
-                    "demo",
-                    "--target",
-                    dev.target(),
-                    "--request",
-                    demoDir.resolve("request.json").toString());
-      } finally {
-        System.setOut(original);
-      }
-      printed = buf.toString();
-      System.out.print(printed);
+      DevMode.DemoRun run = dev.runDemo();
+      code = run.code();
+      printed = run.printed();
     } finally {
       context.close();
     }

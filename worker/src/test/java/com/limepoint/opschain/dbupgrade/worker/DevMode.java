@@ -31,6 +31,35 @@ record DevMode(ApplicationContext context, int port, Path demoDir) implements Au
     return "localhost:" + port;
   }
 
+  /** What {@code starter demo} printed and its exit code. */
+  record DemoRun(int code, String printed) {}
+
+  /**
+   * Runs {@code starter demo} against this dev mode's server with its request, as a user would,
+   * capturing what it prints (and echoing it to the test's output).
+   */
+  DemoRun runDemo() {
+    java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream original = System.out;
+    System.setOut(new java.io.PrintStream(buf, true));
+    int code;
+    try {
+      code =
+          new picocli.CommandLine(new com.limepoint.opschain.dbupgrade.starter.Starter())
+              .execute(
+                  "demo",
+                  "--target",
+                  target(),
+                  "--request",
+                  demoDir.resolve("request.json").toString());
+    } finally {
+      System.setOut(original);
+    }
+    String printed = buf.toString();
+    System.out.print(printed);
+    return new DemoRun(code, printed);
+  }
+
   static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();

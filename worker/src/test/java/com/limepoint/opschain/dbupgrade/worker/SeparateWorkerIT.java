@@ -2,11 +2,8 @@ package com.limepoint.opschain.dbupgrade.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.limepoint.opschain.dbupgrade.starter.Starter;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.micronaut.context.ApplicationContext;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -63,24 +60,9 @@ class SeparateWorkerIT {
       assertThat(worker.getEnvironment().getActiveNames()).doesNotContain("dev");
       assertThat(worker.containsBean(DemoCluster.class)).isFalse();
 
-      ByteArrayOutputStream buf = new ByteArrayOutputStream();
-      PrintStream original = System.out;
-      System.setOut(new PrintStream(buf, true));
-      int code;
-      try {
-        code =
-            new picocli.CommandLine(new Starter())
-                .execute(
-                    "demo",
-                    "--target",
-                    dev.target(),
-                    "--request",
-                    dev.demoDir().resolve("request.json").toString());
-      } finally {
-        System.setOut(original);
-      }
-      String printed = buf.toString();
-      System.out.print(printed);
+      DevMode.DemoRun run = dev.runDemo();
+      int code = run.code();
+      String printed = run.printed();
       assertThat(code).as(printed).isZero();
       assertThat(printed).contains("revision 2 deployed", "COMPLETED");
       // Helm's work went through the cluster: the upgrade's revisions are stored there.

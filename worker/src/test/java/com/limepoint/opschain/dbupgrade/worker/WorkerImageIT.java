@@ -113,18 +113,8 @@ class WorkerImageIT {
                       "-tzf",
                       "/tmp/check.tar.gz")))
           .isEqualTo("PG_VERSION\n");
-      String apiServer = dev.getBean(DemoCluster.class).activityClient().getMasterUrl().toString();
-      Files.writeString(
-          rootfs.resolve("tmp/kubeconfig"),
-          """
-          apiVersion: v1
-          kind: Config
-          clusters: [{name: box, cluster: {server: "%s"}}]
-          users: [{name: u, user: {token: unused}}]
-          contexts: [{name: box, context: {cluster: box, user: u, namespace: opschain}}]
-          current-context: box
-          """
-              .formatted(apiServer));
+      // The kubeconfig the dev mode wrote for its demo cluster.
+      Files.copy(dev.getBean(DemoCluster.class).kubeconfig(), rootfs.resolve("tmp/kubeconfig"));
       rootfs.resolve("tmp/kubeconfig").toFile().setReadable(true, false);
 
       List<String> argv =
