@@ -12,7 +12,7 @@ import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
-import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
 import io.temporal.testing.TestActivityEnvironment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,34 +48,7 @@ class BackupRoundTripIT {
         "opschain",
         "INSERT INTO items SELECT g, md5(g::text) || repeat('x', 64) FROM generate_series(1, 100000) g");
     box = new ClusterInABox();
-    box.client()
-        .apps()
-        .deployments()
-        .inNamespace(NS)
-        .resource(
-            new DeploymentBuilder()
-                .withNewMetadata()
-                .withName("opschain-db")
-                .endMetadata()
-                .withNewSpec()
-                .withReplicas(1)
-                .withNewSelector()
-                .addToMatchLabels("app", "opschain-db")
-                .endSelector()
-                .withNewTemplate()
-                .withNewMetadata()
-                .addToLabels("app", "opschain-db")
-                .endMetadata()
-                .withNewSpec()
-                .addNewContainer()
-                .withName("db")
-                .withImage("postgres")
-                .endContainer()
-                .endSpec()
-                .endTemplate()
-                .endSpec()
-                .build())
-        .create();
+    OpsChainFixture.deployment(box.client(), NS, "opschain-db", 1);
     box.runPod(NS, "opschain-db-7d9f", Map.of("app", "opschain-db"), db.port());
     env = TestActivityEnvironment.newInstance();
     env.registerActivitiesImplementations(

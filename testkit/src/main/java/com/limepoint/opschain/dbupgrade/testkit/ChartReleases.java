@@ -142,12 +142,7 @@ public final class ChartReleases {
       throw new IllegalStateException(
           "another operation (install/upgrade/rollback) is in progress");
     }
-    String previous =
-        revs.stream()
-            .filter(r -> r.status().equals("deployed"))
-            .reduce((a, b) -> b)
-            .map(Revision::manifest)
-            .orElse("");
+    String previous = deployedManifest(revs);
     apply(call.namespace(), manifest, previous);
     revs.replaceAll(r ->
         r.status().equals("deployed")
@@ -166,12 +161,7 @@ public final class ChartReleases {
       String namespace, String release, int to, String description) {
     List<Revision> revs = revisions(namespace, release);
     Revision target = revs.get(to - 1);
-    String previous =
-        revs.stream()
-            .filter(r -> r.status().equals("deployed"))
-            .reduce((a, b) -> b)
-            .map(Revision::manifest)
-            .orElse("");
+    String previous = deployedManifest(revs);
     apply(namespace, target.manifest(), previous);
     revs.replaceAll(r ->
         r.status().equals("deployed") || r.status().startsWith("pending")
@@ -188,6 +178,15 @@ public final class ChartReleases {
     revs.add(done);
     save(namespace, release, revs);
     return done;
+  }
+
+  /** The manifest of the revision deployed now, or "" before the first. */
+  private static String deployedManifest(List<Revision> revs) {
+    return revs.stream()
+        .filter(r -> r.status().equals("deployed"))
+        .reduce((a, b) -> b)
+        .map(Revision::manifest)
+        .orElse("");
   }
 
   /** What a client killed mid-upgrade leaves behind: a pending revision with its description. */

@@ -80,37 +80,9 @@ public final class ClusterInABox implements AutoCloseable {
 
   /** Installs the CNPG operator's deployment (ready) in {@code cnpg-system}. */
   public void installCnpgOperator() {
-    client
-        .apps()
-        .deployments()
-        .inNamespace("cnpg-system")
-        .resource(
-            new io.fabric8.kubernetes.api.model.apps.DeploymentBuilder()
-                .withNewMetadata()
-                .withName("cnpg-controller-manager")
-                .endMetadata()
-                .withNewSpec()
-                .withReplicas(1)
-                .withNewSelector()
-                .addToMatchLabels("app", "cnpg")
-                .endSelector()
-                .withNewTemplate()
-                .withNewMetadata()
-                .addToLabels("app", "cnpg")
-                .endMetadata()
-                .withNewSpec()
-                .addNewContainer()
-                .withName("manager")
-                .withImage("cnpg")
-                .endContainer()
-                .endSpec()
-                .endTemplate()
-                .endSpec()
-                .build())
-        .create();
+    OpsChainFixture.deployment(client, "cnpg-system", "cnpg-controller-manager", 1);
   }
 
-  /** Pods of this deployment reach the local PostgreSQL on {@code port} as 127.0.0.1:5432. */
   /**
    * The db pods of this deployment simulate PostgreSQL's commands (no PostgreSQL on this machine).
    */
@@ -118,6 +90,7 @@ public final class ClusterInABox implements AutoCloseable {
     controllers.postgresFor(namespace, deployment, SimulatedPostgres.PORT);
   }
 
+  /** Pods of this deployment reach the local PostgreSQL on {@code port} as 127.0.0.1:5432. */
   public void postgresFor(String namespace, String deployment, int port) {
     controllers.postgresFor(namespace, deployment, port);
   }
