@@ -101,8 +101,14 @@ public class HelmJavaReleases implements HelmReleases {
 
   @Override
   public Revision rollback(String namespace, String release, int toRevision, String description) {
-    loadKeepingShutdownSignals();
-    throw ApplicationFailure.newNonRetryableFailure(
+    throw noRollback(namespace, release, toRevision);
+  }
+
+  /**
+   * What a rollback asks for: helm-java 0.0.21 has none, so a person runs {@code helm rollback}.
+   */
+  static ApplicationFailure noRollback(String namespace, String release, int toRevision) {
+    return ApplicationFailure.newNonRetryableFailure(
         "release "
             + release
             + " was left pending by this workflow's earlier attempt; run `helm rollback "

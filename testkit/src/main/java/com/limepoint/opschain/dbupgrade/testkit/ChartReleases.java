@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
@@ -43,6 +44,7 @@ public final class ChartReleases {
   private final KubernetesClient client;
   private final Path chart;
   private final boolean inCluster;
+  private final Function<Call, String> renderer;
   private final Map<String, List<Revision>> releases = new ConcurrentHashMap<>();
 
   public ChartReleases(KubernetesClient client, Path chart) {
@@ -55,9 +57,24 @@ public final class ChartReleases {
    * cluster) shares them, as Helm's clients share the release Secrets.
    */
   public ChartReleases(KubernetesClient client, Path chart, boolean inCluster) {
+    this(client, chart, inCluster, null);
+  }
+
+  /**
+   * With a {@code renderer} other than helm-java in this JVM: it is given the call with {@link
+   * #chart()} (a worker renders in its Helm process).
+   */
+  public ChartReleases(
+      KubernetesClient client, Path chart, boolean inCluster, Function<Call, String> renderer) {
     this.client = client;
     this.chart = chart;
     this.inCluster = inCluster;
+    this.renderer = renderer;
+  }
+
+  /** The chart's directory. */
+  public Path chart() {
+    return chart;
   }
 
   /** The revisions of a release (a mutable list), from the cluster when kept there. */
@@ -198,6 +215,9 @@ public final class ChartReleases {
   }
 
   public String render(Call call) {
+    if (renderer != null) {
+      return renderer.apply(call);
+    }
     TemplateCommand t =
         Helm.template(chart.toString()).withName(call.release()).withNamespace(call.namespace());
     call.valuesFiles().forEach(f -> t.withValuesFile(Path.of(f)));

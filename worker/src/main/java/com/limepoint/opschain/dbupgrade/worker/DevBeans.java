@@ -9,6 +9,7 @@ import io.micronaut.context.annotation.Factory;
 import io.micronaut.context.annotation.Requires;
 import jakarta.inject.Singleton;
 import java.util.List;
+import java.util.function.Supplier;
 
 /** In the dev mode the activities talk to the demo cluster, and Helm to its chart releases. */
 @Factory
@@ -22,14 +23,15 @@ public class DevBeans {
 
   @Singleton
   HelmReleases demoHelmReleases(DemoCluster demo) {
-    return helmReleases(demo.releases());
+    return helmReleases(demo.releases(), true);
   }
 
   /**
-   * The activities' view of the demo's chart releases; the chart is rendered by helm-java, so the
-   * JVM's SIGTERM and SIGINT handlers are put back after each call.
+   * The activities' view of the demo's chart releases. When the chart is rendered by helm-java in
+   * this JVM ({@code helmInThisJvm}), the JVM's SIGTERM and SIGINT handlers are put back after each
+   * call.
    */
-  static HelmReleases helmReleases(ChartReleases r) {
+  static HelmReleases helmReleases(ChartReleases r, boolean helmInThisJvm) {
     return new HelmReleases() {
       @Override
       public List<Revision> history(String namespace, String release) {
@@ -38,20 +40,22 @@ public class DevBeans {
 
       @Override
       public Revision upgrade(HelmCall c) {
-        return revision(HelmJavaReleases.keepingShutdownSignals(() -> r.upgrade(call(c))));
+        return revision(helm(() -> r.upgrade(call(c))));
       }
 
       @Override
       public Revision rollback(
           String namespace, String release, int toRevision, String description) {
-        return revision(
-            HelmJavaReleases.keepingShutdownSignals(
-                () -> r.rollback(namespace, release, toRevision, description)));
+        return revision(helm(() -> r.rollback(namespace, release, toRevision, description)));
       }
 
       @Override
       public String render(HelmCall c) {
-        return HelmJavaReleases.keepingShutdownSignals(() -> r.render(call(c)));
+        return helm(() -> r.render(call(c)));
+      }
+
+      private <T> T helm(Supplier<T> call) {
+        return helmInThisJvm ? HelmJavaReleases.keepingShutdownSignals(call) : call.get();
       }
     };
   }

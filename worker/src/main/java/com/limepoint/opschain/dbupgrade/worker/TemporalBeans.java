@@ -1,8 +1,10 @@
 package com.limepoint.opschain.dbupgrade.worker;
 
 import com.limepoint.opschain.dbupgrade.codec.AesGcmPayloadCodec;
-import com.limepoint.opschain.dbupgrade.helm.HelmJavaReleases;
+import com.limepoint.opschain.dbupgrade.helm.HelmCall;
+import com.limepoint.opschain.dbupgrade.helm.HelmProcessReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
+import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
 import com.uber.m3.tally.RootScopeBuilder;
 import com.uber.m3.tally.Scope;
 import io.fabric8.kubernetes.client.Config;
@@ -112,25 +114,49 @@ public class TemporalBeans {
     }
   }
 
+  /** Helm, each call in a process of its own: see {@link HelmProcessReleases}. */
   @Singleton
   @Requires(notEnv = "dev")
   @Requires(property = "opschain.demo-chart", notEquals = "true")
   HelmReleases helmReleases(WorkerConfig c) {
-    return new HelmJavaReleases(c.kubeconfig() == null ? null : Path.of(c.kubeconfig()));
+    return new HelmProcessReleases(kubeconfigPath(c));
   }
 
   /**
    * A worker of its own for the dev mode's demo cluster ({@code opschain.demo-chart}, with the
    * kubeconfig the dev mode writes): Helm is the demo's chart releases, which a dev mode without a
-   * worker keeps in the cluster. Everything else is the production worker.
+   * worker keeps in the cluster, rendered in the Helm process as in production. Everything else is
+   * the production worker.
    */
   @Singleton
   @Requires(notEnv = "dev")
   @Requires(property = "opschain.demo-chart", value = "true")
-  HelmReleases demoChartReleases(KubernetesClient kube) throws IOException {
+  HelmReleases demoChartReleases(KubernetesClient kube, WorkerConfig c) throws IOException {
     Path dir = Files.createTempDirectory("opschain-demo-chart-");
+    Path chart = ChartReleases.testChart(dir);
+    HelmProcessReleases helm = new HelmProcessReleases(kubeconfigPath(c));
     return DevBeans.helmReleases(
-        new com.limepoint.opschain.dbupgrade.testkit.ChartReleases(
-            kube, com.limepoint.opschain.dbupgrade.testkit.ChartReleases.testChart(dir), true));
+        new ChartReleases(
+            kube,
+            chart,
+            true,
+            call ->
+                helm.render(
+                    new HelmCall(
+                        call.namespace(),
+                        call.release(),
+                        chart.toString(),
+                        null,
+                        call.valuesFiles(),
+                        call.set(),
+                        call.description(),
+                        false,
+                        0,
+                        false))),
+        false);
+  }
+
+  private static Path kubeconfigPath(WorkerConfig c) {
+    return c.kubeconfig() == null ? null : Path.of(c.kubeconfig());
   }
 }
