@@ -23,10 +23,18 @@ unpack_image() {
   mknod -m 666 "$dir/rootfs/dev/urandom" c 1 9
   mkdir -p "$dir/rootfs/proc"
   mount -t proc proc "$dir/rootfs/proc"
+  # And the cgroup file system, where the JVM reads its container's memory limit (without it, the
+  # JVM in the chroot sizes its heap from the host's memory).
+  if [ -d /sys/fs/cgroup ]; then
+    mkdir -p "$dir/rootfs/sys/fs/cgroup"
+    mount --rbind /sys/fs/cgroup "$dir/rootfs/sys/fs/cgroup"
+    mount --make-rslave "$dir/rootfs/sys/fs/cgroup"
+  fi
 }
 
 # release_image <dir>: unmounts what unpack_image mounted.
 release_image() {
+  umount -R "$1/rootfs/sys/fs/cgroup" 2>/dev/null || true
   umount "$1/rootfs/proc" 2>/dev/null || true
 }
 
