@@ -35,7 +35,8 @@ class HelmProcessReleasesIT {
     chart = ChartReleases.testChart(dir);
   }
 
-  private HelmCall call(String chartPath, Map<String, String> set) {
+  /** A render of the test chart's 2026-02-10 version, as the tests here and HelmSignalsIT use. */
+  static HelmCall call(String chartPath, Map<String, String> set) {
     return new HelmCall(
         "opschain",
         "opschain",
@@ -136,20 +137,7 @@ class HelmProcessReleasesIT {
 
   /** Renders the chart in args[0] through a Helm process, says whether Helm is mapped here. */
   public static void main(String[] args) throws Exception {
-    String manifest =
-        new HelmProcessReleases(null)
-            .render(
-                new HelmCall(
-                    "opschain",
-                    "opschain",
-                    args[0],
-                    "2026-02-10",
-                    List.of(),
-                    Map.of(),
-                    "render",
-                    false,
-                    60,
-                    false));
+    String manifest = new HelmProcessReleases(null).render(call(args[0], Map.of()));
     boolean mapped = Files.readString(Path.of("/proc/self/maps")).contains("helm-linux");
     System.out.println("rendered " + manifest.length() + " characters");
     System.out.println("helm library mapped here: " + mapped);

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -56,19 +55,7 @@ class HelmSignalsIT {
     HelmJavaReleases helm = new HelmJavaReleases(null);
     Thread t =
         new Thread(() -> {
-          String out =
-              helm.render(
-                  new HelmCall(
-                      "opschain",
-                      "opschain",
-                      args[0],
-                      "2026-02-10",
-                      List.of(),
-                      Map.of(),
-                      "render",
-                      false,
-                      60,
-                      false));
+          String out = helm.render(HelmProcessReleasesIT.call(args[0], Map.of()));
           System.out.println("rendered " + out.length() + " characters");
         });
     t.start();
