@@ -132,14 +132,16 @@ public class HelmActivitiesImpl implements HelmActivities {
                 List.of()));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw ApplicationFailure.newFailure("interrupted during helm upgrade", "HelmFailed");
+        throw ApplicationFailure.newFailure(
+            "interrupted during helm upgrade", FailureTypes.HELM_FAILED);
       } catch (ExecutionException e) {
         Throwable c = e.getCause();
         if (c instanceof ApplicationFailure af) {
           throw af;
         }
         throw ApplicationFailure.newFailure(
-            "helm upgrade " + call.release() + " failed: " + c.getMessage(), "HelmFailed");
+            "helm upgrade " + call.release() + " failed: " + c.getMessage(),
+            FailureTypes.HELM_FAILED);
       }
     }
   }

@@ -3,6 +3,7 @@ package com.limepoint.opschain.dbupgrade.helm;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.limepoint.opschain.dbupgrade.helm.HelmMain.Request;
 import com.limepoint.opschain.dbupgrade.helm.HelmMain.Response;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.temporal.failure.ApplicationFailure;
 import java.io.IOException;
 import java.io.InputStream;
@@ -141,7 +142,7 @@ public class HelmProcessReleases implements HelmReleases {
                 + exit
                 + " and no result: "
                 + tail(stderr),
-            "HelmFailed");
+            FailureTypes.HELM_FAILED);
       }
       Response response = json.readValue(result, Response.class);
       HelmMain.Failure f = response.failure();
@@ -159,7 +160,7 @@ public class HelmProcessReleases implements HelmReleases {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw ApplicationFailure.newFailure(
-          "interrupted while Helm ran " + request.operation(), "HelmFailed");
+          "interrupted while Helm ran " + request.operation(), FailureTypes.HELM_FAILED);
     } finally {
       stop(p);
       delete(dir);

@@ -40,6 +40,9 @@ public final class FailureTypes {
   /** Another client left the Helm release mid-operation. */
   public static final String RELEASE_BUSY = "ReleaseBusy";
 
+  /** A Helm call failed, or its process ended without an answer; retried. */
+  public static final String HELM_FAILED = "HelmFailed";
+
   /** pg_controldata does not show "in production" after a manual restore. */
   public static final String CONTROL_DATA_MISMATCH = "ControlDataMismatch";
 
