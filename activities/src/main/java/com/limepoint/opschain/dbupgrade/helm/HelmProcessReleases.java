@@ -27,9 +27,10 @@ import java.util.stream.Stream;
  * directory of the call's own that is deleted when the process ends, whatever way it ends.
  *
  * <p>The request goes to the process on standard input (argv, visible in {@code ps}, carries only
- * the JVM's options); the process inherits the worker's environment (Helm reads {@code HELM_*} and
- * {@code HOME}) except the JVM option variables meant for the worker. A caller interrupted while it
- * waits stops the process: Helm then leaves the release pending, which the activity's retry finds.
+ * the JVM's options); the process inherits the worker's environment (Helm reads {@code HELM_*},
+ * {@code KUBECONFIG} and {@code HOME}) except the worker's own settings and secrets. A caller
+ * interrupted while it waits stops the process: Helm then leaves the release pending, which the
+ * activity's retry finds.
  */
 public class HelmProcessReleases implements HelmReleases {
   /** The Helm process's JVM: small heap, quick start; Helm's own memory is outside the heap. */
@@ -112,9 +113,7 @@ public class HelmProcessReleases implements HelmReleases {
           new ProcessBuilder(cmd)
               .redirectError(stderr.toFile())
               .redirectInput(ProcessBuilder.Redirect.PIPE);
-      Map<String, String> env = pb.environment();
-      env.remove("JAVA_TOOL_OPTIONS");
-      env.remove("JDK_JAVA_OPTIONS");
+      helmEnvironment(pb.environment());
       p = pb.start();
       try (OutputStream in = p.getOutputStream()) {
         json.writeValue(in, request);
@@ -165,6 +164,20 @@ public class HelmProcessReleases implements HelmReleases {
       stop(p);
       delete(dir);
     }
+  }
+
+  /**
+   * The worker's environment without what Helm has no use for: the worker's own settings ({@code
+   * OPSCHAIN_*}, {@code TEMPORAL_*}: an API key among them) and the JVM option variables meant for
+   * the worker's JVM.
+   */
+  static void helmEnvironment(Map<String, String> env) {
+    env.keySet()
+        .removeIf(k ->
+            k.startsWith("OPSCHAIN_")
+                || k.startsWith("TEMPORAL_")
+                || k.equals("JAVA_TOOL_OPTIONS")
+                || k.equals("JDK_JAVA_OPTIONS"));
   }
 
   /** Ends the process if it still runs: SIGTERM (it deletes its files), then SIGKILL. */

@@ -54,4 +54,25 @@ class HelmCallTest {
     assertThat(HelmJavaReleases.chartVersion("opschain-2025-10-01")).isEqualTo("2025-10-01");
     assertThat(HelmJavaReleases.chartVersion("opschain-1.2.3")).isEqualTo("1.2.3");
   }
+
+  @Test
+  void theHelmProcessGetsNeitherTheWorkersSettingsNorItsJvmOptions() {
+    Map<String, String> env =
+        new java.util.HashMap<>(
+            Map.of(
+                "OPSCHAIN_API_KEY", "secret",
+                "OPSCHAIN_TEMPORAL_TARGET", "temporal:7233",
+                "TEMPORAL_TLS_KEY", "key",
+                "JAVA_TOOL_OPTIONS", "-javaagent:x.jar",
+                "JDK_JAVA_OPTIONS", "-Xmx1g",
+                "HOME", "/home/worker",
+                "KUBECONFIG", "/kube/config",
+                "HELM_CACHE_HOME", "/tmp/helm"));
+
+    HelmProcessReleases.helmEnvironment(env);
+
+    assertThat(env)
+        .containsOnlyKeys("HOME", "KUBECONFIG", "HELM_CACHE_HOME")
+        .doesNotContainValue("secret");
+  }
 }
