@@ -1,8 +1,9 @@
 # Shared by bin/image-aot-cache and bin/measure-worker: runs a `docker save` image tarball (Jib's
 # buildTar) without an engine, as root, in a chroot of its unpacked layers.
 
-# unpack_image <image.tar> <dir>: layers into <dir>/rootfs (with /proc mounted), and the image's
-# Entrypoint, Env and User into the arrays ENTRY and ENVS and the variable USERSPEC.
+# unpack_image <image.tar> <dir>: layers into <dir>/rootfs (with /proc and the cgroup file system
+# mounted, as a container runtime provides them), and the image's Entrypoint, Env and User into the
+# arrays ENTRY and ENVS and the variable USERSPEC.
 unpack_image() {
   local image=$1 dir=$2 config layer
   mkdir -p "$dir/tar" "$dir/rootfs"

@@ -23,14 +23,13 @@ import java.util.stream.Stream;
  * {@link HelmReleases} with each Helm operation in a short-lived JVM of its own ({@link HelmMain}),
  * on the worker's own class path: the worker never loads Helm's Go runtime, so it keeps its memory
  * (about 55 MiB less after an upgrade) and its signals (SIGTERM stops it, SIGQUIT dumps threads).
- * An operation costs a JVM start (about a second) and unpacking helm-java's library, in a temporary
- * directory of the call's own that is deleted when the process ends, whatever way it ends.
+ * An operation costs a JVM start and unpacking helm-java's library (about 0.8 s for a render), in a
+ * temporary directory of the call's own that is deleted when the call ends, whether it succeeded or
+ * failed.
  *
  * <p>The request goes to the process on standard input (argv, visible in {@code ps}, carries only
  * the JVM's options); the process inherits the worker's environment (Helm reads {@code HELM_*},
- * {@code KUBECONFIG} and {@code HOME}) except the worker's own settings and secrets. A caller
- * interrupted while it waits stops the process: Helm then leaves the release pending, which the
- * activity's retry finds.
+ * {@code KUBECONFIG} and {@code HOME}) except the worker's own settings and secrets.
  */
 public class HelmProcessReleases implements HelmReleases {
   /** The Helm process's JVM: small heap, quick start; Helm's own memory is outside the heap. */
@@ -109,10 +108,7 @@ public class HelmProcessReleases implements HelmReleases {
       cmd.add("-Djava.io.tmpdir=" + dir);
       cmd.addAll(java.subList(1, java.size()));
       cmd.add(HelmMain.class.getName());
-      ProcessBuilder pb =
-          new ProcessBuilder(cmd)
-              .redirectError(stderr.toFile())
-              .redirectInput(ProcessBuilder.Redirect.PIPE);
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(stderr.toFile());
       helmEnvironment(pb.environment());
       p = pb.start();
       try (OutputStream in = p.getOutputStream()) {

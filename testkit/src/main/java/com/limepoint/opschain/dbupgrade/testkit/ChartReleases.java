@@ -61,8 +61,8 @@ public final class ChartReleases {
   }
 
   /**
-   * With a {@code renderer} other than helm-java in this JVM: it is given the call with {@link
-   * #chart()} (a worker renders in its Helm process).
+   * With a {@code renderer} other than helm-java in this JVM, which renders {@code chart} for a
+   * call (a worker renders in its Helm process).
    */
   public ChartReleases(
       KubernetesClient client, Path chart, boolean inCluster, Function<Call, String> renderer) {
@@ -70,11 +70,6 @@ public final class ChartReleases {
     this.chart = chart;
     this.inCluster = inCluster;
     this.renderer = renderer;
-  }
-
-  /** The chart's directory. */
-  public Path chart() {
-    return chart;
   }
 
   /** The revisions of a release (a mutable list), from the cluster when kept there. */

@@ -119,13 +119,10 @@ public class DemoCluster {
     return dir.resolve("kubeconfig");
   }
 
-  /**
-   * {@code <demoDir>/kubeconfig}: the demo cluster's API server, for {@code kubectl} and for a
-   * worker in another process.
-   */
+  /** Writes {@link #kubeconfig()}: the demo cluster's API server and the demo's namespace. */
   private void writeKubeconfig(String server) throws IOException {
     Files.writeString(
-        dir.resolve("kubeconfig"),
+        kubeconfig(),
         """
         apiVersion: v1
         kind: Config
