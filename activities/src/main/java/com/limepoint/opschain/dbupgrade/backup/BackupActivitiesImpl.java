@@ -7,6 +7,8 @@ import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats.Checkpoint;
 import com.limepoint.opschain.dbupgrade.kube.PodCommands;
 import com.limepoint.opschain.dbupgrade.kube.PodExec;
+import com.limepoint.opschain.dbupgrade.kube.PodFence;
+import com.limepoint.opschain.dbupgrade.kube.RunDir;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
@@ -65,11 +67,13 @@ public class BackupActivitiesImpl implements BackupActivities {
 
   private final KubernetesClient client;
   private final PodExec exec;
+  private final PodFence fence;
   private final String host;
 
   public BackupActivitiesImpl(KubernetesClient client, String host) {
     this.client = client;
     this.exec = new PodExec(client);
+    this.fence = new PodFence(exec);
     this.host = host;
   }
 
@@ -114,25 +118,38 @@ public class BackupActivitiesImpl implements BackupActivities {
     }
   }
 
+  /** The completion marker in the run's directory: the backup in it is whole and hashed. */
+  static final String COMPLETE = "COMPLETE";
+
   @Override
   public PodBackup takeBackup(BackupRequest r) {
     String ns = r.namespace();
     String pod = DbPods.readyPod(client, ns, r.dbDeployment());
-    String dir = r.podBackupDir();
-    String markerName = ".complete-" + r.marker();
-    PodExec.Result listing = exec.run(ns, pod, PodCommands.listDir(dir), SHORT);
-    if (listing.ok() && listing.stdout().lines().anyMatch(markerName::equals)) {
-      log.info("backup in {}/{}:{} is complete for {}; reusing it", ns, pod, dir, r.marker());
+    // Everything this step writes or deletes lies in the run's own directory, never in the
+    // user's podBackupDir itself: a wrong podBackupDir (a data directory, a shared /tmp) loses
+    // nothing that was there.
+    String runDir = RunDir.claim(exec, ns, pod, r.podBackupDir());
+    String lock = RunDir.lock(runDir);
+    String stopped = fence.stopEarlier(ns, pod, lock);
+    if (!stopped.isEmpty()) {
+      log.warn("takeBackup in {}/{}: {}", ns, pod, stopped);
+    }
+    // pg_basebackup needs an empty or new target: a folder inside the run's directory.
+    String dir = RunDir.backupDir(runDir);
+    List<String> listing = exec.check(ns, pod, PodCommands.listDir(runDir), SHORT).lines().toList();
+    if (listing.contains(COMPLETE)) {
+      log.info("backup in {}/{}:{} is complete for this run; reusing it", ns, pod, dir);
       Map<String, String> sums = readPodChecksums(ns, pod, dir);
       if (sums.isEmpty()) {
-        sums = recordPodChecksums(ns, pod, dir);
+        sums = recordPodChecksums(ns, pod, dir, lock);
       }
       return new PodBackup(pod, dir, podFiles(ns, pod, dir, sums), true);
     }
-    if (listing.ok()) {
-      // A partial backup (an earlier attempt died) or someone else's: pg_basebackup needs it empty.
-      log.info("clearing incomplete backup dir {}/{}:{}", ns, pod, dir);
-      exec.check(ns, pod, PodCommands.removeTree(dir), SHORT);
+    if (listing.contains(RunDir.BACKUP)) {
+      // An earlier attempt of this run was cut off: its partial backup is in this run's own
+      // directory (its owner confirmed above), and pg_basebackup needs the target empty.
+      log.info("clearing this run's incomplete backup {}/{}:{}", ns, pod, dir);
+      exec.check(ns, pod, PodCommands.fenced(lock, PodCommands.removeTree(dir)), SHORT);
     }
     PodExec.LogTail tail = new PodExec.LogTail(20);
     double[] percent = {0};
@@ -140,7 +157,7 @@ public class BackupActivitiesImpl implements BackupActivities {
         exec.stream(
             ns,
             pod,
-            PodCommands.pgBasebackup(dir, r.dbUser(), r.maxRate()),
+            PodCommands.fenced(lock, PodCommands.pgBasebackup(dir, r.dbUser(), r.maxRate())),
             OutputStream.nullOutputStream(),
             line -> {
               tail.accept(line);
@@ -160,12 +177,14 @@ public class BackupActivitiesImpl implements BackupActivities {
               + pod
               + " exited "
               + code
+              + (code == PodCommands.LOCK_BUSY ? " (another attempt holds " + lock + ")" : "")
               + ": "
               + String.join("\n", tail.lines()),
           FailureTypes.BACKUP_FAILED);
     }
-    Map<String, String> sums = recordPodChecksums(ns, pod, dir);
-    exec.check(ns, pod, PodCommands.touch(dir + "/" + markerName), SHORT);
+    Map<String, String> sums = recordPodChecksums(ns, pod, dir, lock);
+    exec.check(
+        ns, pod, PodCommands.fenced(lock, PodCommands.touch(runDir + "/" + COMPLETE)), SHORT);
     return new PodBackup(pod, dir, podFiles(ns, pod, dir, sums), false);
   }
 
@@ -173,39 +192,22 @@ public class BackupActivitiesImpl implements BackupActivities {
    * Hashes the finished backup in the pod ({@code sha256sum}, once) and writes the sums to {@link
    * #SUMS} beside it. This is the pod's side of the checksum check: the copy out hashes what it
    * receives and compares with these, so a copy that is retried or resumed never hashes the pod's
-   * files again. Called by {@link #takeBackup} before the completion marker.
+   * files again. Called by {@link #takeBackup} before the completion marker; {@code lock} fences
+   * the hashing and the write.
    */
-  public Map<String, String> recordPodChecksums(String ns, String pod, String dir) {
+  public Map<String, String> recordPodChecksums(String ns, String pod, String dir, String lock) {
     List<String> present = exec.check(ns, pod, PodCommands.listDir(dir), SHORT).lines().toList();
     List<String> paths = FILES.stream().filter(present::contains).map(n -> dir + "/" + n).toList();
-    Map<String, String> sums = parseSums(exec.check(ns, pod, PodCommands.sha256All(paths), LONG));
+    Map<String, String> sums =
+        parseSums(
+            exec.check(ns, pod, PodCommands.fenced(lock, PodCommands.sha256All(paths)), LONG));
     StringBuilder text = new StringBuilder();
     sums.forEach((name, sha) -> text.append(sha).append("  ").append(name).append('\n'));
-    byte[] bytes = text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    String part = dir + "/" + SUMS + ".part";
-    exec.run(ns, pod, PodCommands.removeFile(part), SHORT);
-    PodExec.Result w =
-        exec.feed(
-            ns,
-            pod,
-            PodCommands.writeAt(part, 0, bytes.length),
-            new java.io.ByteArrayInputStream(bytes),
-            SHORT);
-    if (podSize(ns, pod, part) != bytes.length) {
-      throw ApplicationFailure.newFailure(
-          "writing "
-              + part
-              + " in "
-              + ns
-              + "/"
-              + pod
-              + " failed (exit "
-              + w.exitCode()
-              + "): "
-              + w.stderr(),
-          PodExec.POD_COMMAND_FAILED);
-    }
-    exec.check(ns, pod, PodCommands.move(part, dir + "/" + SUMS), SHORT);
+    exec.writeFile(
+        ns,
+        pod,
+        dir + "/" + SUMS,
+        text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     return sums;
   }
 
@@ -236,12 +238,17 @@ public class BackupActivitiesImpl implements BackupActivities {
     Path hostDir = Path.of(r.hostDir());
     try {
       Files.createDirectories(hostDir);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    // One attempt at a time writes into the host dir: a retry stops an earlier one still going.
+    try (HostLock lock = HostLock.acquire(hostDir)) {
       List<BackupFile> copied = new ArrayList<>();
       long transferred = 0;
       int resumes = 0;
       Map<String, String> sums = readPodChecksums(r.namespace(), r.pod(), r.podDir());
       for (BackupFile podFile : podFiles(r.namespace(), r.pod(), r.podDir(), sums)) {
-        CopyOutcome c = copyFile(r, podFile, hostDir);
+        CopyOutcome c = copyFile(r, podFile, hostDir, lock);
         copied.add(c.file());
         transferred += c.transferred();
         resumes += c.resumes();
@@ -275,7 +282,8 @@ public class BackupActivitiesImpl implements BackupActivities {
    * stream that ends early (even with exit 0) is resumed from where it stopped. The file is renamed
    * only when size and SHA-256 match the pod's.
    */
-  private CopyOutcome copyFile(CopyRequest r, BackupFile listed, Path hostDir) throws IOException {
+  private CopyOutcome copyFile(CopyRequest r, BackupFile listed, Path hostDir, HostLock lock)
+      throws IOException {
     String name = listed.name();
     long size = listed.podBytes();
     String podPath = r.podDir() + "/" + name;
@@ -307,7 +315,7 @@ public class BackupActivitiesImpl implements BackupActivities {
     long transferred = 0;
     int resumes = 0;
     try (FileChannel ch =
-        FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+        lock.guard(FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE))) {
       ch.truncate(offset);
       HostFiles.digestPrefix(part, offset, digest);
       ch.position(offset);
@@ -588,7 +596,15 @@ public class BackupActivitiesImpl implements BackupActivities {
   public ChangeResult uploadBackup(UploadRequest r) {
     String ns = r.namespace();
     String pod = r.pod();
-    exec.check(ns, pod, PodCommands.mkdirs(r.podDir()), SHORT);
+    // The archives go into the run's own directory in the pod (see RunDir), fenced by its lock.
+    String runDir = RunDir.claim(exec, ns, pod, r.podDir());
+    String lock = RunDir.lock(runDir);
+    String stopped = fence.stopEarlier(ns, pod, lock);
+    if (!stopped.isEmpty()) {
+      log.warn("uploadBackup in {}/{}: {}", ns, pod, stopped);
+    }
+    String podDir = RunDir.backupDir(runDir);
+    exec.check(ns, pod, PodCommands.mkdirs(podDir), SHORT);
     List<String> uploaded = new ArrayList<>();
     try {
       for (BackupFile f : r.files()) {
@@ -600,7 +616,7 @@ public class BackupActivitiesImpl implements BackupActivities {
               f.name() + " on the host no longer matches the verified SHA-256",
               FailureTypes.BACKUP_CHECKSUM_MISMATCH);
         }
-        String target = r.podDir() + "/" + f.name();
+        String target = podDir + "/" + f.name();
         if (podSize(ns, pod, target) == size && sha.equals(podSha(ns, pod, target))) {
           continue;
         }
@@ -622,7 +638,7 @@ public class BackupActivitiesImpl implements BackupActivities {
                 exec.feed(
                     ns,
                     pod,
-                    PodCommands.writeAt(part, offset, count),
+                    PodCommands.fenced(lock, PodCommands.writeAt(part, offset, count)),
                     new BoundedStream(in, count),
                     LONG);
           }
@@ -666,7 +682,7 @@ public class BackupActivitiesImpl implements BackupActivities {
         }
         String inPod = podSha(ns, pod, part);
         if (!sha.equals(inPod)) {
-          exec.run(ns, pod, PodCommands.removeFile(part), SHORT);
+          exec.run(ns, pod, PodCommands.fenced(lock, PodCommands.removeFile(part)), SHORT);
           throw ApplicationFailure.newFailure(
               f.name()
                   + " in the pod hashes to "
@@ -676,7 +692,7 @@ public class BackupActivitiesImpl implements BackupActivities {
                   + "; the partial upload was removed",
               PodExec.POD_COMMAND_FAILED);
         }
-        exec.check(ns, pod, PodCommands.move(part, target), SHORT);
+        exec.check(ns, pod, PodCommands.fenced(lock, PodCommands.move(part, target)), SHORT);
         uploaded.add(f.name());
         Heartbeats.beat(
             new Checkpoint("uploadBackup", f.name(), size, size, 100.0, "uploaded", List.of()));
@@ -691,7 +707,7 @@ public class BackupActivitiesImpl implements BackupActivities {
                 + " files already in "
                 + pod
                 + ":"
-                + r.podDir()
+                + podDir
                 + " with matching SHA-256")
         : ChangeResult.changed(
             "uploaded "
@@ -699,7 +715,7 @@ public class BackupActivitiesImpl implements BackupActivities {
                 + " to "
                 + pod
                 + ":"
-                + r.podDir()
+                + podDir
                 + ", SHA-256 checked in the pod");
   }
 

@@ -1,5 +1,6 @@
 package com.limepoint.opschain.dbupgrade.backup;
 
+import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
@@ -9,9 +10,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 /** Host-side file work for the backup: hashing, fsync, and archive checks through argv commands. */
 final class HostFiles {
@@ -25,12 +28,29 @@ final class HostFiles {
     }
   }
 
-  /** Feeds the first {@code length} bytes of a file into the digest (1 MiB at a time). */
+  /**
+   * How host files are opened for reading, and how host commands are turned into a process's argv:
+   * the identity in production. Tests put a slow disk or a slow command here to prove that every
+   * wait heartbeats.
+   */
+  static volatile UnaryOperator<InputStream> reads = UnaryOperator.identity();
+
+  static volatile UnaryOperator<List<String>> commands = UnaryOperator.identity();
+
+  /** The longest a host command may run (gzip -t or a tar listing of a large archive). */
+  private static final Duration COMMAND_LIMIT = Duration.ofHours(6);
+
+  /**
+   * Feeds the first {@code length} bytes of a file into the digest (1 MiB at a time), heartbeating
+   * at least every {@link Heartbeats#CADENCE} while it reads.
+   */
   static void digestPrefix(Path file, long length, MessageDigest digest) throws IOException {
     byte[] buf = new byte[1 << 20];
     long left = length;
-    try (InputStream in = Files.newInputStream(file)) {
+    long started = System.nanoTime();
+    try (InputStream in = reads.apply(Files.newInputStream(file))) {
       while (left > 0) {
+        Heartbeats.alive("SHA-256 of " + file.getFileName(), started);
         int n = in.read(buf, 0, (int) Math.min(buf.length, left));
         if (n < 0) {
           throw new IOException(file + " is shorter than " + length + " bytes");
@@ -55,20 +75,38 @@ final class HostFiles {
     }
   }
 
-  /** Runs a host command (argv, no shell); exit code and combined output. */
+  /**
+   * Runs a host command (argv, no shell); exit code and combined output. The output goes to a
+   * temporary file, and the wait heartbeats every {@link Heartbeats#CADENCE}; when the attempt is
+   * canceled or timed out (the heartbeat throws), or the wait is interrupted, the process is
+   * killed, so no retry runs beside it.
+   */
   static Result run(List<String> argv) throws IOException {
-    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-    byte[] out = p.getInputStream().readAllBytes();
+    Path out = Files.createTempFile("opschain-host-", ".out");
+    Process p = null;
     try {
-      if (!p.waitFor(30, TimeUnit.MINUTES)) {
-        p.destroyForcibly();
-        return new Result(-1, "timed out");
+      p =
+          new ProcessBuilder(commands.apply(argv))
+              .redirectErrorStream(true)
+              .redirectOutput(out.toFile())
+              .start();
+      long started = System.nanoTime();
+      while (!p.waitFor(Heartbeats.CADENCE.toMillis(), TimeUnit.MILLISECONDS)) {
+        if (System.nanoTime() - started > COMMAND_LIMIT.toNanos()) {
+          return new Result(-1, "timed out after " + COMMAND_LIMIT);
+        }
+        Heartbeats.alive("`" + argv.get(0) + "` on the host", started);
       }
+      return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException(e);
+    } finally {
+      if (p != null && p.isAlive()) {
+        p.destroyForcibly();
+      }
+      Files.deleteIfExists(out);
     }
-    return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
   }
 
   record Result(int exitCode, String output) {}

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
@@ -101,15 +102,51 @@ public class ClusterActivitiesImpl implements ClusterActivities {
     checks.add(
         "CNPG cluster " + r.clusterName() + (cluster == null ? " absent" : " " + phase(cluster)));
     long size = 0;
+    String dataDirectory = null;
+    String systemIdentifier = null;
     if (legacy) {
+      String pod = null;
       try {
-        String pod = DbPods.readyPod(client, ns, r.dbDeployment());
+        pod = DbPods.readyPod(client, ns, r.dbDeployment());
         size =
             Long.parseLong(
                 exec.check(ns, pod, PodCommands.databaseSize(r.dbUser()), SHORT).strip());
         checks.add("databases total " + size + " bytes (pg_database_size)");
       } catch (ApplicationFailure e) {
         checks.add("database size unknown: " + e.getOriginalMessage());
+      }
+      if (pod != null) {
+        String[] identity = identity(ns, pod, r.dbUser());
+        if (identity == null) {
+          problems.add(
+              "PostgreSQL in pod "
+                  + ns
+                  + "/"
+                  + pod
+                  + " did not tell its data directory and system identifier to "
+                  + r.dbUser()
+                  + " (it needs superuser or pg_read_all_settings): without them the backup"
+                  + " directory cannot be checked");
+        } else {
+          dataDirectory = identity[0];
+          systemIdentifier = identity[1];
+          checks.add(
+              "data directory "
+                  + dataDirectory
+                  + ", system identifier "
+                  + systemIdentifier
+                  + " (recorded to check the database after any compensation)");
+          if (r.podBackupDir() != null) {
+            List<String> unsafe = backupDirProblems(ns, pod, r.podBackupDir(), dataDirectory);
+            problems.addAll(unsafe);
+            if (unsafe.isEmpty()) {
+              checks.add(
+                  "podBackupDir "
+                      + r.podBackupDir()
+                      + " is outside the data directory and holds no PG_VERSION");
+            }
+          }
+        }
       }
     }
     if (!problems.isEmpty()) {
@@ -120,7 +157,131 @@ public class ClusterActivitiesImpl implements ClusterActivities {
               + String.join("; ", problems),
           FailureTypes.PREFLIGHT_FAILED);
     }
-    return new PreflightResult(legacy, serving, size, checks);
+    return new PreflightResult(legacy, serving, size, checks, dataDirectory, systemIdentifier);
+  }
+
+  /** {@code [data_directory, system_identifier]} from the server, or null when it does not say. */
+  private String[] identity(String ns, String pod, String user) {
+    PodExec.Result r = exec.run(ns, pod, PodCommands.databaseIdentity(user), SHORT);
+    String line = r.stdout().strip();
+    int bar = line.lastIndexOf('|');
+    if (!r.ok() || bar <= 0 || !line.substring(bar + 1).matches("[0-9]+")) {
+      return null;
+    }
+    return new String[] {line.substring(0, bar), line.substring(bar + 1)};
+  }
+
+  /**
+   * Why {@code podBackupDir} is unsafe, if it is: it is, contains or lies inside the database's
+   * data directory (compared as given and with symbolic links resolved), it lies inside a directory
+   * that holds a {@code PG_VERSION} (some data directory), or one is up to three levels below it.
+   */
+  private List<String> backupDirProblems(
+      String ns, String pod, String backupDir, String dataDirectory) {
+    List<String> problems = new ArrayList<>();
+    List<String> resolved =
+        exec.run(ns, pod, PodCommands.realpath(List.of(backupDir, dataDirectory)), SHORT)
+            .stdout()
+            .lines()
+            .toList();
+    String b = resolved.size() == 2 ? resolved.get(0) : backupDir;
+    String d = resolved.size() == 2 ? resolved.get(1) : dataDirectory;
+    String prefix =
+        "podBackupDir " + backupDir + " must not be the database's data directory " + dataDirectory;
+    String fix = "; choose a directory outside it, such as /tmp/backup";
+    if (b.equals(d) || backupDir.equals(dataDirectory)) {
+      problems.add(prefix + ", but it is" + fix);
+    } else if (b.startsWith(d + "/") || backupDir.startsWith(dataDirectory + "/")) {
+      problems.add(prefix + " or lie inside it, but it does" + fix);
+    } else if (d.startsWith(b + "/") || dataDirectory.startsWith(backupDir + "/")) {
+      problems.add(prefix + " or contain it, but it contains it" + fix);
+    }
+    List<String> markers = new ArrayList<>();
+    for (String dir = b; !dir.isEmpty(); dir = dir.substring(0, dir.lastIndexOf('/'))) {
+      markers.add(dir + "/PG_VERSION");
+    }
+    List<String> found =
+        exec.run(ns, pod, PodCommands.existing(markers), SHORT).stdout().lines().toList();
+    if (!found.isEmpty()) {
+      problems.add(
+          "podBackupDir "
+              + backupDir
+              + " lies in a PostgreSQL data directory ("
+              + found.get(0)
+              + " exists)"
+              + fix);
+    }
+    PodExec.Result below = exec.run(ns, pod, PodCommands.findDataDirectory(b), SHORT);
+    if (below.ok() && !below.stdout().isBlank()) {
+      problems.add(
+          "podBackupDir "
+              + backupDir
+              + " holds a PostgreSQL data directory ("
+              + below.stdout().strip()
+              + ")"
+              + fix);
+    }
+    return problems;
+  }
+
+  @Override
+  public WaitResult checkDatabaseBack(DatabaseCheckRequest r) {
+    String ns = r.namespace();
+    long start = System.nanoTime();
+    String last = "no check ran";
+    while (true) {
+      String pod = null;
+      try {
+        pod = DbPods.readyPod(client, ns, r.dbDeployment());
+      } catch (ApplicationFailure e) {
+        if (!"PodNotReady".equals(e.getType())) {
+          throw ApplicationFailure.newNonRetryableFailure(
+              e.getOriginalMessage(), FailureTypes.DATABASE_NOT_IN_SERVICE);
+        }
+        last = e.getOriginalMessage();
+      }
+      if (pod != null) {
+        String[] identity = identity(ns, pod, r.dbUser());
+        if (identity != null) {
+          if (r.systemIdentifier() != null && !r.systemIdentifier().equals(identity[1])) {
+            throw ApplicationFailure.newNonRetryableFailure(
+                "PostgreSQL in pod "
+                    + ns
+                    + "/"
+                    + pod
+                    + " answers with system identifier "
+                    + identity[1]
+                    + ", but preflight recorded "
+                    + r.systemIdentifier()
+                    + ": it is not the database that was there before",
+                FailureTypes.DATABASE_NOT_IN_SERVICE);
+          }
+          return new WaitResult(
+              "PostgreSQL in pod "
+                  + pod
+                  + " answers; system identifier "
+                  + identity[1]
+                  + " as recorded at preflight",
+              elapsed(start));
+        }
+        last = "PostgreSQL in pod " + ns + "/" + pod + " does not answer a query";
+      }
+      if (System.nanoTime() - start > TimeUnit.SECONDS.toNanos(r.timeoutSeconds())) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            "the legacy database is not back in service after "
+                + r.timeoutSeconds()
+                + " s: "
+                + last,
+            FailureTypes.DATABASE_NOT_IN_SERVICE);
+      }
+      Heartbeats.alive("checking the legacy database", start);
+      try {
+        Thread.sleep(2_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw ApplicationFailure.newFailure("interrupted", FailureTypes.DATABASE_NOT_IN_SERVICE);
+      }
+    }
   }
 
   private void operator(List<String> problems, List<String> checks) {

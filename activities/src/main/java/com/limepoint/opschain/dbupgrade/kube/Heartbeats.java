@@ -49,8 +49,70 @@ public final class Heartbeats {
     context()
         .ifPresent(c -> {
           c.heartbeat(checkpoint);
+          LAST.set(new Sent(attemptKey(c), checkpoint, System.nanoTime()));
           signalMilestone(c, checkpoint);
         });
+  }
+
+  /**
+   * The longest a blocking call may go without a heartbeat. Long activities' heartbeat timeout is a
+   * few times this, so a dead worker is noticed in under a minute.
+   */
+  public static final java.time.Duration CADENCE = java.time.Duration.ofSeconds(5);
+
+  /** The last checkpoint this thread sent, per activity attempt. */
+  private record Sent(String attempt, Checkpoint checkpoint, long atNanos) {}
+
+  private static final ThreadLocal<Sent> LAST = new ThreadLocal<>();
+
+  /**
+   * Heartbeats while a blocking call waits, unless this attempt beat within {@link #CADENCE}: the
+   * last checkpoint again (so a resume offset is never lost), with {@code what} and how long it has
+   * run as its message. Called by every wait loop; a canceled or timed-out attempt learns it here
+   * (the SDK throws), so its caller stops what it started.
+   */
+  public static void alive(String what, long startedNanos) {
+    context()
+        .ifPresent(c -> {
+          Sent last = LAST.get();
+          String attempt = attemptKey(c);
+          boolean mine = last != null && last.attempt().equals(attempt);
+          if (mine && System.nanoTime() - last.atNanos() < CADENCE.toNanos()) {
+            return;
+          }
+          String message =
+              what + " running for " + (System.nanoTime() - startedNanos) / 1_000_000_000L + " s";
+          Checkpoint base = mine ? last.checkpoint() : null;
+          Checkpoint cp =
+              base == null
+                  ? new Checkpoint(stepOf(c), null, 0, 0, null, message, List.of())
+                  : new Checkpoint(
+                      base.step(),
+                      base.file(),
+                      base.offset(),
+                      base.total(),
+                      base.percent(),
+                      message,
+                      base.log());
+          c.heartbeat(cp);
+          LAST.set(new Sent(attempt, cp, System.nanoTime()));
+        });
+  }
+
+  private static String attemptKey(ActivityExecutionContext c) {
+    return c.getInfo().getWorkflowId()
+        + "/"
+        + c.getInfo().getRunId()
+        + "/"
+        + c.getInfo().getActivityId()
+        + "/"
+        + c.getInfo().getAttempt();
+  }
+
+  /** The workflow's step name for an activity type: {@code TakeBackup} is {@code takeBackup}. */
+  private static String stepOf(ActivityExecutionContext c) {
+    String type = c.getInfo().getActivityType();
+    return type.isEmpty() ? type : Character.toLowerCase(type.charAt(0)) + type.substring(1);
   }
 
   private static void signalMilestone(ActivityExecutionContext c, Checkpoint cp) {
@@ -95,6 +157,16 @@ public final class Heartbeats {
 
   public static String workflowId() {
     return context().map(c -> c.getInfo().getWorkflowId()).orElse("no-workflow");
+  }
+
+  /** The run id of the workflow this activity belongs to: part of every marker a run writes. */
+  public static String runId() {
+    return context().map(c -> c.getInfo().getRunId()).orElse("no-run");
+  }
+
+  /** This attempt's number (1 for the first), written into the locks it holds. */
+  public static int attempt() {
+    return context().map(c -> c.getInfo().getAttempt()).orElse(1);
   }
 
   private static Optional<ActivityExecutionContext> context() {

@@ -49,6 +49,125 @@ public final class PodCommands {
         "SELECT sum(pg_database_size(datname)) FROM pg_database");
   }
 
+  /**
+   * The database's data directory and system identifier, one line {@code <dir>|<id>}: what
+   * preflight keeps the backup away from, and what tells after a compensation that the database
+   * answering is still the same one. Needs a superuser or {@code pg_read_all_settings}.
+   */
+  public static List<String> databaseIdentity(String user) {
+    return List.of(
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "5432",
+        "-U",
+        user,
+        "-d",
+        "postgres",
+        "-At",
+        "-F",
+        "|",
+        "-c",
+        "SELECT current_setting('data_directory'), system_identifier FROM pg_control_system()");
+  }
+
+  /** {@code realpath -m}: each path with symbolic links resolved, existing or not. */
+  public static List<String> realpath(List<String> paths) {
+    List<String> argv = new java.util.ArrayList<>(List.of("realpath", "-m", "--"));
+    argv.addAll(paths);
+    return List.copyOf(argv);
+  }
+
+  /** Prints those of the paths that exist (exit 1 when some do not). */
+  public static List<String> existing(List<String> paths) {
+    List<String> argv = new java.util.ArrayList<>(List.of("stat", "-c", "%n", "--"));
+    argv.addAll(paths);
+    return List.copyOf(argv);
+  }
+
+  /** The first {@code PG_VERSION} up to three levels below {@code dir}: a data directory there. */
+  public static List<String> findDataDirectory(String dir) {
+    return List.of("find", dir, "-maxdepth", "3", "-name", "PG_VERSION", "-print", "-quit");
+  }
+
+  /** Creates exactly this directory; fails when it exists (so two creators cannot both win). */
+  public static List<String> mkdirNew(String dir) {
+    return List.of("mkdir", "--", dir);
+  }
+
+  /**
+   * Runs {@code argv} under an exclusive lock on {@code lock}, as the leader of a new process group
+   * ({@code setsid}): a second attempt cannot run beside it (flock exits {@value #LOCK_BUSY}
+   * instead), and {@link PodFence} can find the holder in {@code /proc/locks} and stop the whole
+   * group. flock(1) and setsid(1) are util-linux, essential in Debian, which the PostgreSQL images
+   * are built on.
+   */
+  public static List<String> fenced(String lock, List<String> argv) {
+    List<String> out =
+        new java.util.ArrayList<>(
+            List.of(
+                "setsid",
+                "--wait",
+                "flock",
+                "--exclusive",
+                "--nonblock",
+                "--conflict-exit-code",
+                Integer.toString(LOCK_BUSY),
+                lock));
+    out.addAll(argv);
+    return List.copyOf(out);
+  }
+
+  /** flock's exit code when the lock is held by someone else. */
+  public static final int LOCK_BUSY = 75;
+
+  /** Exit 0 when nobody holds the lock, {@value #LOCK_BUSY} when someone does. */
+  public static List<String> lockFree(String lock) {
+    return List.of(
+        "flock", "--exclusive", "--nonblock", "--conflict-exit-code", "75", lock, "true");
+  }
+
+  /** The inode of a file, to find its holders in {@code /proc/locks}. */
+  public static List<String> inode(String file) {
+    return List.of("stat", "-L", "-c", "%i", "--", file);
+  }
+
+  public static List<String> procLocks() {
+    return List.of("cat", "/proc/locks");
+  }
+
+  /** The NUL-separated argv of a process, to confirm it is ours before signalling it. */
+  public static List<String> cmdline(long pid) {
+    return List.of("cat", "/proc/" + pid + "/cmdline");
+  }
+
+  /**
+   * Sends {@code signal} and then SIGCONT (a stopped process acts on it) to each process group. No
+   * kill(1) is in the Debian-slim PostgreSQL images (it is procps); perl-base is essential in
+   * Debian. The script is a constant; the signal name and the numeric group ids are arguments.
+   */
+  public static List<String> signalGroups(String signal, List<Long> groups) {
+    List<String> argv =
+        new java.util.ArrayList<>(
+            List.of(
+                "perl",
+                "-e",
+                "my $s = shift; kill('-' . $s, @ARGV); kill('-CONT', @ARGV);",
+                "--",
+                signal));
+    groups.forEach(g -> argv.add(Long.toString(g)));
+    return List.copyOf(argv);
+  }
+
+  /** The program a command line runs, past the {@link #fenced} wrapper: for messages. */
+  public static String describe(List<String> argv) {
+    if (argv.size() > 8 && argv.get(0).equals("setsid") && argv.get(2).equals("flock")) {
+      return argv.get(8);
+    }
+    return argv.isEmpty() ? "" : argv.get(0);
+  }
+
   public static List<String> listDir(String dir) {
     return List.of("ls", "-1A", "--", dir);
   }

@@ -94,8 +94,10 @@ public final class PodExec {
             .writingError(new LineSplitter(handoff::line))
             .exec(argv.toArray(String[]::new))) {
       java.util.concurrent.CompletableFuture<Integer> exit = watch.exitCode();
+      long started = System.nanoTime();
       while (true) {
         Object event = handoff.events.poll(100, TimeUnit.MILLISECONDS);
+        Heartbeats.alive(PodCommands.describe(argv) + " in pod " + pod, started);
         if (event != null) {
           handoff.deliver(event, sink, stderrLines);
         } else if (exit.isDone()) {
@@ -143,14 +145,18 @@ public final class PodExec {
       InputStream out = watch.getOutput();
       byte[] buf = new byte[DOWNLOAD_BUFFER];
       int n;
+      long started = System.nanoTime();
+      // While data flows the sink heartbeats the durable offset. A stream that stalls blocks the
+      // read without heartbeats: the attempt then times out and its retry resumes (fenced on the
+      // host by the copy's file lock).
       while ((n = out.read(buf)) >= 0) {
         sink.write(buf, 0, n);
+        Heartbeats.alive(PodCommands.describe(argv) + " in pod " + pod, started);
         if (System.nanoTime() > deadline) {
           throw new TimeoutException();
         }
       }
-      long left = Math.max(1, deadline - System.nanoTime());
-      Integer code = watch.exitCode().get(left, TimeUnit.NANOSECONDS);
+      Integer code = awaitExit(watch, argv, pod, deadline, started);
       return new Result(code == null ? UNKNOWN_EXIT : code, "", err.text());
     } catch (ExecutionException
         | KubernetesClientException
@@ -252,7 +258,8 @@ public final class PodExec {
         // sent
       }
       try {
-        Integer code = watch.exitCode().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        long started = System.nanoTime();
+        Integer code = awaitExit(watch, argv, pod, started + timeout.toNanos(), started);
         return new Result(code == null ? UNKNOWN_EXIT : code, out.text(), err.text());
       } catch (ExecutionException e) {
         // The client failed to send after the command had ended; the status is lost, not bad.
@@ -261,6 +268,39 @@ public final class PodExec {
     } catch (IOException | KubernetesClientException | TimeoutException | InterruptedException e) {
       throw failure(namespace, pod, argv, timeout, e);
     }
+  }
+
+  /**
+   * Writes a small file in the pod: {@code <path>.part} through {@code dd}, its size checked, then
+   * renamed over {@code path}, so a reader sees the old file or the whole new one.
+   */
+  public void writeFile(String namespace, String pod, String path, byte[] bytes) {
+    Duration shortWait = Duration.ofMinutes(2);
+    String part = path + ".part";
+    run(namespace, pod, PodCommands.removeFile(part), shortWait);
+    Result w =
+        feed(
+            namespace,
+            pod,
+            PodCommands.writeAt(part, 0, bytes.length),
+            new java.io.ByteArrayInputStream(bytes),
+            shortWait);
+    Result size = run(namespace, pod, PodCommands.size(part), shortWait);
+    if (!size.ok() || Long.parseLong(size.stdout().strip()) != bytes.length) {
+      throw ApplicationFailure.newFailure(
+          "writing "
+              + part
+              + " in "
+              + namespace
+              + "/"
+              + pod
+              + " failed (exit "
+              + w.exitCode()
+              + "): "
+              + w.stderr(),
+          POD_COMMAND_FAILED);
+    }
+    check(namespace, pod, PodCommands.move(part, path), shortWait);
   }
 
   /**
@@ -294,7 +334,8 @@ public final class PodExec {
     PodResource resource = client.pods().inNamespace(namespace).withName(pod);
     try (ExecWatch watch =
         resource.writingOutput(out).writingError(err).exec(argv.toArray(String[]::new))) {
-      Integer code = watch.exitCode().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      long started = System.nanoTime();
+      Integer code = awaitExit(watch, argv, pod, started + timeout.toNanos(), started);
       return code == null ? UNKNOWN_EXIT : code;
     } catch (ExecutionException
         | KubernetesClientException
@@ -304,10 +345,33 @@ public final class PodExec {
     }
   }
 
+  /**
+   * Waits for the exit status in slices of at most {@link Heartbeats#CADENCE}, heartbeating between
+   * them: a long command never leaves its attempt silent, and a canceled or timed-out attempt
+   * learns it from the heartbeat and closes the exec (its pod process is stopped by {@link
+   * PodFence} before a retry acts).
+   */
+  private static Integer awaitExit(
+      ExecWatch watch, List<String> argv, String pod, long deadline, long started)
+      throws ExecutionException, InterruptedException, TimeoutException {
+    java.util.concurrent.CompletableFuture<Integer> exit = watch.exitCode();
+    while (true) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        throw new TimeoutException();
+      }
+      try {
+        return exit.get(Math.min(left, Heartbeats.CADENCE.toNanos()), TimeUnit.NANOSECONDS);
+      } catch (TimeoutException slice) {
+        Heartbeats.alive(PodCommands.describe(argv) + " in pod " + pod, started);
+      }
+    }
+  }
+
   /** One retryable failure for an exec that did not run to an exit status. */
   private static ApplicationFailure failure(
       String namespace, String pod, List<String> argv, Duration timeout, Exception e) {
-    String where = "`" + argv.get(0) + "` in pod " + namespace + "/" + pod;
+    String where = "`" + PodCommands.describe(argv) + "` in pod " + namespace + "/" + pod;
     if (e instanceof InterruptedException) {
       Thread.currentThread().interrupt();
       return ApplicationFailure.newFailure("interrupted: " + where, POD_COMMAND_FAILED);

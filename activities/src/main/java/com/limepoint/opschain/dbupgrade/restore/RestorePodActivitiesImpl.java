@@ -7,6 +7,8 @@ import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats.Checkpoint;
 import com.limepoint.opschain.dbupgrade.kube.PodCommands;
 import com.limepoint.opschain.dbupgrade.kube.PodExec;
+import com.limepoint.opschain.dbupgrade.kube.PodFence;
+import com.limepoint.opschain.dbupgrade.kube.RunDir;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -35,12 +37,17 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
   private static final Duration LONG = Duration.ofHours(6);
   private static final Duration POD_START = Duration.ofMinutes(10);
 
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(RestorePodActivitiesImpl.class);
+
   private final KubernetesClient client;
   private final PodExec exec;
+  private final PodFence fence;
 
   public RestorePodActivitiesImpl(KubernetesClient client) {
     this.client = client;
     this.exec = new PodExec(client);
+    this.fence = new PodFence(exec);
   }
 
   @Override
@@ -56,6 +63,16 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     } else if (existing.getMetadata().getDeletionTimestamp() != null) {
       throw ApplicationFailure.newFailure(
           "pod " + r.podName() + " is being deleted; waiting to create it again", "PodNotReady");
+    } else if (!ours(existing)) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "pod "
+              + r.namespace()
+              + "/"
+              + r.podName()
+              + " exists but was not created by this run (annotation "
+              + RUN_ANNOTATION
+              + "); it was left alone. Delete it by hand once nobody uses it, then retry.",
+          FailureTypes.PREFLIGHT_FAILED);
     }
     client
         .pods()
@@ -77,6 +94,7 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
         .withName(r.podName())
         .withNamespace(r.namespace())
         .withLabels(Map.of("app.kubernetes.io/managed-by", "opschain-db-upgrade"))
+        .withAnnotations(Map.of(RUN_ANNOTATION, runMarker()))
         .endMetadata()
         .withNewSpec()
         .withRestartPolicy("Never")
@@ -143,44 +161,73 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     String ns = r.namespace();
     String pod = r.podName();
     String saveDir = saveDir(r.pgdata());
-    String marker = ".restored-" + Heartbeats.workflowId();
+    String run = Heartbeats.workflowId() + "." + Heartbeats.runId();
+    String done = ".restored-" + run;
     List<String> saved = listing(r, saveDir);
-    if (saved.contains(marker)) {
+    if (saved.contains(done)) {
       return ChangeResult.unchanged(
-          r.pgdata() + " was already restored by this workflow; not touched again");
+          r.pgdata() + " was already restored by this run; not touched again");
     }
     if (!saved.containsAll(CONF_FILES)) {
       throw ApplicationFailure.newNonRetryableFailure(
           "the conf files are not saved in " + saveDir + "; refusing to empty " + r.pgdata(),
           FailureTypes.PREFLIGHT_FAILED);
     }
-    List<String> uploaded = listing(r, r.uploadDir());
+    String uploadDir = RunDir.backupDir(RunDir.path(r.uploadDir()));
+    List<String> uploaded = listing(r, uploadDir);
     for (String a : List.of("base.tar.gz", "pg_wal.tar.gz")) {
       if (!uploaded.contains(a)) {
         throw ApplicationFailure.newNonRetryableFailure(
-            a + " is not in " + pod + ":" + r.uploadDir() + "; refusing to empty " + r.pgdata(),
+            a + " is not in " + pod + ":" + uploadDir + "; refusing to empty " + r.pgdata(),
             FailureTypes.BACKUP_INVALID);
       }
     }
-    step(r, "empty pgdata", PodCommands.emptyDir(r.pgdata()));
-    step(r, "extract base", PodCommands.extract(r.uploadDir() + "/base.tar.gz", r.pgdata()));
-    step(r, "create pg_wal", PodCommands.mkdirs(r.pgdata() + "/pg_wal"));
-    step(
-        r,
-        "extract WAL",
-        PodCommands.extract(r.uploadDir() + "/pg_wal.tar.gz", r.pgdata() + "/pg_wal"));
+    // One restore at a time on this volume: an earlier attempt's tar, find or chown is stopped
+    // before this one goes on, and each step's marker lets it resume where that one stopped.
+    String lock = saveDir + "/" + RESTORE_LOCK;
+    String stopped = fence.stopEarlier(ns, pod, lock);
+    if (!stopped.isEmpty()) {
+      log.warn("restorePgdata in {}/{}: {}", ns, pod, stopped);
+    }
+    List<Map.Entry<String, List<String>>> steps = new ArrayList<>();
+    steps.add(Map.entry("empty pgdata", PodCommands.emptyDir(r.pgdata())));
+    steps.add(
+        Map.entry("extract base", PodCommands.extract(uploadDir + "/base.tar.gz", r.pgdata())));
+    steps.add(Map.entry("create pg_wal", PodCommands.mkdirs(r.pgdata() + "/pg_wal")));
+    steps.add(
+        Map.entry(
+            "extract WAL",
+            PodCommands.extract(uploadDir + "/pg_wal.tar.gz", r.pgdata() + "/pg_wal")));
     for (String f : CONF_FILES) {
-      step(r, "restore " + f, PodCommands.copy(saveDir + "/" + f, r.pgdata() + "/" + f));
+      steps.add(
+          Map.entry("restore " + f, PodCommands.copy(saveDir + "/" + f, r.pgdata() + "/" + f)));
     }
     // chown last, so the restored conf files are the data owner's too.
-    step(r, "chown", PodCommands.chownRecursive(r.dataOwner(), parent(r.pgdata())));
-    exec.check(ns, pod, PodCommands.touch(saveDir + "/" + marker), SHORT);
+    steps.add(Map.entry("chown", PodCommands.chownRecursive(r.dataOwner(), parent(r.pgdata()))));
+    List<String> resumed = new ArrayList<>();
+    for (int i = 0; i < steps.size(); i++) {
+      String what = steps.get(i).getKey();
+      String marker = ".restore-" + run + "." + (i + 1);
+      if (saved.contains(marker)) {
+        resumed.add(what);
+        continue;
+      }
+      Heartbeats.beat(new Checkpoint("restorePgdata", null, 0, 0, null, what, List.of()));
+      exec.check(ns, pod, PodCommands.fenced(lock, steps.get(i).getValue()), LONG);
+      exec.check(
+          ns, pod, PodCommands.fenced(lock, PodCommands.touch(saveDir + "/" + marker)), SHORT);
+    }
+    exec.check(ns, pod, PodCommands.fenced(lock, PodCommands.touch(saveDir + "/" + done)), SHORT);
     return ChangeResult.changed(
-        "emptied "
+        (resumed.isEmpty() ? "" : "resumed after " + String.join(", ", resumed) + "; ")
+            + "emptied "
             + r.pgdata()
             + ", extracted base and WAL, restored the conf files, chown "
             + r.dataOwner());
   }
+
+  /** The lock, in the save dir on the volume, that every pgdata-changing command holds. */
+  static final String RESTORE_LOCK = ".restore.lock";
 
   @Override
   public ControlDataResult checkControlData(PgdataRequest r) {
@@ -204,21 +251,33 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     return new ControlDataResult(state, out);
   }
 
+  /** The annotation by which a run marks the restore pod it created: its workflow and run id. */
+  static final String RUN_ANNOTATION = "opschain.limepoint.com/db-upgrade-run";
+
+  static String runMarker() {
+    return Heartbeats.workflowId() + "/" + Heartbeats.runId();
+  }
+
+  private static boolean ours(Pod pod) {
+    var annotations = pod.getMetadata().getAnnotations();
+    return annotations != null && runMarker().equals(annotations.get(RUN_ANNOTATION));
+  }
+
   @Override
   public ChangeResult deleteRestorePod(RestorePodRequest r) {
-    if (client.pods().inNamespace(r.namespace()).withName(r.podName()).get() == null) {
+    Pod existing = client.pods().inNamespace(r.namespace()).withName(r.podName()).get();
+    if (existing == null) {
       return ChangeResult.unchanged("pod " + r.podName() + " is already gone");
+    }
+    if (!ours(existing)) {
+      return ChangeResult.unchanged(
+          "pod " + r.podName() + " was not created by this run; left alone");
     }
     if (r.dryRun()) {
       return ChangeResult.unchanged("would delete pod " + r.podName());
     }
     client.pods().inNamespace(r.namespace()).withName(r.podName()).delete();
     return ChangeResult.changed("deleted pod " + r.podName());
-  }
-
-  private void step(PgdataRequest r, String what, List<String> argv) {
-    Heartbeats.beat(new Checkpoint("restorePgdata", null, 0, 0, null, what, List.of()));
-    exec.check(r.namespace(), r.podName(), argv, LONG);
   }
 
   private List<String> listing(PgdataRequest r, String dir) {

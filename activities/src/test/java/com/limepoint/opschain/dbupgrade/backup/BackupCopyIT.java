@@ -51,7 +51,8 @@ class BackupCopyIT {
 
   @Test
   void theCopyChecksAgainstTheRecordedPodSumsWithoutHashingThePodAgain() throws Exception {
-    Map<String, String> sums = backup.recordPodChecksums(NS, "db-0", podDir.toString());
+    Map<String, String> sums =
+        backup.recordPodChecksums(NS, "db-0", podDir.toString(), podDir + "/.lock");
     assertThat(sums).containsOnlyKeys("base.tar.gz", "pg_wal.tar.gz");
     assertThat(sums.get("base.tar.gz"))
         .isEqualTo(HostFiles.sha256Hex(podDir.resolve("base.tar.gz")));
@@ -69,7 +70,7 @@ class BackupCopyIT {
 
   @Test
   void aFileChangedInThePodAfterTheBackupIsAChecksumMismatchAndNothingIsKept() throws Exception {
-    backup.recordPodChecksums(NS, "db-0", podDir.toString());
+    backup.recordPodChecksums(NS, "db-0", podDir.toString(), podDir + "/.lock");
     byte[] changed = Files.readAllBytes(podDir.resolve("base.tar.gz"));
     changed[changed.length / 2] ^= 1;
     Files.write(podDir.resolve("base.tar.gz"), changed);

@@ -50,7 +50,7 @@ class BackupRoundTripIT {
     box = new ClusterInABox();
     OpsChainFixture.deployment(box.client(), NS, "opschain-db", 1);
     box.runPod(NS, "opschain-db-7d9f", Map.of("app", "opschain-db"), db.port());
-    env = TestActivityEnvironment.newInstance();
+    env = com.limepoint.opschain.dbupgrade.kube.SameRun.environment("run-1", 1);
     env.registerActivitiesImplementations(
         new BackupActivitiesImpl(box.client(), "test-host"),
         new RestorePodActivitiesImpl(box.client()));
@@ -93,19 +93,24 @@ class BackupRoundTripIT {
     assertThat(taken.files()).extracting(BackupFile::name).contains("base.tar.gz", "pg_wal.tar.gz");
     // pg_basebackup's -P/-v lines reached Temporal as heartbeats (sent from the activity's thread;
     // the SDK throttles them, so which lines arrive depends on timing, not that some do).
+    // Between them, waits heartbeat with what runs ("... running for N s").
     assertThat(heartbeats)
         .filteredOn(h -> h.step().equals("takeBackup"))
-        .anyMatch(h -> h.message() != null && h.message().contains("pg_basebackup"))
+        .filteredOn(h -> h.message() != null && !h.message().contains(" running for "))
+        .anyMatch(h -> h.message().contains("pg_basebackup"))
         .allMatch(h -> !h.log().isEmpty());
     // The pod hashed each finished file once (one sha256sum) and recorded it beside the backup.
     StringBuilder sums = new StringBuilder();
     for (BackupFile f : taken.files()) {
       assertThat(f.podSha256())
           .as(f.name())
-          .isEqualTo(HostFiles.sha256Hex(Path.of(podDir, f.name())));
+          .isEqualTo(HostFiles.sha256Hex(Path.of(taken.podDir(), f.name())));
       sums.append(f.podSha256()).append("  ").append(f.name()).append('\n');
     }
-    assertThat(Files.readString(Path.of(podDir, BackupActivitiesImpl.SUMS)))
+    // Everything went into this run's own directory under podBackupDir, marked with its owner.
+    assertThat(Path.of(taken.podDir()).getParent().getParent()).isEqualTo(Path.of(podDir));
+    assertThat(Path.of(taken.podDir()).resolveSibling("OWNER")).exists();
+    assertThat(Files.readString(Path.of(taken.podDir(), BackupActivitiesImpl.SUMS)))
         .isEqualTo(sums.toString());
     assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(1);
 
@@ -119,7 +124,8 @@ class BackupRoundTripIT {
     box.cutExecStream("command=dd.*base\\.tar\\.gz", 1, baseSize / 2);
     String hostDir = sandbox.resolve("host/limepoint/backup/" + WORKFLOW_ID).toString();
     BackupEvidence copied =
-        backup.copyBackupOut(new BackupActivities.CopyRequest(NS, taken.pod(), podDir, hostDir));
+        backup.copyBackupOut(
+            new BackupActivities.CopyRequest(NS, taken.pod(), taken.podDir(), hostDir));
     long total = taken.files().stream().mapToLong(BackupFile::podBytes).sum();
     System.out.println("copy out: " + copied.checks().get(0) + "; files total " + total + " bytes");
     assertThat(copied.checks().get(0))
@@ -127,12 +133,13 @@ class BackupRoundTripIT {
         .contains("resumed 1 times");
     for (BackupFile f : copied.files()) {
       assertThat(f.matches()).as(f.name()).isTrue();
-      assertThat(Files.mismatch(Path.of(hostDir, f.name()), Path.of(podDir, f.name())))
+      assertThat(Files.mismatch(Path.of(hostDir, f.name()), Path.of(taken.podDir(), f.name())))
           .as(f.name())
           .isEqualTo(-1L);
     }
     BackupEvidence copiedAgain =
-        backup.copyBackupOut(new BackupActivities.CopyRequest(NS, taken.pod(), podDir, hostDir));
+        backup.copyBackupOut(
+            new BackupActivities.CopyRequest(NS, taken.pod(), taken.podDir(), hostDir));
     assertThat(copiedAgain.checks().get(0)).startsWith("copied 0 bytes");
     // Neither copy hashed the pod's files again: the sums recorded by takeBackup are the pod's
     // side.

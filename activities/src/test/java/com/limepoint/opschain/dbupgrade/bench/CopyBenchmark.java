@@ -55,7 +55,10 @@ public final class CopyBenchmark {
         write(pod.resolve("pg_wal.tar.gz"), 1 << 20);
         long total = size + (1 << 20);
         double podSha =
-            total / 1e6 / seconds(() -> backup.recordPodChecksums("bench", "db-0", pod.toString()));
+            total
+                / 1e6
+                / seconds(() ->
+                    backup.recordPodChecksums("bench", "db-0", pod.toString(), pod + "/.lock"));
         Path host = dir.resolve("host-" + size);
         // Warm-up round, not counted.
         catSha(pod.resolve("base.tar.gz"));

@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -260,6 +261,120 @@ public final class ClusterInABox implements AutoCloseable {
     dispatcher.addFault(
         new HarnessDispatcher.Fault(null, Pattern.compile(pathRegex), nth, 0, bytes));
   }
+
+  /**
+   * One command run in a pod through exec, as the harness received it: the argv, who sent it, and
+   * when it started and ended (epoch millis; {@code endedMillis} 0 while it runs).
+   */
+  public static final class PodCommand {
+    private final String namespace;
+    private final String pod;
+    private final List<String> argv;
+    private final String userAgent;
+    private final long startedMillis;
+    private volatile long endedMillis;
+
+    PodCommand(String namespace, String pod, List<String> argv, String userAgent, long at) {
+      this.namespace = namespace;
+      this.pod = pod;
+      this.argv = List.copyOf(argv);
+      this.userAgent = userAgent;
+      this.startedMillis = at;
+    }
+
+    public String namespace() {
+      return namespace;
+    }
+
+    public String pod() {
+      return pod;
+    }
+
+    public List<String> argv() {
+      return argv;
+    }
+
+    public String userAgent() {
+      return userAgent;
+    }
+
+    public long startedMillis() {
+      return startedMillis;
+    }
+
+    public long endedMillis() {
+      return endedMillis;
+    }
+
+    void ended() {
+      endedMillis = System.currentTimeMillis();
+    }
+
+    @Override
+    public String toString() {
+      return namespace + "/" + pod + ": " + String.join(" ", argv);
+    }
+  }
+
+  /**
+   * A slow pod command, as on a loaded node or a slow disk: an exec whose argv (joined by spaces)
+   * matches {@code regex} starts {@code delay} late, or, with {@code pauseAfter}, starts and is
+   * stopped (SIGSTOP to its process group) after that long, leaving its partial work behind, until
+   * someone sends it SIGCONT or kills it.
+   */
+  public record ExecFault(Pattern regex, Duration delay, Duration pauseAfter, boolean once) {
+    boolean matches(String commandLine) {
+      return regex.matcher(commandLine).find();
+    }
+  }
+
+  /** Every exec whose command line matches {@code regex} starts {@code delay} late. */
+  public void slowExec(String regex, Duration delay) {
+    dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), delay, null, false));
+  }
+
+  /** The next exec matching {@code regex} is stopped (SIGSTOP) {@code after} it started. */
+  public void pauseExec(String regex, Duration after) {
+    dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), Duration.ZERO, after, true));
+  }
+
+  /** Every command run in a pod so far, in the order they were received. */
+  public List<PodCommand> podCommands() {
+    return dispatcher.podCommands();
+  }
+
+  /**
+   * The most commands matching {@code regex} that ran at the same time in one pod: 1 means no retry
+   * ever ran beside an earlier attempt's command.
+   */
+  public int maxConcurrent(String regex) {
+    Pattern p = Pattern.compile(regex);
+    List<PodCommand> matching =
+        podCommands().stream().filter(c -> p.matcher(String.join(" ", c.argv())).find()).toList();
+    int max = 0;
+    for (PodCommand c : matching) {
+      long t = c.startedMillis();
+      int n = 0;
+      for (PodCommand o : matching) {
+        long end = o.endedMillis() == 0 ? Long.MAX_VALUE : o.endedMillis();
+        if (o.pod().equals(c.pod()) && o.startedMillis() <= t && t < end) {
+          n++;
+        }
+      }
+      max = Math.max(max, n);
+    }
+    return max;
+  }
+
+  /** Every API request so far, with who sent it and when. */
+  public List<ApiCall> apiCalls() {
+    return dispatcher.calls().stream()
+        .map(c -> new ApiCall(c.method(), c.path(), c.userAgent(), c.atMillis()))
+        .toList();
+  }
+
+  /** One API request: method, path with query, User-Agent, epoch millis. */
+  public record ApiCall(String method, String path, String userAgent, long atMillis) {}
 
   /** Every API request so far, as "METHOD path". */
   public List<String> requests() {

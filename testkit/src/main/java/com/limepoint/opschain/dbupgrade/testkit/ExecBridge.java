@@ -34,13 +34,22 @@ final class ExecBridge extends WebSocketListener {
   private final PodRuntime pod;
   private final List<String> command;
   private final long cutStdoutAfter;
+  private final ClusterInABox.ExecFault fault;
+  private final ClusterInABox.PodCommand record;
   private Process process;
   private OutputStream stdin;
 
-  ExecBridge(PodRuntime pod, List<String> command, long cutStdoutAfter) {
+  ExecBridge(
+      PodRuntime pod,
+      List<String> command,
+      long cutStdoutAfter,
+      ClusterInABox.ExecFault fault,
+      ClusterInABox.PodCommand record) {
     this.pod = pod;
     this.command = List.copyOf(command);
     this.cutStdoutAfter = cutStdoutAfter;
+    this.fault = fault;
+    this.record = record;
   }
 
   /** The argv of an exec request: every {@code command=} query parameter, in order. */
@@ -65,10 +74,21 @@ final class ExecBridge extends WebSocketListener {
   }
 
   private void run(WebSocket ws) {
+    try {
+      runProcess(ws);
+    } finally {
+      record.ended();
+    }
+  }
+
+  private void runProcess(WebSocket ws) {
     List<String> argv = pod.translate(command);
     try {
+      if (fault != null && fault.delay().toMillis() > 0) {
+        Thread.sleep(fault.delay().toMillis());
+      }
       if (pod.postgresPort() == SimulatedPostgres.PORT) {
-        var simulated = SimulatedPostgres.run(command);
+        var simulated = SimulatedPostgres.run(PodRuntime.unfenced(command));
         if (simulated.isPresent()) {
           SimulatedPostgres.Result r = simulated.get();
           if (r.stderr().length > 0) {
@@ -85,6 +105,9 @@ final class ExecBridge extends WebSocketListener {
       ProcessBuilder pb = new ProcessBuilder(argv);
       pb.environment().putAll(pod.environment());
       process = pb.start();
+      if (fault != null && fault.pauseAfter() != null) {
+        pauseLater(process, fault.pauseAfter().toMillis());
+      }
       synchronized (this) {
         stdin = process.getOutputStream();
         notifyAll();
@@ -117,6 +140,39 @@ final class ExecBridge extends WebSocketListener {
                   .getBytes(StandardCharsets.UTF_8)));
       ws.close(1000, "");
     }
+  }
+
+  /**
+   * Stops the process (its whole group, when it leads one, as a {@code setsid} command does) after
+   * {@code millis}: a command that has done part of its work and hangs, as on a stuck disk.
+   */
+  private static void pauseLater(Process p, long millis) {
+    Thread.ofVirtual()
+        .start(() -> {
+          try {
+            Thread.sleep(millis);
+            if (!p.isAlive()) {
+              return;
+            }
+            // setsid(1) forks only when it already leads a group; the group is then its child's.
+            String cmd = p.info().command().orElse("");
+            long leader =
+                cmd.endsWith("setsid")
+                    ? p.children().findFirst().map(ProcessHandle::pid).orElse(p.pid())
+                    : p.pid();
+            String target =
+                cmd.endsWith("flock") || cmd.endsWith("setsid")
+                    ? "-" + leader
+                    : Long.toString(p.pid());
+            new ProcessBuilder("kill", "-s", "STOP", "--", target)
+                .redirectErrorStream(true)
+                .start()
+                .waitFor();
+            log.info("fault: stopped {} (SIGSTOP) after {} ms", target, millis);
+          } catch (IOException | InterruptedException e) {
+            log.warn("could not pause {}: {}", p.pid(), e.toString());
+          }
+        });
   }
 
   /**

@@ -33,8 +33,19 @@ final class HarnessDispatcher extends Dispatcher {
   private static final tools.jackson.databind.ObjectMapper JSON =
       new tools.jackson.databind.ObjectMapper();
 
-  /** One API request as the harness saw it. */
-  record Call(String method, String path, String userAgent) {}
+  /** One API request as the harness saw it, with when (epoch millis). */
+  record Call(String method, String path, String userAgent, long atMillis) {}
+
+  private final List<ClusterInABox.PodCommand> podCommands = new CopyOnWriteArrayList<>();
+  private final List<ClusterInABox.ExecFault> execFaults = new CopyOnWriteArrayList<>();
+
+  void addExecFault(ClusterInABox.ExecFault f) {
+    execFaults.add(f);
+  }
+
+  List<ClusterInABox.PodCommand> podCommands() {
+    return new ArrayList<>(podCommands);
+  }
 
   /** The user agent of the simulated controllers' client; faults are for the code under test. */
   static final String CONTROLLER_AGENT = "cluster-in-a-box-controllers";
@@ -95,7 +106,8 @@ final class HarnessDispatcher extends Dispatcher {
         new Call(
             request.getMethod(),
             request.getPath(),
-            String.valueOf(request.getHeader("User-Agent")));
+            String.valueOf(request.getHeader("User-Agent")),
+            System.currentTimeMillis());
     calls.add(call);
     listeners.forEach(l -> l.accept(call));
     Fault fault = CONTROLLER_AGENT.equals(call.userAgent()) ? null : matchFault(call);
@@ -142,8 +154,20 @@ final class HarnessDispatcher extends Dispatcher {
                 "{\"kind\":\"Status\",\"status\":\"Failure\",\"code\":404,\"message\":\"pod not running\"}");
       }
       long cut = fault == null ? Long.MAX_VALUE : fault.cutAfterBytes;
-      return new MockResponse()
-          .withWebSocketUpgrade(new ExecBridge(pod, ExecBridge.command(request.getPath()), cut));
+      List<String> argv = ExecBridge.command(request.getPath());
+      ClusterInABox.PodCommand record =
+          new ClusterInABox.PodCommand(
+              exec.group(1), exec.group(2), argv, call.userAgent(), System.currentTimeMillis());
+      podCommands.add(record);
+      ClusterInABox.ExecFault slow =
+          execFaults.stream()
+              .filter(f -> f.matches(String.join(" ", argv)))
+              .findFirst()
+              .orElse(null);
+      if (slow != null && slow.once()) {
+        execFaults.remove(slow);
+      }
+      return new MockResponse().withWebSocketUpgrade(new ExecBridge(pod, argv, cut, slow, record));
     }
     return crud.dispatch(request);
   }

@@ -15,14 +15,29 @@ record PodRuntime(String name, int postgresPort, Map<String, String> environment
 
   static final Path PG_BIN = Path.of("/usr/lib/postgresql/15/bin");
 
+  /**
+   * The command a fenced argv runs ({@code setsid --wait flock ... <lock> <command...>}), or the
+   * argv itself: what the simulated PostgreSQL looks at.
+   */
+  static List<String> unfenced(List<String> argv) {
+    if (argv.size() > 8 && argv.get(0).equals("setsid") && argv.get(2).equals("flock")) {
+      return argv.subList(8, argv.size());
+    }
+    return argv;
+  }
+
   List<String> translate(List<String> argv) {
     List<String> out = new ArrayList<>(argv);
     if (out.isEmpty()) {
       return out;
     }
-    String bin = out.get(0);
+    // The PostgreSQL client and server programs resolve to the Debian install, also behind the
+    // fenced wrapper (setsid --wait flock ... <lock> <program> ...).
+    int program =
+        out.size() > 8 && out.get(0).equals("setsid") && out.get(2).equals("flock") ? 8 : 0;
+    String bin = out.get(program);
     if (!bin.contains("/") && Files.isExecutable(PG_BIN.resolve(bin))) {
-      out.set(0, PG_BIN.resolve(bin).toString());
+      out.set(program, PG_BIN.resolve(bin).toString());
     }
     if (postgresPort > 0) {
       for (int i = 0; i + 1 < out.size(); i++) {

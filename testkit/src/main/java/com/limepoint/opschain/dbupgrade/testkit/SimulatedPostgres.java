@@ -31,12 +31,25 @@ final class SimulatedPostgres {
       return Optional.empty();
     }
     return switch (argv.get(0)) {
-      case "psql" ->
-          Optional.of(
-              new Result(0, (DATABASE_BYTES + "\n").getBytes(StandardCharsets.UTF_8), new byte[0]));
+      case "psql" -> Optional.of(psql(argv));
       case "pg_basebackup" -> Optional.of(basebackup(argv));
       default -> Optional.empty();
     };
+  }
+
+  /** A simulated data directory and system identifier, as {@code pg_control_system()} gives. */
+  static final String DATA_DIRECTORY = "/var/lib/postgresql/data/pgdata";
+
+  static final String SYSTEM_IDENTIFIER = "7312345678901234567";
+
+  /** The size query answers the simulated size; the identity query the simulated identity. */
+  private static Result psql(List<String> argv) {
+    String sql = argv.get(argv.size() - 1);
+    String out =
+        sql.contains("data_directory")
+            ? DATA_DIRECTORY + "|" + SYSTEM_IDENTIFIER
+            : Long.toString(DATABASE_BYTES);
+    return new Result(0, (out + "\n").getBytes(StandardCharsets.UTF_8), new byte[0]);
   }
 
   private static Result basebackup(List<String> argv) throws IOException {

@@ -17,7 +17,10 @@ public interface ClusterActivities {
   /**
    * Read-only checks: namespace, release objects, the CNPG CRD and a ready operator, a
    * SelfSubjectAccessReview for every verb the workflow uses (all missing ones in one {@code
-   * PermissionDenied}), and the database size through {@code pg_database_size}.
+   * PermissionDenied}), the database size through {@code pg_database_size}, and the database's data
+   * directory and system identifier. A {@code podBackupDir} that is, contains or lies inside the
+   * data directory, or any directory holding a {@code PG_VERSION}, is refused here, before anything
+   * is touched.
    */
   @ActivityMethod
   PreflightResult preflight(PreflightRequest request);
@@ -50,13 +53,46 @@ public interface ClusterActivities {
   @ActivityMethod
   WaitResult awaitDeploymentGone(WaitRequest request);
 
+  /**
+   * "Back in service" checked, not assumed: the legacy database's pod is ready, PostgreSQL answers
+   * a query, and its system identifier is the one preflight recorded (the same database, not a new
+   * or restored one). Fails non-retryable with {@code DatabaseNotInService} and what it found.
+   */
+  @ActivityMethod
+  WaitResult checkDatabaseBack(DatabaseCheckRequest request);
+
+  /**
+   * @param systemIdentifier what preflight read; null skips the comparison
+   */
+  record DatabaseCheckRequest(
+      String namespace,
+      String dbDeployment,
+      String dbUser,
+      String systemIdentifier,
+      long timeoutSeconds) {}
+
+  /**
+   * @param podBackupDir where the backup is to go in the db pod; checked against the data directory
+   *     (null skips that check)
+   */
   record PreflightRequest(
       String namespace,
       String release,
       String dbDeployment,
       String clusterName,
       List<String> restartDeployments,
-      String dbUser) {}
+      String dbUser,
+      String podBackupDir) {
+    public PreflightRequest(
+        String namespace,
+        String release,
+        String dbDeployment,
+        String clusterName,
+        List<String> restartDeployments,
+        String dbUser) {
+      this(namespace, release, dbDeployment, clusterName, restartDeployments, dbUser, null);
+    }
+  }
 
   /**
    * @param legacyDbPresent the legacy db deployment exists
@@ -64,9 +100,21 @@ public interface ClusterActivities {
    * @param dbSizeBytes {@code pg_database_size} summed over databases, or 0 when the legacy db does
    *     not run
    * @param checks one line per check that passed
+   * @param dataDirectory the legacy database's {@code data_directory}, or null
+   * @param systemIdentifier its {@code pg_control_system()} system identifier, or null
    */
   record PreflightResult(
-      boolean legacyDbPresent, boolean cnpgServing, long dbSizeBytes, List<String> checks) {}
+      boolean legacyDbPresent,
+      boolean cnpgServing,
+      long dbSizeBytes,
+      List<String> checks,
+      String dataDirectory,
+      String systemIdentifier) {
+    public PreflightResult(
+        boolean legacyDbPresent, boolean cnpgServing, long dbSizeBytes, List<String> checks) {
+      this(legacyDbPresent, cnpgServing, dbSizeBytes, checks, null, null);
+    }
+  }
 
   record ScaleRequest(String namespace, String deployment, int replicas, boolean dryRun) {}
 

@@ -52,6 +52,12 @@ public final class FailureTypes {
   /** Putting OpsChain back in service after an abort failed. */
   public static final String COMPENSATION_FAILED = "CompensationFailed";
 
+  /**
+   * After a compensation, the legacy database does not answer, or answers as another database (its
+   * system identifier changed): OpsChain is not back in service.
+   */
+  public static final String DATABASE_NOT_IN_SERVICE = "DatabaseNotInService";
+
   /** Failures that a retry cannot fix; activity retry policies stop on these. */
   public static final List<String> NON_RETRYABLE =
       List.of(
@@ -65,7 +71,8 @@ public final class FailureTypes {
           IMPORT_TIMED_OUT,
           INVALID_VALUES,
           RELEASE_BUSY,
-          CONTROL_DATA_MISMATCH);
+          CONTROL_DATA_MISMATCH,
+          DATABASE_NOT_IN_SERVICE);
 
   private FailureTypes() {}
 }

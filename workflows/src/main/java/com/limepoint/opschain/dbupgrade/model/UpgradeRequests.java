@@ -103,6 +103,14 @@ public final class UpgradeRequests {
     subdomain(problems, "pvcName", r.pvcName());
     // pgdata is emptied during a manual restore: refuse anything shallower than /a/b.
     path(problems, "pgdata", r.pgdata(), 2);
+    if (nested(r.podBackupDir(), r.pgdata())) {
+      problems.add(
+          "podBackupDir: '"
+              + r.podBackupDir()
+              + "' must not be, contain or lie inside pgdata '"
+              + r.pgdata()
+              + "' (the manual restore empties pgdata and uploads the backup to podBackupDir)");
+    }
     required(problems, "dataOwner", r.dataOwner(), OWNER, 21, "uid:gid such as 26:26");
     required(problems, "dbUser", r.dbUser(), DB_USER, 63, "a PostgreSQL role name");
     timeout(problems, "importTimeout", r.importTimeout());
@@ -258,6 +266,16 @@ public final class UpgradeRequests {
               + (minDepth > 1 ? ", at least " + minDepth + " levels deep" : "")
               + ", without '..'");
     }
+  }
+
+  /** True when both paths are given and one is the other or lies inside it. */
+  private static boolean nested(String a, String b) {
+    if (a == null || b == null || a.isEmpty() || b.isEmpty()) {
+      return false;
+    }
+    String x = a.endsWith("/") ? a : a + "/";
+    String y = b.endsWith("/") ? b : b + "/";
+    return x.startsWith(y) || y.startsWith(x);
   }
 
   private static void timeout(List<String> problems, String field, String value) {

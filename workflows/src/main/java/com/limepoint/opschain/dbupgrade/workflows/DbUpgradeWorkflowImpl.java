@@ -55,6 +55,12 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private String workflowId;
   private String hostDir;
 
+  /** The change id of the run-scoped host dir ({@code Workflow.getVersion}). */
+  static final String RUN_SCOPED_CHANGE = "run-scoped-host-dir";
+
+  /** The change id of the database check after a compensation. */
+  static final String CHECKED_COMPENSATION_CHANGE = "checked-compensation";
+
   /** The change id of the search attributes ({@code Workflow.getVersion}). */
   static final String SEARCH_ATTRIBUTES_CHANGE = "search-attributes";
 
@@ -88,7 +94,12 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     req = UpgradeRequests.validate(request, workflowId);
     gates.configure(
         req.approvers(), UpgradeRequests.parseDuration(req.gateTimeout()), req.gatesSkipped());
-    hostDir = req.hostBackupDir() + "/" + workflowId;
+    // Version 1: the host dir, like every marker, carries the run id, so a later run of the same
+    // namespace never reuses or overwrites an earlier run's backup.
+    hostDir =
+        Workflow.getVersion(RUN_SCOPED_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1
+            ? req.hostBackupDir() + "/" + workflowId + "/" + Workflow.getInfo().getRunId()
+            : req.hostBackupDir() + "/" + workflowId;
     planSteps();
 
     acts = new UpgradeActivities(claimHost(), UpgradeRequests.parseDuration(req.importTimeout()));
@@ -235,7 +246,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
                             req.dbDeployment(),
                             req.clusterName(),
                             req.restartDeployments(),
-                            req.dbUser())),
+                            req.dbUser(),
+                            req.podBackupDir())),
             r ->
                 "legacy db "
                     + (r.legacyDbPresent() ? "present" : "absent")
@@ -546,8 +558,26 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
                           req.restartDeployments(),
                           UpgradeActivities.waitSeconds())),
           r -> r.summary());
+      if (Workflow.getVersion(CHECKED_COMPENSATION_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1) {
+        checkDatabaseBack();
+      }
     } catch (ActivityFailure e) {
       phase(Phase.FAILED, "could not put OpsChain back in service: " + Failures.describe(e));
+      if (FailureTypes.DATABASE_NOT_IN_SERVICE.equals(Failures.type(e))) {
+        throw ApplicationFailure.newNonRetryableFailureWithCause(
+            why
+                + "; OpsChain was redeployed on "
+                + req.currentVersion()
+                + " but it is NOT back in service: "
+                + Failures.describe(e)
+                + ". "
+                + (backup != null && backup.passesVerification()
+                    ? "The verified backup is at " + host + ":" + hostDir
+                    : "No verified backup was taken by this run")
+                + "; check the database before anyone uses OpsChain.",
+            FailureTypes.DATABASE_NOT_IN_SERVICE,
+            e);
+      }
       throw ApplicationFailure.newNonRetryableFailureWithCause(
           why
               + "; putting OpsChain back in service on "
@@ -568,6 +598,26 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
         Outcome.ABORTED,
         Phase.ABORTED,
         why + "; OpsChain is back in service on " + req.currentVersion() + backupNote);
+  }
+
+  /**
+   * "Back in service" is checked: the legacy database answers and is the one preflight saw (its
+   * system identifier). The OpsChain deployments were awaited just before.
+   */
+  private void checkDatabaseBack() {
+    steps.run(
+        "checkDatabaseBack",
+        "the legacy database answers and is the one preflight recorded",
+        () ->
+            acts.clusterWait("check the legacy database in " + req.namespace())
+                .checkDatabaseBack(
+                    new ClusterActivities.DatabaseCheckRequest(
+                        req.namespace(),
+                        req.dbDeployment(),
+                        req.dbUser(),
+                        preflight.systemIdentifier(),
+                        UpgradeActivities.DATABASE_CHECK.toSeconds())),
+        r -> r.summary());
   }
 
   private UpgradeReport stopAfterPointOfNoReturn(Gate gate, Gates.Result result, String state) {

@@ -41,8 +41,15 @@ final class UpgradeActivities {
   /** Beyond importTimeout, the time an import watch gets to report it. */
   static final Duration IMPORT_MARGIN = Duration.ofMinutes(15);
 
-  /** Long activities heartbeat every few seconds; two missed minutes mean the worker is gone. */
-  static final Duration HEARTBEAT = Duration.ofMinutes(2);
+  /**
+   * Long activities heartbeat at least every 5 s while any call blocks (Heartbeats.CADENCE); 45
+   * silent seconds mean the worker or its attempt is gone, and the retry (which first stops what
+   * the earlier attempt still runs) starts within a minute.
+   */
+  static final Duration HEARTBEAT = Duration.ofSeconds(45);
+
+  /** How long the legacy database may take to answer after a compensation. */
+  static final Duration DATABASE_CHECK = Duration.ofSeconds(60);
 
   private static final RetryOptions RETRY =
       RetryOptions.newBuilder()

@@ -87,6 +87,14 @@ class UpgradeRequestTest {
         Arguments.of("pgdata", "/", "pgdata:"),
         Arguments.of("pgdata", "/pgdata", "at least 2 levels deep"),
         Arguments.of("podBackupDir", "/tmp/$(id)", "podBackupDir:"),
+        // The restore pod uploads to podBackupDir and empties pgdata: neither may hold the other.
+        Arguments.of(
+            "podBackupDir",
+            "/var/lib/postgresql/data/pgdata",
+            "podBackupDir: '/var/lib/postgresql/data/pgdata' must not be, contain or lie inside"
+                + " pgdata"),
+        Arguments.of("podBackupDir", "/var/lib/postgresql/data/pgdata/backup", "inside pgdata"),
+        Arguments.of("podBackupDir", "/var/lib/postgresql", "must not be, contain"),
         Arguments.of("maxRate", "fast", "maxRate:"),
         Arguments.of("dataOwner", "postgres", "dataOwner:"),
         Arguments.of("importTimeout", "10s", "importTimeout: '10s' must be between 1m and 30d"),

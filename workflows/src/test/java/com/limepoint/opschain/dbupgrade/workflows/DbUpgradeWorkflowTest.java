@@ -70,7 +70,10 @@ class DbUpgradeWorkflowTest {
           "Values.prepareValues:MIGRATION");
 
   static final List<String> COMPENSATION =
-      List.of("Helm.upgrade:putBackInService", "Cluster.awaitRolloutComplete");
+      List.of(
+          "Helm.upgrade:putBackInService",
+          "Cluster.awaitRolloutComplete",
+          "Cluster.checkDatabaseBack");
 
   static final List<String> AFTER_IMPORT =
       List.of(
@@ -411,7 +414,39 @@ class DbUpgradeWorkflowTest {
     assertThat(failure.getOriginalMessage()).contains("back in service on 2025-10-01");
     assertThat(fakes.calls())
         .endsWith(
-            "Backup.takeBackup", "Helm.upgrade:putBackInService", "Cluster.awaitRolloutComplete");
+            "Backup.takeBackup",
+            "Helm.upgrade:putBackInService",
+            "Cluster.awaitRolloutComplete",
+            "Cluster.checkDatabaseBack");
+  }
+
+  @Test
+  void aCompensationOverADatabaseThatDoesNotAnswerFailsInsteadOfClaimingService(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    when(fakes.cluster.checkDatabaseBack(any()))
+        .thenThrow(
+            ApplicationFailure.newNonRetryableFailure(
+                "the legacy database is not back in service after 60 s: PostgreSQL in pod"
+                    + " opschain/opschain-db-7d9f does not answer a query",
+                FailureTypes.DATABASE_NOT_IN_SERVICE));
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    awaitGate(wf, Gate.START);
+    wf.approve(new GateDecision("START", "alice", null));
+    awaitGate(wf, Gate.BACKUP_VERIFIED);
+    wf.reject(new GateDecision("BACKUP_VERIFIED", "alice", "not today"));
+
+    WorkflowFailedException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            WorkflowFailedException.class, () -> result(client, "opschain"));
+
+    ApplicationFailure failure = (ApplicationFailure) e.getCause();
+    assertThat(failure.getType()).isEqualTo(FailureTypes.DATABASE_NOT_IN_SERVICE);
+    assertThat(failure.getOriginalMessage())
+        .contains("NOT back in service", "does not answer a query", "verified backup is at")
+        .doesNotContain("OpsChain is back in service");
+    assertThat(wf.status().phase()).isEqualTo(Phase.FAILED);
+    assertThat(fakes.calls()).endsWith(COMPENSATION.toArray(String[]::new));
   }
 
   @Test

@@ -69,6 +69,8 @@ final class FakeActivities {
     when(cluster.awaitDeploymentReady(any())).thenReturn(waited);
     when(cluster.awaitRolloutComplete(any())).thenReturn(waited);
     when(cluster.awaitDeploymentGone(any())).thenReturn(waited);
+    when(cluster.checkDatabaseBack(any()))
+        .thenReturn(new WaitResult("PostgreSQL answers; system identifier as recorded", 10));
     when(backup.checkFreeSpace(any())).thenReturn(ChangeResult.unchanged("enough space"));
     when(backup.takeBackup(any()))
         .thenReturn(
