@@ -27,6 +27,7 @@ import com.limepoint.opschain.dbupgrade.workflows.ManualRestoreWorkflowImpl;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowFailedException;
 import io.temporal.client.WorkflowOptions;
 import io.temporal.testing.TestEnvironmentOptions;
 import io.temporal.testing.TestWorkflowEnvironment;
@@ -61,6 +62,8 @@ class UpgradeEndToEndIT {
   LocalPostgres legacy;
   LocalPostgres cnpgDb;
   ChartReleases releases;
+  DestructiveAudit.RecordingReleases helm;
+  boolean started;
   TestWorkflowEnvironment env;
   WorkflowClient client;
   KubernetesClient k8s;
@@ -102,6 +105,7 @@ class UpgradeEndToEndIT {
             Map.of(),
             "Install complete"));
     pvcPgdata = sandbox.resolve("pvc/data/pgdata");
+    helm = new DestructiveAudit.RecordingReleases(new BoxHelmReleases(releases));
 
     env =
         TestWorkflowEnvironment.newInstance(
@@ -118,7 +122,7 @@ class UpgradeEndToEndIT {
     env.newWorker(HOST_QUEUE)
         .registerActivitiesImplementations(
             new BackupActivitiesImpl(k8s, "e2e-host"),
-            new HelmActivitiesImpl(new BoxHelmReleases(releases)),
+            new HelmActivitiesImpl(helm),
             new ValuesActivitiesImpl());
     env.start();
     client = env.getWorkflowClient();
@@ -131,6 +135,43 @@ class UpgradeEndToEndIT {
     if (box != null) {
       RbacCoverage.record(box.activityRequests());
     }
+    try {
+      if (started) {
+        everyDestructiveStepTargetedThisRunOrFollowedItsGate();
+      }
+    } finally {
+      close();
+    }
+  }
+
+  /**
+   * The audit over what really ran in the scenario (see {@link DestructiveAudit}): every pod
+   * command and deleting API call of the activities, and every Helm deploy.
+   */
+  private void everyDestructiveStepTargetedThisRunOrFollowedItsGate() {
+    UpgradeStatus s = client.newWorkflowStub(DbUpgradeWorkflow.class, WF).status();
+    DestructiveAudit.Run run =
+        new DestructiveAudit.Run(WF, "2026-02-10", pvcPgdata.toString(), s.approvals(), s.steps());
+    List<String> violations =
+        DestructiveAudit.violations(run, box.podCommands(), box.apiCalls(), helm.deploys);
+    long destructive =
+        box.podCommands().stream()
+            .filter(c -> !DestructiveAudit.targets(DestructiveAudit.unfenced(c.argv())).isEmpty())
+            .count();
+    System.out.println(
+        "e2e audit: "
+            + box.podCommands().size()
+            + " pod commands ("
+            + destructive
+            + " destructive), "
+            + helm.deploys.size()
+            + " helm deploys, "
+            + violations.size()
+            + " violations");
+    assertThat(violations).isEmpty();
+  }
+
+  private void close() throws Exception {
     if (env != null) {
       env.close();
     }
@@ -184,6 +225,7 @@ class UpgradeEndToEndIT {
   }
 
   DbUpgradeWorkflow start(UpgradeRequest r) {
+    started = true;
     DbUpgradeWorkflow wf =
         client.newWorkflowStub(
             DbUpgradeWorkflow.class,
@@ -324,6 +366,71 @@ class UpgradeEndToEndIT {
     assertThat(legacy.sql("opschain", COUNT)).isEqualTo(rowsBefore);
     assertThat(legacy.sql("opschain", SUM)).isEqualTo(sumBefore);
     export("e2e-abort", WF);
+  }
+
+  @Test
+  void aPodBackupDirInTheDataDirectoryIsRefusedBeforeStartAndEveryRowStays() throws Exception {
+    // The plausible mistake: the backup "on the volume", in the live database's PGDATA, or in a
+    // directory that holds it. Preflight refuses both before the START gate, naming the data
+    // directory the server reports (SHOW data_directory); nothing is changed.
+    String dataDir = legacy.sql("postgres", "SHOW data_directory");
+    for (String wrong : List.of(dataDir, legacy.pgdata().getParent().toString())) {
+      DbUpgradeWorkflow wf = start(request(Map.of("podBackupDir", wrong)));
+      WorkflowFailedException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              WorkflowFailedException.class,
+              () -> client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class));
+      io.temporal.failure.ApplicationFailure f = rootFailure(e);
+      System.out.println("e2e refused podBackupDir " + wrong + ": " + f.getOriginalMessage());
+      assertThat(f.getType()).isEqualTo("PreflightFailed");
+      assertThat(f.getOriginalMessage())
+          .contains("podBackupDir " + wrong, "data directory " + dataDir, "nothing was changed");
+      assertThat(wf.status().approvals()).isEmpty();
+      assertThat(wf.status().steps())
+          .filteredOn(st -> st.name().equals("gate START"))
+          .allMatch(st -> st.startedAt() == null);
+    }
+    assertThat(box.activityMutations())
+        .filteredOn(m -> !m.contains("/exec?"))
+        .as("no object was changed")
+        .isEmpty();
+    assertThat(legacy.sql("opschain", COUNT)).isEqualTo(rowsBefore);
+    assertThat(legacy.sql("opschain", SUM)).isEqualTo(sumBefore);
+    assertThat(legacy.pgdata().resolve("PG_VERSION")).exists();
+  }
+
+  @Test
+  void aCompensationOverADatabaseThatDoesNotAnswerEndsFailedNotBackInService() throws Exception {
+    long t0 = System.nanoTime();
+    DbUpgradeWorkflow wf = start();
+    approveByUpdate(wf, Gate.START, "alice");
+    awaitGate(wf, Gate.BACKUP_VERIFIED);
+    // The database dies while the gate is open; the rejection puts OpsChain back, and the check
+    // that follows must notice that nothing answers.
+    legacy.close();
+    wf.reject(new GateDecision("BACKUP_VERIFIED", "bob", "not tonight"));
+    WorkflowFailedException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            WorkflowFailedException.class,
+            () -> client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class));
+
+    report("compensation over a dead database", t0);
+    io.temporal.failure.ApplicationFailure f = rootFailure(e);
+    assertThat(f.getType()).isEqualTo("DatabaseNotInService");
+    assertThat(f.getOriginalMessage())
+        .contains("NOT back in service", "does not answer a query", "verified backup is at")
+        .doesNotContain("OpsChain is back in service");
+    assertThat(wf.status().phase().name()).isEqualTo("FAILED");
+    assertThat(last().description()).endsWith("/putBackInService");
+  }
+
+  private static io.temporal.failure.ApplicationFailure rootFailure(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof io.temporal.failure.ApplicationFailure af) {
+        return af;
+      }
+    }
+    throw new AssertionError("no ApplicationFailure in " + e);
   }
 
   private ChartReleases.Revision last() {

@@ -274,7 +274,7 @@ public final class ClusterInABox implements AutoCloseable {
     private final long startedMillis;
     private volatile long endedMillis;
 
-    PodCommand(String namespace, String pod, List<String> argv, String userAgent, long at) {
+    public PodCommand(String namespace, String pod, List<String> argv, String userAgent, long at) {
       this.namespace = namespace;
       this.pod = pod;
       this.argv = List.copyOf(argv);

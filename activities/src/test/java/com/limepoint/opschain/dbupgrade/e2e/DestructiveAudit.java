@@ -1,0 +1,231 @@
+package com.limepoint.opschain.dbupgrade.e2e;
+
+import com.limepoint.opschain.dbupgrade.helm.HelmCall;
+import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
+import com.limepoint.opschain.dbupgrade.kube.RunDir;
+import com.limepoint.opschain.dbupgrade.model.ApprovalEntry;
+import com.limepoint.opschain.dbupgrade.model.StepState;
+import com.limepoint.opschain.dbupgrade.model.StepStatus;
+import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * "No destructive step without a verified backup and an approved gate", checked on what really ran:
+ * every pod command and every deleting API call the activities sent to the harness, and every Helm
+ * deploy. Each destructive one must target something this run created (a run directory the run made
+ * with {@code mkdir} and whose {@value RunDir#OWNER} marker names the workflow and the run that its
+ * name carries), or come after the gate that allows it was approved and the backup was verified:
+ * the new version's deploy after BACKUP_VERIFIED, the pgdata wipe, extract and chown and the
+ * cluster and restore-pod deletes after MANUAL_RESTORE. A signal may only go to a process whose
+ * command line the activity read first.
+ */
+final class DestructiveAudit {
+
+  /** The facts a scenario's audit needs beside the harness's logs. */
+  record Run(
+      String workflowId,
+      String targetVersion,
+      String pgdata,
+      List<ApprovalEntry> approvals,
+      List<StepStatus> steps) {}
+
+  /** One Helm upgrade as the activities asked for it, with when. */
+  record Deploy(String version, String description, long atMillis) {}
+
+  private DestructiveAudit() {}
+
+  static List<String> violations(
+      Run run,
+      List<ClusterInABox.PodCommand> commands,
+      List<ClusterInABox.ApiCall> calls,
+      List<Deploy> deploys) {
+    List<String> out = new ArrayList<>();
+    List<ClusterInABox.PodCommand> mine =
+        commands.stream().filter(c -> ClusterInABox.ACTIVITY_AGENT.equals(c.userAgent())).toList();
+    for (int i = 0; i < mine.size(); i++) {
+      ClusterInABox.PodCommand c = mine.get(i);
+      List<String> argv = unfenced(c.argv());
+      for (String target : targets(argv)) {
+        if (insideOwnedRunDir(run, target, mine.subList(0, i))) {
+          continue;
+        }
+        if (under(target, parent(run.pgdata()))
+            && allowed(run, "MANUAL_RESTORE", c.startedMillis())) {
+          continue;
+        }
+        out.add(
+            c + ": targets " + target + ", which this run did not create, before " + gateFor(run));
+      }
+      if (!argv.isEmpty() && argv.get(0).equals("perl")) {
+        for (String pid : argv.subList(5, argv.size())) {
+          boolean confirmed =
+              mine.subList(0, i).stream()
+                  .anyMatch(p ->
+                      p.pod().equals(c.pod())
+                          && p.argv().equals(List.of("cat", "/proc/" + pid + "/cmdline")));
+          if (!confirmed) {
+            out.add(c + ": signals process group " + pid + " without reading its command line");
+          }
+        }
+      }
+    }
+    long postedPods =
+        calls.stream()
+            .filter(a -> ClusterInABox.ACTIVITY_AGENT.equals(a.userAgent()))
+            .filter(a ->
+                a.method().equals("POST")
+                    && a.path().matches("/api/v1/namespaces/[^/]+/pods(\\?.*)?"))
+            .count();
+    for (ClusterInABox.ApiCall a : calls) {
+      if (!ClusterInABox.ACTIVITY_AGENT.equals(a.userAgent()) || !a.method().equals("DELETE")) {
+        continue;
+      }
+      boolean restorePod = a.path().matches("/api/v1/namespaces/[^/]+/pods/restore-from-backup.*");
+      boolean cluster =
+          a.path().matches("/apis/postgresql.cnpg.io/v1/namespaces/[^/]+/clusters/.*");
+      if ((restorePod && postedPods > 0 || cluster)
+          && allowed(run, "MANUAL_RESTORE", a.atMillis())) {
+        continue;
+      }
+      out.add("DELETE " + a.path() + " is not something this run may delete at that point");
+    }
+    for (Deploy d : deploys) {
+      if (d.version().equals(run.targetVersion())
+          && !allowed(run, "BACKUP_VERIFIED", d.atMillis())) {
+        out.add(
+            "helm upgrade to "
+                + d.version()
+                + " ("
+                + d.description()
+                + ") before an approved"
+                + " BACKUP_VERIFIED and a verified backup");
+      }
+    }
+    return out;
+  }
+
+  /** What a command deletes, overwrites or changes in place; empty for reads and creations. */
+  static List<String> targets(List<String> argv) {
+    if (argv.isEmpty()) {
+      return List.of();
+    }
+    List<String> args = argv.subList(1, argv.size());
+    List<String> operands = args.stream().filter(a -> !a.startsWith("-")).toList();
+    return switch (argv.get(0)) {
+      case "rm" -> operands;
+      case "find" -> args.contains("-delete") ? List.of(args.get(0)) : List.of();
+      case "tar" ->
+          args.stream().anyMatch(a -> a.startsWith("-x")) && args.contains("-C")
+              ? List.of(args.get(args.indexOf("-C") + 1))
+              : List.of();
+      case "chown" -> args.contains("-R") ? List.of(args.get(args.size() - 1)) : List.of();
+      case "mv" -> operands;
+      case "cp" -> args.contains("-n") ? List.of() : List.of(args.get(args.size() - 1));
+      case "dd" -> args.stream().filter(a -> a.startsWith("of=")).map(a -> a.substring(3)).toList();
+      case "pg_basebackup" -> List.of(args.get(args.indexOf("-D") + 1));
+      default -> List.of();
+    };
+  }
+
+  /** The command behind {@code setsid --wait flock ... <lock>}. */
+  static List<String> unfenced(List<String> argv) {
+    if (argv.size() > 8 && argv.get(0).equals("setsid") && argv.get(2).equals("flock")) {
+      return argv.subList(8, argv.size());
+    }
+    return argv;
+  }
+
+  /**
+   * {@code target} lies in a directory that an earlier command of the run made with {@code mkdir
+   * --} and whose owner marker names this workflow and the run id in the directory's name.
+   */
+  private static boolean insideOwnedRunDir(
+      Run run, String target, List<ClusterInABox.PodCommand> earlier) {
+    for (ClusterInABox.PodCommand c : earlier) {
+      List<String> argv = c.argv();
+      if (argv.size() == 3 && argv.get(0).equals("mkdir") && argv.get(1).equals("--")) {
+        String dir = argv.get(2);
+        if (under(target, dir) && ownedBy(run, dir)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private static boolean ownedBy(Run run, String dir) {
+    try {
+      String[] owner = Files.readString(Path.of(dir, RunDir.OWNER)).strip().split(" ");
+      return owner.length == 2
+          && owner[0].startsWith(run.workflowId())
+          && dir.endsWith("/" + owner[0] + "." + owner[1]);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static boolean allowed(Run run, String gate, long atMillis) {
+    boolean approved =
+        run.approvals().stream()
+            .anyMatch(a ->
+                a.gate().equals(gate)
+                    && a.decision().equals("APPROVED")
+                    && Instant.parse(a.at()).toEpochMilli() <= atMillis);
+    boolean verified =
+        run.steps().stream()
+            .anyMatch(s ->
+                s.name().equals("verifyBackup")
+                    && s.state() == StepState.DONE
+                    && Instant.parse(s.endedAt()).toEpochMilli() <= atMillis);
+    return approved && verified;
+  }
+
+  private static String gateFor(Run run) {
+    return "an approved MANUAL_RESTORE after a verified backup";
+  }
+
+  private static boolean under(String path, String dir) {
+    return path.equals(dir) || path.startsWith(dir + "/");
+  }
+
+  private static String parent(String path) {
+    return path.substring(0, path.lastIndexOf('/'));
+  }
+
+  /** Helm as the e2e scenarios run it, recording every upgrade for the audit. */
+  static final class RecordingReleases implements HelmReleases {
+    private final HelmReleases delegate;
+    final List<Deploy> deploys = new CopyOnWriteArrayList<>();
+
+    RecordingReleases(HelmReleases delegate) {
+      this.delegate = delegate;
+    }
+
+    @Override
+    public List<Revision> history(String namespace, String release) {
+      return delegate.history(namespace, release);
+    }
+
+    @Override
+    public Revision upgrade(HelmCall call) {
+      deploys.add(new Deploy(call.version(), call.description(), System.currentTimeMillis()));
+      return delegate.upgrade(call);
+    }
+
+    @Override
+    public Revision rollback(String namespace, String release, int toRevision, String description) {
+      return delegate.rollback(namespace, release, toRevision, description);
+    }
+
+    @Override
+    public String render(HelmCall call) {
+      return delegate.render(call);
+    }
+  }
+}
