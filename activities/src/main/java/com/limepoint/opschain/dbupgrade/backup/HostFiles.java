@@ -47,10 +47,13 @@ final class HostFiles {
   static void digestPrefix(Path file, long length, MessageDigest digest) throws IOException {
     byte[] buf = new byte[1 << 20];
     long left = length;
-    long started = System.nanoTime();
-    try (InputStream in = reads.apply(Files.newInputStream(file))) {
+    // One read may block for long on a slow disk: a keep-alive heartbeats beside it, and stops the
+    // read (an interrupt closes the file's channel) when the attempt is over.
+    Thread reader = Thread.currentThread();
+    try (AutoCloseable quiet =
+            Heartbeats.keepAlive("SHA-256 of " + file.getFileName(), reader::interrupt);
+        InputStream in = reads.apply(Files.newInputStream(file))) {
       while (left > 0) {
-        Heartbeats.alive("SHA-256 of " + file.getFileName(), started);
         int n = in.read(buf, 0, (int) Math.min(buf.length, left));
         if (n < 0) {
           throw new IOException(file + " is shorter than " + length + " bytes");
@@ -58,6 +61,10 @@ final class HostFiles {
         digest.update(buf, 0, n);
         left -= n;
       }
+    } catch (IOException | RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IOException(e);
     }
   }
 
@@ -91,7 +98,7 @@ final class HostFiles {
               .redirectOutput(out.toFile())
               .start();
       long started = System.nanoTime();
-      while (!p.waitFor(Heartbeats.CADENCE.toMillis(), TimeUnit.MILLISECONDS)) {
+      while (!p.waitFor(Heartbeats.SLICE.toMillis(), TimeUnit.MILLISECONDS)) {
         if (System.nanoTime() - started > COMMAND_LIMIT.toNanos()) {
           return new Result(-1, "timed out after " + COMMAND_LIMIT);
         }

@@ -2,7 +2,6 @@ package com.limepoint.opschain.dbupgrade.helm;
 
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
-import com.limepoint.opschain.dbupgrade.kube.Heartbeats.Checkpoint;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.temporal.failure.ApplicationFailure;
 import java.util.List;
@@ -113,23 +112,9 @@ public class HelmActivitiesImpl implements HelmActivities {
     long start = System.nanoTime();
     while (true) {
       try {
-        return f.get(10, TimeUnit.SECONDS);
+        return f.get(Heartbeats.SLICE.toMillis(), TimeUnit.MILLISECONDS);
       } catch (TimeoutException e) {
-        Heartbeats.beat(
-            new Checkpoint(
-                "helmUpgrade",
-                null,
-                0,
-                0,
-                null,
-                "helm upgrade "
-                    + call.release()
-                    + " "
-                    + call.version()
-                    + " running for "
-                    + (System.nanoTime() - start) / 1_000_000_000
-                    + " s",
-                List.of()));
+        Heartbeats.alive("helm upgrade " + call.release() + " " + call.version(), start);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw ApplicationFailure.newFailure(

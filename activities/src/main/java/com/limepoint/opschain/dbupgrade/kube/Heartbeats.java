@@ -49,7 +49,7 @@ public final class Heartbeats {
     context()
         .ifPresent(c -> {
           c.heartbeat(checkpoint);
-          LAST.set(new Sent(attemptKey(c), checkpoint, System.nanoTime()));
+          remember(attemptKey(c), checkpoint);
           signalMilestone(c, checkpoint);
         });
   }
@@ -60,10 +60,25 @@ public final class Heartbeats {
    */
   public static final java.time.Duration CADENCE = java.time.Duration.ofSeconds(5);
 
-  /** The last checkpoint this thread sent, per activity attempt. */
-  private record Sent(String attempt, Checkpoint checkpoint, long atNanos) {}
+  /**
+   * How long a wait blocks before it calls {@link #alive} again: a fifth of the cadence, so the gap
+   * between heartbeats stays within the cadence and a second.
+   */
+  public static final java.time.Duration SLICE = java.time.Duration.ofSeconds(1);
 
-  private static final ThreadLocal<Sent> LAST = new ThreadLocal<>();
+  /** The last checkpoint an attempt sent, and when. */
+  private record Sent(Checkpoint checkpoint, long atNanos) {}
+
+  /** By attempt (workflow, run, activity id, attempt); running attempts only are needed. */
+  private static final java.util.Map<String, Sent> LAST =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  private static void remember(String attempt, Checkpoint cp) {
+    if (LAST.size() > 1000) {
+      LAST.clear();
+    }
+    LAST.put(attempt, new Sent(cp, System.nanoTime()));
+  }
 
   /**
    * Heartbeats while a blocking call waits, unless this attempt beat within {@link #CADENCE}: the
@@ -72,31 +87,65 @@ public final class Heartbeats {
    * (the SDK throws), so its caller stops what it started.
    */
   public static void alive(String what, long startedNanos) {
-    context()
-        .ifPresent(c -> {
-          Sent last = LAST.get();
-          String attempt = attemptKey(c);
-          boolean mine = last != null && last.attempt().equals(attempt);
-          if (mine && System.nanoTime() - last.atNanos() < CADENCE.toNanos()) {
-            return;
-          }
-          String message =
-              what + " running for " + (System.nanoTime() - startedNanos) / 1_000_000_000L + " s";
-          Checkpoint base = mine ? last.checkpoint() : null;
-          Checkpoint cp =
-              base == null
-                  ? new Checkpoint(stepOf(c), null, 0, 0, null, message, List.of())
-                  : new Checkpoint(
-                      base.step(),
-                      base.file(),
-                      base.offset(),
-                      base.total(),
-                      base.percent(),
-                      message,
-                      base.log());
-          c.heartbeat(cp);
-          LAST.set(new Sent(attempt, cp, System.nanoTime()));
-        });
+    context().ifPresent(c -> aliveIn(c, what, startedNanos));
+  }
+
+  private static void aliveIn(ActivityExecutionContext c, String what, long startedNanos) {
+    String attempt = attemptKey(c);
+    Sent last = LAST.get(attempt);
+    if (last != null && System.nanoTime() - last.atNanos() < CADENCE.toNanos()) {
+      return;
+    }
+    String message =
+        what + " running for " + (System.nanoTime() - startedNanos) / 1_000_000_000L + " s";
+    Checkpoint base = last == null ? null : last.checkpoint();
+    Checkpoint cp =
+        base == null
+            ? new Checkpoint(stepOf(c), null, 0, 0, null, message, List.of())
+            : new Checkpoint(
+                base.step(),
+                base.file(),
+                base.offset(),
+                base.total(),
+                base.percent(),
+                message,
+                base.log());
+    c.heartbeat(cp);
+    remember(attempt, cp);
+  }
+
+  private static final java.util.concurrent.ScheduledExecutorService KEEPALIVE =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().daemon().name("heartbeat-keepalive").factory());
+
+  /**
+   * Heartbeats from another thread while the activity's thread blocks in a call that cannot be
+   * sliced (a read from an exec stream that has gone quiet): the context may be used from any
+   * thread. When the heartbeat says the attempt was canceled or timed out, {@code onCanceled} runs
+   * (closing the stream, so the blocked read returns). Close the returned handle when the call
+   * returns.
+   */
+  public static AutoCloseable keepAlive(String what, Runnable onCanceled) {
+    Optional<ActivityExecutionContext> ctx = context();
+    if (ctx.isEmpty()) {
+      return () -> {};
+    }
+    ActivityExecutionContext c = ctx.get();
+    long started = System.nanoTime();
+    java.util.concurrent.ScheduledFuture<?> task =
+        KEEPALIVE.scheduleWithFixedDelay(
+            () -> {
+              try {
+                aliveIn(c, what, started);
+              } catch (RuntimeException e) {
+                onCanceled.run();
+                throw e;
+              }
+            },
+            1,
+            1,
+            java.util.concurrent.TimeUnit.SECONDS);
+    return () -> task.cancel(false);
   }
 
   private static String attemptKey(ActivityExecutionContext c) {

@@ -146,17 +146,23 @@ public final class PodExec {
       byte[] buf = new byte[DOWNLOAD_BUFFER];
       int n;
       long started = System.nanoTime();
-      // While data flows the sink heartbeats the durable offset. A stream that stalls blocks the
-      // read without heartbeats: the attempt then times out and its retry resumes (fenced on the
-      // host by the copy's file lock).
-      while ((n = out.read(buf)) >= 0) {
-        sink.write(buf, 0, n);
-        Heartbeats.alive(PodCommands.describe(argv) + " in pod " + pod, started);
-        if (System.nanoTime() > deadline) {
-          throw new TimeoutException();
+      // While data flows the sink heartbeats the durable offset; while the stream is quiet (a slow
+      // pod, a stalled stream) the keep-alive does, and closes the exec when the attempt is over.
+      Integer code;
+      try (AutoCloseable quiet =
+          Heartbeats.keepAlive(PodCommands.describe(argv) + " in pod " + pod, watch::close)) {
+        while ((n = out.read(buf)) >= 0) {
+          sink.write(buf, 0, n);
+          if (System.nanoTime() > deadline) {
+            throw new TimeoutException();
+          }
         }
+        code = awaitExit(watch, argv, pod, deadline, started);
+      } catch (IOException | TimeoutException | ExecutionException | InterruptedException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
       }
-      Integer code = awaitExit(watch, argv, pod, deadline, started);
       return new Result(code == null ? UNKNOWN_EXIT : code, "", err.text());
     } catch (ExecutionException
         | KubernetesClientException
@@ -346,10 +352,10 @@ public final class PodExec {
   }
 
   /**
-   * Waits for the exit status in slices of at most {@link Heartbeats#CADENCE}, heartbeating between
-   * them: a long command never leaves its attempt silent, and a canceled or timed-out attempt
-   * learns it from the heartbeat and closes the exec (its pod process is stopped by {@link
-   * PodFence} before a retry acts).
+   * Waits for the exit status in slices of {@link Heartbeats#SLICE}, heartbeating between them: a
+   * long command never leaves its attempt silent, and a canceled or timed-out attempt learns it
+   * from the heartbeat and closes the exec (its pod process is stopped by {@link PodFence} before a
+   * retry acts).
    */
   private static Integer awaitExit(
       ExecWatch watch, List<String> argv, String pod, long deadline, long started)
@@ -361,7 +367,7 @@ public final class PodExec {
         throw new TimeoutException();
       }
       try {
-        return exit.get(Math.min(left, Heartbeats.CADENCE.toNanos()), TimeUnit.NANOSECONDS);
+        return exit.get(Math.min(left, Heartbeats.SLICE.toNanos()), TimeUnit.NANOSECONDS);
       } catch (TimeoutException slice) {
         Heartbeats.alive(PodCommands.describe(argv) + " in pod " + pod, started);
       }

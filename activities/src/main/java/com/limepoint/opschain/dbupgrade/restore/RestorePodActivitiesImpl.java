@@ -74,16 +74,35 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
               + "); it was left alone. Delete it by hand once nobody uses it, then retry.",
           FailureTypes.PREFLIGHT_FAILED);
     }
-    client
-        .pods()
-        .inNamespace(r.namespace())
-        .withName(r.podName())
-        .waitUntilCondition(
-            p -> p != null && DbPods.isReady(p), POD_START.toSeconds(), TimeUnit.SECONDS);
+    awaitReady(r);
     return created
         ? ChangeResult.changed(
             "created pod " + r.podName() + " (" + r.image() + ") on PVC " + r.pvcName())
         : ChangeResult.unchanged("pod " + r.podName() + " already runs; reusing it");
+  }
+
+  /** Waits for the pod to be ready, heartbeating between slices of the wait. */
+  private void awaitReady(RestorePodRequest r) {
+    long started = System.nanoTime();
+    while (true) {
+      try {
+        client
+            .pods()
+            .inNamespace(r.namespace())
+            .withName(r.podName())
+            .waitUntilCondition(
+                p -> p != null && DbPods.isReady(p),
+                Heartbeats.SLICE.toSeconds(),
+                TimeUnit.SECONDS);
+        return;
+      } catch (io.fabric8.kubernetes.client.KubernetesClientTimeoutException e) {
+        if (System.nanoTime() - started > POD_START.toNanos()) {
+          throw ApplicationFailure.newFailure(
+              "pod " + r.podName() + " is not ready after " + POD_START, "PodNotReady");
+        }
+        Heartbeats.alive("waiting for pod " + r.podName() + " to be ready", started);
+      }
+    }
   }
 
   /** As the runbook's {@code kubectl run --overrides}: root, the PVC at pgdata's parent, no TTY. */

@@ -24,6 +24,15 @@ public final class SameRun {
 
   /** Every call in the environment runs as attempt {@code attempt} of run {@code runId}. */
   public static TestActivityEnvironment environment(String runId, int attempt) {
+    return environment(runId, attempt, details -> {});
+  }
+
+  /**
+   * As {@link #environment(String, int)}, and {@code onHeartbeat} sees every heartbeat the
+   * activity's code makes, before the SDK throttles them: what a heartbeat-cadence test measures.
+   */
+  public static TestActivityEnvironment environment(
+      String runId, int attempt, java.util.function.Consumer<Object> onHeartbeat) {
     WorkerInterceptorBase interceptor =
         new WorkerInterceptorBase() {
           @Override
@@ -32,7 +41,7 @@ public final class SameRun {
             return new ActivityInboundCallsInterceptorBase(next) {
               @Override
               public void init(ActivityExecutionContext context) {
-                super.init(withRun(context, runId, attempt));
+                super.init(withRun(context, runId, attempt, onHeartbeat));
               }
             };
           }
@@ -45,7 +54,10 @@ public final class SameRun {
   }
 
   private static ActivityExecutionContext withRun(
-      ActivityExecutionContext context, String runId, int attempt) {
+      ActivityExecutionContext context,
+      String runId,
+      int attempt,
+      java.util.function.Consumer<Object> onHeartbeat) {
     ActivityInfo info = context.getInfo();
     ActivityInfo fixed =
         proxy(
@@ -58,7 +70,15 @@ public final class SameRun {
                 });
     return proxy(
         ActivityExecutionContext.class,
-        (p, m, args) -> m.getName().equals("getInfo") ? fixed : call(m, context, args));
+        (p, m, args) -> {
+          if (m.getName().equals("getInfo")) {
+            return fixed;
+          }
+          if (m.getName().equals("heartbeat")) {
+            onHeartbeat.accept(args[0]);
+          }
+          return call(m, context, args);
+        });
   }
 
   private static Object call(java.lang.reflect.Method m, Object target, Object[] args)

@@ -333,6 +333,11 @@ public final class ClusterInABox implements AutoCloseable {
     dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), delay, null, false));
   }
 
+  /** The next exec whose command line matches {@code regex} starts {@code delay} late. */
+  public void slowExecOnce(String regex, Duration delay) {
+    dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), delay, null, true));
+  }
+
   /** The next exec matching {@code regex} is stopped (SIGSTOP) {@code after} it started. */
   public void pauseExec(String regex, Duration after) {
     dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), Duration.ZERO, after, true));
