@@ -118,6 +118,16 @@ public class BackupActivitiesImpl implements BackupActivities {
     }
   }
 
+  /**
+   * Makes this attempt the only one changing {@code runDir} (see {@link PodFence}); the lock its
+   * commands hold.
+   */
+  private String fence(String ns, String pod, String runDir, String step) {
+    PodFence.Fence f = fence.begin(ns, pod, runDir);
+    f.stopped().forEach(what -> log.warn("{} in {}/{}: {}", step, ns, pod, what));
+    return f.lock();
+  }
+
   /** The completion marker in the run's directory: the backup in it is whole and hashed. */
   static final String COMPLETE = "COMPLETE";
 
@@ -129,11 +139,7 @@ public class BackupActivitiesImpl implements BackupActivities {
     // user's podBackupDir itself: a wrong podBackupDir (a data directory, a shared /tmp) loses
     // nothing that was there.
     String runDir = RunDir.claim(exec, ns, pod, r.podBackupDir());
-    String lock = RunDir.lock(runDir);
-    String stopped = fence.stopEarlier(ns, pod, lock);
-    if (!stopped.isEmpty()) {
-      log.warn("takeBackup in {}/{}: {}", ns, pod, stopped);
-    }
+    String lock = fence(ns, pod, runDir, "takeBackup");
     // pg_basebackup needs an empty or new target: a folder inside the run's directory.
     String dir = RunDir.backupDir(runDir);
     List<String> listing = exec.check(ns, pod, PodCommands.listDir(runDir), SHORT).lines().toList();
@@ -207,7 +213,8 @@ public class BackupActivitiesImpl implements BackupActivities {
         ns,
         pod,
         dir + "/" + SUMS,
-        text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8),
+        lock);
     return sums;
   }
 
@@ -598,11 +605,7 @@ public class BackupActivitiesImpl implements BackupActivities {
     String pod = r.pod();
     // The archives go into the run's own directory in the pod (see RunDir), fenced by its lock.
     String runDir = RunDir.claim(exec, ns, pod, r.podDir());
-    String lock = RunDir.lock(runDir);
-    String stopped = fence.stopEarlier(ns, pod, lock);
-    if (!stopped.isEmpty()) {
-      log.warn("uploadBackup in {}/{}: {}", ns, pod, stopped);
-    }
+    String lock = fence(ns, pod, runDir, "uploadBackup");
     String podDir = RunDir.backupDir(runDir);
     exec.check(ns, pod, PodCommands.mkdirs(podDir), SHORT);
     List<String> uploaded = new ArrayList<>();

@@ -278,17 +278,20 @@ public final class PodExec {
 
   /**
    * Writes a small file in the pod: {@code <path>.part} through {@code dd}, its size checked, then
-   * renamed over {@code path}, so a reader sees the old file or the whole new one.
+   * renamed over {@code path}, so a reader sees the old file or the whole new one. With a {@code
+   * lock}, each command runs {@link PodCommands#fenced fenced} by it.
    */
-  public void writeFile(String namespace, String pod, String path, byte[] bytes) {
+  public void writeFile(String namespace, String pod, String path, byte[] bytes, String lock) {
+    java.util.function.UnaryOperator<List<String>> f =
+        argv -> lock == null ? argv : PodCommands.fenced(lock, argv);
     Duration shortWait = Duration.ofMinutes(2);
     String part = path + ".part";
-    run(namespace, pod, PodCommands.removeFile(part), shortWait);
+    run(namespace, pod, f.apply(PodCommands.removeFile(part)), shortWait);
     Result w =
         feed(
             namespace,
             pod,
-            PodCommands.writeAt(part, 0, bytes.length),
+            f.apply(PodCommands.writeAt(part, 0, bytes.length)),
             new java.io.ByteArrayInputStream(bytes),
             shortWait);
     Result size = run(namespace, pod, PodCommands.size(part), shortWait);
@@ -306,7 +309,7 @@ public final class PodExec {
               + w.stderr(),
           POD_COMMAND_FAILED);
     }
-    check(namespace, pod, PodCommands.move(part, path), shortWait);
+    check(namespace, pod, f.apply(PodCommands.move(part, path)), shortWait);
   }
 
   /**

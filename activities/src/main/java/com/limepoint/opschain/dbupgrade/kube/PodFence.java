@@ -6,18 +6,25 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Keeps a retried attempt from running beside an earlier one in a pod. Every command that changes
- * what a run owns runs {@link PodCommands#fenced fenced}: under an exclusive flock on a lock file
- * beside what it changes, as the leader of its own process group. Closing an exec does not stop its
- * process (the kubelet leaves it running), so an attempt that timed out, or whose worker died, may
- * still be working in the pod. Before a retry touches anything it calls {@link #stopEarlier}: when
- * the lock is held, the holder is found in {@code /proc/locks}, confirmed by its command line to be
- * a fenced command on that very lock, and its process group is sent SIGTERM (then SIGKILL) until
- * the lock is free.
+ * Keeps a retried attempt from running beside an earlier one in a pod. Closing an exec does not
+ * stop its process (the kubelet leaves it running), and an attempt whose heartbeat timed out may
+ * still be running in a worker that lost touch with Temporal; either may go on changing what the
+ * retry changes. So every command that changes what a run owns runs {@link PodCommands#fenced
+ * fenced}, under an exclusive flock on this attempt's lock file, {@code
+ * <fenceDir>/attempt-<n>/.lock}, as the leader of its own process group.
+ *
+ * <p>{@link #begin} makes attempt {@code n} the only one: it renames every earlier attempt's folder
+ * away, so that attempt's next fenced command cannot even open its lock and fails before it runs (a
+ * fencing token, in the file system); then it finds whoever still holds the renamed lock in {@code
+ * /proc/locks}, confirms by its command line that it is a fenced command on that lock, sends its
+ * process group SIGTERM (then SIGKILL) until the lock is free, and removes the folder. An attempt
+ * that finds a later attempt's folder stops at once.
  */
 public final class PodFence {
   private static final Duration SHORT = Duration.ofMinutes(2);
   private static final Duration GRACE = Duration.ofSeconds(30);
+  private static final java.util.regex.Pattern ATTEMPT =
+      java.util.regex.Pattern.compile("attempt-([0-9]+)");
 
   private final PodExec exec;
 
@@ -25,15 +32,65 @@ public final class PodFence {
     this.exec = exec;
   }
 
+  /** What {@link #begin} did: this attempt's lock, and what it stopped (for the log). */
+  public record Fence(String lock, List<String> stopped) {}
+
   /**
-   * Stops whatever an earlier attempt still runs under {@code lock}; returns what it did, for the
-   * log ("" when nothing held the lock). The lock's directory must exist.
+   * Makes the current attempt the only one working in {@code fenceDir} (a directory this run owns)
+   * and returns the lock its fenced commands must hold.
    */
-  public String stopEarlier(String ns, String pod, String lock) {
+  public Fence begin(String ns, String pod, String fenceDir) {
+    int me = Heartbeats.attempt();
+    exec.check(ns, pod, PodCommands.mkdirs(fenceDir), SHORT);
+    List<String> stopped = new ArrayList<>();
+    for (String entry :
+        exec.check(ns, pod, PodCommands.listDir(fenceDir), SHORT).lines().toList()) {
+      var m = ATTEMPT.matcher(entry);
+      if (!m.matches()) {
+        continue;
+      }
+      int other = Integer.parseInt(m.group(1));
+      if (other > me) {
+        throw ApplicationFailure.newFailure(
+            "attempt "
+                + other
+                + " of this step has started in pod "
+                + ns
+                + "/"
+                + pod
+                + "; attempt "
+                + me
+                + " stops without changing anything",
+            PodExec.POD_COMMAND_FAILED);
+      }
+      if (other < me) {
+        String from = fenceDir + "/" + entry;
+        String to = fenceDir + "/stopped-" + entry + "-by-" + me;
+        // First the token: once renamed, that attempt's next fenced command cannot open its lock.
+        exec.check(ns, pod, PodCommands.move(from, to), SHORT);
+        String what = stopHolders(ns, pod, to + "/" + LOCK, from + "/" + LOCK);
+        if (!what.isEmpty()) {
+          stopped.add(what);
+        }
+        exec.check(ns, pod, PodCommands.removeTree(to), SHORT);
+      }
+    }
+    String mine = fenceDir + "/attempt-" + me;
+    exec.check(ns, pod, PodCommands.mkdirs(mine), SHORT);
+    return new Fence(mine + "/" + LOCK, stopped);
+  }
+
+  static final String LOCK = ".lock";
+
+  /**
+   * Stops whoever holds the lock file now at {@code lock}, whose fenced commands named it {@code
+   * named}; returns what it did ("" when nobody held it).
+   */
+  private String stopHolders(String ns, String pod, String lock, String named) {
     if (free(ns, pod, lock)) {
       return "";
     }
-    List<Long> holders = holders(ns, pod, lock);
+    List<Long> holders = holders(ns, pod, lock, named);
     for (String signal : List.of("TERM", "KILL")) {
       if (!holders.isEmpty()) {
         exec.run(ns, pod, PodCommands.signalGroups(signal, holders), SHORT);
@@ -44,18 +101,18 @@ public final class PodFence {
           return "stopped an earlier attempt's process group(s) "
               + holders
               + " holding "
-              + lock
+              + named
               + " with SIG"
               + signal;
         }
-        Heartbeats.alive("stopping an earlier attempt's processes on " + lock, started);
+        Heartbeats.alive("stopping an earlier attempt's processes on " + named, started);
         sleep();
-        holders = holders(ns, pod, lock);
+        holders = holders(ns, pod, lock, named);
       }
     }
     throw ApplicationFailure.newFailure(
         "an earlier attempt's process still holds "
-            + lock
+            + named
             + " in pod "
             + ns
             + "/"
@@ -82,9 +139,9 @@ public final class PodFence {
 
   /**
    * The process groups holding {@code lock}: pids from {@code /proc/locks} whose command line is a
-   * fenced command on that lock (the flock process is its group's leader).
+   * fenced command on the lock named {@code named} (the flock process is its group's leader).
    */
-  List<Long> holders(String ns, String pod, String lock) {
+  List<Long> holders(String ns, String pod, String lock, String named) {
     PodExec.Result ino = exec.run(ns, pod, PodCommands.inode(lock), SHORT);
     if (!ino.ok()) {
       return List.of();
@@ -95,7 +152,7 @@ public final class PodFence {
     for (long pid : lockHolders(locks, inode)) {
       PodExec.Result cmd = exec.run(ns, pod, PodCommands.cmdline(pid), SHORT);
       List<String> argv = List.of(cmd.stdout().split("\0"));
-      if (cmd.ok() && argv.contains("flock") && argv.contains(lock) && !out.contains(pid)) {
+      if (cmd.ok() && argv.contains("flock") && argv.contains(named) && !out.contains(pid)) {
         out.add(pid);
       }
     }

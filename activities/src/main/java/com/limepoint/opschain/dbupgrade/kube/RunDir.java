@@ -17,9 +17,6 @@ public final class RunDir {
   /** The owner marker, written when the directory is created: {@code <workflowId> <runId>}. */
   public static final String OWNER = "OWNER";
 
-  /** The lock file that {@link PodCommands#fenced} commands on this directory hold. */
-  public static final String LOCK = ".lock";
-
   /** The folder inside a run's directory that holds the backup's files. */
   public static final String BACKUP = "backup";
 
@@ -35,10 +32,6 @@ public final class RunDir {
   /** The backup folder of a run's directory: pg_basebackup's target, the upload's destination. */
   public static String backupDir(String runDir) {
     return runDir + "/" + BACKUP;
-  }
-
-  public static String lock(String runDir) {
-    return runDir + "/" + LOCK;
   }
 
   static String ownerLine() {
@@ -69,7 +62,7 @@ public final class RunDir {
       }
     }
     exec.writeFile(
-        ns, pod, dir + "/" + OWNER, (ownerLine() + "\n").getBytes(StandardCharsets.UTF_8));
+        ns, pod, dir + "/" + OWNER, (ownerLine() + "\n").getBytes(StandardCharsets.UTF_8), null);
     return dir;
   }
 

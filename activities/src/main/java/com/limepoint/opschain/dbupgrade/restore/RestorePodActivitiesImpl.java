@@ -201,13 +201,12 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
             FailureTypes.BACKUP_INVALID);
       }
     }
-    // One restore at a time on this volume: an earlier attempt's tar, find or chown is stopped
-    // before this one goes on, and each step's marker lets it resume where that one stopped.
-    String lock = saveDir + "/" + RESTORE_LOCK;
-    String stopped = fence.stopEarlier(ns, pod, lock);
-    if (!stopped.isEmpty()) {
-      log.warn("restorePgdata in {}/{}: {}", ns, pod, stopped);
-    }
+    // One attempt at a time restores this run's pgdata: an earlier attempt's tar, find or chown is
+    // stopped before this one goes on (the fence lives beside the saved conf files, on the
+    // volume), and each step's marker lets it resume where that one stopped.
+    PodFence.Fence fenced = fence.begin(ns, pod, saveDir + "/.fence-" + run);
+    fenced.stopped().forEach(what -> log.warn("restorePgdata in {}/{}: {}", ns, pod, what));
+    String lock = fenced.lock();
     List<Map.Entry<String, List<String>>> steps = new ArrayList<>();
     steps.add(Map.entry("empty pgdata", PodCommands.emptyDir(r.pgdata())));
     steps.add(
@@ -244,9 +243,6 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
             + ", extracted base and WAL, restored the conf files, chown "
             + r.dataOwner());
   }
-
-  /** The lock, in the save dir on the volume, that every pgdata-changing command holds. */
-  static final String RESTORE_LOCK = ".restore.lock";
 
   @Override
   public ControlDataResult checkControlData(PgdataRequest r) {

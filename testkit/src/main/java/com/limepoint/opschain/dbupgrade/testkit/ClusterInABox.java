@@ -273,6 +273,7 @@ public final class ClusterInABox implements AutoCloseable {
     private final String userAgent;
     private final long startedMillis;
     private volatile long endedMillis;
+    private volatile int exitCode = -1;
 
     public PodCommand(String namespace, String pod, List<String> argv, String userAgent, long at) {
       this.namespace = namespace;
@@ -306,7 +307,25 @@ public final class ClusterInABox implements AutoCloseable {
       return endedMillis;
     }
 
-    void ended() {
+    /** The exit code, or -1 while it runs or when none was reported. */
+    public int exitCode() {
+      return exitCode;
+    }
+
+    /**
+     * True when a fenced command's flock refused to run it: exit 75 (the lock is held; the {@code
+     * --conflict-exit-code} the activities pass) or 66 ({@code EX_NOINPUT}: the lock file cannot be
+     * opened, its attempt folder was fenced off; util-linux flock.c). The program never ran.
+     */
+    public boolean refusedByFence() {
+      return argv.size() > 2
+          && argv.get(0).equals("setsid")
+          && argv.get(2).equals("flock")
+          && (exitCode == 75 || exitCode == 66);
+    }
+
+    void ended(int code) {
+      exitCode = code;
       endedMillis = System.currentTimeMillis();
     }
 
@@ -319,28 +338,62 @@ public final class ClusterInABox implements AutoCloseable {
   /**
    * A slow pod command, as on a loaded node or a slow disk: an exec whose argv (joined by spaces)
    * matches {@code regex} starts {@code delay} late, or, with {@code pauseAfter}, starts and is
-   * stopped (SIGSTOP to its process group) after that long, leaving its partial work behind, until
-   * someone sends it SIGCONT or kills it.
+   * stopped (SIGSTOP to its process group, and no more of its stdin delivered) after that long,
+   * leaving its partial work behind, until someone sends it SIGCONT or kills it. {@code skip}
+   * matching execs go by untouched first.
    */
-  public record ExecFault(Pattern regex, Duration delay, Duration pauseAfter, boolean once) {
-    boolean matches(String commandLine) {
-      return regex.matcher(commandLine).find();
+  public static final class ExecFault {
+    private final Pattern regex;
+    private final Duration delay;
+    private final Duration pauseAfter;
+    private final boolean once;
+    private final java.util.concurrent.atomic.AtomicInteger skip;
+
+    ExecFault(Pattern regex, Duration delay, Duration pauseAfter, boolean once, int skip) {
+      this.regex = regex;
+      this.delay = delay;
+      this.pauseAfter = pauseAfter;
+      this.once = once;
+      this.skip = new java.util.concurrent.atomic.AtomicInteger(skip);
+    }
+
+    Duration delay() {
+      return delay;
+    }
+
+    Duration pauseAfter() {
+      return pauseAfter;
+    }
+
+    boolean once() {
+      return once;
+    }
+
+    /** True when this exec is the one to slow down (counting down the ones to skip). */
+    boolean takes(String commandLine) {
+      return regex.matcher(commandLine).find() && skip.getAndDecrement() <= 0;
     }
   }
 
   /** Every exec whose command line matches {@code regex} starts {@code delay} late. */
   public void slowExec(String regex, Duration delay) {
-    dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), delay, null, false));
+    dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), delay, null, false, 0));
   }
 
   /** The next exec whose command line matches {@code regex} starts {@code delay} late. */
   public void slowExecOnce(String regex, Duration delay) {
-    dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), delay, null, true));
+    dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), delay, null, true, 0));
   }
 
   /** The next exec matching {@code regex} is stopped (SIGSTOP) {@code after} it started. */
   public void pauseExec(String regex, Duration after) {
-    dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), Duration.ZERO, after, true));
+    pauseExec(regex, after, 0);
+  }
+
+  /** As {@link #pauseExec(String, Duration)}, for the exec after {@code skip} matching ones. */
+  public void pauseExec(String regex, Duration after, int skip) {
+    dispatcher.addExecFault(
+        new ExecFault(Pattern.compile(regex), Duration.ZERO, after, true, skip));
   }
 
   /** Every command run in a pod so far, in the order they were received. */
@@ -349,13 +402,16 @@ public final class ClusterInABox implements AutoCloseable {
   }
 
   /**
-   * The most commands matching {@code regex} that ran at the same time in one pod: 1 means no retry
-   * ever ran beside an earlier attempt's command.
+   * The most commands matching {@code regex} that ran at the same time in one pod, leaving out
+   * those a fence refused to start: 1 means no retry ever ran beside an earlier attempt's command.
    */
   public int maxConcurrent(String regex) {
     Pattern p = Pattern.compile(regex);
     List<PodCommand> matching =
-        podCommands().stream().filter(c -> p.matcher(String.join(" ", c.argv())).find()).toList();
+        podCommands().stream()
+            .filter(c -> p.matcher(String.join(" ", c.argv())).find())
+            .filter(c -> !c.refusedByFence())
+            .toList();
     int max = 0;
     for (PodCommand c : matching) {
       long t = c.startedMillis();

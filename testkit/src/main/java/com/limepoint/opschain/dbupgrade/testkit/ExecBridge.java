@@ -36,8 +36,7 @@ final class ExecBridge extends WebSocketListener {
   private final long cutStdoutAfter;
   private final ClusterInABox.ExecFault fault;
   private final ClusterInABox.PodCommand record;
-  private Process process;
-  private OutputStream stdin;
+  private volatile Process process;
 
   ExecBridge(
       PodRuntime pod,
@@ -74,14 +73,16 @@ final class ExecBridge extends WebSocketListener {
   }
 
   private void run(WebSocket ws) {
+    int code = -1;
     try {
-      runProcess(ws);
+      code = runProcess(ws);
     } finally {
-      record.ended();
+      record.ended(code);
     }
   }
 
-  private void runProcess(WebSocket ws) {
+  /** Runs the command; its exit code, or -1 when it reported none. */
+  private int runProcess(WebSocket ws) {
     List<String> argv = pod.translate(command);
     try {
       if (fault != null && fault.delay().toMillis() > 0) {
@@ -99,7 +100,7 @@ final class ExecBridge extends WebSocketListener {
           }
           ws.send(status(r.exitCode()));
           ws.close(1000, "");
-          return;
+          return r.exitCode();
         }
       }
       ProcessBuilder pb = new ProcessBuilder(argv);
@@ -108,10 +109,8 @@ final class ExecBridge extends WebSocketListener {
       if (fault != null && fault.pauseAfter() != null) {
         pauseLater(process, fault.pauseAfter().toMillis());
       }
-      synchronized (this) {
-        stdin = process.getOutputStream();
-        notifyAll();
-      }
+      OutputStream stdin = process.getOutputStream();
+      Thread.ofVirtual().name("exec-stdin-" + pod.name()).start(() -> pumpStdin(stdin));
       AtomicLong sent = new AtomicLong();
       Thread err =
           Thread.ofVirtual()
@@ -123,12 +122,13 @@ final class ExecBridge extends WebSocketListener {
         log.info("fault: cut stdout of {} after {} bytes, reporting success", argv, sent.get());
         ws.send(status(0));
         ws.close(1000, "");
-        return;
+        return 0;
       }
       int code = process.waitFor();
       err.join();
       ws.send(status(code));
       ws.close(1000, "");
+      return code;
     } catch (IOException | InterruptedException e) {
       log.warn("exec {} failed: {}", argv, e.toString());
       ws.send(
@@ -139,6 +139,7 @@ final class ExecBridge extends WebSocketListener {
                       + "\"}")
                   .getBytes(StandardCharsets.UTF_8)));
       ws.close(1000, "");
+      return -1;
     }
   }
 
@@ -146,11 +147,20 @@ final class ExecBridge extends WebSocketListener {
    * Stops the process (its whole group, when it leads one, as a {@code setsid} command does) after
    * {@code millis}: a command that has done part of its work and hangs, as on a stuck disk.
    */
-  private static void pauseLater(Process p, long millis) {
+  private void pauseLater(Process p, long millis) {
     Thread.ofVirtual()
         .start(() -> {
           try {
             Thread.sleep(millis);
+            paused = true;
+            // A fenced command leads its own group once setsid has run and exec'd flock.
+            long deadline = System.nanoTime() + 2_000_000_000L;
+            while (p.isAlive()
+                && p.info().command().orElse("").endsWith("setsid")
+                && p.children().findAny().isEmpty()
+                && System.nanoTime() < deadline) {
+              Thread.sleep(5);
+            }
             if (!p.isAlive()) {
               return;
             }
@@ -174,6 +184,9 @@ final class ExecBridge extends WebSocketListener {
           }
         });
   }
+
+  /** Set when the command is paused: from then on none of its stdin is delivered. */
+  private volatile boolean paused;
 
   /**
    * Copies a process stream to one channel, one message per read (topped up with what the pipe
@@ -278,49 +291,58 @@ final class ExecBridge extends WebSocketListener {
     onMessage(ws, bytes.toByteArray());
   }
 
+  /**
+   * Stdin for the process, written by a thread of its own: the server's event loop only queues. A
+   * kubelet likewise never lets one stuck process (a stopped {@code dd} whose pipe is full) hold up
+   * the API server; writing on the event loop would stall every other request.
+   */
+  private final java.util.concurrent.LinkedBlockingQueue<byte[]> stdinQueue =
+      new java.util.concurrent.LinkedBlockingQueue<>();
+
+  private static final byte[] END_OF_STDIN = new byte[0];
+
   @Override
   public void onMessage(WebSocket ws, byte[] bytes) {
     if (bytes.length == 0) {
       return;
     }
+    if (bytes[0] == 0 && bytes.length > 1) {
+      stdinQueue.add(Arrays.copyOfRange(bytes, 1, bytes.length));
+    } else if ((bytes[0] & 0xff) == 255 && bytes.length > 1 && bytes[1] == 0) {
+      stdinQueue.add(END_OF_STDIN);
+    }
+  }
+
+  /** Feeds queued stdin to the process until it ends or stdin is closed. */
+  private void pumpStdin(OutputStream in) {
     try {
-      OutputStream in = awaitStdin();
-      if (bytes[0] == 0 && bytes.length > 1) {
-        in.write(bytes, 1, bytes.length - 1);
+      while (true) {
+        byte[] chunk =
+            paused ? null : stdinQueue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+        if (paused) {
+          Thread.sleep(100);
+        }
+        if (chunk == null) {
+          if (!process.isAlive()) {
+            return;
+          }
+          continue;
+        }
+        if (chunk == END_OF_STDIN) {
+          in.close();
+          return;
+        }
+        in.write(chunk);
         in.flush();
-      } else if ((bytes[0] & 0xff) == 255 && bytes.length > 1 && bytes[1] == 0) {
-        in.close();
       }
-    } catch (IOException e) {
+    } catch (IOException | InterruptedException e) {
       // The process has exited and closed its stdin: what is left is not needed.
     }
   }
 
   @Override
   public void onClosed(WebSocket ws, int code, String reason) {
-    if (process != null && process.isAlive()) {
-      try {
-        process.getOutputStream().close();
-      } catch (IOException e) {
-        // already closed
-      }
-    }
-  }
-
-  private synchronized OutputStream awaitStdin() throws IOException {
-    long deadline = System.currentTimeMillis() + 10_000;
-    while (stdin == null && System.currentTimeMillis() < deadline) {
-      try {
-        wait(100);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException(e);
-      }
-    }
-    if (stdin == null) {
-      throw new IOException("process did not start");
-    }
-    return stdin;
+    stdinQueue.add(END_OF_STDIN);
   }
 
   static byte[] status(int exitCode) {

@@ -160,10 +160,7 @@ final class HarnessDispatcher extends Dispatcher {
               exec.group(1), exec.group(2), argv, call.userAgent(), System.currentTimeMillis());
       podCommands.add(record);
       ClusterInABox.ExecFault slow =
-          execFaults.stream()
-              .filter(f -> f.matches(String.join(" ", argv)))
-              .findFirst()
-              .orElse(null);
+          execFaults.stream().filter(f -> f.takes(String.join(" ", argv))).findFirst().orElse(null);
       if (slow != null && slow.once()) {
         execFaults.remove(slow);
       }

@@ -1,0 +1,278 @@
+package com.limepoint.opschain.dbupgrade.backup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
+import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
+import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
+import com.limepoint.opschain.dbupgrade.kube.SameRun;
+import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
+import com.limepoint.opschain.dbupgrade.model.BackupFile;
+import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
+import io.temporal.testing.TestActivityEnvironment;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A retry never runs beside the attempt before it. Each destructive pod step is started as attempt
+ * 1 and cut off midway the way a dead worker leaves it: its pod command is stopped (SIGSTOP,
+ * partial work on disk) and the attempt is abandoned, while the process lives on in the pod as it
+ * does in Kubernetes (closing an exec does not end its process). Attempt 2 of the same run then
+ * runs the step: it must stop attempt 1's process group first (the harness shows the two never
+ * overlapped) and end in the right state: a complete backup that verifies, an upload whose SHA-256
+ * matches, and a pgdata whose files are those of the backup, on which PostgreSQL starts with every
+ * row.
+ */
+class RetryFenceIT {
+  static final String NS = "opschain";
+  static final String RUN = "retry-fence-run";
+
+  Path sandbox;
+  ClusterInABox box;
+  LocalPostgres db;
+  TestActivityEnvironment first;
+  TestActivityEnvironment second;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "fence-");
+    db = LocalPostgres.init(sandbox.resolve("db/data/pgdata"), "opschain");
+    db.sql(
+        "opschain",
+        "CREATE TABLE items AS SELECT g AS id, md5(g::text) || repeat('y', 200) AS payload"
+            + " FROM generate_series(1, 300000) g");
+    box = new ClusterInABox();
+    OpsChainFixture.deployment(box.client(), NS, "opschain-db", 1);
+    box.runPod(NS, "opschain-db-7d9f", Map.of("app", "opschain-db"), db.port());
+    box.bindExec(NS, "restore-from-backup", 0);
+    first = attempt(1);
+    second = attempt(2);
+  }
+
+  private TestActivityEnvironment attempt(int n) {
+    TestActivityEnvironment env = SameRun.environment(RUN, n);
+    env.registerActivitiesImplementations(
+        new BackupActivitiesImpl(box.client(), "test-host"),
+        new RestorePodActivitiesImpl(box.client()));
+    return env;
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (TestActivityEnvironment env : new TestActivityEnvironment[] {first, second}) {
+      if (env != null) {
+        env.close();
+      }
+    }
+    if (box != null) {
+      box.close();
+    }
+    if (db != null) {
+      db.close();
+    }
+  }
+
+  @Test
+  void eachRetryStopsTheAttemptBeforeItAndEndsInTheRightState() throws Exception {
+    String rows = db.sql("opschain", "SELECT count(*) FROM items");
+    String sum =
+        db.sql(
+            "opschain", "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items");
+    BackupActivities backup1 = first.newActivityStub(BackupActivities.class);
+    BackupActivities backup2 = second.newActivityStub(BackupActivities.class);
+    RestorePodActivities restore1 = first.newActivityStub(RestorePodActivities.class);
+    RestorePodActivities restore2 = second.newActivityStub(RestorePodActivities.class);
+
+    // takeBackup: pg_basebackup stopped 1 s in, its partial backup on disk.
+    var req =
+        new BackupActivities.BackupRequest(
+            NS, "opschain-db", sandbox.resolve("pod/tmp/backup").toString(), "8M", "opschain", "x");
+    box.pauseExec("pg_basebackup", Duration.ofSeconds(1));
+    CompletableFuture<?> cutOff = abandoned(() -> backup1.takeBackup(req));
+    Path runDir = awaitPartial(sandbox.resolve("pod/tmp/backup"), "base.tar.gz");
+    BackupActivities.PodBackup taken = backup2.takeBackup(req);
+    assertStoppedFirst(cutOff, "pg_basebackup");
+    assertThat(taken.reused()).isFalse();
+    assertThat(Path.of(taken.podDir()).getParent()).isEqualTo(runDir);
+    String hostDir = sandbox.resolve("host/backup").toString();
+    BackupEvidence copied =
+        backup2.copyBackupOut(
+            new BackupActivities.CopyRequest(NS, taken.pod(), taken.podDir(), hostDir));
+    BackupEvidence verified =
+        backup2.verifyBackup(new BackupActivities.VerifyRequest(hostDir, copied.files()));
+    assertThat(verified.passesVerification()).as("the retried backup verifies").isTrue();
+
+    Path pgdata = sandbox.resolve("pvc/data/pgdata");
+    LocalPostgres.init(pgdata, "opschain").close();
+    var podReq =
+        new RestorePodActivities.RestorePodRequest(
+            NS,
+            "restore-from-backup",
+            "limepoint/opschain-db:17.5",
+            "opschain-db-1",
+            pgdata.toString(),
+            false);
+    restore2.createRestorePod(podReq);
+
+    // uploadBackup: the dd writing the third 1 MiB segment of base.tar.gz.part is stopped as it
+    // starts, two segments in.
+    String uploadBase = sandbox.resolve("restorepod/tmp").toString();
+    var upload =
+        new BackupActivities.UploadRequest(
+            NS, "restore-from-backup", hostDir, uploadBase, verified.files());
+    box.pauseExec("dd of=.*base\\.tar\\.gz\\.part", Duration.ZERO, 2);
+    cutOff = abandoned(() -> backup1.uploadBackup(upload));
+    awaitPartial(Path.of(uploadBase), "base.tar.gz.part");
+    ChangeResult uploaded = backup2.uploadBackup(upload);
+    assertStoppedFirst(cutOff, "dd of=.*base\\.tar\\.gz\\.part");
+    assertThat(uploaded.summary()).contains("SHA-256 checked in the pod");
+    Path uploadDir = Path.of(uploadBase).resolve(runDir.getFileName()).resolve("backup");
+    for (BackupFile f : verified.files()) {
+      assertThat(HostFiles.sha256Hex(uploadDir.resolve(f.name()))).isEqualTo(f.hostSha256());
+    }
+
+    // restorePgdata: tar stopped 150 ms into extracting base.tar.gz, after pgdata was emptied.
+    var pg =
+        new RestorePodActivities.PgdataRequest(
+            NS, "restore-from-backup", pgdata.toString(), uploadBase, LocalPostgres.serverOwner());
+    restore2.saveConfFiles(pg);
+    box.pauseExec("tar -xzf .*base\\.tar\\.gz", Duration.ofMillis(150));
+    cutOff = abandoned(() -> restore1.restorePgdata(pg));
+    awaitPartial(pgdata, "PG_VERSION");
+    ChangeResult restored = restore2.restorePgdata(pg);
+    assertStoppedFirst(cutOff, "tar -xzf .*base\\.tar\\.gz");
+    assertThat(restored.summary()).startsWith("resumed after empty pgdata");
+    assertThat(files(pgdata, true)).isEqualTo(files(extracted(uploadDir), true));
+    assertThat(restore2.checkControlData(pg).clusterState()).isEqualTo("in production");
+    try (LocalPostgres after = LocalPostgres.startExisting(pgdata)) {
+      assertThat(after.sql("opschain", "SELECT count(*) FROM items")).isEqualTo(rows);
+      assertThat(
+              after.sql(
+                  "opschain",
+                  "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items"))
+          .isEqualTo(sum);
+    }
+  }
+
+  /**
+   * Starts attempt 1 of a step on a thread of its own (not the common pool, which the fabric8
+   * client's own async stages need); the test never waits for it, as nobody waits for a dead
+   * worker.
+   */
+  private static CompletableFuture<?> abandoned(Supplier<?> step) {
+    CompletableFuture<Object> f = new CompletableFuture<>();
+    Thread.ofPlatform()
+        .daemon()
+        .name("cut-off-attempt")
+        .start(() -> {
+          try {
+            f.complete(step.get());
+          } catch (RuntimeException e) {
+            f.completeExceptionally(e);
+          }
+        });
+    return f;
+  }
+
+  /** Waits until the cut-off attempt has left partial work: a file named {@code name} below. */
+  private static Path awaitPartial(Path below, String name) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < deadline) {
+      if (Files.isDirectory(below)) {
+        try (Stream<Path> s = Files.walk(below)) {
+          var hit = s.filter(p -> p.getFileName().toString().equals(name)).findFirst();
+          if (hit.isPresent() && Files.size(hit.get()) >= 0) {
+            Thread.sleep(1_500);
+            Path p = hit.get();
+            // The run directory: the first level below the base.
+            return below.resolve(below.relativize(p).getName(0));
+          }
+        }
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("no partial " + name + " under " + below);
+  }
+
+  /**
+   * The retry stopped the cut-off attempt's process before running its own: never two at once, a
+   * signal sent between them, and attempt 1 ended by it (its call failed).
+   */
+  private void assertStoppedFirst(CompletableFuture<?> cutOff, String command) throws Exception {
+    // The cut-off attempt ends by itself: its process was stopped under it, and its next fenced
+    // command could not open its lock.
+    try {
+      cutOff.get(30, TimeUnit.SECONDS);
+      throw new AssertionError("the cut-off attempt of " + command + " succeeded");
+    } catch (java.util.concurrent.ExecutionException expected) {
+      // as it should
+    }
+    assertThat(box.maxConcurrent(command)).as("%s never ran twice at once", command).isEqualTo(1);
+    java.util.regex.Pattern p = java.util.regex.Pattern.compile(command);
+    List<ClusterInABox.PodCommand> runs =
+        box.podCommands().stream()
+            .filter(c -> p.matcher(String.join(" ", c.argv())).find())
+            .filter(c -> !c.refusedByFence())
+            .toList();
+    assertThat(runs).hasSizeGreaterThanOrEqualTo(2);
+    // The cut-off attempt's command ended (killed) before the retry's first one began.
+    ClusterInABox.PodCommand killed =
+        runs.stream().filter(c -> c.exitCode() != 0).findFirst().orElseThrow();
+    ClusterInABox.PodCommand next = runs.get(runs.indexOf(killed) + 1);
+    assertThat(killed.endedMillis()).isLessThanOrEqualTo(next.startedMillis());
+    assertThat(box.podCommands())
+        .anyMatch(c -> c.argv().get(0).equals("perl") && c.startedMillis() <= killed.endedMillis());
+  }
+
+  /** base.tar.gz and pg_wal.tar.gz extracted into a scratch dir, as the restore lays them out. */
+  private Path extracted(Path uploadDir) throws IOException, InterruptedException {
+    Path dir = Files.createDirectories(sandbox.resolve("expected-pgdata"));
+    Files.createDirectories(dir.resolve("pg_wal"));
+    for (String[] a :
+        new String[][] {{"base.tar.gz", dir.toString()}, {"pg_wal.tar.gz", dir + "/pg_wal"}}) {
+      Process p =
+          new ProcessBuilder("tar", "-xzf", uploadDir.resolve(a[0]).toString(), "-C", a[1])
+              .inheritIO()
+              .start();
+      assertThat(p.waitFor()).isZero();
+    }
+    return dir;
+  }
+
+  /**
+   * Every regular file below {@code dir} by relative path, with its SHA-256; the four conf files,
+   * which the restore puts back from the saved copies, are left out.
+   */
+  private static Map<String, String> files(Path dir, boolean skipConf) throws IOException {
+    Map<String, String> out = new TreeMap<>();
+    List<String> conf =
+        List.of("pg_hba.conf", "pg_ident.conf", "postgresql.conf", "postgresql.auto.conf");
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path p : s.filter(Files::isRegularFile).toList()) {
+        String rel = dir.relativize(p).toString();
+        if (skipConf && conf.contains(rel)) {
+          continue;
+        }
+        out.put(rel, HostFiles.sha256Hex(p));
+      }
+    }
+    return out;
+  }
+}
