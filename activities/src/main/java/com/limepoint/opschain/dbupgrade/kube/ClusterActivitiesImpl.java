@@ -196,6 +196,9 @@ public class ClusterActivitiesImpl implements ClusterActivities {
     } else if (d.startsWith(b + "/") || dataDirectory.startsWith(backupDir + "/")) {
       problems.add(prefix + " or contain it, but it contains it" + fix);
     }
+    if (!problems.isEmpty()) {
+      return problems;
+    }
     List<String> markers = new ArrayList<>();
     for (String dir = b; !dir.isEmpty(); dir = dir.substring(0, dir.lastIndexOf('/'))) {
       markers.add(dir + "/PG_VERSION");

@@ -7,7 +7,8 @@ import java.util.List;
 
 /**
  * Keeps a retried attempt from running beside an earlier one in a pod. Closing an exec does not
- * stop its process (the kubelet leaves it running), and an attempt whose heartbeat timed out may
+ * stop its process (the runtime leaves it running: kubernetes/kubernetes#89031,
+ * kubernetes/kubectl#1076, opencontainers/runc#3359), and an attempt whose heartbeat timed out may
  * still be running in a worker that lost touch with Temporal; either may go on changing what the
  * retry changes. So every command that changes what a run owns runs {@link PodCommands#fenced
  * fenced}, under an exclusive flock on this attempt's lock file, {@code

@@ -340,6 +340,12 @@ final class ExecBridge extends WebSocketListener {
     }
   }
 
+  /**
+   * The client went away: its stdin ends, but the process is not killed. That is what Kubernetes
+   * does: a process started by exec outlives the connection (kubernetes/kubernetes#89031,
+   * kubernetes/kubectl#1076; runc forwards no signal when the remote client disconnects,
+   * opencontainers/runc#3359).
+   */
   @Override
   public void onClosed(WebSocket ws, int code, String reason) {
     stdinQueue.add(END_OF_STDIN);
