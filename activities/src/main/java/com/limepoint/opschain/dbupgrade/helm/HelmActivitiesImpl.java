@@ -14,9 +14,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@link HelmActivities}: idempotent Helm upgrades. Each upgrade's description carries {@code
- * <workflowId>/<step>}; a retry that finds it on a deployed revision does nothing. A release left
- * pending by this workflow's own killed attempt is rolled back to its last deployed revision and
- * upgraded again; one left pending by anyone else is {@code ReleaseBusy}.
+ * <workflowId>/<runId>/<step>}; a retry that finds it on a deployed revision does nothing. A
+ * release left pending by this run's own killed attempt is rolled back to its last deployed
+ * revision and upgraded again; one left pending by anyone else, an earlier run included, is {@code
+ * ReleaseBusy}.
  */
 public class HelmActivitiesImpl implements HelmActivities {
   private static final Logger log = LoggerFactory.getLogger(HelmActivitiesImpl.class);
@@ -40,8 +41,9 @@ public class HelmActivitiesImpl implements HelmActivities {
 
   @Override
   public HelmResult upgrade(UpgradeRequest r) {
-    String workflowId = Heartbeats.workflowId();
-    HelmCall call = HelmCall.of(r, workflowId);
+    // The run, not just the workflow id: every marker names the run that wrote it.
+    String run = Heartbeats.workflowId() + "/" + Heartbeats.runId();
+    HelmCall call = HelmCall.of(r, run);
     List<HelmReleases.Revision> history = releases.history(r.namespace(), r.release());
     if (history.isEmpty()) {
       throw ApplicationFailure.newNonRetryableFailure(
@@ -57,7 +59,7 @@ public class HelmActivitiesImpl implements HelmActivities {
           "revision " + last.revision() + " already made by this step");
     }
     if (last.status() != null && last.status().startsWith("pending")) {
-      if (last.description() == null || !last.description().contains(workflowId)) {
+      if (last.description() == null || !last.description().contains(run + "/")) {
         throw ApplicationFailure.newNonRetryableFailure(
             "release "
                 + r.release()
@@ -84,13 +86,10 @@ public class HelmActivitiesImpl implements HelmActivities {
           "release {} left {} by an earlier attempt of {}; rolling back to revision {}",
           r.release(),
           last.status(),
-          workflowId,
+          run,
           deployed);
       releases.rollback(
-          r.namespace(),
-          r.release(),
-          deployed,
-          HelmCall.marker(workflowId, r.step() + "-recovered"));
+          r.namespace(), r.release(), deployed, HelmCall.marker(run, r.step() + "-recovered"));
     }
     if (r.dryRun()) {
       String manifest = releases.render(call);

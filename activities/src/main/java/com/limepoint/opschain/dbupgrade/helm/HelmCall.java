@@ -22,12 +22,16 @@ public record HelmCall(
     int timeoutSeconds,
     boolean atomic) {
 
-  /** The marker a revision carries: which workflow and which step made it. */
-  public static String marker(String workflowId, String step) {
-    return "opschain-db-upgrade " + workflowId + "/" + step;
+  /**
+   * The marker a revision carries: which run and which step made it. {@code run} is {@code
+   * <workflowId>/<runId>}, so a later run of the same namespace never takes an earlier run's
+   * revision for its own.
+   */
+  public static String marker(String run, String step) {
+    return "opschain-db-upgrade " + run + "/" + step;
   }
 
-  public static HelmCall of(HelmActivities.UpgradeRequest r, String workflowId) {
+  public static HelmCall of(HelmActivities.UpgradeRequest r, String run) {
     return new HelmCall(
         r.namespace(),
         r.release(),
@@ -35,7 +39,7 @@ public record HelmCall(
         r.version(),
         List.copyOf(r.valuesFiles()),
         new TreeMap<>(r.set()),
-        marker(workflowId, r.step()),
+        marker(run, r.step()),
         true,
         (int) Math.min(Integer.MAX_VALUE, r.timeoutSeconds()),
         true);

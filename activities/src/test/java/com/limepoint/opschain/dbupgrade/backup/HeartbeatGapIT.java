@@ -72,6 +72,7 @@ class HeartbeatGapIT {
     env.registerActivitiesImplementations(
         new BackupActivitiesImpl(box.client(), "test-host"),
         new RestorePodActivitiesImpl(box.client()),
+        new com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl(box.client()),
         new HelmActivitiesImpl(new SlowReleases()));
   }
 
@@ -173,9 +174,29 @@ class HeartbeatGapIT {
                     600,
                     false)));
 
+    var cluster =
+        env.newActivityStub(
+            com.limepoint.opschain.dbupgrade.activities.ClusterActivities.class, options);
+    OpsChainFixture.deployment(box.client(), NS, "opschain-api", 1);
+    Thread.ofVirtual()
+        .start(() -> {
+          try {
+            Thread.sleep(SLOW.toMillis());
+          } catch (InterruptedException e) {
+            return;
+          }
+          box.client().apps().deployments().inNamespace(NS).withName("opschain-api").delete();
+        });
+    measure(
+        "awaitDeploymentGone (the deployment goes after 11 s)",
+        () ->
+            cluster.awaitDeploymentGone(
+                new com.limepoint.opschain.dbupgrade.activities.WaitRequest(
+                    NS, List.of("opschain-api"), 60)));
+
     gaps.forEach((what, gap) -> System.out.printf("heartbeat gap: %5d ms  %s%n", gap, what));
     assertThat(gaps)
-        .hasSize(7)
+        .hasSize(8)
         .allSatisfy((what, gap) -> assertThat(gap).as(what).isLessThanOrEqualTo(MAX_GAP_MILLIS));
   }
 

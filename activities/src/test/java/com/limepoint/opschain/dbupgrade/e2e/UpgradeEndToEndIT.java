@@ -264,7 +264,7 @@ class UpgradeEndToEndIT {
     assertThat(cnpgDb.sql("opschain", SUM)).isEqualTo(sumBefore);
     ChartReleases.Revision last = last();
     assertThat(last.status()).isEqualTo("deployed");
-    assertThat(last.description()).endsWith(WF + "/finalizeUpgrade");
+    assertThat(last.description()).contains(WF + "/").endsWith("/finalizeUpgrade");
     assertThat(last.manifest()).doesNotContain("bootstrap", "image: limepoint/opschain-db");
     assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get())
         .isNull();

@@ -54,7 +54,7 @@ class HelmActivitiesIT {
             List.of(userValues.toString()),
             Map.of(),
             "Install complete"));
-    env = TestActivityEnvironment.newInstance();
+    env = com.limepoint.opschain.dbupgrade.kube.SameRun.environment("helm-run", 1);
     env.registerActivitiesImplementations(new HelmActivitiesImpl(new BoxHelmReleases(releases)));
     helm = env.newActivityStub(HelmActivities.class);
   }
@@ -169,6 +169,49 @@ class HelmActivitiesIT {
         .containsExactly("superseded", "superseded", "failed", "superseded", "deployed");
     assertThat(releases.history(NS, "opschain").get(3).description())
         .endsWith("/upgradeRelease-recovered");
+  }
+
+  @Test
+  void anEarlierRunsMarkersAreNotThisRunsOwn() {
+    helm.upgrade(
+        request("2025-10-01", userValues, Map.of("stopped", "true"), "stopOpsChain", false));
+    String earlier = releases.history(NS, "opschain").get(1).description();
+    TestActivityEnvironment later =
+        com.limepoint.opschain.dbupgrade.kube.SameRun.environment("a-later-run", 1);
+    try {
+      later.registerActivitiesImplementations(
+          new HelmActivitiesImpl(new BoxHelmReleases(releases)));
+      HelmActivities laterHelm = later.newActivityStub(HelmActivities.class);
+
+      // The same step of a later run deploys again: the revision is the earlier run's.
+      assertThat(
+              laterHelm
+                  .upgrade(
+                      request(
+                          "2025-10-01",
+                          userValues,
+                          Map.of("stopped", "true"),
+                          "stopOpsChain",
+                          false))
+                  .changed())
+          .isTrue();
+      assertThat(releases.history(NS, "opschain").get(2).description())
+          .isNotEqualTo(earlier)
+          .contains("a-later-run");
+
+      // A release left pending by the earlier run is not the later run's to roll back.
+      releases.leavePending(
+          NS, "opschain", "2026-02-10", earlier.replace("/stopOpsChain", "/upgradeRelease"));
+      assertThatThrownBy(() ->
+              laterHelm.upgrade(
+                  request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false)))
+          .cause()
+          .isInstanceOfSatisfying(
+              ApplicationFailure.class,
+              f -> assertThat(f.getType()).isEqualTo(FailureTypes.RELEASE_BUSY));
+    } finally {
+      later.close();
+    }
   }
 
   @Test

@@ -37,7 +37,13 @@ class DemoSimulationIT {
             "done +verifyBackup +verified: every file non-empty, sizes and SHA-256 equal")
         .contains("tar -tzf base.tar.gz lists", "COMPLETED");
     // The synthetic backup really went to the host, whole.
-    Path copied = demoDir.resolve("host/backup/opschain-db-upgrade-opschain");
+    // It went to the run's own directory, <hostBackupDir>/<workflowId>/<runId>.
+    java.util.List<Path> runDirs;
+    try (var runs = Files.list(demoDir.resolve("host/backup/opschain-db-upgrade-opschain"))) {
+      runDirs = runs.toList();
+    }
+    assertThat(runDirs).hasSize(1);
+    Path copied = runDirs.get(0);
     assertThat(copied.resolve("base.tar.gz")).isNotEmptyFile();
     assertThat(Files.readString(copied.resolve("SHA256SUMS")))
         .contains("base.tar.gz", "pg_wal.tar.gz");
