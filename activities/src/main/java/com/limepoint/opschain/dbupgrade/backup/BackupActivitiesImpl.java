@@ -2,6 +2,7 @@ package com.limepoint.opschain.dbupgrade.backup;
 
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
+import com.limepoint.opschain.dbupgrade.kube.DataDirectories;
 import com.limepoint.opschain.dbupgrade.kube.DbPods;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats.Checkpoint;
@@ -31,7 +32,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -68,12 +68,14 @@ public class BackupActivitiesImpl implements BackupActivities {
   private final KubernetesClient client;
   private final PodExec exec;
   private final PodFence fence;
+  private final DataDirectories dataDirs;
   private final String host;
 
   public BackupActivitiesImpl(KubernetesClient client, String host) {
     this.client = client;
     this.exec = new PodExec(client);
     this.fence = new PodFence(exec);
+    this.dataDirs = new DataDirectories(exec);
     this.host = host;
   }
 
@@ -128,6 +130,26 @@ public class BackupActivitiesImpl implements BackupActivities {
     return f.lock();
   }
 
+  private void refuseDataDirectory(String ns, String pod, BackupRequest r) {
+    String[] identity = dataDirs.identity(ns, pod, r.dbUser());
+    if (identity == null) {
+      throw ApplicationFailure.newFailure(
+          "PostgreSQL in pod "
+              + ns
+              + "/"
+              + pod
+              + " did not tell its data directory to "
+              + r.dbUser()
+              + "; nothing was written",
+          FailureTypes.BACKUP_FAILED);
+    }
+    List<String> problems = dataDirs.backupDirProblems(ns, pod, r.podBackupDir(), identity[0]);
+    if (!problems.isEmpty()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          String.join("; ", problems) + "; nothing was written", FailureTypes.PREFLIGHT_FAILED);
+    }
+  }
+
   /** The completion marker in the run's directory: the backup in it is whole and hashed. */
   static final String COMPLETE = "COMPLETE";
 
@@ -136,8 +158,9 @@ public class BackupActivitiesImpl implements BackupActivities {
     String ns = r.namespace();
     String pod = DbPods.readyPod(client, ns, r.dbDeployment());
     // Everything this step writes or deletes lies in the run's own directory, never in the
-    // user's podBackupDir itself: a wrong podBackupDir (a data directory, a shared /tmp) loses
-    // nothing that was there.
+    // user's podBackupDir itself: a wrong podBackupDir (a shared /tmp) loses nothing that was
+    // there. And none of it goes near the database's files: asked again here, in this pod.
+    refuseDataDirectory(ns, pod, r);
     String runDir = RunDir.claim(exec, ns, pod, r.podBackupDir());
     String lock = fence(ns, pod, runDir, "takeBackup");
     // pg_basebackup needs an empty or new target: a folder inside the run's directory.
@@ -260,6 +283,7 @@ public class BackupActivitiesImpl implements BackupActivities {
         transferred += c.transferred();
         resumes += c.resumes();
       }
+      lock.check();
       writeSums(hostDir, copied);
       return new BackupEvidence(
           host,
@@ -295,18 +319,17 @@ public class BackupActivitiesImpl implements BackupActivities {
     long size = listed.podBytes();
     String podPath = r.podDir() + "/" + name;
     // takeBackup hashed the file in the pod when it was finished. Without those sums (a backup
-    // dir from elsewhere), the pod hashes it now, while the stream runs.
-    CompletableFuture<String> podShaFuture =
-        listed.podSha256() != null
-            ? CompletableFuture.completedFuture(listed.podSha256())
-            : CompletableFuture.supplyAsync(() -> podSha(r.namespace(), r.pod(), podPath));
+    // dir from elsewhere), the pod hashes it now, on this thread, so the wait heartbeats.
+    String podShaNow =
+        listed.podSha256() != null ? listed.podSha256() : podSha(r.namespace(), r.pod(), podPath);
     Path target = hostDir.resolve(name);
     if (Files.exists(target) && Files.size(target) == size) {
       String existing = HostFiles.sha256Hex(target);
-      BackupFile podFile = withPodSha(listed, podShaFuture.join());
+      BackupFile podFile = withPodSha(listed, podShaNow);
       if (existing.equals(podFile.podSha256())) {
         return new CopyOutcome(withHost(podFile, size, existing), 0, 0);
       }
+      lock.check();
       Files.delete(target);
     }
     Path part = hostDir.resolve(name + ".part");
@@ -397,13 +420,14 @@ public class BackupActivitiesImpl implements BackupActivities {
       ch.force(true);
     }
     String hostSha = HexFormat.of().formatHex(digest.digest());
-    BackupFile podFile = withPodSha(listed, podShaFuture.join());
+    BackupFile podFile = withPodSha(listed, podShaNow);
     if (podFile.podSha256() == null) {
       throw ApplicationFailure.newFailure(
           "sha256sum of " + podPath + " in " + r.namespace() + "/" + r.pod() + " failed",
           PodExec.POD_COMMAND_FAILED);
     }
     if (!hostSha.equals(podFile.podSha256())) {
+      lock.check();
       Files.deleteIfExists(part);
       throw ApplicationFailure.newNonRetryableFailure(
           name
@@ -416,6 +440,7 @@ public class BackupActivitiesImpl implements BackupActivities {
               + "; the copy was deleted",
           FailureTypes.BACKUP_CHECKSUM_MISMATCH);
     }
+    lock.check();
     Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     HostFiles.fsyncDir(hostDir);
     return new CopyOutcome(withHost(podFile, size, hostSha), transferred, resumes);

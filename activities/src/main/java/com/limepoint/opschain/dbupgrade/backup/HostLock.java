@@ -82,16 +82,40 @@ final class HostLock implements AutoCloseable {
   }
 
   /** Closes this channel too when a retry stops this attempt. */
-  FileChannel guard(FileChannel writer) {
-    guarded.add(writer);
-    return writer;
+  FileChannel guard(FileChannel writer) throws IOException {
+    synchronized (this) {
+      if (!stopped) {
+        guarded.add(writer);
+        return writer;
+      }
+    }
+    writer.close();
+    throw stoppedFailure();
+  }
+
+  /**
+   * Fails when a retry has stopped this attempt: called before each rename or delete, which no
+   * closed channel would prevent.
+   */
+  synchronized void check() {
+    if (stopped) {
+      throw stoppedFailure();
+    }
+  }
+
+  private ApplicationFailure stoppedFailure() {
+    return ApplicationFailure.newFailure(
+        "a later attempt took over " + key + "; this one stops without changing anything",
+        PodExec.POD_COMMAND_FAILED);
   }
 
   private boolean closed;
+  private boolean stopped;
 
   /** A retry stops this attempt: no further write of it can reach the disk. */
   private void stop() {
     synchronized (this) {
+      stopped = true;
       if (!closed) {
         // Only while the attempt still runs: its pool thread must not carry the interrupt into
         // the next activity it runs.

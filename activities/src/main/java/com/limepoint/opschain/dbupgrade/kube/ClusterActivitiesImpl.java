@@ -40,10 +40,12 @@ public class ClusterActivitiesImpl implements ClusterActivities {
 
   private final KubernetesClient client;
   private final PodExec exec;
+  private final DataDirectories dataDirs;
 
   public ClusterActivitiesImpl(KubernetesClient client) {
     this.client = client;
     this.exec = new PodExec(client);
+    this.dataDirs = new DataDirectories(exec);
   }
 
   @Override
@@ -116,7 +118,7 @@ public class ClusterActivitiesImpl implements ClusterActivities {
         checks.add("database size unknown: " + e.getOriginalMessage());
       }
       if (pod != null) {
-        String[] identity = identity(ns, pod, r.dbUser());
+        String[] identity = dataDirs.identity(ns, pod, r.dbUser());
         if (identity == null) {
           problems.add(
               "PostgreSQL in pod "
@@ -137,7 +139,8 @@ public class ClusterActivitiesImpl implements ClusterActivities {
                   + systemIdentifier
                   + " (recorded to check the database after any compensation)");
           if (r.podBackupDir() != null) {
-            List<String> unsafe = backupDirProblems(ns, pod, r.podBackupDir(), dataDirectory);
+            List<String> unsafe =
+                dataDirs.backupDirProblems(ns, pod, r.podBackupDir(), dataDirectory);
             problems.addAll(unsafe);
             if (unsafe.isEmpty()) {
               checks.add(
@@ -160,73 +163,6 @@ public class ClusterActivitiesImpl implements ClusterActivities {
     return new PreflightResult(legacy, serving, size, checks, dataDirectory, systemIdentifier);
   }
 
-  /** {@code [data_directory, system_identifier]} from the server, or null when it does not say. */
-  private String[] identity(String ns, String pod, String user) {
-    PodExec.Result r = exec.run(ns, pod, PodCommands.databaseIdentity(user), SHORT);
-    String line = r.stdout().strip();
-    int bar = line.lastIndexOf('|');
-    if (!r.ok() || bar <= 0 || !line.substring(bar + 1).matches("[0-9]+")) {
-      return null;
-    }
-    return new String[] {line.substring(0, bar), line.substring(bar + 1)};
-  }
-
-  /**
-   * Why {@code podBackupDir} is unsafe, if it is: it is, contains or lies inside the database's
-   * data directory (compared as given and with symbolic links resolved), it lies inside a directory
-   * that holds a {@code PG_VERSION} (some data directory), or one is up to three levels below it.
-   */
-  private List<String> backupDirProblems(
-      String ns, String pod, String backupDir, String dataDirectory) {
-    List<String> problems = new ArrayList<>();
-    List<String> resolved =
-        exec.run(ns, pod, PodCommands.realpath(List.of(backupDir, dataDirectory)), SHORT)
-            .stdout()
-            .lines()
-            .toList();
-    String b = resolved.size() == 2 ? resolved.get(0) : backupDir;
-    String d = resolved.size() == 2 ? resolved.get(1) : dataDirectory;
-    String prefix =
-        "podBackupDir " + backupDir + " must not be the database's data directory " + dataDirectory;
-    String fix = "; choose a directory outside it, such as /tmp/backup";
-    if (b.equals(d) || backupDir.equals(dataDirectory)) {
-      problems.add(prefix + ", but it is" + fix);
-    } else if (b.startsWith(d + "/") || backupDir.startsWith(dataDirectory + "/")) {
-      problems.add(prefix + " or lie inside it, but it does" + fix);
-    } else if (d.startsWith(b + "/") || dataDirectory.startsWith(backupDir + "/")) {
-      problems.add(prefix + " or contain it, but it contains it" + fix);
-    }
-    if (!problems.isEmpty()) {
-      return problems;
-    }
-    List<String> markers = new ArrayList<>();
-    for (String dir = b; !dir.isEmpty(); dir = dir.substring(0, dir.lastIndexOf('/'))) {
-      markers.add(dir + "/PG_VERSION");
-    }
-    List<String> found =
-        exec.run(ns, pod, PodCommands.existing(markers), SHORT).stdout().lines().toList();
-    if (!found.isEmpty()) {
-      problems.add(
-          "podBackupDir "
-              + backupDir
-              + " lies in a PostgreSQL data directory ("
-              + found.get(0)
-              + " exists)"
-              + fix);
-    }
-    PodExec.Result below = exec.run(ns, pod, PodCommands.findDataDirectory(b), SHORT);
-    if (below.ok() && !below.stdout().isBlank()) {
-      problems.add(
-          "podBackupDir "
-              + backupDir
-              + " holds a PostgreSQL data directory ("
-              + below.stdout().strip()
-              + ")"
-              + fix);
-    }
-    return problems;
-  }
-
   @Override
   public WaitResult checkDatabaseBack(DatabaseCheckRequest r) {
     String ns = r.namespace();
@@ -244,7 +180,7 @@ public class ClusterActivitiesImpl implements ClusterActivities {
         last = e.getOriginalMessage();
       }
       if (pod != null) {
-        String[] identity = identity(ns, pod, r.dbUser());
+        String[] identity = dataDirs.identity(ns, pod, r.dbUser());
         if (identity != null) {
           if (r.systemIdentifier() != null && !r.systemIdentifier().equals(identity[1])) {
             throw ApplicationFailure.newNonRetryableFailure(
@@ -282,7 +218,8 @@ public class ClusterActivitiesImpl implements ClusterActivities {
         Thread.sleep(2_000);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw ApplicationFailure.newFailure("interrupted", FailureTypes.DATABASE_NOT_IN_SERVICE);
+        throw ApplicationFailure.newFailure(
+            "interrupted while checking the legacy database", Waits.WAIT_TIMED_OUT);
       }
     }
   }

@@ -98,7 +98,10 @@ public final class Heartbeats {
     }
     String message =
         what + " running for " + (System.nanoTime() - startedNanos) / 1_000_000_000L + " s";
-    Checkpoint base = last == null ? null : last.checkpoint();
+    // Before this attempt's own first heartbeat, keep the previous attempt's details (a resume
+    // offset among them) rather than overwrite them.
+    Checkpoint base =
+        last != null ? last.checkpoint() : c.getHeartbeatDetails(Checkpoint.class).orElse(null);
     Checkpoint cp =
         base == null
             ? new Checkpoint(stepOf(c), null, 0, 0, null, message, List.of())

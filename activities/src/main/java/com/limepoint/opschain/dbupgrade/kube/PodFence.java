@@ -52,17 +52,7 @@ public final class PodFence {
       }
       int other = Integer.parseInt(m.group(1));
       if (other > me) {
-        throw ApplicationFailure.newFailure(
-            "attempt "
-                + other
-                + " of this step has started in pod "
-                + ns
-                + "/"
-                + pod
-                + "; attempt "
-                + me
-                + " stops without changing anything",
-            PodExec.POD_COMMAND_FAILED);
+        throw laterAttempt(ns, pod, other, me);
       }
       if (other < me) {
         String from = fenceDir + "/" + entry;
@@ -78,7 +68,30 @@ public final class PodFence {
     }
     String mine = fenceDir + "/attempt-" + me;
     exec.check(ns, pod, PodCommands.mkdirs(mine), SHORT);
+    // A later attempt may have listed the folder while this one stalled: look again, now that
+    // this attempt's folder exists (the later one renames it away, or this one steps back).
+    for (String entry :
+        exec.check(ns, pod, PodCommands.listDir(fenceDir), SHORT).lines().toList()) {
+      var m = ATTEMPT.matcher(entry);
+      if (m.matches() && Integer.parseInt(m.group(1)) > me) {
+        throw laterAttempt(ns, pod, Integer.parseInt(m.group(1)), me);
+      }
+    }
     return new Fence(mine + "/" + LOCK, stopped);
+  }
+
+  private static ApplicationFailure laterAttempt(String ns, String pod, int later, int me) {
+    return ApplicationFailure.newFailure(
+        "attempt "
+            + later
+            + " of this step has started in pod "
+            + ns
+            + "/"
+            + pod
+            + "; attempt "
+            + me
+            + " stops without changing anything",
+        PodExec.POD_COMMAND_FAILED);
   }
 
   static final String LOCK = ".lock";

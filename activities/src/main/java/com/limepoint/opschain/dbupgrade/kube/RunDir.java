@@ -77,6 +77,6 @@ public final class RunDir {
             + why
             + "); it was left untouched. Remove it by hand if it is stale, or set podBackupDir"
             + " elsewhere.",
-        FailureTypes.PREFLIGHT_FAILED);
+        FailureTypes.NOT_OWNED);
   }
 }

@@ -72,7 +72,7 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
               + " exists but was not created by this run (annotation "
               + RUN_ANNOTATION
               + "); it was left alone. Delete it by hand once nobody uses it, then retry.",
-          FailureTypes.PREFLIGHT_FAILED);
+          FailureTypes.NOT_OWNED);
     }
     awaitReady(r);
     return created
@@ -207,6 +207,8 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     PodFence.Fence fenced = fence.begin(ns, pod, saveDir + "/.fence-" + run);
     fenced.stopped().forEach(what -> log.warn("restorePgdata in {}/{}: {}", ns, pod, what));
     String lock = fenced.lock();
+    // Read the step markers again now that no earlier attempt can add one.
+    saved = listing(r, saveDir);
     List<Map.Entry<String, List<String>>> steps = new ArrayList<>();
     steps.add(Map.entry("empty pgdata", PodCommands.emptyDir(r.pgdata())));
     steps.add(
@@ -285,8 +287,15 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
       return ChangeResult.unchanged("pod " + r.podName() + " is already gone");
     }
     if (!ours(existing)) {
-      return ChangeResult.unchanged(
-          "pod " + r.podName() + " was not created by this run; left alone");
+      throw ApplicationFailure.newNonRetryableFailure(
+          "pod "
+              + r.namespace()
+              + "/"
+              + r.podName()
+              + " was not created by this run (annotation "
+              + RUN_ANNOTATION
+              + "); it was left alone. Delete it by hand once nobody uses it.",
+          FailureTypes.NOT_OWNED);
     }
     if (r.dryRun()) {
       return ChangeResult.unchanged("would delete pod " + r.podName());

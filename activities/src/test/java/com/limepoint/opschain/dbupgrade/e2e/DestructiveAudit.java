@@ -149,7 +149,10 @@ final class DestructiveAudit {
       Run run, String target, List<ClusterInABox.PodCommand> earlier) {
     for (ClusterInABox.PodCommand c : earlier) {
       List<String> argv = c.argv();
-      if (argv.size() == 3 && argv.get(0).equals("mkdir") && argv.get(1).equals("--")) {
+      if (argv.size() == 3
+          && argv.get(0).equals("mkdir")
+          && argv.get(1).equals("--")
+          && c.exitCode() == 0) {
         String dir = argv.get(2);
         if (under(target, dir) && ownedBy(run, dir)) {
           return true;
@@ -163,7 +166,8 @@ final class DestructiveAudit {
     try {
       String[] owner = Files.readString(Path.of(dir, RunDir.OWNER)).strip().split(" ");
       return owner.length == 2
-          && owner[0].startsWith(run.workflowId())
+          && (owner[0].equals(run.workflowId())
+              || owner[0].equals(run.workflowId() + "-manual-restore"))
           && dir.endsWith("/" + owner[0] + "." + owner[1]);
     } catch (IOException e) {
       return false;

@@ -97,8 +97,12 @@ class DestructiveAuditTest {
                 "verified")));
   }
 
+  /** A command that ran at {@code at} and exited 0. */
   private static ClusterInABox.PodCommand cmd(long at, List<String> argv) {
-    return new ClusterInABox.PodCommand(
-        "opschain", "opschain-db-7d9f", argv, ClusterInABox.ACTIVITY_AGENT, at);
+    ClusterInABox.PodCommand c =
+        new ClusterInABox.PodCommand(
+            "opschain", "opschain-db-7d9f", argv, ClusterInABox.ACTIVITY_AGENT, at);
+    c.ended(0);
+    return c;
   }
 }

@@ -324,7 +324,8 @@ public final class ClusterInABox implements AutoCloseable {
           && (exitCode == 75 || exitCode == 66);
     }
 
-    void ended(int code) {
+    /** Records the end and exit code (the exec bridge does; a test building a log may too). */
+    public void ended(int code) {
       exitCode = code;
       endedMillis = System.currentTimeMillis();
     }

@@ -58,6 +58,12 @@ public final class FailureTypes {
    */
   public static final String DATABASE_NOT_IN_SERVICE = "DatabaseNotInService";
 
+  /**
+   * A directory or object of the name this run would use exists but was not made by this run (no
+   * matching owner marker or run annotation); it was left alone.
+   */
+  public static final String NOT_OWNED = "NotOwned";
+
   /** Failures that a retry cannot fix; activity retry policies stop on these. */
   public static final List<String> NON_RETRYABLE =
       List.of(
@@ -72,7 +78,8 @@ public final class FailureTypes {
           INVALID_VALUES,
           RELEASE_BUSY,
           CONTROL_DATA_MISMATCH,
-          DATABASE_NOT_IN_SERVICE);
+          DATABASE_NOT_IN_SERVICE,
+          NOT_OWNED);
 
   private FailureTypes() {}
 }

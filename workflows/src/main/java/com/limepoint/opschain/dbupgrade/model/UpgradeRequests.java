@@ -61,6 +61,15 @@ public final class UpgradeRequests {
    * @throws ApplicationFailure non-retryable, type {@code InvalidRequest}
    */
   public static UpgradeRequest validate(UpgradeRequest in, String workflowId) {
+    return validate(in, workflowId, true);
+  }
+
+  /**
+   * As {@link #validate(UpgradeRequest, String)}; {@code pathOverlap} turns on the rule that
+   * podBackupDir and pgdata must not overlap, which the workflow applies from its version 1 of
+   * {@code path-overlap} on (a run started before it must replay as it ran).
+   */
+  public static UpgradeRequest validate(UpgradeRequest in, String workflowId, boolean pathOverlap) {
     if (in == null) {
       throw invalid(List.of("request: missing; pass the UpgradeRequest JSON as the input"));
     }
@@ -103,7 +112,7 @@ public final class UpgradeRequests {
     subdomain(problems, "pvcName", r.pvcName());
     // pgdata is emptied during a manual restore: refuse anything shallower than /a/b.
     path(problems, "pgdata", r.pgdata(), 2);
-    if (nested(r.podBackupDir(), r.pgdata())) {
+    if (pathOverlap && nested(r.podBackupDir(), r.pgdata())) {
       problems.add(
           "podBackupDir: '"
               + r.podBackupDir()

@@ -55,6 +55,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private String workflowId;
   private String hostDir;
 
+  /** The change id of the rule that podBackupDir and pgdata must not overlap. */
+  static final String PATH_OVERLAP_CHANGE = "path-overlap";
+
   /** The change id of the run-scoped host dir ({@code Workflow.getVersion}). */
   static final String RUN_SCOPED_CHANGE = "run-scoped-host-dir";
 
@@ -91,7 +94,11 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   @Override
   public UpgradeReport run(UpgradeRequest request) {
     workflowId = Workflow.getInfo().getWorkflowId();
-    req = UpgradeRequests.validate(request, workflowId);
+    req =
+        UpgradeRequests.validate(
+            request,
+            workflowId,
+            Workflow.getVersion(PATH_OVERLAP_CHANGE, Workflow.DEFAULT_VERSION, 1) >= 1);
     gates.configure(
         req.approvers(), UpgradeRequests.parseDuration(req.gateTimeout()), req.gatesSkipped());
     // Version 1: the host dir, like every marker, carries the run id, so a later run of the same

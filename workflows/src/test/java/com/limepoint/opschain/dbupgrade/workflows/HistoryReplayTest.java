@@ -68,7 +68,7 @@ class HistoryReplayTest {
             "e2e-manual-restore-parent.json",
             "e2e-manual-restore-child.json",
             "e2e-abort.json",
-            // run-scoped-host-dir and checked-compensation (the compensation's database check)
+            // path-overlap, run-scoped-host-dir and checked-compensation
             "e2e-run-scoped-automatic.json",
             "e2e-run-scoped-manual-restore-parent.json",
             "e2e-run-scoped-manual-restore-child.json",
