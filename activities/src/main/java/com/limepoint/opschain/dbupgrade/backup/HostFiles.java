@@ -44,6 +44,7 @@ final class HostFiles {
    * Feeds the first {@code length} bytes of a file into the digest (1 MiB at a time), heartbeating
    * at least every {@link Heartbeats#CADENCE} while it reads.
    */
+  @SuppressWarnings("try") // the keep-alive works by being open
   static void digestPrefix(Path file, long length, MessageDigest digest) throws IOException {
     byte[] buf = new byte[1 << 20];
     long left = length;

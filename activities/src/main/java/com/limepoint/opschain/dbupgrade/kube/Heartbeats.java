@@ -154,7 +154,7 @@ public final class Heartbeats {
   private static String attemptKey(ActivityExecutionContext c) {
     return c.getInfo().getWorkflowId()
         + "/"
-        + c.getInfo().getRunId()
+        + c.getInfo().getWorkflowRunId()
         + "/"
         + c.getInfo().getActivityId()
         + "/"
@@ -213,7 +213,7 @@ public final class Heartbeats {
 
   /** The run id of the workflow this activity belongs to: part of every marker a run writes. */
   public static String runId() {
-    return context().map(c -> c.getInfo().getRunId()).orElse("no-run");
+    return context().map(c -> c.getInfo().getWorkflowRunId()).orElse("no-run");
   }
 
   /** This attempt's number (1 for the first), written into the locks it holds. */

@@ -130,6 +130,7 @@ public final class PodExec {
    * whole websocket messages and asks for more only as they are read, so memory stays bounded.
    * stderr is kept (up to 1 MiB) for the failure message.
    */
+  @SuppressWarnings("try") // the keep-alive works by being open
   public Result download(
       String namespace, String pod, List<String> argv, OutputStream sink, Duration timeout) {
     LimitedBuffer err = new LimitedBuffer(CAPTURE_LIMIT);
