@@ -26,6 +26,8 @@ public final class PodFence {
   private static final Duration GRACE = Duration.ofSeconds(30);
   private static final java.util.regex.Pattern ATTEMPT =
       java.util.regex.Pattern.compile("attempt-([0-9]+)");
+  private static final java.util.regex.Pattern STOPPED =
+      java.util.regex.Pattern.compile("stopped-attempt-([0-9]+)-by-([0-9]+)");
 
   private final PodExec exec;
 
@@ -46,6 +48,18 @@ public final class PodFence {
     List<String> stopped = new ArrayList<>();
     for (String entry :
         exec.check(ns, pod, PodCommands.listDir(fenceDir), SHORT).lines().toList()) {
+      var leftover = STOPPED.matcher(entry);
+      if (leftover.matches()) {
+        // An earlier retry renamed this folder and was cut off before it stopped the holders
+        // or removed it: finish that work.
+        String named = fenceDir + "/attempt-" + leftover.group(1) + "/" + LOCK;
+        String what = stopHolders(ns, pod, fenceDir + "/" + entry + "/" + LOCK, named);
+        if (!what.isEmpty()) {
+          stopped.add(what);
+        }
+        exec.check(ns, pod, PodCommands.removeTree(fenceDir + "/" + entry), SHORT);
+        continue;
+      }
       var m = ATTEMPT.matcher(entry);
       if (!m.matches()) {
         continue;

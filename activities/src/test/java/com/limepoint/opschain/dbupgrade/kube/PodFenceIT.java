@@ -1,0 +1,83 @@
+package com.limepoint.opschain.dbupgrade.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import io.temporal.failure.ApplicationFailure;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The fence's own edges, on the harness's pod (local processes): a fence folder that an earlier
+ * retry renamed and was cut off before stopping its holder, and a later attempt's folder.
+ */
+class PodFenceIT {
+  static final String NS = "opschain";
+  static final String POD = "opschain-db-7d9f";
+
+  Path dir;
+  ClusterInABox box;
+  PodFence fence;
+  Process holder;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "fence-edges-");
+    box = new ClusterInABox();
+    box.runPod(NS, POD, Map.of("app", "opschain-db"), 0);
+    fence = new PodFence(new PodExec(box.client()));
+  }
+
+  @AfterEach
+  void tearDown() {
+    if (holder != null) {
+      holder.destroyForcibly();
+    }
+    box.close();
+  }
+
+  @Test
+  void aRenamedFolderWhoseHolderStillRunsIsStoppedAndRemoved() throws Exception {
+    // Attempt 1 runs a fenced command; attempt 2 renamed its folder and died before stopping it.
+    Files.createDirectories(dir.resolve("attempt-1"));
+    String named = dir + "/attempt-1/.lock";
+    holder =
+        new ProcessBuilder(PodCommands.fenced(named, List.of("sleep", "300")))
+            .redirectErrorStream(true)
+            .start();
+    Path lock = dir.resolve("attempt-1/.lock");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!Files.exists(lock) && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    Thread.sleep(200);
+    Files.move(dir.resolve("attempt-1"), dir.resolve("stopped-attempt-1-by-2"));
+
+    // Outside an activity this is attempt 1; what matters is that the leftover is dealt with.
+    PodFence.Fence f = fence.begin(NS, POD, dir.toString());
+
+    assertThat(holder.waitFor(10, TimeUnit.SECONDS)).as("the holder was stopped").isTrue();
+    assertThat(f.stopped()).singleElement().asString().contains(named, "SIGTERM");
+    assertThat(dir.resolve("stopped-attempt-1-by-2")).doesNotExist();
+    assertThat(f.lock()).isEqualTo(dir + "/attempt-1/.lock");
+  }
+
+  @Test
+  void anAttemptThatFindsALaterOneStopsWithoutChangingAnything() throws Exception {
+    Files.createDirectories(dir.resolve("attempt-5"));
+
+    assertThatThrownBy(() -> fence.begin(NS, POD, dir.toString()))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            e -> assertThat(e.getOriginalMessage()).contains("attempt 5", "attempt 1 stops"));
+    assertThat(dir.resolve("attempt-5")).isDirectory();
+    assertThat(dir.resolve("attempt-1")).doesNotExist();
+  }
+}
