@@ -34,19 +34,7 @@ public final class PodCommands {
 
   /** Total size of every database, for the free-space check. */
   public static List<String> databaseSize(String user) {
-    return List.of(
-        "psql",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        "5432",
-        "-U",
-        user,
-        "-d",
-        "postgres",
-        "-At",
-        "-c",
-        "SELECT sum(pg_database_size(datname)) FROM pg_database");
+    return psql(user, "SELECT sum(pg_database_size(datname)) FROM pg_database");
   }
 
   /**
@@ -55,21 +43,16 @@ public final class PodCommands {
    * answering is still the same one. Needs a superuser or {@code pg_read_all_settings}.
    */
   public static List<String> databaseIdentity(String user) {
-    return List.of(
-        "psql",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        "5432",
-        "-U",
+    return psql(
         user,
-        "-d",
-        "postgres",
-        "-At",
-        "-F",
-        "|",
-        "-c",
-        "SELECT current_setting('data_directory'), system_identifier FROM pg_control_system()");
+        "SELECT current_setting('data_directory') || '|' || system_identifier"
+            + " FROM pg_control_system()");
+  }
+
+  /** One query through psql on the pod's own server, unaligned, tuples only. */
+  private static List<String> psql(String user, String sql) {
+    return List.of(
+        "psql", "-h", "127.0.0.1", "-p", "5432", "-U", user, "-d", "postgres", "-At", "-c", sql);
   }
 
   /** {@code realpath -m}: each path with symbolic links resolved, existing or not. */

@@ -1,7 +1,6 @@
 package com.limepoint.opschain.dbupgrade.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
@@ -12,12 +11,10 @@ import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
-import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
 import io.temporal.testing.TestActivityEnvironment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -33,6 +30,7 @@ class BackupRoundTripIT {
   static final String WORKFLOW_ID = "opschain-db-upgrade-opschain";
 
   Path sandbox;
+  DbPodFixture fixture;
   ClusterInABox box;
   LocalPostgres db;
   TestActivityEnvironment env;
@@ -40,16 +38,10 @@ class BackupRoundTripIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
-    sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "roundtrip-");
-    db = LocalPostgres.init(sandbox.resolve("db/data/pgdata"), "opschain");
-    db.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
-    db.sql(
-        "opschain",
-        "INSERT INTO items SELECT g, md5(g::text) || repeat('x', 64) FROM generate_series(1, 100000) g");
-    box = new ClusterInABox();
-    OpsChainFixture.deployment(box.client(), NS, "opschain-db", 1);
-    box.runPod(NS, "opschain-db-7d9f", Map.of("app", "opschain-db"), db.port());
+    fixture = DbPodFixture.start("roundtrip-", 100_000, 64);
+    sandbox = fixture.sandbox();
+    box = fixture.box();
+    db = fixture.db();
     env = com.limepoint.opschain.dbupgrade.kube.SameRun.environment("run-1", 1);
     env.registerActivitiesImplementations(
         new BackupActivitiesImpl(box.client(), "test-host"),
@@ -62,11 +54,8 @@ class BackupRoundTripIT {
     if (env != null) {
       env.close();
     }
-    if (box != null) {
-      box.close();
-    }
-    if (db != null) {
-      db.close();
+    if (fixture != null) {
+      fixture.close();
     }
   }
 
@@ -153,7 +142,6 @@ class BackupRoundTripIT {
     Path newPgdata = pvc.resolve("pgdata");
     LocalPostgres fresh = LocalPostgres.init(newPgdata, "opschain");
     fresh.close();
-    box.bindExec(NS, "restore-from-backup", 0);
     RestorePodActivities restore = env.newActivityStub(RestorePodActivities.class);
     var podReq =
         new RestorePodActivities.RestorePodRequest(

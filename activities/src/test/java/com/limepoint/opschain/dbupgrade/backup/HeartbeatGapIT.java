@@ -1,7 +1,6 @@
 package com.limepoint.opschain.dbupgrade.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
@@ -20,7 +19,6 @@ import io.temporal.testing.TestActivityEnvironment;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -49,6 +47,7 @@ class HeartbeatGapIT {
   static final long MAX_GAP_MILLIS = 10_000;
 
   Path sandbox;
+  DbPodFixture fixture;
   ClusterInABox box;
   LocalPostgres db;
   TestActivityEnvironment env;
@@ -57,17 +56,10 @@ class HeartbeatGapIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
-    sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "gaps-");
-    db = LocalPostgres.init(sandbox.resolve("db/data/pgdata"), "opschain");
-    db.sql(
-        "opschain",
-        "CREATE TABLE items AS SELECT g AS id, md5(g::text) AS payload"
-            + " FROM generate_series(1, 50000) g");
-    box = new ClusterInABox();
-    OpsChainFixture.deployment(box.client(), NS, "opschain-db", 1);
-    box.runPod(NS, "opschain-db-7d9f", Map.of("app", "opschain-db"), db.port());
-    box.bindExec(NS, "restore-from-backup", 0);
+    fixture = DbPodFixture.start("gaps-", 50_000, 0);
+    sandbox = fixture.sandbox();
+    box = fixture.box();
+    db = fixture.db();
     env = SameRun.environment("heartbeat-gaps", 1, details -> beats.add(System.nanoTime()));
     env.registerActivitiesImplementations(
         new BackupActivitiesImpl(box.client(), "test-host"),
@@ -83,11 +75,8 @@ class HeartbeatGapIT {
     if (env != null) {
       env.close();
     }
-    if (box != null) {
-      box.close();
-    }
-    if (db != null) {
-      db.close();
+    if (fixture != null) {
+      fixture.close();
     }
   }
 

@@ -1,7 +1,6 @@
 package com.limepoint.opschain.dbupgrade.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
@@ -12,7 +11,6 @@ import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
-import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
 import io.temporal.testing.TestActivityEnvironment;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -44,6 +42,7 @@ class RetryFenceIT {
   static final String RUN = "retry-fence-run";
 
   Path sandbox;
+  DbPodFixture fixture;
   ClusterInABox box;
   LocalPostgres db;
   TestActivityEnvironment first;
@@ -51,17 +50,10 @@ class RetryFenceIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
-    sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "fence-");
-    db = LocalPostgres.init(sandbox.resolve("db/data/pgdata"), "opschain");
-    db.sql(
-        "opschain",
-        "CREATE TABLE items AS SELECT g AS id, md5(g::text) || repeat('y', 200) AS payload"
-            + " FROM generate_series(1, 300000) g");
-    box = new ClusterInABox();
-    OpsChainFixture.deployment(box.client(), NS, "opschain-db", 1);
-    box.runPod(NS, "opschain-db-7d9f", Map.of("app", "opschain-db"), db.port());
-    box.bindExec(NS, "restore-from-backup", 0);
+    fixture = DbPodFixture.start("fence-", 300_000, 200);
+    sandbox = fixture.sandbox();
+    box = fixture.box();
+    db = fixture.db();
     first = attempt(1);
     second = attempt(2);
   }
@@ -81,11 +73,8 @@ class RetryFenceIT {
         env.close();
       }
     }
-    if (box != null) {
-      box.close();
-    }
-    if (db != null) {
-      db.close();
+    if (fixture != null) {
+      fixture.close();
     }
   }
 

@@ -1,0 +1,56 @@
+package com.limepoint.opschain.dbupgrade.backup;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * The legacy database as the backup tests need it: a real PostgreSQL 15 with a table {@code items}
+ * of {@code rows} rows, behind the {@code opschain-db} deployment's pod in a cluster-in-a-box, and
+ * the {@code restore-from-backup} pod's exec bound to local processes; all under a sandbox folder
+ * in {@code target}. Skips the test when PostgreSQL is not installed.
+ */
+record DbPodFixture(Path sandbox, ClusterInABox box, LocalPostgres db) implements AutoCloseable {
+  static final String NS = "opschain";
+  static final String POD = "opschain-db-7d9f";
+
+  /** Each row is its id and a payload of md5(id) and {@code pad} more characters. */
+  static DbPodFixture start(String prefix, int rows, int pad) throws IOException {
+    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    Path sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), prefix);
+    LocalPostgres db = LocalPostgres.init(sandbox.resolve("db/data/pgdata"), "opschain");
+    db.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
+    db.sql(
+        "opschain",
+        "INSERT INTO items SELECT g, md5(g::text) || repeat('x', "
+            + pad
+            + ") FROM generate_series(1, "
+            + rows
+            + ") g");
+    ClusterInABox box = new ClusterInABox();
+    OpsChainFixture.deployment(box.client(), NS, "opschain-db", 1);
+    box.runPod(NS, POD, Map.of("app", "opschain-db"), db.port());
+    box.bindExec(NS, "restore-from-backup", 0);
+    return new DbPodFixture(sandbox, box, db);
+  }
+
+  /** Row count and an md5 over every row in id order: what a restore must give back. */
+  String rowsAndChecksum() throws IOException {
+    return db.sql("opschain", "SELECT count(*) FROM items")
+        + " "
+        + db.sql(
+            "opschain", "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items");
+  }
+
+  @Override
+  public void close() throws IOException {
+    box.close();
+    db.close();
+  }
+}
