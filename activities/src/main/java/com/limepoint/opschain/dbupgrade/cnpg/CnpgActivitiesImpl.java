@@ -1,13 +1,11 @@
 package com.limepoint.opschain.dbupgrade.cnpg;
 
-import static com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl.CNPG_API;
-
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
 import com.limepoint.opschain.dbupgrade.activities.WaitResult;
-import com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats.Checkpoint;
+import com.limepoint.opschain.dbupgrade.kube.Patches;
 import com.limepoint.opschain.dbupgrade.kube.Waits;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -66,7 +64,7 @@ public class CnpgActivitiesImpl implements CnpgActivities {
               podInformer(r.namespace(), importPod)),
           () -> {
             GenericKubernetesResource c = cluster(r.namespace(), r.clusterName());
-            String phase = c == null ? "(no cluster yet)" : ClusterActivitiesImpl.phase(c);
+            String phase = c == null ? "(no cluster yet)" : CnpgClusters.phase(c);
             Pod pod =
                 importing
                     ? client.pods().inNamespace(r.namespace()).withName(importPod).get()
@@ -84,8 +82,8 @@ public class CnpgActivitiesImpl implements CnpgActivities {
                   FailureTypes.IMPORT_FAILED);
             }
             boolean podDone = !importing || pod == null || "Succeeded".equals(podPhase);
-            if (c != null && ClusterActivitiesImpl.healthy(c) && podDone) {
-              Map<String, Object> st = ClusterActivitiesImpl.status(c);
+            if (c != null && CnpgClusters.healthy(c) && podDone) {
+              Map<String, Object> st = CnpgClusters.status(c);
               return Optional.of(
                   new ImportResult(
                       phase,
@@ -142,7 +140,10 @@ public class CnpgActivitiesImpl implements CnpgActivities {
       }
       // A namespace-scoped role cannot see the operator's namespace; the served CRD is what it can
       // check.
-      client.genericKubernetesResources(CNPG_API, "Cluster").inNamespace(r.namespace()).list();
+      client
+          .genericKubernetesResources(CnpgClusters.API, CnpgClusters.KIND)
+          .inNamespace(r.namespace())
+          .list();
       return ChangeResult.unchanged(
           "CNPG CRD served; the operator's namespace is not visible to a namespaced role");
     }
@@ -189,7 +190,7 @@ public class CnpgActivitiesImpl implements CnpgActivities {
     Resource<GenericKubernetesResource> res = clusterResource(r.namespace(), r.clusterName());
     (r.dryRun() ? res.dryRun() : res)
         .patch(
-            ClusterActivitiesImpl.MERGE,
+            Patches.MERGE,
             "{\"metadata\":{\"annotations\":{\"" + HIBERNATION + "\":\"" + want + "\"}}}");
     return r.dryRun()
         ? ChangeResult.unchanged("would set " + HIBERNATION + "=" + want + " (dry run)")
@@ -230,7 +231,7 @@ public class CnpgActivitiesImpl implements CnpgActivities {
   }
 
   private static String describe(GenericKubernetesResource c) {
-    return c == null ? "absent" : ClusterActivitiesImpl.phase(c);
+    return c == null ? "absent" : CnpgClusters.phase(c);
   }
 
   private static Instant firstScheduled() {
@@ -242,18 +243,11 @@ public class CnpgActivitiesImpl implements CnpgActivities {
   }
 
   private Resource<GenericKubernetesResource> clusterResource(String ns, String name) {
-    return client.genericKubernetesResources(CNPG_API, "Cluster").inNamespace(ns).withName(name);
+    return CnpgClusters.resource(client, ns, name);
   }
 
   private GenericKubernetesResource cluster(String ns, String name) {
-    try {
-      return clusterResource(ns, name).get();
-    } catch (KubernetesClientException e) {
-      if (e.getCode() == 404) {
-        return null;
-      }
-      throw e;
-    }
+    return CnpgClusters.get(client, ns, name);
   }
 
   @SuppressWarnings({"rawtypes", "unchecked"})

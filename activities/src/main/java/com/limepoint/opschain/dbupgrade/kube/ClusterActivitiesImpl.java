@@ -4,6 +4,7 @@ import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
 import com.limepoint.opschain.dbupgrade.activities.WaitRequest;
 import com.limepoint.opschain.dbupgrade.activities.WaitResult;
+import com.limepoint.opschain.dbupgrade.cnpg.CnpgClusters;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
@@ -28,15 +29,10 @@ import java.util.stream.Collectors;
 /** {@link ClusterActivities} on the fabric8 client. */
 public class ClusterActivitiesImpl implements ClusterActivities {
 
-  public static final String CNPG_API = "postgresql.cnpg.io/v1";
-  public static final String CNPG_HEALTHY = "Cluster in healthy state";
   static final String OPERATOR_NAMESPACE = "cnpg-system";
   static final String OPERATOR_DEPLOYMENT = "cnpg-controller-manager";
   static final String RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
   private static final Duration SHORT = Duration.ofMinutes(2);
-  public static final io.fabric8.kubernetes.client.dsl.base.PatchContext MERGE =
-      io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
-          io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE);
 
   private final KubernetesClient client;
   private final PodExec exec;
@@ -89,7 +85,7 @@ public class ClusterActivitiesImpl implements ClusterActivities {
       }
     }
     try {
-      client.genericKubernetesResources(CNPG_API, "Cluster").inNamespace(ns).list();
+      client.genericKubernetesResources(CnpgClusters.API, CnpgClusters.KIND).inNamespace(ns).list();
       checks.add("CRD clusters.postgresql.cnpg.io is installed");
     } catch (KubernetesClientException e) {
       if (e.getCode() != 404) {
@@ -100,9 +96,11 @@ public class ClusterActivitiesImpl implements ClusterActivities {
     }
     operator(problems, checks);
     GenericKubernetesResource cluster = cluster(ns, r.clusterName());
-    boolean serving = cluster != null && healthy(cluster);
+    boolean serving = cluster != null && CnpgClusters.healthy(cluster);
     checks.add(
-        "CNPG cluster " + r.clusterName() + (cluster == null ? " absent" : " " + phase(cluster)));
+        "CNPG cluster "
+            + r.clusterName()
+            + (cluster == null ? " absent" : " " + CnpgClusters.phase(cluster)));
     long size = 0;
     String dataDirectory = null;
     String systemIdentifier = null;
@@ -284,7 +282,7 @@ public class ClusterActivitiesImpl implements ClusterActivities {
     // A merge patch of just the field, as kubectl does: no resourceVersion, so the controllers'
     // concurrent status updates cannot make it conflict.
     (r.dryRun() ? resource.dryRun() : resource)
-        .patch(MERGE, "{\"spec\":{\"replicas\":" + r.replicas() + "}}");
+        .patch(Patches.MERGE, "{\"spec\":{\"replicas\":" + r.replicas() + "}}");
     return r.dryRun()
         ? ChangeResult.unchanged(
             "would scale " + r.deployment() + " to " + r.replicas() + " (dry run)")
@@ -386,7 +384,7 @@ public class ClusterActivitiesImpl implements ClusterActivities {
       var resource = client.apps().deployments().inNamespace(r.namespace()).withName(name);
       (r.dryRun() ? resource.dryRun() : resource)
           .patch(
-              MERGE,
+              Patches.MERGE,
               "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\""
                   + RESTARTED_AT
                   + "\":\""
@@ -464,25 +462,6 @@ public class ClusterActivitiesImpl implements ClusterActivities {
         && replicas(st.getReplicas()) == want;
   }
 
-  public static boolean healthy(GenericKubernetesResource cluster) {
-    Map<String, Object> status = status(cluster);
-    return CNPG_HEALTHY.equals(status.get("phase"))
-        && status.get("readyInstances") instanceof Number ready
-        && status.get("instances") instanceof Number instances
-        && ready.intValue() == instances.intValue();
-  }
-
-  @SuppressWarnings("unchecked")
-  public static Map<String, Object> status(GenericKubernetesResource cluster) {
-    Object s = cluster.getAdditionalProperties().get("status");
-    return s instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
-  }
-
-  public static String phase(GenericKubernetesResource cluster) {
-    Object p = status(cluster).get("phase");
-    return p == null ? "(no phase yet)" : p.toString();
-  }
-
   private Deployment requireDeployment(String ns, String name) {
     Deployment d = deployment(ns, name);
     if (d == null) {
@@ -497,18 +476,7 @@ public class ClusterActivitiesImpl implements ClusterActivities {
   }
 
   private GenericKubernetesResource cluster(String ns, String name) {
-    try {
-      return client
-          .genericKubernetesResources(CNPG_API, "Cluster")
-          .inNamespace(ns)
-          .withName(name)
-          .get();
-    } catch (KubernetesClientException e) {
-      if (e.getCode() == 404) {
-        return null;
-      }
-      throw e;
-    }
+    return CnpgClusters.get(client, ns, name);
   }
 
   @SuppressWarnings({"rawtypes", "unchecked"})
