@@ -93,9 +93,10 @@ class RetryFenceIT {
     var req =
         new BackupActivities.BackupRequest(
             NS, "opschain-db", sandbox.resolve("pod/tmp/backup").toString(), "8M", "opschain", "x");
-    box.pauseExec("pg_basebackup", Duration.ofSeconds(1));
+    var paused = box.pauseExec("pg_basebackup", Duration.ofSeconds(1));
     CompletableFuture<?> cutOff = abandoned(() -> backup1.takeBackup(req));
-    Path runDir = awaitPartial(sandbox.resolve("pod/tmp/backup"), "base.tar.gz");
+    paused.await(Duration.ofSeconds(60));
+    Path runDir = partial(sandbox.resolve("pod/tmp/backup"), "base.tar.gz");
     BackupActivities.PodBackup taken = backup2.takeBackup(req);
     assertStoppedFirst(cutOff, "pg_basebackup");
     assertThat(taken.reused()).isFalse();
@@ -126,9 +127,10 @@ class RetryFenceIT {
     var upload =
         new BackupActivities.UploadRequest(
             NS, "restore-from-backup", hostDir, uploadBase, verified.files());
-    box.pauseExec("dd of=.*base\\.tar\\.gz\\.part", Duration.ZERO, 2);
+    paused = box.pauseExec("dd of=.*base\\.tar\\.gz\\.part", Duration.ZERO, 2);
     cutOff = abandoned(() -> backup1.uploadBackup(upload));
-    awaitPartial(Path.of(uploadBase), "base.tar.gz.part");
+    paused.await(Duration.ofSeconds(60));
+    partial(Path.of(uploadBase), "base.tar.gz.part");
     ChangeResult uploaded = backup2.uploadBackup(upload);
     assertStoppedFirst(cutOff, "dd of=.*base\\.tar\\.gz\\.part");
     assertThat(uploaded.summary()).contains("SHA-256 checked in the pod");
@@ -137,14 +139,18 @@ class RetryFenceIT {
       assertThat(HostFiles.sha256Hex(uploadDir.resolve(f.name()))).isEqualTo(f.hostSha256());
     }
 
-    // restorePgdata: tar stopped 150 ms into extracting base.tar.gz, after pgdata was emptied.
+    // restorePgdata: tar stopped 50 ms into extracting base.tar.gz, after pgdata was emptied.
     var pg =
         new RestorePodActivities.PgdataRequest(
             NS, "restore-from-backup", pgdata.toString(), uploadBase, LocalPostgres.serverOwner());
     restore2.saveConfFiles(pg);
-    box.pauseExec("tar -xzf .*base\\.tar\\.gz", Duration.ofMillis(150));
+    paused = box.pauseExec("tar -xzf .*base\\.tar\\.gz", Duration.ofMillis(50));
     cutOff = abandoned(() -> restore1.restorePgdata(pg));
-    awaitPartial(pgdata, "PG_VERSION");
+    paused.await(Duration.ofSeconds(60));
+    // pgdata was emptied (the first step's marker is there) and tar was stopped while extracting.
+    partial(
+        pgdata.resolveSibling("opschain-db-upgrade-saved-conf"),
+        ".restore-test-workflow-id." + RUN + ".1");
     ChangeResult restored = restore2.restorePgdata(pg);
     assertStoppedFirst(cutOff, "tar -xzf .*base\\.tar\\.gz");
     assertThat(restored.summary()).startsWith("resumed after empty pgdata");
@@ -180,24 +186,18 @@ class RetryFenceIT {
     return f;
   }
 
-  /** Waits until the cut-off attempt has left partial work: a file named {@code name} below. */
-  private static Path awaitPartial(Path below, String name) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (System.nanoTime() < deadline) {
-      if (Files.isDirectory(below)) {
-        try (Stream<Path> s = Files.walk(below)) {
-          var hit = s.filter(p -> p.getFileName().toString().equals(name)).findFirst();
-          if (hit.isPresent() && Files.size(hit.get()) >= 0) {
-            Thread.sleep(1_500);
-            Path p = hit.get();
-            // The run directory: the first level below the base.
-            return below.resolve(below.relativize(p).getName(0));
-          }
-        }
-      }
-      Thread.sleep(50);
+  /**
+   * The cut-off attempt left partial work: a file named {@code name} below {@code below}; returns
+   * the first level below {@code below} that holds it (the run's directory).
+   */
+  private static Path partial(Path below, String name) throws IOException {
+    try (Stream<Path> s = Files.walk(below)) {
+      Path hit =
+          s.filter(p -> p.getFileName().toString().equals(name))
+              .findFirst()
+              .orElseThrow(() -> new AssertionError("no partial " + name + " under " + below));
+      return below.resolve(below.relativize(hit).getName(0));
     }
-    throw new AssertionError("no partial " + name + " under " + below);
   }
 
   /**

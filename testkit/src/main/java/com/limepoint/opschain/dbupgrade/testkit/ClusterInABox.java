@@ -370,6 +370,14 @@ public final class ClusterInABox implements AutoCloseable {
       return once;
     }
 
+    private final java.util.concurrent.CountDownLatch paused =
+        new java.util.concurrent.CountDownLatch(1);
+
+    /** The exec bridge stopped the command (SIGSTOP sent to a live process). */
+    void paused() {
+      paused.countDown();
+    }
+
     /** True when this exec is the one to slow down (counting down the ones to skip). */
     boolean takes(String commandLine) {
       return regex.matcher(commandLine).find() && skip.getAndDecrement() <= 0;
@@ -386,15 +394,34 @@ public final class ClusterInABox implements AutoCloseable {
     dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), delay, null, true, 0));
   }
 
-  /** The next exec matching {@code regex} is stopped (SIGSTOP) {@code after} it started. */
-  public void pauseExec(String regex, Duration after) {
-    pauseExec(regex, after, 0);
+  /**
+   * The next exec matching {@code regex} is stopped (SIGSTOP) {@code after} it started; the
+   * returned handle waits until it was.
+   */
+  public Paused pauseExec(String regex, Duration after) {
+    return pauseExec(regex, after, 0);
   }
 
   /** As {@link #pauseExec(String, Duration)}, for the exec after {@code skip} matching ones. */
-  public void pauseExec(String regex, Duration after, int skip) {
-    dispatcher.addExecFault(
-        new ExecFault(Pattern.compile(regex), Duration.ZERO, after, true, skip));
+  public Paused pauseExec(String regex, Duration after, int skip) {
+    ExecFault f = new ExecFault(Pattern.compile(regex), Duration.ZERO, after, true, skip);
+    dispatcher.addExecFault(f);
+    return timeout -> {
+      if (!f.paused.await(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+        throw new AssertionError(
+            "no command matching "
+                + regex
+                + " was stopped within "
+                + timeout
+                + " (it ended first?)");
+      }
+    };
+  }
+
+  /** Waits until a paused command was stopped: its partial work is then on disk. */
+  @FunctionalInterface
+  public interface Paused {
+    void await(Duration timeout) throws InterruptedException;
   }
 
   /** Every command run in a pod so far, in the order they were received. */

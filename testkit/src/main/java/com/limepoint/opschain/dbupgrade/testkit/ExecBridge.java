@@ -174,10 +174,14 @@ final class ExecBridge extends WebSocketListener {
                 cmd.endsWith("flock") || cmd.endsWith("setsid")
                     ? "-" + leader
                     : Long.toString(p.pid());
-            new ProcessBuilder("kill", "-s", "STOP", "--", target)
-                .redirectErrorStream(true)
-                .start()
-                .waitFor();
+            int killed =
+                new ProcessBuilder("kill", "-s", "STOP", "--", target)
+                    .redirectErrorStream(true)
+                    .start()
+                    .waitFor();
+            if (killed == 0 && p.isAlive()) {
+              fault.paused();
+            }
             log.info("fault: stopped {} (SIGSTOP) after {} ms", target, millis);
           } catch (IOException | InterruptedException e) {
             log.warn("could not pause {}: {}", p.pid(), e.toString());
