@@ -6,6 +6,7 @@ import com.limepoint.opschain.dbupgrade.kube.DataDirectories;
 import com.limepoint.opschain.dbupgrade.kube.DbPods;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats.Checkpoint;
+import com.limepoint.opschain.dbupgrade.kube.LogTail;
 import com.limepoint.opschain.dbupgrade.kube.PodCommands;
 import com.limepoint.opschain.dbupgrade.kube.PodExec;
 import com.limepoint.opschain.dbupgrade.kube.PodFence;
@@ -180,7 +181,7 @@ public class BackupActivitiesImpl implements BackupActivities {
       log.info("clearing this run's incomplete backup {}/{}:{}", ns, pod, dir);
       exec.check(ns, pod, PodCommands.fenced(lock, PodCommands.removeTree(dir)), SHORT);
     }
-    PodExec.LogTail tail = new PodExec.LogTail(20);
+    LogTail tail = new LogTail(20);
     double[] percent = {0};
     int code =
         exec.stream(

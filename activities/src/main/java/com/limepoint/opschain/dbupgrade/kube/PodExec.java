@@ -5,13 +5,10 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.ExecWatch;
 import io.fabric8.kubernetes.client.dsl.PodResource;
 import io.temporal.failure.ApplicationFailure;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -75,8 +72,8 @@ public final class PodExec {
    * Runs a command whose stdout goes to {@code sink} and whose stderr lines go to {@code
    * stderrLines}, both called on the calling thread, in the order the pod sent them. So the
    * callbacks may heartbeat (Temporal's activity context belongs to the activity's thread), and the
-   * client keeps receiving while the caller writes and hashes: a bounded queue ({@value
-   * #QUEUE_BYTES} bytes) lies between the two, so memory does not grow with the output.
+   * client keeps receiving while the caller writes and hashes: a bounded queue ({@link Handoff}, a
+   * few MiB) lies between the two, so memory does not grow with the output.
    */
   public int stream(
       String namespace,
@@ -176,68 +173,6 @@ public final class PodExec {
   }
 
   private static final int DOWNLOAD_BUFFER = 256 << 10;
-  private static final int QUEUE_BYTES = 4 << 20;
-  private static final int QUEUE_CHUNK = 64 << 10;
-
-  /**
-   * The bounded queue between fabric8's receiving threads and the caller: stdout in chunks of up to
-   * {@value #QUEUE_CHUNK} bytes (copied, since the client reuses its buffers) and stderr lines.
-   */
-  private static final class Handoff {
-    final java.util.concurrent.BlockingQueue<Object> events =
-        new java.util.concurrent.ArrayBlockingQueue<>(QUEUE_BYTES / QUEUE_CHUNK);
-    private volatile boolean closed;
-
-    OutputStream stdout() {
-      return new OutputStream() {
-        @Override
-        public void write(int b) throws IOException {
-          write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-          for (int at = off; at < off + len; at += QUEUE_CHUNK) {
-            put(java.util.Arrays.copyOfRange(b, at, Math.min(off + len, at + QUEUE_CHUNK)));
-          }
-        }
-      };
-    }
-
-    void line(String line) {
-      try {
-        put(line);
-      } catch (IOException e) {
-        // The caller has stopped listening.
-      }
-    }
-
-    private void put(Object event) throws IOException {
-      try {
-        while (!events.offer(event, 100, TimeUnit.MILLISECONDS)) {
-          if (closed) {
-            throw new IOException("the reader of this exec stream has stopped");
-          }
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException(e);
-      }
-    }
-
-    void deliver(Object event, OutputStream sink, Consumer<String> lines) throws IOException {
-      if (event instanceof byte[] chunk) {
-        sink.write(chunk, 0, chunk.length);
-      } else {
-        lines.accept((String) event);
-      }
-    }
-
-    void close() {
-      closed = true;
-      events.clear();
-    }
-  }
 
   /**
    * Runs a command that reads exactly the bytes of {@code stdin} (such as {@code dd count=N}). The
@@ -397,85 +332,5 @@ public final class PodExec {
   static String tail(String text) {
     String t = text.strip();
     return t.length() <= 2000 ? t : "..." + t.substring(t.length() - 2000);
-  }
-
-  /** Captures output up to a limit, keeping the start. */
-  private static final class LimitedBuffer extends OutputStream {
-    private final ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    private final int limit;
-
-    LimitedBuffer(int limit) {
-      this.limit = limit;
-    }
-
-    @Override
-    public synchronized void write(int b) {
-      if (buf.size() < limit) {
-        buf.write(b);
-      }
-    }
-
-    @Override
-    public synchronized void write(byte[] b, int off, int len) {
-      int n = Math.min(len, limit - buf.size());
-      if (n > 0) {
-        buf.write(b, off, n);
-      }
-    }
-
-    synchronized String text() {
-      return buf.toString(StandardCharsets.UTF_8);
-    }
-  }
-
-  /** Splits a byte stream into lines at \n or \r (pg_basebackup -P redraws with \r). */
-  static final class LineSplitter extends OutputStream {
-    private final Consumer<String> lines;
-    private final ByteArrayOutputStream line = new ByteArrayOutputStream();
-
-    LineSplitter(Consumer<String> lines) {
-      this.lines = lines;
-    }
-
-    @Override
-    public synchronized void write(int b) throws IOException {
-      if (b == '\n' || b == '\r') {
-        if (line.size() > 0) {
-          lines.accept(line.toString(StandardCharsets.UTF_8));
-          line.reset();
-        }
-      } else if (line.size() < 8192) {
-        line.write(b);
-      }
-    }
-
-    @Override
-    public synchronized void write(byte[] b, int off, int len) throws IOException {
-      for (int i = off; i < off + len; i++) {
-        write(b[i]);
-      }
-    }
-  }
-
-  /** Keeps the last lines of a log, for heartbeats and failure messages. */
-  public static final class LogTail implements Consumer<String> {
-    private final int max;
-    private final List<String> lines = new ArrayList<>();
-
-    public LogTail(int max) {
-      this.max = max;
-    }
-
-    @Override
-    public synchronized void accept(String line) {
-      lines.add(line);
-      if (lines.size() > max) {
-        lines.remove(0);
-      }
-    }
-
-    public synchronized List<String> lines() {
-      return List.copyOf(lines);
-    }
   }
 }
