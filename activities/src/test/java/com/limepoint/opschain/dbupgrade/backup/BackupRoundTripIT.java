@@ -61,10 +61,8 @@ class BackupRoundTripIT {
 
   @Test
   void backupCopyVerifyAndManualRestoreKeepEveryRow() throws Exception {
-    String rowsBefore = db.sql("opschain", "SELECT count(*) FROM items");
-    String sumBefore =
-        db.sql(
-            "opschain", "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items");
+    String before = DbPodFixture.rowsAndChecksum(db);
+    assertThat(before).startsWith("100000 ");
     BackupActivities backup = env.newActivityStub(BackupActivities.class);
     String podDir = sandbox.resolve("pod/tmp/backup").toString();
     Files.createDirectories(sandbox.resolve("pod/tmp"));
@@ -189,14 +187,7 @@ class BackupRoundTripIT {
     assertThat(restore.deleteRestorePod(podReq).changed()).isFalse();
 
     try (LocalPostgres after = LocalPostgres.startExisting(newPgdata)) {
-      assertThat(after.sql("opschain", "SELECT count(*) FROM items"))
-          .isEqualTo(rowsBefore)
-          .isEqualTo("100000");
-      assertThat(
-              after.sql(
-                  "opschain",
-                  "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items"))
-          .isEqualTo(sumBefore);
+      assertThat(DbPodFixture.rowsAndChecksum(after)).isEqualTo(before);
     }
   }
 

@@ -40,11 +40,14 @@ record DbPodFixture(Path sandbox, ClusterInABox box, LocalPostgres db) implement
     return new DbPodFixture(sandbox, box, db);
   }
 
-  /** Row count and an md5 over every row in id order: what a restore must give back. */
-  String rowsAndChecksum() throws IOException {
-    return db.sql("opschain", "SELECT count(*) FROM items")
+  /**
+   * Row count and an md5 over every row in id order, of {@code items} in {@code pg}: what a restore
+   * must give back.
+   */
+  static String rowsAndChecksum(LocalPostgres pg) throws IOException {
+    return pg.sql("opschain", "SELECT count(*) FROM items")
         + " "
-        + db.sql(
+        + pg.sql(
             "opschain", "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items");
   }
 
