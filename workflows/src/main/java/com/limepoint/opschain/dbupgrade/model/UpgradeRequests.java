@@ -76,6 +76,25 @@ public final class UpgradeRequests {
     List<String> problems = new ArrayList<>(in.inputProblems());
     UpgradeRequest r = withDefaults(in);
 
+    releaseProblems(problems, r);
+    clusterProblems(problems, r, pathOverlap);
+    runProblems(problems, r);
+    if (problems.isEmpty() && workflowId != null && !workflowId.equals(workflowId(r.namespace()))) {
+      problems.add(
+          "namespace: the workflow id must be '"
+              + workflowId(r.namespace())
+              + "' (one upgrade per namespace), but it is '"
+              + workflowId
+              + "'");
+    }
+    if (!problems.isEmpty()) {
+      throw invalid(problems);
+    }
+    return r;
+  }
+
+  /** The release, the chart and the two versions. */
+  private static void releaseProblems(List<String> problems, UpgradeRequest r) {
     label(problems, "namespace", r.namespace(), 63);
     label(problems, "release", r.release(), 53);
     required(
@@ -96,6 +115,11 @@ public final class UpgradeRequests {
             <= 0) {
       problems.add("targetVersion: must be later than currentVersion " + r.currentVersion());
     }
+  }
+
+  /** The names and paths in the cluster and on the host. */
+  private static void clusterProblems(
+      List<String> problems, UpgradeRequest r, boolean pathOverlap) {
     path(problems, "valuesFile", r.valuesFile(), 1);
     subdomain(problems, "dbDeployment", r.dbDeployment());
     subdomain(problems, "clusterName", r.clusterName());
@@ -120,6 +144,10 @@ public final class UpgradeRequests {
               + r.pgdata()
               + "' (the manual restore empties pgdata and uploads the backup to podBackupDir)");
     }
+  }
+
+  /** The restore's owner, the database role, the timeouts, the approvers and the hibernation. */
+  private static void runProblems(List<String> problems, UpgradeRequest r) {
     required(problems, "dataOwner", r.dataOwner(), OWNER, 21, "uid:gid such as 26:26");
     required(problems, "dbUser", r.dbUser(), DB_USER, 63, "a PostgreSQL role name");
     timeout(problems, "importTimeout", r.importTimeout());
@@ -132,18 +160,6 @@ public final class UpgradeRequests {
         && !HIBERNATE_BY_ANNOTATION.equals(r.hibernateBy())) {
       problems.add("hibernateBy: must be 'helm' or 'annotation', got '" + r.hibernateBy() + "'");
     }
-    if (problems.isEmpty() && workflowId != null && !workflowId.equals(workflowId(r.namespace()))) {
-      problems.add(
-          "namespace: the workflow id must be '"
-              + workflowId(r.namespace())
-              + "' (one upgrade per namespace), but it is '"
-              + workflowId
-              + "'");
-    }
-    if (!problems.isEmpty()) {
-      throw invalid(problems);
-    }
-    return r;
   }
 
   /** Fills in the runbook's defaults; checks nothing. */

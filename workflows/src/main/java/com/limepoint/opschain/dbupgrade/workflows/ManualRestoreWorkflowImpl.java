@@ -1,9 +1,10 @@
 package com.limepoint.opschain.dbupgrade.workflows;
 
+import static com.limepoint.opschain.dbupgrade.workflows.RunbookStep.*;
+
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
-import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
 import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
@@ -14,6 +15,8 @@ import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
 import io.temporal.failure.ApplicationFailure;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * {@link ManualRestoreWorkflow}: the runbook's "Manual database migration", step by step. The
@@ -30,11 +33,13 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
   private UpgradeActivities acts;
   private String hostDir;
   private String restoreValues;
+  private RunbookStep.Facts facts;
 
   @Override
   public ManualRestoreResult restore(ManualRestoreRequest request) {
     req = request.request();
     hostDir = request.hostDir();
+    facts = new RunbookStep.Facts(req, null, hostDir, null, null);
     acts =
         new UpgradeActivities(
             request.hostTaskQueue(), UpgradeRequests.parseDuration(req.importTimeout()));
@@ -57,9 +62,8 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
   /** Both archives on the host with their checksums unchanged, and the CNPG operator up. */
   private void checkRequirements(BackupEvidence approved) {
     BackupEvidence now =
-        steps.run(
-            "checkBackup",
-            "base.tar.gz and pg_wal.tar.gz on the host, checksums unchanged",
+        step(
+            CHECK_BACKUP,
             () ->
                 acts.backup("re-verify backup in " + hostDir)
                     .verifyBackup(new BackupActivities.VerifyRequest(hostDir, approved.files())),
@@ -69,17 +73,15 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
           "the backup in " + hostDir + " no longer verifies; nothing was deleted",
           FailureTypes.BACKUP_INVALID);
     }
-    steps.run(
-        "checkOperator",
-        "the CNPG operator is installed and running",
+    step(
+        CHECK_OPERATOR,
         () -> acts.cnpg("check the CNPG operator").checkOperator(cluster()),
         ChangeResult::summary);
   }
 
   private void deleteCluster() {
-    steps.run(
-        "deleteCluster",
-        "kubectl delete cluster " + req.clusterName(),
+    step(
+        DELETE_CLUSTER,
         () ->
             acts.cnpg("delete cluster " + req.namespace() + "/" + req.clusterName())
                 .deleteCluster(cluster()),
@@ -89,10 +91,8 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
   /** Without recoveryMode, stopped, with the database hibernated (by Helm or by annotation). */
   private void redeployStoppedAndHibernated() {
     restoreValues =
-        steps
-            .run(
-                "prepareRestoreValues",
-                "the migration values without db.recoveryMode",
+        step(
+                PREPARE_RESTORE_VALUES,
                 () ->
                     acts.values("restore values from " + req.valuesFile())
                         .prepareValues(
@@ -101,17 +101,16 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
                 ValuesActivities.ValuesResult::path)
             .path();
     if (byAnnotation()) {
-      helm("redeployStopped", Map.of("stopped", "true"));
+      helm(REDEPLOY_STOPPED, Map.of("stopped", "true"));
       hibernation(true);
     } else {
-      helm("redeployStopped", Map.of("stopped", "true", "stopDatabase", "true"));
+      helm(REDEPLOY_STOPPED, Map.of("stopped", "true", "stopDatabase", "true"));
     }
   }
 
   private void awaitDbPodGone() {
-    steps.run(
-        "awaitDbPodGone",
-        "wait until the database pod is gone",
+    step(
+        AWAIT_DB_POD_GONE,
         () ->
             acts.cnpgWait(
                     "wait for the pods of " + req.namespace() + "/" + req.clusterName() + " to go")
@@ -120,9 +119,8 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
   }
 
   private void startRestorePod() {
-    steps.run(
-        "createRestorePod",
-        "kubectl run " + RESTORE_POD + " on PVC " + req.pvcName(),
+    step(
+        CREATE_RESTORE_POD,
         () ->
             acts.restorePod("start " + RESTORE_POD + " in " + req.namespace())
                 .createRestorePod(restorePod()),
@@ -130,9 +128,8 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
   }
 
   private void uploadBackup(BackupEvidence backup) {
-    steps.run(
-        "uploadBackup",
-        "copy the archives into " + RESTORE_POD + ":" + req.podBackupDir() + " and check SHA-256",
+    step(
+        UPLOAD_BACKUP,
         () ->
             acts.backup("upload backup into " + req.namespace() + "/" + RESTORE_POD)
                 .uploadBackup(
@@ -142,35 +139,30 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
   }
 
   private void saveConfFiles() {
-    steps.run(
-        "saveConfFiles",
-        "save pg_hba.conf, pg_ident.conf, postgresql.conf, postgresql.auto.conf (never overwritten)",
+    step(
+        SAVE_CONF_FILES,
         () -> acts.restorePod("save conf files in " + RESTORE_POD).saveConfFiles(pgdata()),
         ChangeResult::summary);
   }
 
   private void restorePgdata() {
-    steps.run(
-        "restorePgdata",
-        "empty pgdata, extract base and WAL, chown " + req.dataOwner() + ", restore conf files",
+    step(
+        RESTORE_PGDATA,
         () -> acts.restorePod("restore pgdata in " + RESTORE_POD).restorePgdata(pgdata()),
         ChangeResult::summary);
   }
 
   private String checkControlData() {
-    return steps
-        .run(
-            "checkControlData",
-            "pg_controldata must show 'in production'",
+    return step(
+            CHECK_CONTROL_DATA,
             () -> acts.restorePod("pg_controldata in " + RESTORE_POD).checkControlData(pgdata()),
             r -> "Database cluster state: " + r.clusterState())
         .clusterState();
   }
 
   private void deleteRestorePod() {
-    steps.run(
-        "deleteRestorePod",
-        "delete " + RESTORE_POD,
+    step(
+        DELETE_RESTORE_POD,
         () ->
             acts.restorePod("delete " + RESTORE_POD + " in " + req.namespace())
                 .deleteRestorePod(restorePod()),
@@ -182,11 +174,10 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
     if (byAnnotation()) {
       hibernation(false);
     } else {
-      helm("redeployWithoutStopDatabase", Map.of("stopped", "true"));
+      helm(REDEPLOY_WITHOUT_STOP_DATABASE, Map.of("stopped", "true"));
     }
-    steps.run(
-        "awaitClusterHealthy",
-        "wait until CNPG cluster " + req.clusterName() + " is healthy",
+    step(
+        AWAIT_CLUSTER_HEALTHY,
         () ->
             acts.cnpgWait("wait for " + req.namespace() + "/" + req.clusterName() + " healthy")
                 .awaitClusterHealthy(
@@ -197,16 +188,12 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
 
   /** Redeploy without stopped or stopDatabase. */
   private void redeployRunning() {
-    helm("redeployRunning", Map.of());
+    helm(REDEPLOY_RUNNING, Map.of());
   }
 
   private void hibernation(boolean on) {
-    steps.run(
-        on ? "hibernateOn" : "hibernateOff",
-        "kubectl annotate cluster "
-            + req.clusterName()
-            + " cnpg.io/hibernation="
-            + (on ? "on" : "off"),
+    step(
+        on ? HIBERNATE_ON : HIBERNATE_OFF,
         () ->
             acts.cnpg(
                     "hibernation "
@@ -221,23 +208,16 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
         ChangeResult::summary);
   }
 
-  private void helm(String step, Map<String, String> set) {
-    steps.run(
+  private void helm(RunbookStep step, Map<String, String> set) {
+    String summary =
+        "helm upgrade " + req.namespace() + "/" + req.release() + " (" + step.id() + ")";
+    step(
         step,
-        "helm upgrade " + req.targetVersion() + " with the restore values " + set,
         () ->
-            acts.helm("helm upgrade " + req.namespace() + "/" + req.release() + " (" + step + ")")
+            acts.helm(summary)
                 .upgrade(
-                    new HelmActivities.UpgradeRequest(
-                        req.namespace(),
-                        req.release(),
-                        req.chart(),
-                        req.targetVersion(),
-                        List.of(restoreValues),
-                        set,
-                        step,
-                        UpgradeActivities.HELM_DEPLOY.minusMinutes(5).toSeconds(),
-                        false)),
+                    UpgradeActivities.helmUpgrade(
+                        req, step.id(), req.targetVersion(), List.of(restoreValues), set)),
         r -> "revision " + r.revision() + " " + r.status());
   }
 
@@ -257,6 +237,10 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
   private RestorePodActivities.PgdataRequest pgdata() {
     return new RestorePodActivities.PgdataRequest(
         req.namespace(), RESTORE_POD, req.pgdata(), req.podBackupDir(), req.dataOwner());
+  }
+
+  private <T> T step(RunbookStep s, Supplier<T> body, Function<T, String> summary) {
+    return steps.run(s.id(), s.describe(facts), body, summary);
   }
 
   @Override

@@ -7,11 +7,15 @@ import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.activities.HostActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
 import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
+import com.limepoint.opschain.dbupgrade.activities.WaitRequest;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.common.RetryOptions;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The one place where activity options are set. Each activity call gets a stub with a summary
@@ -114,6 +118,30 @@ final class UpgradeActivities {
 
   ValuesActivities values(String summary) {
     return stub(ValuesActivities.class, hostQueue, API_CALL, null, RETRY, summary);
+  }
+
+  /** The Helm upgrade both workflows deploy with: release and chart come from the request. */
+  static HelmActivities.UpgradeRequest helmUpgrade(
+      UpgradeRequest req,
+      String step,
+      String version,
+      List<String> valuesFiles,
+      Map<String, String> set) {
+    return new HelmActivities.UpgradeRequest(
+        req.namespace(),
+        req.release(),
+        req.chart(),
+        version,
+        valuesFiles,
+        set,
+        step,
+        HELM_DEPLOY.minusMinutes(5).toSeconds(),
+        false);
+  }
+
+  /** A wait for the named workloads (none: all of them) in the request's namespace. */
+  static WaitRequest waitFor(UpgradeRequest req, List<String> names) {
+    return new WaitRequest(req.namespace(), names, waitSeconds());
   }
 
   /** Seconds a wait activity may wait inside its own start-to-close. */

@@ -1,6 +1,8 @@
 package com.limepoint.opschain.dbupgrade.workflows;
 
+import static com.limepoint.opschain.dbupgrade.workflows.RunbookStep.*;
 import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.awaitGate;
+import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.calls;
 import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.request;
 import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.result;
 import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.start;
@@ -55,33 +57,20 @@ class DbUpgradeWorkflowTest {
           .setDoNotStart(true)
           .build();
 
-  static final List<String> PREFLIGHT =
-      List.of("Host.claimHost", "Helm.releaseStatus", "Cluster.preflight", "Backup.checkFreeSpace");
+  static final List<String> PREFLIGHT = calls(CLAIM_HOST, CHECK_FREE_SPACE);
 
-  static final List<String> BEFORE_BACKUP_GATE =
-      List.of(
-          "Helm.upgrade:stopOpsChain",
-          "Cluster.awaitWorkloadsStopped",
-          "Cluster.scaleDeployment",
-          "Cluster.awaitDeploymentReady",
-          "Backup.takeBackup",
-          "Backup.copyBackupOut",
-          "Backup.verifyBackup",
-          "Values.prepareValues:MIGRATION");
+  static final List<String> BEFORE_BACKUP_GATE = calls(STOP_OPSCHAIN, PREPARE_MIGRATION_VALUES);
 
-  static final List<String> COMPENSATION =
-      List.of(
-          "Helm.upgrade:putBackInService",
-          "Cluster.awaitRolloutComplete",
-          "Cluster.checkDatabaseBack");
+  static final List<String> COMPENSATION = calls(RunbookStep.of(RunbookStep.Path.COMPENSATION));
 
-  static final List<String> AFTER_IMPORT =
-      List.of(
-          "Cluster.rolloutRestart",
-          "Cluster.awaitRolloutComplete",
-          "Values.prepareValues:FINAL",
-          "Helm.upgrade:finalizeUpgrade",
-          "Cluster.awaitDeploymentGone");
+  static final List<String> AFTER_IMPORT = calls(RESTART_SERVICES, AWAIT_LEGACY_DB_GONE);
+
+  /** The manual restore as the runbook writes it, with hibernation through Helm. */
+  static final List<String> MANUAL_RESTORE_BY_HELM =
+      calls(
+          RunbookStep.of(RunbookStep.Path.MANUAL_RESTORE).stream()
+              .filter(s -> s != HIBERNATE_ON && s != HIBERNATE_OFF)
+              .toList());
 
   final FakeActivities fakes = new FakeActivities();
 
@@ -117,7 +106,7 @@ class DbUpgradeWorkflowTest {
         .containsExactly(Gate.START, Gate.BACKUP_VERIFIED, Gate.SERVICES_VERIFIED, Gate.FINALIZE);
     List<String> expected = new ArrayList<>(PREFLIGHT);
     expected.addAll(BEFORE_BACKUP_GATE);
-    expected.addAll(List.of("Helm.upgrade:upgradeRelease", "Cnpg.awaitImport"));
+    expected.addAll(calls(UPGRADE_RELEASE, AWAIT_IMPORT));
     expected.addAll(AFTER_IMPORT);
     assertThat(fakes.calls()).containsExactlyElementsOf(expected);
     assertThat(report.outcome()).isEqualTo(Outcome.COMPLETED);
@@ -129,6 +118,12 @@ class DbUpgradeWorkflowTest {
             org.assertj.core.groups.Tuple.tuple("BACKUP_VERIFIED", "APPROVED", "bob"),
             org.assertj.core.groups.Tuple.tuple("SERVICES_VERIFIED", "APPROVED", "bob"),
             org.assertj.core.groups.Tuple.tuple("FINALIZE", "APPROVED", "alice"));
+    // The status lists the table's main line, in its order, every step done.
+    assertThat(report.steps())
+        .extracting(s -> s.name())
+        .containsExactlyElementsOf(
+            RunbookStep.of(RunbookStep.Path.UPGRADE).stream().map(RunbookStep::id).toList());
+    assertThat(report.steps()).allSatisfy(s -> assertThat(s.state()).isEqualTo(StepState.DONE));
     assertThat(report.steps())
         .filteredOn(s -> s.name().equals("finalizeUpgrade"))
         .singleElement()
@@ -470,24 +465,8 @@ class DbUpgradeWorkflowTest {
     assertThat(report.manualRestore()).isTrue();
     List<String> expected = new ArrayList<>(PREFLIGHT);
     expected.addAll(BEFORE_BACKUP_GATE);
-    expected.addAll(List.of("Helm.upgrade:upgradeRelease", "Cnpg.awaitImport"));
-    expected.addAll(
-        List.of(
-            "Backup.verifyBackup",
-            "Cnpg.checkOperator",
-            "Cnpg.deleteCluster",
-            "Values.prepareValues:RESTORE",
-            "Helm.upgrade:redeployStopped",
-            "Cnpg.awaitDbPodGone",
-            "RestorePod.createRestorePod",
-            "Backup.uploadBackup",
-            "RestorePod.saveConfFiles",
-            "RestorePod.restorePgdata",
-            "RestorePod.checkControlData",
-            "RestorePod.deleteRestorePod",
-            "Helm.upgrade:redeployWithoutStopDatabase",
-            "Cnpg.awaitClusterHealthy",
-            "Helm.upgrade:redeployRunning"));
+    expected.addAll(calls(UPGRADE_RELEASE, AWAIT_IMPORT));
+    expected.addAll(MANUAL_RESTORE_BY_HELM);
     expected.addAll(AFTER_IMPORT);
     assertThat(fakes.calls()).containsExactlyElementsOf(expected);
     // The runbook's stopped redeploy hibernates the database through Helm by default.

@@ -11,6 +11,8 @@ import io.temporal.client.WorkflowOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Starting the workflow as a user would, and waiting for its gates. */
 final class WorkflowTestSupport {
@@ -96,5 +98,33 @@ final class WorkflowTestSupport {
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /**
+   * The {@link FakeActivities#calls()} name of each step's activity call, in the table's order: a
+   * Helm upgrade names its step, a values file its kind, a hibernation its direction. Gates and the
+   * child workflow make no activity call of their own.
+   */
+  static List<String> calls(List<RunbookStep> steps) {
+    List<String> calls = new ArrayList<>();
+    for (RunbookStep s : steps) {
+      if (s.activity() == null || s == RunbookStep.MANUAL_RESTORE) {
+        continue;
+      }
+      String suffix =
+          switch (s.activity()) {
+            case "Helm.upgrade" -> ":" + s.id();
+            case "Values.prepareValues" ->
+                ":" + s.id().replace("prepare", "").replace("Values", "").toUpperCase();
+            case "Cnpg.setHibernation" -> s == RunbookStep.HIBERNATE_ON ? ":on" : ":off";
+            default -> "";
+          };
+      calls.add(s.activity() + suffix);
+    }
+    return List.copyOf(calls);
+  }
+
+  static List<String> calls(RunbookStep first, RunbookStep last) {
+    return calls(RunbookStep.range(first, last));
   }
 }

@@ -1,0 +1,22 @@
+package com.limepoint.opschain.dbupgrade.workflows;
+
+/**
+ * The {@code Workflow.getVersion} change ids: every change to the workflows' command sequence is
+ * guarded by one, and the committed histories under {@code workflows/src/test/resources/histories}
+ * replay on the version each was recorded with.
+ */
+final class Changes {
+  private Changes() {}
+
+  /** Version 1: podBackupDir and pgdata must not overlap (checked in the request's validation). */
+  static final String PATH_OVERLAP = "path-overlap";
+
+  /** Version 1: the host dir carries the run id, like every marker. */
+  static final String RUN_SCOPED_HOST_DIR = "run-scoped-host-dir";
+
+  /** Version 1: the legacy database is checked after a compensation. */
+  static final String CHECKED_COMPENSATION = "checked-compensation";
+
+  /** Version 1: the OpsChainNamespace and UpgradePhase search attributes are upserted. */
+  static final String SEARCH_ATTRIBUTES = "search-attributes";
+}

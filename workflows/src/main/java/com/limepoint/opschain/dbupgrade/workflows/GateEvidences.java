@@ -1,0 +1,92 @@
+package com.limepoint.opschain.dbupgrade.workflows;
+
+import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
+import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
+import com.limepoint.opschain.dbupgrade.model.GateEvidence;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What each gate of {@link DbUpgradeWorkflowImpl} shows the person who approves it: what approving
+ * does, the checks behind it, and the backup and values diff where they matter. Key paths, sizes
+ * and hashes only; never values content.
+ */
+final class GateEvidences {
+  private GateEvidences() {}
+
+  static GateEvidence start(
+      RunbookStep.Facts f,
+      ClusterActivities.PreflightResult preflight,
+      HelmActivities.ReleaseInfo release) {
+    UpgradeRequest req = f.req();
+    List<String> details = new ArrayList<>(preflight.checks());
+    details.add(
+        "release "
+            + req.release()
+            + " revision "
+            + release.revision()
+            + " at "
+            + release.chartVersion());
+    details.add(
+        "database size "
+            + preflight.dbSizeBytes()
+            + " bytes; backup goes to "
+            + f.host()
+            + ":"
+            + f.hostDir());
+    return new GateEvidence(
+        "Preflight passed. Approving stops OpsChain in " + req.namespace() + " (downtime begins).",
+        details,
+        null,
+        null);
+  }
+
+  static GateEvidence backupVerified(RunbookStep.Facts f, BackupEvidence backup) {
+    return new GateEvidence(
+        "Backup verified on "
+            + f.host()
+            + ":"
+            + f.hostDir()
+            + ". Approving deploys "
+            + f.req().targetVersion()
+            + " with db.recoveryMode (after this, abort no longer undoes).",
+        backup.checks(),
+        backup,
+        f.migrationDiff());
+  }
+
+  static GateEvidence manualRestore(RunbookStep.Facts f, BackupEvidence backup, String failure) {
+    return new GateEvidence(
+        "The automatic import failed: "
+            + failure
+            + ". Approving deletes CNPG cluster "
+            + f.req().clusterName()
+            + " and restores it from the verified backup.",
+        List.of(
+            "backup: " + f.host() + ":" + f.hostDir(), "hibernation by " + f.req().hibernateBy()),
+        backup,
+        null);
+  }
+
+  static GateEvidence servicesVerified(RunbookStep.Facts f, BackupEvidence backup) {
+    return new GateEvidence(
+        "OpsChain "
+            + f.req().targetVersion()
+            + " was restarted on CNPG. Check it works: create a change or edit a project's properties.",
+        List.of("restarted: " + String.join(", ", f.req().restartDeployments())),
+        backup,
+        null);
+  }
+
+  static GateEvidence finalize(RunbookStep.Facts f, BackupEvidence backup, String finalValues) {
+    return new GateEvidence(
+        "Approving redeploys without db.recoveryMode and db.volume; the legacy "
+            + f.req().dbDeployment()
+            + " deployment is then deleted.",
+        List.of("final values: " + finalValues),
+        backup,
+        f.finalDiff());
+  }
+}

@@ -1,0 +1,110 @@
+package com.limepoint.opschain.dbupgrade.workflows;
+
+import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
+import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import com.limepoint.opschain.dbupgrade.model.OpsChainVersion;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import io.temporal.failure.ApplicationFailure;
+
+/**
+ * The sentences {@link DbUpgradeWorkflowImpl} ends with: why the upgrade is not needed, why
+ * preflight refuses it, and what state a stop or a failed compensation leaves, with what to do
+ * next. Pure functions of what the run knows.
+ */
+final class Reasons {
+  private Reasons() {}
+
+  /** Null when the upgrade is needed; else why not (already on CNPG). */
+  static String notNeeded(
+      UpgradeRequest req,
+      HelmActivities.ReleaseInfo release,
+      ClusterActivities.PreflightResult preflight) {
+    if (OpsChainVersion.isValid(release.chartVersion())
+        && OpsChainVersion.parse(release.chartVersion()).isCnpgRelease()) {
+      return "not needed: release "
+          + req.release()
+          + " is at "
+          + release.chartVersion()
+          + ", on or after "
+          + OpsChainVersion.CNPG_FIRST_RELEASE;
+    }
+    if (preflight.cnpgServing() && !preflight.legacyDbPresent()) {
+      return "not needed: CNPG cluster "
+          + req.clusterName()
+          + " already serves and no legacy "
+          + req.dbDeployment()
+          + " deployment exists";
+    }
+    return null;
+  }
+
+  /** The stop step redeploys currentVersion: it must be what runs, or it would change versions. */
+  static void requireDeployedVersion(
+      UpgradeRequest req,
+      HelmActivities.ReleaseInfo release,
+      ClusterActivities.PreflightResult preflight) {
+    if (!req.currentVersion().equals(release.chartVersion())) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "currentVersion is "
+              + req.currentVersion()
+              + " but release "
+              + req.release()
+              + " runs "
+              + release.chartVersion()
+              + "; set currentVersion to the deployed version",
+          FailureTypes.PREFLIGHT_FAILED);
+    }
+    if (!preflight.legacyDbPresent()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "no " + req.dbDeployment() + " deployment in " + req.namespace() + ": nothing to back up",
+          FailureTypes.PREFLIGHT_FAILED);
+    }
+  }
+
+  static String stoppedAfterPointOfNoReturn(String why, String state, String location) {
+    return why
+        + " after the new version was deployed, so nothing was undone. State: "
+        + state
+        + ". The backup is kept at "
+        + location
+        + ". Start a new workflow or follow the runbook to go on.";
+  }
+
+  static String notBackInService(
+      UpgradeRequest req, String why, String failure, BackupEvidence backup, String location) {
+    return why
+        + "; OpsChain was redeployed on "
+        + req.currentVersion()
+        + " but it is NOT back in service: "
+        + failure
+        + ". "
+        + (backup != null && backup.passesVerification()
+            ? "The verified backup is at " + location
+            : "No verified backup was taken by this run")
+        + "; check the database before anyone uses OpsChain.";
+  }
+
+  static String compensationFailed(UpgradeRequest req, String why, String failure) {
+    return why
+        + "; putting OpsChain back in service on "
+        + req.currentVersion()
+        + " failed: "
+        + failure
+        + ". Redeploy it by hand: helm upgrade "
+        + req.release()
+        + " --version "
+        + req.currentVersion()
+        + " -f "
+        + req.valuesFile();
+  }
+
+  static String manualRestoreFailed(String failure, String location) {
+    return "Manual restore failed ("
+        + failure
+        + "). The backup is kept at "
+        + location
+        + "; the restore pod is left for inspection.";
+  }
+}

@@ -1,0 +1,397 @@
+package com.limepoint.opschain.dbupgrade.workflows;
+
+import com.limepoint.opschain.dbupgrade.model.Gate;
+import com.limepoint.opschain.dbupgrade.model.PlannedChange;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * Every step of both workflows, defined once, in runbook order: its id (the name in the status, the
+ * report and the history's activity summaries), the activity that carries it out, its description,
+ * the change it makes as the dry run plans it, and whether it destroys anything. The workflows, the
+ * status and the dry-run plan read their text from here; the tests read their expected sequences
+ * from here.
+ */
+public enum RunbookStep {
+  // ---- DbUpgradeWorkflow: before the START gate, read-only ----
+  CLAIM_HOST(
+      "claimHost",
+      Path.UPGRADE,
+      "Host.claimHost",
+      f -> "pick the worker host that will hold the backup"),
+  RELEASE_STATUS("releaseStatus", Path.UPGRADE, "Helm.releaseStatus", f -> "read the Helm release"),
+  PREFLIGHT(
+      "preflight",
+      Path.UPGRADE,
+      "Cluster.preflight",
+      f -> "namespace, CRD, operator, permissions and database size (read-only)"),
+  CHECK_FREE_SPACE(
+      "checkFreeSpace",
+      Path.UPGRADE,
+      "Backup.checkFreeSpace",
+      f -> "room for the backup under " + f.req().hostBackupDir()),
+  GATE_START(Gate.START, f -> "wait for approval; the downtime begins"),
+
+  // ---- the downtime and the backup: undone on abort or failure ----
+  STOP_OPSCHAIN(
+      "stopOpsChain",
+      Path.UPGRADE,
+      "Helm.upgrade",
+      f -> "helm upgrade " + f.req().currentVersion() + " --set stopped=true",
+      f ->
+          "helm upgrade "
+              + f.req().release()
+              + " --version "
+              + f.req().currentVersion()
+              + " --set stopped=true; wait for all deployments and statefulsets in "
+              + f.req().namespace()
+              + " to stop",
+      false),
+  AWAIT_STOPPED(
+      "awaitStopped",
+      Path.UPGRADE,
+      "Cluster.awaitWorkloadsStopped",
+      f -> "wait until all deployments and statefulsets are stopped"),
+  SCALE_DB_UP(
+      "scaleDbUp",
+      Path.UPGRADE,
+      "Cluster.scaleDeployment",
+      f -> "kubectl scale deployment/" + f.req().dbDeployment() + " --replicas=1",
+      f -> "kubectl scale deployment/" + f.req().dbDeployment() + " --replicas=1",
+      false),
+  AWAIT_DB_READY(
+      "awaitDbReady",
+      Path.UPGRADE,
+      "Cluster.awaitDeploymentReady",
+      f -> "wait until " + f.req().dbDeployment() + " is ready"),
+  TAKE_BACKUP(
+      "takeBackup",
+      Path.UPGRADE,
+      "Backup.takeBackup",
+      f -> "pg_basebackup -Ft -z --wal-method=stream into " + f.req().podBackupDir(),
+      f ->
+          "pg_basebackup -D "
+              + f.req().podBackupDir()
+              + " -Ft -z --max-rate="
+              + f.req().maxRate()
+              + " in the db pod",
+      false),
+  COPY_BACKUP_OUT(
+      "copyBackupOut",
+      Path.UPGRADE,
+      "Backup.copyBackupOut",
+      f -> "stream the backup to " + f.hostDir() + " with SHA-256 on both ends",
+      f ->
+          "copy base.tar.gz, pg_wal.tar.gz, backup_manifest to "
+              + f.host()
+              + ":"
+              + f.hostDir()
+              + " and verify them",
+      false),
+  VERIFY_BACKUP(
+      "verifyBackup",
+      Path.UPGRADE,
+      "Backup.verifyBackup",
+      f -> "sizes, SHA-256, gzip -t, tar listing, PG_VERSION and backup_label"),
+  PREPARE_MIGRATION_VALUES(
+      "prepareMigrationValues",
+      Path.UPGRADE,
+      "Values.prepareValues",
+      f -> "write values.migration.yaml from " + f.req().valuesFile(),
+      f -> "write values.migration.yaml:\n" + f.migrationDiff(),
+      false),
+  GATE_BACKUP_VERIFIED(Gate.BACKUP_VERIFIED, f -> "wait for approval of the verified backup"),
+
+  // ---- after the point of no return: never undone blindly ----
+  UPGRADE_RELEASE(
+      "upgradeRelease",
+      Path.UPGRADE,
+      "Helm.upgrade",
+      f -> "helm upgrade " + f.req().targetVersion() + " with the migration values",
+      f ->
+          "helm upgrade "
+              + f.req().release()
+              + " --version "
+              + f.req().targetVersion()
+              + " with the migration values (point of no return)",
+      true),
+  AWAIT_IMPORT(
+      "awaitImport",
+      Path.UPGRADE,
+      "Cnpg.awaitImport",
+      f -> "wait for CNPG cluster " + f.req().clusterName() + " healthy and the import pod done",
+      f ->
+          "wait up to "
+              + f.req().importTimeout()
+              + " for CNPG cluster "
+              + f.req().clusterName()
+              + "; on failure offer MANUAL_RESTORE",
+      false),
+  GATE_MANUAL_RESTORE(
+      "gate " + Gate.MANUAL_RESTORE, Path.FALLBACK, null, f -> Gate.MANUAL_RESTORE.question()),
+  MANUAL_RESTORE(
+      "manualRestore",
+      Path.FALLBACK,
+      "ManualRestoreWorkflow.restore",
+      f -> "the runbook's manual database migration (child workflow)"),
+  RESTART_SERVICES(
+      "restartServices",
+      Path.UPGRADE,
+      "Cluster.rolloutRestart",
+      f -> "kubectl rollout restart deployment " + String.join(" ", f.req().restartDeployments()),
+      f -> "kubectl rollout restart deployment " + String.join(" ", f.req().restartDeployments()),
+      false),
+  AWAIT_ROLLOUT(
+      "awaitRollout",
+      Path.UPGRADE,
+      "Cluster.awaitRolloutComplete",
+      f -> "wait until the restarted deployments are available"),
+  GATE_SERVICES_VERIFIED(Gate.SERVICES_VERIFIED, f -> "wait for a person to check OpsChain works"),
+  PREPARE_FINAL_VALUES(
+      "prepareFinalValues",
+      Path.UPGRADE,
+      "Values.prepareValues",
+      f -> "write values.final.yaml from " + f.req().valuesFile(),
+      f -> "write values.final.yaml:\n" + f.finalDiff(),
+      false),
+  GATE_FINALIZE(Gate.FINALIZE, f -> "wait for approval to remove the legacy database"),
+  FINALIZE_UPGRADE(
+      "finalizeUpgrade",
+      Path.UPGRADE,
+      "Helm.upgrade",
+      f -> "helm upgrade " + f.req().targetVersion() + " with the final values",
+      f ->
+          "helm upgrade "
+              + f.req().release()
+              + " --version "
+              + f.req().targetVersion()
+              + " with the final values; the legacy "
+              + f.req().dbDeployment()
+              + " deployment is deleted",
+      true),
+  AWAIT_LEGACY_DB_GONE(
+      "awaitLegacyDbGone",
+      Path.UPGRADE,
+      "Cluster.awaitDeploymentGone",
+      f -> "wait until the legacy " + f.req().dbDeployment() + " deployment is gone"),
+
+  // ---- compensation: before the point of no return, back in service on currentVersion ----
+  PUT_BACK_IN_SERVICE(
+      "putBackInService",
+      Path.COMPENSATION,
+      "Helm.upgrade",
+      f -> "helm upgrade " + f.req().currentVersion() + " with the user's values, not stopped"),
+  AWAIT_SERVICES_BACK(
+      "awaitServicesBack",
+      Path.COMPENSATION,
+      "Cluster.awaitRolloutComplete",
+      f -> "wait until OpsChain's deployments are available again"),
+  CHECK_DATABASE_BACK(
+      "checkDatabaseBack",
+      Path.COMPENSATION,
+      "Cluster.checkDatabaseBack",
+      f -> "the legacy database answers and is the one preflight recorded"),
+
+  // ---- ManualRestoreWorkflow: the runbook's "Manual database migration" ----
+  CHECK_BACKUP(
+      "checkBackup",
+      Path.MANUAL_RESTORE,
+      "Backup.verifyBackup",
+      f -> "base.tar.gz and pg_wal.tar.gz on the host, checksums unchanged"),
+  CHECK_OPERATOR(
+      "checkOperator",
+      Path.MANUAL_RESTORE,
+      "Cnpg.checkOperator",
+      f -> "the CNPG operator is installed and running"),
+  DELETE_CLUSTER(
+      "deleteCluster",
+      Path.MANUAL_RESTORE,
+      "Cnpg.deleteCluster",
+      f -> "kubectl delete cluster " + f.req().clusterName(),
+      null,
+      true),
+  PREPARE_RESTORE_VALUES(
+      "prepareRestoreValues",
+      Path.MANUAL_RESTORE,
+      "Values.prepareValues",
+      f -> "the migration values without db.recoveryMode"),
+  REDEPLOY_STOPPED(
+      "redeployStopped",
+      Path.MANUAL_RESTORE,
+      "Helm.upgrade",
+      f -> restoreDeploy(f, byAnnotation(f) ? "stopped=true" : "stopped=true, stopDatabase=true")),
+  HIBERNATE_ON(
+      "hibernateOn",
+      Path.MANUAL_RESTORE,
+      "Cnpg.setHibernation",
+      f -> "kubectl annotate cluster " + f.req().clusterName() + " cnpg.io/hibernation=on"),
+  AWAIT_DB_POD_GONE(
+      "awaitDbPodGone",
+      Path.MANUAL_RESTORE,
+      "Cnpg.awaitDbPodGone",
+      f -> "wait until the database pod is gone"),
+  CREATE_RESTORE_POD(
+      "createRestorePod",
+      Path.MANUAL_RESTORE,
+      "RestorePod.createRestorePod",
+      f -> "kubectl run " + ManualRestoreWorkflowImpl.RESTORE_POD + " on PVC " + f.req().pvcName()),
+  UPLOAD_BACKUP(
+      "uploadBackup",
+      Path.MANUAL_RESTORE,
+      "Backup.uploadBackup",
+      f ->
+          "copy the archives into "
+              + ManualRestoreWorkflowImpl.RESTORE_POD
+              + ":"
+              + f.req().podBackupDir()
+              + " and check SHA-256"),
+  SAVE_CONF_FILES(
+      "saveConfFiles",
+      Path.MANUAL_RESTORE,
+      "RestorePod.saveConfFiles",
+      f ->
+          "save pg_hba.conf, pg_ident.conf, postgresql.conf, postgresql.auto.conf (never"
+              + " overwritten)"),
+  RESTORE_PGDATA(
+      "restorePgdata",
+      Path.MANUAL_RESTORE,
+      "RestorePod.restorePgdata",
+      f ->
+          "empty pgdata, extract base and WAL, chown "
+              + f.req().dataOwner()
+              + ", restore conf files",
+      null,
+      true),
+  CHECK_CONTROL_DATA(
+      "checkControlData",
+      Path.MANUAL_RESTORE,
+      "RestorePod.checkControlData",
+      f -> "pg_controldata must show 'in production'"),
+  DELETE_RESTORE_POD(
+      "deleteRestorePod",
+      Path.MANUAL_RESTORE,
+      "RestorePod.deleteRestorePod",
+      f -> "delete " + ManualRestoreWorkflowImpl.RESTORE_POD),
+  HIBERNATE_OFF(
+      "hibernateOff",
+      Path.MANUAL_RESTORE,
+      "Cnpg.setHibernation",
+      f -> "kubectl annotate cluster " + f.req().clusterName() + " cnpg.io/hibernation=off"),
+  REDEPLOY_WITHOUT_STOP_DATABASE(
+      "redeployWithoutStopDatabase",
+      Path.MANUAL_RESTORE,
+      "Helm.upgrade",
+      f -> restoreDeploy(f, "stopped=true")),
+  AWAIT_CLUSTER_HEALTHY(
+      "awaitClusterHealthy",
+      Path.MANUAL_RESTORE,
+      "Cnpg.awaitClusterHealthy",
+      f -> "wait until CNPG cluster " + f.req().clusterName() + " is healthy"),
+  REDEPLOY_RUNNING(
+      "redeployRunning", Path.MANUAL_RESTORE, "Helm.upgrade", f -> restoreDeploy(f, "running"));
+
+  /** Which run of which workflow a step belongs to. */
+  public enum Path {
+    /** DbUpgradeWorkflow's main line: listed ahead in the status, in this order. */
+    UPGRADE,
+    /** DbUpgradeWorkflow when the import fails: the MANUAL_RESTORE gate and the child. */
+    FALLBACK,
+    /** DbUpgradeWorkflow putting OpsChain back in service before the point of no return. */
+    COMPENSATION,
+    /** ManualRestoreWorkflow. */
+    MANUAL_RESTORE
+  }
+
+  /** What a description may name: the request and what the run has learnt so far. */
+  public record Facts(
+      UpgradeRequest req, String host, String hostDir, String migrationDiff, String finalDiff) {}
+
+  private final String id;
+  private final Path path;
+  private final String activity;
+  private final Function<Facts, String> description;
+  private final Function<Facts, String> planned;
+  private final boolean destructive;
+
+  RunbookStep(
+      String id,
+      Path path,
+      String activity,
+      Function<Facts, String> description,
+      Function<Facts, String> planned,
+      boolean destructive) {
+    this.id = id;
+    this.path = path;
+    this.activity = activity;
+    this.description = description;
+    this.planned = planned;
+    this.destructive = destructive;
+  }
+
+  RunbookStep(String id, Path path, String activity, Function<Facts, String> description) {
+    this(id, path, activity, description, null, false);
+  }
+
+  /** A gate on the main line: its question is the description, and the dry run plans the wait. */
+  RunbookStep(Gate gate, Function<Facts, String> planned) {
+    this("gate " + gate.name(), Path.UPGRADE, null, f -> gate.question(), planned, false);
+  }
+
+  /** The name in the status, the report and the activity summaries, e.g. {@code takeBackup}. */
+  public String id() {
+    return id;
+  }
+
+  public Path path() {
+    return path;
+  }
+
+  /** {@code Group.method} of the activity that carries the step out; null for a gate. */
+  public String activity() {
+    return activity;
+  }
+
+  public boolean destructive() {
+    return destructive;
+  }
+
+  public String describe(Facts facts) {
+    return description.apply(facts);
+  }
+
+  /** The dry run's line for this step, or null when the dry run does not list it. */
+  public String planned(Facts facts) {
+    return planned == null ? null : planned.apply(facts);
+  }
+
+  /** The steps of one path, in runbook order. */
+  public static List<RunbookStep> of(Path path) {
+    return Arrays.stream(values()).filter(s -> s.path == path).toList();
+  }
+
+  /** The steps from {@code first} to {@code last}, both included, on {@code first}'s path. */
+  public static List<RunbookStep> range(RunbookStep first, RunbookStep last) {
+    return of(first.path).stream()
+        .filter(s -> s.ordinal() >= first.ordinal() && s.ordinal() <= last.ordinal())
+        .toList();
+  }
+
+  /** The dry run's plan: each listed step of the main line with the change it would make. */
+  static List<PlannedChange> plan(Facts facts) {
+    return of(Path.UPGRADE).stream()
+        .filter(s -> s.planned != null)
+        .map(s -> new PlannedChange(s.id, s.planned(facts), s.destructive))
+        .toList();
+  }
+
+  private static boolean byAnnotation(Facts f) {
+    return UpgradeRequests.HIBERNATE_BY_ANNOTATION.equals(f.req().hibernateBy());
+  }
+
+  private static String restoreDeploy(Facts f, String how) {
+    return "helm upgrade " + f.req().targetVersion() + " with the restore values, " + how;
+  }
+}

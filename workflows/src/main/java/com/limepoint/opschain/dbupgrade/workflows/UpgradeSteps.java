@@ -1,0 +1,393 @@
+package com.limepoint.opschain.dbupgrade.workflows;
+
+import static com.limepoint.opschain.dbupgrade.workflows.RunbookStep.*;
+
+import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
+import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
+import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
+import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
+import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.activities.HostActivities;
+import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
+import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import com.limepoint.opschain.dbupgrade.model.Phase;
+import com.limepoint.opschain.dbupgrade.model.PlannedChange;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
+import io.temporal.failure.ActivityFailure;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.failure.ChildWorkflowFailure;
+import io.temporal.workflow.ChildWorkflowOptions;
+import io.temporal.workflow.Workflow;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+
+/**
+ * The steps of {@link DbUpgradeWorkflowImpl}, one method per runbook step with the name the runbook
+ * gives it: which activity it calls, with what request, and the one line the status shows for its
+ * result. Ids and descriptions come from {@link RunbookStep}; what the steps learn (the host, the
+ * backup, the values files) is kept here for the steps after them. Workflow code: it runs inside
+ * the workflow and uses {@code Workflow.*} only.
+ */
+final class UpgradeSteps {
+  private static final Logger log = Workflow.getLogger(UpgradeSteps.class);
+
+  private final Steps steps;
+  private final BiConsumer<Phase, String> phase;
+  private UpgradeRequest req;
+  private String workflowId;
+  private String hostDir;
+  private UpgradeActivities acts;
+  private String host;
+  private ClusterActivities.PreflightResult preflight;
+  private BackupActivities.PodBackup podBackup;
+  private BackupEvidence backup;
+  private String migrationValues;
+  private String migrationDiff;
+  private String finalValues;
+  private String finalDiff;
+
+  UpgradeSteps(Steps steps, BiConsumer<Phase, String> phase) {
+    this.steps = steps;
+    this.phase = phase;
+  }
+
+  /** The validated request and where its backup goes; the steps ahead are listed in the status. */
+  void begin(UpgradeRequest req, String workflowId, String hostDir) {
+    this.req = req;
+    this.workflowId = workflowId;
+    this.hostDir = hostDir;
+    this.acts = new UpgradeActivities(null, UpgradeRequests.parseDuration(req.importTimeout()));
+    for (RunbookStep s : RunbookStep.of(RunbookStep.Path.UPGRADE)) {
+      steps.plan(s.id(), s.describe(facts()));
+    }
+  }
+
+  HostActivities.HostQueue claimHost() {
+    HostActivities.HostQueue q =
+        step(
+            CLAIM_HOST,
+            () ->
+                acts.host("claim a worker host for " + req.namespace())
+                    .claimHost(new HostActivities.ClaimRequest(req.namespace())),
+            r -> "host " + r.host() + ", task queue " + r.taskQueue());
+    host = q.host();
+    acts = new UpgradeActivities(q.taskQueue(), UpgradeRequests.parseDuration(req.importTimeout()));
+    return q;
+  }
+
+  HelmActivities.ReleaseInfo preflight() {
+    phase.accept(Phase.PREFLIGHT, "read-only checks");
+    HelmActivities.ReleaseInfo release =
+        step(
+            RELEASE_STATUS,
+            () ->
+                acts.helm("helm status " + req.namespace() + "/" + req.release())
+                    .releaseStatus(
+                        new HelmActivities.ReleaseRequest(req.namespace(), req.release())),
+            r ->
+                r.exists()
+                    ? "revision %d %s, version %s"
+                        .formatted(r.revision(), r.status(), r.chartVersion())
+                    : "release not found");
+    if (!release.exists()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "Helm release " + req.release() + " not found in namespace " + req.namespace(),
+          FailureTypes.PREFLIGHT_FAILED);
+    }
+    preflight =
+        step(
+            PREFLIGHT,
+            () ->
+                acts.cluster("preflight in " + req.namespace())
+                    .preflight(
+                        new ClusterActivities.PreflightRequest(
+                            req.namespace(),
+                            req.release(),
+                            req.dbDeployment(),
+                            req.clusterName(),
+                            req.restartDeployments(),
+                            req.dbUser(),
+                            req.podBackupDir())),
+            r ->
+                "legacy db %s, CNPG %s, database %d bytes"
+                    .formatted(
+                        r.legacyDbPresent() ? "present" : "absent",
+                        r.cnpgServing() ? "serving" : "not serving",
+                        r.dbSizeBytes()));
+    return release;
+  }
+
+  void checkFreeSpace() {
+    step(
+        CHECK_FREE_SPACE,
+        () ->
+            acts.backup("free space under " + hostDir)
+                .checkFreeSpace(
+                    new BackupActivities.SpaceRequest(hostDir, preflight.dbSizeBytes())),
+        ChangeResult::summary);
+  }
+
+  void stopOpsChain() {
+    phase.accept(Phase.STOPPING, "stopping OpsChain for the downtime");
+    helmUpgrade(
+        STOP_OPSCHAIN, req.currentVersion(), List.of(req.valuesFile()), Map.of("stopped", "true"));
+    step(
+        AWAIT_STOPPED,
+        () ->
+            acts.clusterWait("wait for OpsChain to stop in " + req.namespace())
+                .awaitWorkloadsStopped(UpgradeActivities.waitFor(req, List.of())),
+        r -> r.summary());
+  }
+
+  void scaleDbUp() {
+    step(
+        SCALE_DB_UP,
+        () ->
+            acts.cluster("scale " + req.namespace() + "/" + req.dbDeployment() + " to 1")
+                .scaleDeployment(
+                    new ClusterActivities.ScaleRequest(
+                        req.namespace(), req.dbDeployment(), 1, false)),
+        ChangeResult::summary);
+    step(
+        AWAIT_DB_READY,
+        () ->
+            acts.clusterWait("wait for " + req.namespace() + "/" + req.dbDeployment() + " ready")
+                .awaitDeploymentReady(UpgradeActivities.waitFor(req, List.of(req.dbDeployment()))),
+        r -> r.summary());
+  }
+
+  void takeBackup() {
+    phase.accept(Phase.BACKING_UP, "pg_basebackup in the db pod");
+    podBackup =
+        step(
+            TAKE_BACKUP,
+            () ->
+                acts.backup("pg_basebackup in " + req.namespace() + "/" + req.dbDeployment())
+                    .takeBackup(
+                        new BackupActivities.BackupRequest(
+                            req.namespace(),
+                            req.dbDeployment(),
+                            req.podBackupDir(),
+                            req.maxRate(),
+                            req.dbUser(),
+                            workflowId)),
+            r ->
+                (r.reused() ? "reused " : "took ") + r.files().size() + " files in pod " + r.pod());
+  }
+
+  void copyBackupOut() {
+    phase.accept(Phase.BACKING_UP, "copying the backup to " + hostDir);
+    BackupEvidence copied =
+        step(
+            COPY_BACKUP_OUT,
+            () ->
+                acts.backup("copy backup from " + podBackup.pod() + " to " + host + ":" + hostDir)
+                    .copyBackupOut(
+                        new BackupActivities.CopyRequest(
+                            req.namespace(), podBackup.pod(), podBackup.podDir(), hostDir)),
+            r -> r.files().size() + " files copied to " + r.hostDir());
+    backup =
+        step(
+            VERIFY_BACKUP,
+            () ->
+                acts.backup("verify backup in " + host + ":" + hostDir)
+                    .verifyBackup(new BackupActivities.VerifyRequest(hostDir, copied.files())),
+            r -> r.verified() ? "verified: " + String.join(", ", r.checks()) : "NOT verified");
+    requireVerifiedBackup("the BACKUP_VERIFIED gate");
+  }
+
+  void prepareMigrationValues() {
+    ValuesActivities.ValuesResult v =
+        values(PREPARE_MIGRATION_VALUES, ValuesActivities.Kind.MIGRATION, false);
+    migrationValues = v.path();
+    migrationDiff = v.diff();
+  }
+
+  void upgradeRelease() {
+    phase.accept(Phase.UPGRADING, "deploying " + req.targetVersion() + " with db.recoveryMode");
+    helmUpgrade(UPGRADE_RELEASE, req.targetVersion(), List.of(migrationValues), Map.of());
+  }
+
+  /** Returns null when the import succeeded, else why it failed (the fallback is offered). */
+  String awaitImport() {
+    phase.accept(Phase.IMPORTING, "CNPG imports the legacy database");
+    try {
+      step(
+          AWAIT_IMPORT,
+          () ->
+              acts.cnpgWait("watch the CNPG import of " + req.namespace() + "/" + req.clusterName())
+                  .awaitImport(
+                      new CnpgActivities.ImportRequest(
+                          req.namespace(), req.clusterName(), acts.importSeconds())),
+          r -> r.phase() + ", " + r.readyInstances() + "/" + r.instances() + " ready");
+      return null;
+    } catch (ActivityFailure e) {
+      log.warn("import failed: {}", Failures.describe(e));
+      return Failures.describe(e);
+    }
+  }
+
+  void restartServices() {
+    phase.accept(Phase.RESTARTING, "restarting OpsChain services");
+    String restartedAt = Instant.ofEpochMilli(Workflow.currentTimeMillis()).toString();
+    step(
+        RESTART_SERVICES,
+        () ->
+            acts.cluster("rollout restart in " + req.namespace())
+                .rolloutRestart(
+                    new ClusterActivities.RestartRequest(
+                        req.namespace(), req.restartDeployments(), restartedAt, false)),
+        ChangeResult::summary);
+    step(
+        AWAIT_ROLLOUT,
+        () ->
+            acts.clusterWait("wait for rollouts in " + req.namespace())
+                .awaitRolloutComplete(UpgradeActivities.waitFor(req, req.restartDeployments())),
+        r -> r.summary());
+  }
+
+  void prepareFinalValues() {
+    ValuesActivities.ValuesResult v =
+        values(PREPARE_FINAL_VALUES, ValuesActivities.Kind.FINAL, false);
+    finalValues = v.path();
+    finalDiff = v.diff();
+  }
+
+  void finalizeUpgrade() {
+    phase.accept(Phase.FINALIZING, "deploying without db.recoveryMode and db.volume");
+    helmUpgrade(FINALIZE_UPGRADE, req.targetVersion(), List.of(finalValues), Map.of());
+    step(
+        AWAIT_LEGACY_DB_GONE,
+        () ->
+            acts.clusterWait("wait for " + req.namespace() + "/" + req.dbDeployment() + " removal")
+                .awaitDeploymentGone(UpgradeActivities.waitFor(req, List.of(req.dbDeployment()))),
+        r -> r.summary());
+  }
+
+  /**
+   * "Back in service" is checked: the legacy database answers and is the one preflight saw (its
+   * system identifier). The OpsChain deployments were awaited just before.
+   */
+  void checkDatabaseBack() {
+    step(
+        CHECK_DATABASE_BACK,
+        () ->
+            acts.clusterWait("check the legacy database in " + req.namespace())
+                .checkDatabaseBack(
+                    new ClusterActivities.DatabaseCheckRequest(
+                        req.namespace(),
+                        req.dbDeployment(),
+                        req.dbUser(),
+                        preflight.systemIdentifier(),
+                        UpgradeActivities.DATABASE_CHECK.toSeconds())),
+        r -> r.summary());
+  }
+
+  private <T> T step(RunbookStep s, Supplier<T> body, Function<T, String> summary) {
+    return steps.run(s.id(), s.describe(facts()), body, summary);
+  }
+
+  RunbookStep.Facts facts() {
+    return new RunbookStep.Facts(req, host, hostDir, migrationDiff, finalDiff);
+  }
+
+  private void helmUpgrade(
+      RunbookStep s, String version, List<String> valuesFiles, Map<String, String> set) {
+    String summary =
+        "helm upgrade %s/%s %s (%s)".formatted(req.namespace(), req.release(), version, s.id());
+    step(
+        s,
+        () ->
+            acts.helm(summary)
+                .upgrade(UpgradeActivities.helmUpgrade(req, s.id(), version, valuesFiles, set)),
+        r ->
+            "revision " + r.revision() + " " + r.status() + (r.changed() ? "" : " (already done)"));
+  }
+
+  ValuesActivities.ValuesResult values(RunbookStep s, ValuesActivities.Kind kind, boolean dryRun) {
+    return step(
+        s,
+        () ->
+            acts.values(kind.name().toLowerCase() + " values from " + req.valuesFile())
+                .prepareValues(
+                    new ValuesActivities.ValuesRequest(req.valuesFile(), hostDir, kind, dryRun)),
+        r -> (dryRun ? "would write " : "wrote ") + r.path());
+  }
+
+  void requireVerifiedBackup(String before) {
+    if (backup == null || !backup.passesVerification()) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "refusing to run " + before + " without a verified backup", FailureTypes.BACKUP_INVALID);
+    }
+  }
+
+  /** The dry run: both values files computed but not written, and each step's planned change. */
+  List<PlannedChange> plan() {
+    migrationDiff = values(PREPARE_MIGRATION_VALUES, ValuesActivities.Kind.MIGRATION, true).diff();
+    finalDiff = values(PREPARE_FINAL_VALUES, ValuesActivities.Kind.FINAL, true).diff();
+    return RunbookStep.plan(facts());
+  }
+
+  /** The runbook's manual database migration, as a child workflow on the verified backup. */
+  void restoreManually() {
+    phase.accept(Phase.MANUAL_RESTORE, "restoring the backup into the CNPG cluster by hand");
+    requireVerifiedBackup("the manual restore");
+    ManualRestoreWorkflow child =
+        Workflow.newChildWorkflowStub(
+            ManualRestoreWorkflow.class,
+            ChildWorkflowOptions.newBuilder()
+                .setWorkflowId(workflowId + "-manual-restore")
+                .build());
+    try {
+      step(
+          MANUAL_RESTORE,
+          () ->
+              child.restore(
+                  new ManualRestoreWorkflow.ManualRestoreRequest(
+                      req, acts.hostQueue(), hostDir, backup)),
+          r -> "restored; pg_controldata: " + r.controlData());
+    } catch (ChildWorkflowFailure e) {
+      phase.accept(Phase.FAILED, "manual restore failed: " + Failures.describe(e));
+      steps.skipRemaining("not run: the manual restore failed");
+      throw ApplicationFailure.newNonRetryableFailureWithCause(
+          Reasons.manualRestoreFailed(Failures.describe(e), backupLocation()),
+          FailureTypes.MANUAL_RESTORE_FAILED,
+          e);
+    }
+  }
+
+  /** Compensation: the current version with the user's values, not stopped, and its services. */
+  void redeployCurrent() {
+    helmUpgrade(PUT_BACK_IN_SERVICE, req.currentVersion(), List.of(req.valuesFile()), Map.of());
+    step(
+        AWAIT_SERVICES_BACK,
+        () ->
+            acts.clusterWait("wait for OpsChain back in " + req.namespace())
+                .awaitRolloutComplete(UpgradeActivities.waitFor(req, req.restartDeployments())),
+        r -> r.summary());
+  }
+
+  ClusterActivities.PreflightResult preflightResult() {
+    return preflight;
+  }
+
+  BackupEvidence backup() {
+    return backup;
+  }
+
+  String finalValues() {
+    return finalValues;
+  }
+
+  /** host:dir of the backup on the worker host that holds it. */
+  String backupLocation() {
+    return host + ":" + hostDir;
+  }
+}
