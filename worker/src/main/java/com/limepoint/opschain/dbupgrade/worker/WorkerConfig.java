@@ -19,21 +19,12 @@ import java.util.List;
  * @param tlsCert mTLS client certificate (PEM) for Temporal Cloud, with {@code tlsKey} (PKCS#8)
  * @param apiKey Temporal Cloud API key; prefer the environment variable to the file
  * @param shutdownGrace how long a stopping worker waits for running activities
- * @param devPort the in-process Temporal server's port in the dev mode
- * @param demoDir where the dev mode keeps its demo database, backups and request
  * @param encryptionKeyFile AES-256 key files (base64), comma-separated: the first encrypts, all
  *     decrypt (rotation); unset means payloads are plain JSON
  * @param searchAttributes the Temporal namespace has the Keyword search attributes {@code
  *     OpsChainNamespace} and {@code UpgradePhase} registered (see the README); workflows then keep
  *     them current. The dev mode registers them and sets this.
- * @param demoSimulated the dev mode's demo simulates the database even where PostgreSQL is
- *     installed
  * @param metricsInterval how often the Temporal SDK's metrics are reported to {@code /prometheus}
- * @param devWorker the dev mode runs a worker of its own; without it, the dev mode is the Temporal
- *     server and the demo cluster only, for a worker in another process ({@code demoChart})
- * @param demoChart a worker of its own for the dev mode's demo cluster (with {@code kubeconfig} set
- *     to the {@code kubeconfig} the dev mode writes): Helm is the demo's chart releases, which the
- *     dev mode then keeps in the cluster
  */
 @ConfigurationProperties("opschain")
 public record WorkerConfig(
@@ -50,13 +41,8 @@ public record WorkerConfig(
     @Nullable List<String> approvers,
     @Nullable String encryptionKeyFile,
     @Bindable(defaultValue = "30s") Duration shutdownGrace,
-    @Bindable(defaultValue = "7233") int devPort,
-    @Nullable String demoDir,
     @Bindable(defaultValue = "10s") Duration metricsInterval,
-    @Bindable(defaultValue = "false") boolean searchAttributes,
-    @Bindable(defaultValue = "false") boolean demoSimulated,
-    @Bindable(defaultValue = "true") boolean devWorker,
-    @Bindable(defaultValue = "false") boolean demoChart) {
+    @Bindable(defaultValue = "false") boolean searchAttributes) {
 
   public String hostName() {
     if (host != null && !host.isBlank()) {

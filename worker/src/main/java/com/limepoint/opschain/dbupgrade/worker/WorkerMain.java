@@ -1,47 +1,20 @@
 package com.limepoint.opschain.dbupgrade.worker;
 
-import io.micronaut.context.ApplicationContext;
-import java.util.Arrays;
+import com.limepoint.opschain.dbupgrade.kube.ExecTransport;
+import io.micronaut.runtime.Micronaut;
 
 /**
- * Starts the worker. {@code --dev} (or the {@code dev} environment) adds the in-process Temporal
- * server on localhost:7233 and the demo cluster, so that {@code starter demo} can run a whole
- * upgrade on a machine without Kubernetes or Temporal. {@code --demo} does all of it in one
- * process: the dev-mode worker, then {@code starter demo} against it, then a clean stop.
+ * Starts the production worker: its settings from {@code application.yml} and {@code OPSCHAIN_*}
+ * environment variables. The embedded default (an in-process Temporal server and the demo cluster)
+ * is the {@code devmode} module's {@code DevMain}, never part of this worker or its image.
  */
 public final class WorkerMain {
   private WorkerMain() {}
 
-  public static void main(String[] args) throws InterruptedException {
-    com.limepoint.opschain.dbupgrade.kube.ExecTransport.configure();
-    boolean demo = Arrays.asList(args).contains("--demo");
-    boolean dev = demo || Arrays.asList(args).contains("--dev");
-    // Micronaut's launcher registers the shutdown hook that stops the context on SIGTERM.
-    ApplicationContext context =
-        io.micronaut.runtime.Micronaut.build(
-                Arrays.stream(args).filter(a -> !a.startsWith("--de")).toArray(String[]::new))
-            .environments(dev ? new String[] {"dev"} : new String[0])
-            .mainClass(WorkerMain.class)
-            .start();
-    if (demo) {
-      WorkerConfig c = context.getBean(WorkerConfig.class);
-      String request =
-          (c.demoDir() != null
-                  ? c.demoDir()
-                  : System.getProperty("java.io.tmpdir") + "/opschain-demo")
-              + "/request.json";
-      int code =
-          new picocli.CommandLine(new com.limepoint.opschain.dbupgrade.starter.Starter())
-              .execute("demo", "--target", "localhost:" + c.devPort(), "--request", request);
-      context.close();
-      System.exit(code);
-    }
-    // helm-java (and its Go runtime's signal handlers) is loaded at the first Helm call, which
-    // puts the JVM's SIGTERM/SIGINT handlers back: see HelmJavaReleases. The dev mode's demo
-    // cluster has rendered its chart with helm-java already.
-    if (dev) {
-      com.limepoint.opschain.dbupgrade.helm.HelmJavaReleases.loadKeepingShutdownSignals();
-    }
-    // The Temporal pollers keep the JVM alive until the shutdown hook stops the context.
+  public static void main(String[] args) {
+    ExecTransport.configure();
+    // Micronaut's launcher registers the shutdown hook that stops the context on SIGTERM; the
+    // Temporal pollers keep the JVM alive until then.
+    Micronaut.build(args).mainClass(WorkerMain.class).start();
   }
 }

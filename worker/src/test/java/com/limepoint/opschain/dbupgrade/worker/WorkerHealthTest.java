@@ -40,12 +40,7 @@ class WorkerHealthTest {
             null,
             null,
             Duration.ofSeconds(1),
-            7233,
-            null,
             Duration.ofSeconds(10),
-            false,
-            false,
-            true,
             false);
     WorkflowServiceStubs stubs =
         WorkflowServiceStubs.newServiceStubs(

@@ -1,10 +1,8 @@
 package com.limepoint.opschain.dbupgrade.worker;
 
 import com.limepoint.opschain.dbupgrade.codec.AesGcmPayloadCodec;
-import com.limepoint.opschain.dbupgrade.helm.HelmCall;
 import com.limepoint.opschain.dbupgrade.helm.HelmProcessReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
-import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
 import com.uber.m3.tally.RootScopeBuilder;
 import com.uber.m3.tally.Scope;
 import io.fabric8.kubernetes.client.Config;
@@ -30,10 +28,11 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * The one factory: Temporal service stubs, client and worker factory, and the Kubernetes client.
+ * The worker's one factory: Temporal service stubs, client and worker factory with their metrics,
+ * the Kubernetes client and Helm.
  */
 @Factory
-public class TemporalBeans {
+public class WorkerBeans {
 
   /**
    * The Temporal SDK's metrics (polls, task latencies, workflow and activity outcomes), reported
@@ -47,11 +46,11 @@ public class TemporalBeans {
         .reportEvery(com.uber.m3.util.Duration.ofMillis(c.metricsInterval().toMillis()));
   }
 
-  /** In the dev mode the in-process server must be up first: hence the optional parameter. */
+  /** A server this process runs itself (the dev mode's) must be up first: hence the parameter. */
   @Singleton
   @Bean(preDestroy = "shutdown")
   WorkflowServiceStubs serviceStubs(
-      WorkerConfig c, Scope metrics, Optional<DevTemporalServer> devServer) {
+      WorkerConfig c, Scope metrics, Optional<LocalTemporalServer> localServer) {
     WorkflowServiceStubsOptions.Builder b =
         WorkflowServiceStubsOptions.newBuilder()
             .setTarget(c.temporalTarget())
@@ -85,7 +84,7 @@ public class TemporalBeans {
                   .map(String::strip)
                   .map(Path::of)
                   .toList());
-      org.slf4j.LoggerFactory.getLogger(TemporalBeans.class)
+      org.slf4j.LoggerFactory.getLogger(WorkerBeans.class)
           .info("payloads are encrypted with key {}", codec.encryptKeyId());
       b.setDataConverter(codec.dataConverter());
     }
@@ -114,46 +113,15 @@ public class TemporalBeans {
     }
   }
 
-  /** Helm, each call in a process of its own: see {@link HelmProcessReleases}. */
+  /**
+   * Helm, each call in a process of its own: see {@link HelmProcessReleases}. (The dev mode's
+   * separate worker brings the demo's chart releases instead: {@code opschain.demo-chart}.)
+   */
   @Singleton
   @Requires(notEnv = "dev")
   @Requires(property = "opschain.demo-chart", notEquals = "true")
   HelmReleases helmReleases(WorkerConfig c) {
     return new HelmProcessReleases(kubeconfigPath(c));
-  }
-
-  /**
-   * A worker of its own for the dev mode's demo cluster ({@code opschain.demo-chart}, with the
-   * kubeconfig the dev mode writes): Helm is the demo's chart releases, which a dev mode without a
-   * worker keeps in the cluster, rendered in the Helm process as in production. Everything else is
-   * the production worker.
-   */
-  @Singleton
-  @Requires(notEnv = "dev")
-  @Requires(property = "opschain.demo-chart", value = "true")
-  HelmReleases demoChartReleases(KubernetesClient kube, WorkerConfig c) throws IOException {
-    Path dir = Files.createTempDirectory("opschain-demo-chart-");
-    Path chart = ChartReleases.testChart(dir);
-    HelmProcessReleases helm = new HelmProcessReleases(kubeconfigPath(c));
-    return DevBeans.helmReleases(
-        new ChartReleases(
-            kube,
-            chart,
-            true,
-            call ->
-                helm.render(
-                    new HelmCall(
-                        call.namespace(),
-                        call.release(),
-                        chart.toString(),
-                        null,
-                        call.valuesFiles(),
-                        call.set(),
-                        call.description(),
-                        false,
-                        0,
-                        false))),
-        false);
   }
 
   private static Path kubeconfigPath(WorkerConfig c) {

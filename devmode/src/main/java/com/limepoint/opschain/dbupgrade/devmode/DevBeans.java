@@ -1,4 +1,4 @@
-package com.limepoint.opschain.dbupgrade.worker;
+package com.limepoint.opschain.dbupgrade.devmode;
 
 import com.limepoint.opschain.dbupgrade.helm.HelmCall;
 import com.limepoint.opschain.dbupgrade.helm.HelmJavaReleases;

@@ -1,4 +1,4 @@
-# Shared by bin/image-aot-cache and bin/measure-worker: runs a `docker save` image tarball (Jib's
+# Shared by image/image-aot-cache and devmode/measure-worker: runs a `docker save` image tarball (Jib's
 # buildTar) without an engine, as root, in a chroot of its unpacked layers.
 
 # unpack_image <image.tar> <dir>: layers into <dir>/rootfs (with /proc and the cgroup file system

@@ -1,7 +1,8 @@
-package com.limepoint.opschain.dbupgrade.worker;
+package com.limepoint.opschain.dbupgrade.devmode;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.limepoint.opschain.dbupgrade.worker.WorkerRunner;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.micronaut.context.ApplicationContext;
 import java.nio.file.Files;
@@ -11,9 +12,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The dev mode without a worker of its own, and a production-mode worker (its own application
  * context: the real Kubernetes client from the kubeconfig the dev mode wrote, the demo's chart
- * releases for Helm) that runs the whole demo through the API server: what bin/measure-worker uses
- * to measure the worker alone after a demo. The releases are kept in the cluster, where both find
- * them.
+ * releases for Helm) that runs the whole demo through the API server: what devmode/measure-worker
+ * uses to measure the worker alone after a demo. The releases are kept in the cluster, where both
+ * find them.
  */
 class SeparateWorkerIT {
 

@@ -1,4 +1,4 @@
-package com.limepoint.opschain.dbupgrade.worker;
+package com.limepoint.opschain.dbupgrade.devmode;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -41,12 +41,8 @@ public class DemoCluster {
   private final Path dir;
   private final boolean simulated;
 
-  public DemoCluster(WorkerConfig config) throws IOException {
-    dir =
-        Path.of(
-            config.demoDir() != null
-                ? config.demoDir()
-                : System.getProperty("java.io.tmpdir") + "/opschain-demo");
+  public DemoCluster(DevConfig config) throws IOException {
+    dir = config.demoPath();
     if (Files.exists(dir)) {
       try (var paths = Files.walk(dir)) {
         paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

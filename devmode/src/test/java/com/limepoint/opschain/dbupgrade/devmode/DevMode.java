@@ -1,4 +1,4 @@
-package com.limepoint.opschain.dbupgrade.worker;
+package com.limepoint.opschain.dbupgrade.devmode;
 
 import io.micronaut.context.ApplicationContext;
 import java.io.IOException;

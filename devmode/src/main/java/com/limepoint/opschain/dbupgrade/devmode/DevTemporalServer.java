@@ -1,5 +1,6 @@
-package com.limepoint.opschain.dbupgrade.worker;
+package com.limepoint.opschain.dbupgrade.devmode;
 
+import com.limepoint.opschain.dbupgrade.worker.LocalTemporalServer;
 import io.micronaut.context.annotation.Requires;
 import io.temporal.testserver.TestServer;
 import jakarta.annotation.PreDestroy;
@@ -14,11 +15,11 @@ import org.slf4j.LoggerFactory;
  */
 @Singleton
 @Requires(env = "dev")
-public class DevTemporalServer {
+public class DevTemporalServer implements LocalTemporalServer {
   private static final Logger log = LoggerFactory.getLogger(DevTemporalServer.class);
   private final TestServer.PortBoundTestServer server;
 
-  public DevTemporalServer(WorkerConfig config) {
+  public DevTemporalServer(DevConfig config) {
     try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
       probe.bind(new java.net.InetSocketAddress(config.devPort()));
     } catch (java.io.IOException e) {

@@ -1,4 +1,4 @@
-package com.limepoint.opschain.dbupgrade.worker;
+package com.limepoint.opschain.dbupgrade.image;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -48,12 +48,25 @@ class WorkerImageIT {
         JSON.readTree(unpacked.resolve(manifest.get("Config").asText()).toFile()).get("config");
     assertThat(config.get("User").asText()).isEqualTo("10001:10001");
 
-    int httpPort = DevMode.freePort();
-    DevMode devMode =
-        DevMode.start(
-            "image-demo-", Map.of("opschain.demo-simulated", true, "micronaut.server.port", -1));
-    ApplicationContext dev = devMode.context();
-    int temporalPort = devMode.port();
+    int httpPort = freePort();
+    int temporalPort = freePort();
+    ApplicationContext dev =
+        ApplicationContext.builder()
+            .environments("dev")
+            .properties(
+                Map.of(
+                    "opschain.dev-port",
+                    temporalPort,
+                    "opschain.temporal-target",
+                    "localhost:" + temporalPort,
+                    "opschain.demo-dir",
+                    Files.createTempDirectory(Path.of("target").toAbsolutePath(), "image-demo-")
+                        .toString(),
+                    "opschain.demo-simulated",
+                    true,
+                    "micronaut.server.port",
+                    -1))
+            .start();
     Path proc = rootfs.resolve("proc");
     Files.createDirectories(proc);
     // What a container runtime provides: without /dev/urandom the JDK seeds SecureRandom from
@@ -114,7 +127,9 @@ class WorkerImageIT {
                       "/tmp/check.tar.gz")))
           .isEqualTo("PG_VERSION\n");
       // The kubeconfig the dev mode wrote for its demo cluster.
-      Files.copy(dev.getBean(DemoCluster.class).kubeconfig(), rootfs.resolve("tmp/kubeconfig"));
+      Files.copy(
+          dev.getBean(com.limepoint.opschain.dbupgrade.devmode.DemoCluster.class).kubeconfig(),
+          rootfs.resolve("tmp/kubeconfig"));
       rootfs.resolve("tmp/kubeconfig").toFile().setReadable(true, false);
 
       List<String> argv =
@@ -151,7 +166,7 @@ class WorkerImageIT {
       assertThat(output)
           .as(output)
           .contains("polling opschain-db-upgrade and opschain-db-upgrade-host-image");
-      // bin/image-aot-cache trained the cache as root with a JDK 25 runtime: the JVM must map it
+      // image/image-aot-cache trained the cache as root with a JDK 25 runtime: the JVM must map it
       // (a cache that does not match the runtime or the class path is reported and ignored).
       if (config.get("Entrypoint").toString().contains("-XX:AOTCache=")) {
         assertThat(Files.exists(rootfs.resolve("app/worker.aot"))).isTrue();
@@ -190,6 +205,50 @@ class WorkerImageIT {
       }
       run(List.of("umount", proc.toString()));
       dev.close();
+    }
+  }
+
+  /**
+   * The image is the production worker and nothing else: none of the test harness, the test server,
+   * the mock API server, Vert.x or the dev mode is among its jars (they all live in the devmode
+   * module, a test dependency of this one).
+   */
+  @Test
+  void theImageHoldsNoTestHarnessTestServerOrDevMode() throws Exception {
+    assumeTrue(Files.exists(IMAGE), "no image: build with -Pimage (bin/test does)");
+    Path unpacked = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "image-jars-");
+    run(List.of("tar", "-xf", IMAGE.toString(), "-C", unpacked.toString()));
+    JsonNode manifest = JSON.readTree(unpacked.resolve("manifest.json").toFile()).get(0);
+    List<String> jars = new ArrayList<>();
+    for (JsonNode layer : manifest.get("Layers")) {
+      for (String entry :
+          output(List.of("tar", "-tf", unpacked.resolve(layer.asText()).toString())).split("\n")) {
+        if (entry.endsWith(".jar")) {
+          jars.add(entry.substring(entry.lastIndexOf('/') + 1));
+        }
+      }
+    }
+    System.out.println("image jars: " + jars.size());
+    assertThat(jars)
+        .as("the worker's own jars are in the image")
+        .anyMatch(j -> j.startsWith("opschain-db-upgrade-worker-"))
+        .anyMatch(j -> j.startsWith("opschain-db-upgrade-activities-"))
+        .anyMatch(j -> j.startsWith("temporal-sdk-"));
+    assertThat(jars)
+        .noneMatch(j -> j.startsWith("opschain-db-upgrade-testkit"))
+        .noneMatch(j -> j.startsWith("opschain-db-upgrade-devmode"))
+        .noneMatch(j -> j.startsWith("opschain-db-upgrade-starter"))
+        .noneMatch(j -> j.startsWith("temporal-testing"))
+        .noneMatch(j -> j.startsWith("temporal-test-server"))
+        .noneMatch(j -> j.startsWith("kubernetes-server-mock"))
+        .noneMatch(j -> j.startsWith("mockwebserver"))
+        .noneMatch(j -> j.startsWith("vertx-"))
+        .noneMatch(j -> j.startsWith("junit"));
+  }
+
+  static int freePort() throws IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      return s.getLocalPort();
     }
   }
 
