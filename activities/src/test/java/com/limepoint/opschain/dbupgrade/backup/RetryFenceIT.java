@@ -11,6 +11,7 @@ import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import com.limepoint.opschain.dbupgrade.testkit.PodCommand;
 import io.temporal.testing.TestActivityEnvironment;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -208,16 +209,15 @@ class RetryFenceIT {
     }
     assertThat(box.maxConcurrent(command)).as("%s never ran twice at once", command).isEqualTo(1);
     java.util.regex.Pattern p = java.util.regex.Pattern.compile(command);
-    List<ClusterInABox.PodCommand> runs =
+    List<PodCommand> runs =
         box.podCommands().stream()
             .filter(c -> p.matcher(String.join(" ", c.argv())).find())
             .filter(c -> !c.refusedByFence())
             .toList();
     assertThat(runs).hasSizeGreaterThanOrEqualTo(2);
     // The cut-off attempt's command ended (killed) before the retry's first one began.
-    ClusterInABox.PodCommand killed =
-        runs.stream().filter(c -> c.exitCode() != 0).findFirst().orElseThrow();
-    ClusterInABox.PodCommand next = runs.get(runs.indexOf(killed) + 1);
+    PodCommand killed = runs.stream().filter(c -> c.exitCode() != 0).findFirst().orElseThrow();
+    PodCommand next = runs.get(runs.indexOf(killed) + 1);
     assertThat(killed.endedMillis()).isLessThanOrEqualTo(next.startedMillis());
     assertThat(box.podCommands())
         .anyMatch(c -> c.argv().get(0).equals("perl") && c.startedMillis() <= killed.endedMillis());

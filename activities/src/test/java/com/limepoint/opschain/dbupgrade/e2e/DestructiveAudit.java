@@ -7,6 +7,7 @@ import com.limepoint.opschain.dbupgrade.model.ApprovalEntry;
 import com.limepoint.opschain.dbupgrade.model.StepState;
 import com.limepoint.opschain.dbupgrade.model.StepStatus;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.PodCommand;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,15 +42,12 @@ final class DestructiveAudit {
   private DestructiveAudit() {}
 
   static List<String> violations(
-      Run run,
-      List<ClusterInABox.PodCommand> commands,
-      List<ClusterInABox.ApiCall> calls,
-      List<Deploy> deploys) {
+      Run run, List<PodCommand> commands, List<ClusterInABox.ApiCall> calls, List<Deploy> deploys) {
     List<String> out = new ArrayList<>();
-    List<ClusterInABox.PodCommand> mine =
+    List<PodCommand> mine =
         commands.stream().filter(c -> ClusterInABox.ACTIVITY_AGENT.equals(c.userAgent())).toList();
     for (int i = 0; i < mine.size(); i++) {
-      ClusterInABox.PodCommand c = mine.get(i);
+      PodCommand c = mine.get(i);
       List<String> argv = unfenced(c.argv());
       for (String target : targets(argv)) {
         if (insideOwnedRunDir(run, target, mine.subList(0, i))) {
@@ -145,9 +143,8 @@ final class DestructiveAudit {
    * {@code target} lies in a directory that an earlier command of the run made with {@code mkdir
    * --} and whose owner marker names this workflow and the run id in the directory's name.
    */
-  private static boolean insideOwnedRunDir(
-      Run run, String target, List<ClusterInABox.PodCommand> earlier) {
-    for (ClusterInABox.PodCommand c : earlier) {
+  private static boolean insideOwnedRunDir(Run run, String target, List<PodCommand> earlier) {
+    for (PodCommand c : earlier) {
       List<String> argv = c.argv();
       if (argv.size() == 3
           && argv.get(0).equals("mkdir")

@@ -7,6 +7,7 @@ import com.limepoint.opschain.dbupgrade.model.ApprovalEntry;
 import com.limepoint.opschain.dbupgrade.model.StepState;
 import com.limepoint.opschain.dbupgrade.model.StepStatus;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.PodCommand;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -33,7 +34,7 @@ class DestructiveAuditTest {
     String stranger = base + "/someone-elses";
     Files.createDirectories(Path.of(stranger));
 
-    List<ClusterInABox.PodCommand> commands = new ArrayList<>();
+    List<PodCommand> commands = new ArrayList<>();
     commands.add(cmd(10, List.of("mkdir", "-p", "--", base)));
     commands.add(cmd(11, PodCommands.mkdirNew(runDir)));
     commands.add(
@@ -98,10 +99,9 @@ class DestructiveAuditTest {
   }
 
   /** A command that ran at {@code at} and exited 0. */
-  private static ClusterInABox.PodCommand cmd(long at, List<String> argv) {
-    ClusterInABox.PodCommand c =
-        new ClusterInABox.PodCommand(
-            "opschain", "opschain-db-7d9f", argv, ClusterInABox.ACTIVITY_AGENT, at);
+  private static PodCommand cmd(long at, List<String> argv) {
+    PodCommand c =
+        new PodCommand("opschain", "opschain-db-7d9f", argv, ClusterInABox.ACTIVITY_AGENT, at);
     c.ended(0);
     return c;
   }

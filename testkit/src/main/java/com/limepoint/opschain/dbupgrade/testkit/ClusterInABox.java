@@ -262,128 +262,6 @@ public final class ClusterInABox implements AutoCloseable {
         new HarnessDispatcher.Fault(null, Pattern.compile(pathRegex), nth, 0, bytes));
   }
 
-  /**
-   * One command run in a pod through exec, as the harness received it: the argv, who sent it, and
-   * when it started and ended (epoch millis; {@code endedMillis} 0 while it runs).
-   */
-  public static final class PodCommand {
-    private final String namespace;
-    private final String pod;
-    private final List<String> argv;
-    private final String userAgent;
-    private final long startedMillis;
-    private volatile long endedMillis;
-    private volatile int exitCode = -1;
-
-    public PodCommand(String namespace, String pod, List<String> argv, String userAgent, long at) {
-      this.namespace = namespace;
-      this.pod = pod;
-      this.argv = List.copyOf(argv);
-      this.userAgent = userAgent;
-      this.startedMillis = at;
-    }
-
-    public String namespace() {
-      return namespace;
-    }
-
-    public String pod() {
-      return pod;
-    }
-
-    public List<String> argv() {
-      return argv;
-    }
-
-    public String userAgent() {
-      return userAgent;
-    }
-
-    public long startedMillis() {
-      return startedMillis;
-    }
-
-    public long endedMillis() {
-      return endedMillis;
-    }
-
-    /** The exit code, or -1 while it runs or when none was reported. */
-    public int exitCode() {
-      return exitCode;
-    }
-
-    /**
-     * True when a fenced command's flock refused to run it: exit 75 (the lock is held; the {@code
-     * --conflict-exit-code} the activities pass) or 66 ({@code EX_NOINPUT}: the lock file cannot be
-     * opened, its attempt folder was fenced off; util-linux flock.c). The program never ran.
-     */
-    public boolean refusedByFence() {
-      return argv.size() > 2
-          && argv.get(0).equals("setsid")
-          && argv.get(2).equals("flock")
-          && (exitCode == 75 || exitCode == 66);
-    }
-
-    /** Records the end and exit code (the exec bridge does; a test building a log may too). */
-    public void ended(int code) {
-      exitCode = code;
-      endedMillis = System.currentTimeMillis();
-    }
-
-    @Override
-    public String toString() {
-      return namespace + "/" + pod + ": " + String.join(" ", argv);
-    }
-  }
-
-  /**
-   * A slow pod command, as on a loaded node or a slow disk: an exec whose argv (joined by spaces)
-   * matches {@code regex} starts {@code delay} late, or, with {@code pauseAfter}, starts and is
-   * stopped (SIGSTOP to its process group, and no more of its stdin delivered) after that long,
-   * leaving its partial work behind, until someone sends it SIGCONT or kills it. {@code skip}
-   * matching execs go by untouched first.
-   */
-  public static final class ExecFault {
-    private final Pattern regex;
-    private final Duration delay;
-    private final Duration pauseAfter;
-    private final boolean once;
-    private final java.util.concurrent.atomic.AtomicInteger skip;
-
-    ExecFault(Pattern regex, Duration delay, Duration pauseAfter, boolean once, int skip) {
-      this.regex = regex;
-      this.delay = delay;
-      this.pauseAfter = pauseAfter;
-      this.once = once;
-      this.skip = new java.util.concurrent.atomic.AtomicInteger(skip);
-    }
-
-    Duration delay() {
-      return delay;
-    }
-
-    Duration pauseAfter() {
-      return pauseAfter;
-    }
-
-    boolean once() {
-      return once;
-    }
-
-    private final java.util.concurrent.CountDownLatch paused =
-        new java.util.concurrent.CountDownLatch(1);
-
-    /** The exec bridge stopped the command (SIGSTOP sent to a live process). */
-    void paused() {
-      paused.countDown();
-    }
-
-    /** True when this exec is the one to slow down (counting down the ones to skip). */
-    boolean takes(String commandLine) {
-      return regex.matcher(commandLine).find() && skip.getAndDecrement() <= 0;
-    }
-  }
-
   /** Every exec whose command line matches {@code regex} starts {@code delay} late. */
   public void slowExec(String regex, Duration delay) {
     dispatcher.addExecFault(new ExecFault(Pattern.compile(regex), delay, null, false, 0));
@@ -407,7 +285,7 @@ public final class ClusterInABox implements AutoCloseable {
     ExecFault f = new ExecFault(Pattern.compile(regex), Duration.ZERO, after, true, skip);
     dispatcher.addExecFault(f);
     return timeout -> {
-      if (!f.paused.await(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+      if (!f.awaitPaused(timeout)) {
         throw new AssertionError(
             "no command matching "
                 + regex

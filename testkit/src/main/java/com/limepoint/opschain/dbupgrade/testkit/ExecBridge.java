@@ -34,16 +34,16 @@ final class ExecBridge extends WebSocketListener {
   private final PodRuntime pod;
   private final List<String> command;
   private final long cutStdoutAfter;
-  private final ClusterInABox.ExecFault fault;
-  private final ClusterInABox.PodCommand record;
+  private final ExecFault fault;
+  private final PodCommand record;
   private volatile Process process;
 
   ExecBridge(
       PodRuntime pod,
       List<String> command,
       long cutStdoutAfter,
-      ClusterInABox.ExecFault fault,
-      ClusterInABox.PodCommand record) {
+      ExecFault fault,
+      PodCommand record) {
     this.pod = pod;
     this.command = List.copyOf(command);
     this.cutStdoutAfter = cutStdoutAfter;

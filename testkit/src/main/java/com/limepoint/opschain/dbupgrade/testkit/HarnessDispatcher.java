@@ -36,14 +36,14 @@ final class HarnessDispatcher extends Dispatcher {
   /** One API request as the harness saw it, with when (epoch millis). */
   record Call(String method, String path, String userAgent, long atMillis) {}
 
-  private final List<ClusterInABox.PodCommand> podCommands = new CopyOnWriteArrayList<>();
-  private final List<ClusterInABox.ExecFault> execFaults = new CopyOnWriteArrayList<>();
+  private final List<PodCommand> podCommands = new CopyOnWriteArrayList<>();
+  private final List<ExecFault> execFaults = new CopyOnWriteArrayList<>();
 
-  void addExecFault(ClusterInABox.ExecFault f) {
+  void addExecFault(ExecFault f) {
     execFaults.add(f);
   }
 
-  List<ClusterInABox.PodCommand> podCommands() {
+  List<PodCommand> podCommands() {
     return new ArrayList<>(podCommands);
   }
 
@@ -155,11 +155,11 @@ final class HarnessDispatcher extends Dispatcher {
       }
       long cut = fault == null ? Long.MAX_VALUE : fault.cutAfterBytes;
       List<String> argv = ExecBridge.command(request.getPath());
-      ClusterInABox.PodCommand record =
-          new ClusterInABox.PodCommand(
+      PodCommand record =
+          new PodCommand(
               exec.group(1), exec.group(2), argv, call.userAgent(), System.currentTimeMillis());
       podCommands.add(record);
-      ClusterInABox.ExecFault slow =
+      ExecFault slow =
           execFaults.stream().filter(f -> f.takes(String.join(" ", argv))).findFirst().orElse(null);
       if (slow != null && slow.once()) {
         execFaults.remove(slow);

@@ -1,0 +1,77 @@
+package com.limepoint.opschain.dbupgrade.testkit;
+
+import java.util.List;
+
+/**
+ * One command run in a pod through exec, as the harness received it: the argv, who sent it, and
+ * when it started and ended (epoch millis; {@code endedMillis} 0 while it runs).
+ */
+public final class PodCommand {
+  private final String namespace;
+  private final String pod;
+  private final List<String> argv;
+  private final String userAgent;
+  private final long startedMillis;
+  private volatile long endedMillis;
+  private volatile int exitCode = -1;
+
+  public PodCommand(String namespace, String pod, List<String> argv, String userAgent, long at) {
+    this.namespace = namespace;
+    this.pod = pod;
+    this.argv = List.copyOf(argv);
+    this.userAgent = userAgent;
+    this.startedMillis = at;
+  }
+
+  public String namespace() {
+    return namespace;
+  }
+
+  public String pod() {
+    return pod;
+  }
+
+  public List<String> argv() {
+    return argv;
+  }
+
+  public String userAgent() {
+    return userAgent;
+  }
+
+  public long startedMillis() {
+    return startedMillis;
+  }
+
+  public long endedMillis() {
+    return endedMillis;
+  }
+
+  /** The exit code, or -1 while it runs or when none was reported. */
+  public int exitCode() {
+    return exitCode;
+  }
+
+  /**
+   * True when a fenced command's flock refused to run it: exit 75 (the lock is held; the {@code
+   * --conflict-exit-code} the activities pass) or 66 ({@code EX_NOINPUT}: the lock file cannot be
+   * opened, its attempt folder was fenced off; util-linux flock.c). The program never ran.
+   */
+  public boolean refusedByFence() {
+    return argv.size() > 2
+        && argv.get(0).equals("setsid")
+        && argv.get(2).equals("flock")
+        && (exitCode == 75 || exitCode == 66);
+  }
+
+  /** Records the end and exit code (the exec bridge does; a test building a log may too). */
+  public void ended(int code) {
+    exitCode = code;
+    endedMillis = System.currentTimeMillis();
+  }
+
+  @Override
+  public String toString() {
+    return namespace + "/" + pod + ": " + String.join(" ", argv);
+  }
+}
