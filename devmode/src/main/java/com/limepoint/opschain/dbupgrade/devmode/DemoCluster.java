@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
  */
 @Singleton
 @Requires(env = "dev")
-public class DemoCluster {
+public final class DemoCluster {
   public static final String NAMESPACE = "opschain";
   private static final Logger log = LoggerFactory.getLogger(DemoCluster.class);
 

@@ -290,7 +290,12 @@ final class ExecBridge extends WebSocketListener {
     }
   }
 
+  /**
+   * The mock server still delivers binary frames (the exec channels) through this deprecated
+   * overload, whose default decodes them as UTF-8 text: the override keeps them bytes.
+   */
   @Override
+  @SuppressWarnings("deprecation")
   public void onMessage(WebSocket ws, ByteString bytes) {
     onMessage(ws, bytes.toByteArray());
   }

@@ -20,6 +20,7 @@ import io.temporal.serviceclient.WorkflowServiceStubs;
 import io.temporal.serviceclient.WorkflowServiceStubsOptions;
 import io.temporal.worker.WorkerFactory;
 import jakarta.inject.Singleton;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -101,16 +102,15 @@ public class WorkerBeans {
   @Bean(preDestroy = "close")
   @Requires(notEnv = "dev")
   KubernetesClient kubernetesClient(WorkerConfig c) {
-    try {
-      Config config =
-          c.kubeconfig() == null
-              ? Config.autoConfigure(c.kubeContext())
-              : Config.fromKubeconfig(
-                  c.kubeContext(), Files.readString(Path.of(c.kubeconfig())), c.kubeconfig());
-      return new KubernetesClientBuilder().withConfig(config).build();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read kubeconfig " + c.kubeconfig(), e);
+    if (c.kubeconfig() != null && !Files.isReadable(Path.of(c.kubeconfig()))) {
+      throw new UncheckedIOException(
+          new IOException("cannot read kubeconfig " + c.kubeconfig() + " (OPSCHAIN_KUBECONFIG)"));
     }
+    Config config =
+        c.kubeconfig() == null
+            ? Config.autoConfigure(c.kubeContext())
+            : Config.fromKubeconfig(c.kubeContext(), new File(c.kubeconfig()));
+    return new KubernetesClientBuilder().withConfig(config).build();
   }
 
   /**
