@@ -62,47 +62,7 @@ public class CnpgActivitiesImpl implements CnpgActivities {
           List.of(
               clusterInformer(r.namespace(), r.clusterName()),
               podInformer(r.namespace(), importPod)),
-          () -> {
-            GenericKubernetesResource c = cluster(r.namespace(), r.clusterName());
-            String phase = c == null ? "(no cluster yet)" : CnpgClusters.phase(c);
-            Pod pod =
-                importing
-                    ? client.pods().inNamespace(r.namespace()).withName(importPod).get()
-                    : null;
-            String podPhase =
-                pod == null || pod.getStatus() == null ? null : pod.getStatus().getPhase();
-            if (phase.startsWith(UNRECOVERABLE) || "Failed".equals(podPhase)) {
-              List<String> tail = logTail(r.namespace(), importPod);
-              throw ApplicationFailure.newNonRetryableFailure(
-                  (phase.startsWith(UNRECOVERABLE)
-                          ? "CNPG says: " + phase
-                          : "import pod " + importPod + " failed")
-                      + ". Last log lines:\n"
-                      + String.join("\n", tail),
-                  FailureTypes.IMPORT_FAILED);
-            }
-            boolean podDone = !importing || pod == null || "Succeeded".equals(podPhase);
-            if (c != null && CnpgClusters.healthy(c) && podDone) {
-              Map<String, Object> st = CnpgClusters.status(c);
-              return Optional.of(
-                  new ImportResult(
-                      phase,
-                      ((Number) st.get("readyInstances")).intValue(),
-                      ((Number) st.get("instances")).intValue(),
-                      (System.nanoTime() - start) / 1_000_000,
-                      importing ? logTail(r.namespace(), importPod) : List.of()));
-            }
-            Heartbeats.beat(
-                new Checkpoint(
-                    step,
-                    null,
-                    0,
-                    0,
-                    null,
-                    "cluster: " + phase + (podPhase == null ? "" : ", import pod: " + podPhase),
-                    importing ? logTail(r.namespace(), importPod) : List.of()));
-            return Optional.empty();
-          },
+          () -> healthyYet(r, importing, step, importPod, start),
           () ->
               "cluster "
                   + r.clusterName()
@@ -121,6 +81,46 @@ public class CnpgActivitiesImpl implements CnpgActivities {
       }
       throw e;
     }
+  }
+
+  /** One look at the cluster (and the import pod): the result when healthy; fails on failure. */
+  private Optional<ImportResult> healthyYet(
+      ImportRequest r, boolean importing, String step, String importPod, long start) {
+    GenericKubernetesResource c = cluster(r.namespace(), r.clusterName());
+    String phase = c == null ? "(no cluster yet)" : CnpgClusters.phase(c);
+    Pod pod = importing ? client.pods().inNamespace(r.namespace()).withName(importPod).get() : null;
+    String podPhase = pod == null || pod.getStatus() == null ? null : pod.getStatus().getPhase();
+    if (phase.startsWith(UNRECOVERABLE) || "Failed".equals(podPhase)) {
+      List<String> tail = logTail(r.namespace(), importPod);
+      throw ApplicationFailure.newNonRetryableFailure(
+          (phase.startsWith(UNRECOVERABLE)
+                  ? "CNPG says: " + phase
+                  : "import pod " + importPod + " failed")
+              + ". Last log lines:\n"
+              + String.join("\n", tail),
+          FailureTypes.IMPORT_FAILED);
+    }
+    boolean podDone = !importing || pod == null || "Succeeded".equals(podPhase);
+    if (c != null && CnpgClusters.healthy(c) && podDone) {
+      Map<String, Object> st = CnpgClusters.status(c);
+      return Optional.of(
+          new ImportResult(
+              phase,
+              ((Number) st.get("readyInstances")).intValue(),
+              ((Number) st.get("instances")).intValue(),
+              (System.nanoTime() - start) / 1_000_000,
+              importing ? logTail(r.namespace(), importPod) : List.of()));
+    }
+    Heartbeats.beat(
+        new Checkpoint(
+            step,
+            null,
+            0,
+            0,
+            null,
+            "cluster: " + phase + (podPhase == null ? "" : ", import pod: " + podPhase),
+            importing ? logTail(r.namespace(), importPod) : List.of()));
+    return Optional.empty();
   }
 
   @Override

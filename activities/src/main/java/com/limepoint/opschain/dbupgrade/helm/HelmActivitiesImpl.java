@@ -59,37 +59,7 @@ public class HelmActivitiesImpl implements HelmActivities {
           "revision " + last.revision() + " already made by this step");
     }
     if (last.status() != null && last.status().startsWith("pending")) {
-      if (last.description() == null || !last.description().contains(run + "/")) {
-        throw ApplicationFailure.newNonRetryableFailure(
-            "release "
-                + r.release()
-                + " is "
-                + last.status()
-                + " (revision "
-                + last.revision()
-                + ", \""
-                + last.description()
-                + "\"): another client is changing it. Wait for it, or roll it back with helm rollback.",
-            FailureTypes.RELEASE_BUSY);
-      }
-      int deployed =
-          history.stream()
-              .filter(h -> !h.status().startsWith("pending"))
-              .mapToInt(HelmReleases.Revision::revision)
-              .filter(rev -> rev < last.revision())
-              .max()
-              .orElseThrow(() ->
-                  ApplicationFailure.newNonRetryableFailure(
-                      "release " + r.release() + " has no revision to roll back to",
-                      FailureTypes.RELEASE_BUSY));
-      log.warn(
-          "release {} left {} by an earlier attempt of {}; rolling back to revision {}",
-          r.release(),
-          last.status(),
-          run,
-          deployed);
-      releases.rollback(
-          r.namespace(), r.release(), deployed, HelmCall.marker(run, r.step() + "-recovered"));
+      rollBackOwnPending(r, run, history, last);
     }
     if (r.dryRun()) {
       String manifest = releases.render(call);
@@ -102,6 +72,48 @@ public class HelmActivitiesImpl implements HelmActivities {
     }
     HelmReleases.Revision done = runHeartbeating(call);
     return new HelmResult(done.revision(), done.status(), true, String.join(" ", call.argv()));
+  }
+
+  /**
+   * A release left pending: by an earlier attempt of this run, it is rolled back to the last
+   * revision before it; by anyone else, the step refuses (RELEASE_BUSY).
+   */
+  private void rollBackOwnPending(
+      UpgradeRequest r,
+      String run,
+      List<HelmReleases.Revision> history,
+      HelmReleases.Revision last) {
+    if (last.description() == null || !last.description().contains(run + "/")) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "release "
+              + r.release()
+              + " is "
+              + last.status()
+              + " (revision "
+              + last.revision()
+              + ", \""
+              + last.description()
+              + "\"): another client is changing it. Wait for it, or roll it back with helm rollback.",
+          FailureTypes.RELEASE_BUSY);
+    }
+    int deployed =
+        history.stream()
+            .filter(h -> !h.status().startsWith("pending"))
+            .mapToInt(HelmReleases.Revision::revision)
+            .filter(rev -> rev < last.revision())
+            .max()
+            .orElseThrow(() ->
+                ApplicationFailure.newNonRetryableFailure(
+                    "release " + r.release() + " has no revision to roll back to",
+                    FailureTypes.RELEASE_BUSY));
+    log.warn(
+        "release {} left {} by an earlier attempt of {}; rolling back to revision {}",
+        r.release(),
+        last.status(),
+        run,
+        deployed);
+    releases.rollback(
+        r.namespace(), r.release(), deployed, HelmCall.marker(run, r.step() + "-recovered"));
   }
 
   /** Helm blocks while it waits for the rollout; heartbeat meanwhile. */

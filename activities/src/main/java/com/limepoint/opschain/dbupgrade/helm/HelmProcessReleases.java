@@ -116,14 +116,7 @@ public class HelmProcessReleases implements HelmReleases {
       } catch (IOException e) {
         // The process ended before it read the request: its missing result and stderr say why.
       }
-      String result = null;
-      try (InputStream out = p.getInputStream()) {
-        for (String line : new String(out.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
-          if (line.startsWith(HelmMain.RESULT)) {
-            result = line.substring(HelmMain.RESULT.length());
-          }
-        }
-      }
+      String result = resultLine(p);
       int exit = p.waitFor();
       if (result == null) {
         throw ApplicationFailure.newFailure(
@@ -139,17 +132,7 @@ public class HelmProcessReleases implements HelmReleases {
                 + tail(stderr),
             FailureTypes.HELM_FAILED);
       }
-      Response response = json.readValue(result, Response.class);
-      HelmMain.Failure f = response.failure();
-      if (f == null) {
-        return response;
-      }
-      if (f.type() == null) {
-        throw new IllegalStateException(f.message());
-      }
-      throw f.nonRetryable()
-          ? ApplicationFailure.newNonRetryableFailure(f.message(), f.type())
-          : ApplicationFailure.newFailure(f.message(), f.type());
+      return succeeded(json.readValue(result, Response.class));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot run the Helm process", e);
     } catch (InterruptedException e) {
@@ -160,6 +143,33 @@ public class HelmProcessReleases implements HelmReleases {
       stop(p);
       delete(dir);
     }
+  }
+
+  /** The last result line the Helm process printed on stdout; null when it printed none. */
+  private static String resultLine(Process p) throws IOException {
+    String result = null;
+    try (InputStream out = p.getInputStream()) {
+      for (String line : new String(out.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+        if (line.startsWith(HelmMain.RESULT)) {
+          result = line.substring(HelmMain.RESULT.length());
+        }
+      }
+    }
+    return result;
+  }
+
+  /** The response when Helm succeeded; its failure, thrown here as Helm threw it, when not. */
+  private static Response succeeded(Response response) {
+    HelmMain.Failure f = response.failure();
+    if (f == null) {
+      return response;
+    }
+    if (f.type() == null) {
+      throw new IllegalStateException(f.message());
+    }
+    throw f.nonRetryable()
+        ? ApplicationFailure.newNonRetryableFailure(f.message(), f.type())
+        : ApplicationFailure.newFailure(f.message(), f.type());
   }
 
   /**

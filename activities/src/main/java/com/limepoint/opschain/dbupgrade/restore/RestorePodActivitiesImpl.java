@@ -193,14 +193,7 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
           FailureTypes.PREFLIGHT_FAILED);
     }
     String uploadDir = RunDir.backupDir(RunDir.path(r.uploadDir()));
-    List<String> uploaded = listing(r, uploadDir);
-    for (String a : List.of("base.tar.gz", "pg_wal.tar.gz")) {
-      if (!uploaded.contains(a)) {
-        throw ApplicationFailure.newNonRetryableFailure(
-            a + " is not in " + pod + ":" + uploadDir + "; refusing to empty " + r.pgdata(),
-            FailureTypes.BACKUP_INVALID);
-      }
-    }
+    requireUploads(r, uploadDir);
     // One attempt at a time restores this run's pgdata: an earlier attempt's tar, find or chown is
     // stopped before this one goes on (the fence lives beside the saved conf files, on the
     // volume), and each step's marker lets it resume where that one stopped.
@@ -209,21 +202,7 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     String lock = fenced.lock();
     // Read the step markers again now that no earlier attempt can add one.
     saved = listing(r, saveDir);
-    List<Map.Entry<String, List<String>>> steps = new ArrayList<>();
-    steps.add(Map.entry("empty pgdata", PodCommands.emptyDir(r.pgdata())));
-    steps.add(
-        Map.entry("extract base", PodCommands.extract(uploadDir + "/base.tar.gz", r.pgdata())));
-    steps.add(Map.entry("create pg_wal", PodCommands.mkdirs(r.pgdata() + "/pg_wal")));
-    steps.add(
-        Map.entry(
-            "extract WAL",
-            PodCommands.extract(uploadDir + "/pg_wal.tar.gz", r.pgdata() + "/pg_wal")));
-    for (String f : CONF_FILES) {
-      steps.add(
-          Map.entry("restore " + f, PodCommands.copy(saveDir + "/" + f, r.pgdata() + "/" + f)));
-    }
-    // chown last, so the restored conf files are the data owner's too.
-    steps.add(Map.entry("chown", PodCommands.chownRecursive(r.dataOwner(), parent(r.pgdata()))));
+    List<Map.Entry<String, List<String>>> steps = restoreSteps(r, saveDir, uploadDir);
     List<String> resumed = new ArrayList<>();
     for (int i = 0; i < steps.size(); i++) {
       String what = steps.get(i).getKey();
@@ -244,6 +223,39 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
             + r.pgdata()
             + ", extracted base and WAL, restored the conf files, chown "
             + r.dataOwner());
+  }
+
+  /** Refuses to empty pgdata unless both archives were uploaded. */
+  private void requireUploads(PgdataRequest r, String uploadDir) {
+    List<String> uploaded = listing(r, uploadDir);
+    for (String a : List.of("base.tar.gz", "pg_wal.tar.gz")) {
+      if (!uploaded.contains(a)) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            a + " is not in " + r.podName() + ":" + uploadDir + "; refusing to empty " + r.pgdata(),
+            FailureTypes.BACKUP_INVALID);
+      }
+    }
+  }
+
+  /** The restore's commands in order, each named for its heartbeat; step i's marker is i + 1. */
+  private static List<Map.Entry<String, List<String>>> restoreSteps(
+      PgdataRequest r, String saveDir, String uploadDir) {
+    List<Map.Entry<String, List<String>>> steps = new ArrayList<>();
+    steps.add(Map.entry("empty pgdata", PodCommands.emptyDir(r.pgdata())));
+    steps.add(
+        Map.entry("extract base", PodCommands.extract(uploadDir + "/base.tar.gz", r.pgdata())));
+    steps.add(Map.entry("create pg_wal", PodCommands.mkdirs(r.pgdata() + "/pg_wal")));
+    steps.add(
+        Map.entry(
+            "extract WAL",
+            PodCommands.extract(uploadDir + "/pg_wal.tar.gz", r.pgdata() + "/pg_wal")));
+    for (String f : CONF_FILES) {
+      steps.add(
+          Map.entry("restore " + f, PodCommands.copy(saveDir + "/" + f, r.pgdata() + "/" + f)));
+    }
+    // chown last, so the restored conf files are the data owner's too.
+    steps.add(Map.entry("chown", PodCommands.chownRecursive(r.dataOwner(), parent(r.pgdata()))));
+    return steps;
   }
 
   @Override

@@ -104,19 +104,4 @@ class BackupCopyIT {
             HostFiles.sha256Hex(podDir.resolve("pg_wal.tar.gz")));
     assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(2);
   }
-
-  @Test
-  void parseSumsKeepsOnlyTheBackupFilesByBaseName() {
-    String a = "a".repeat(64);
-    String b = "b".repeat(64);
-    assertThat(
-            BackupActivitiesImpl.parseSums(
-                a
-                    + "  /x/y/base.tar.gz\n"
-                    + b
-                    + " */x/y/pg_wal.tar.gz\n"
-                    + a
-                    + "  /x/other\nnoise\n"))
-        .containsExactly(Map.entry("base.tar.gz", a), Map.entry("pg_wal.tar.gz", b));
-  }
 }

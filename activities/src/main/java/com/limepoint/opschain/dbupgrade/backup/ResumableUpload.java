@@ -1,0 +1,206 @@
+package com.limepoint.opschain.dbupgrade.backup;
+
+import com.limepoint.opschain.dbupgrade.activities.BackupActivities.UploadRequest;
+import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
+import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
+import com.limepoint.opschain.dbupgrade.kube.PodCommands;
+import com.limepoint.opschain.dbupgrade.kube.PodExec;
+import com.limepoint.opschain.dbupgrade.model.BackupFile;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import io.temporal.failure.ApplicationFailure;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The upload: each verified backup file from the host into a directory of the pod, one bounded
+ * segment per exec into {@code <name>.part}, resumed from the pod-side size, and renamed only when
+ * its SHA-256 in the pod is the verified one. Every pod write is fenced by the run's lock.
+ */
+final class ResumableUpload {
+  private static final Duration SHORT = Duration.ofMinutes(2);
+  private static final Duration LONG = Duration.ofHours(12);
+  private static final long SEGMENT = 1L << 20;
+
+  private final PodExec exec;
+  private final PodFiles podFiles;
+  private final String ns;
+  private final String pod;
+  private final String lock;
+
+  ResumableUpload(PodExec exec, PodFiles podFiles, String ns, String pod, String lock) {
+    this.exec = exec;
+    this.podFiles = podFiles;
+    this.ns = ns;
+    this.pod = pod;
+    this.lock = lock;
+  }
+
+  /** Uploads those of {@code r}'s files that are not in {@code podDir} with the right SHA-256. */
+  ChangeResult uploadAll(UploadRequest r, String podDir) {
+    exec.check(ns, pod, PodCommands.mkdirs(podDir), SHORT);
+    List<String> uploaded = new ArrayList<>();
+    try {
+      for (BackupFile f : r.files()) {
+        if (upload(Path.of(r.hostDir()).resolve(f.name()), f, podDir)) {
+          uploaded.add(f.name());
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return uploaded.isEmpty()
+        ? ChangeResult.unchanged(
+            "all "
+                + r.files().size()
+                + " files already in "
+                + pod
+                + ":"
+                + podDir
+                + " with matching SHA-256")
+        : ChangeResult.changed(
+            "uploaded "
+                + String.join(", ", uploaded)
+                + " to "
+                + pod
+                + ":"
+                + podDir
+                + ", SHA-256 checked in the pod");
+  }
+
+  /** Uploads one file; false when it was in the pod already. */
+  private boolean upload(Path source, BackupFile f, String podDir) throws IOException {
+    long size = Files.size(source);
+    String sha = HostFiles.sha256Hex(source);
+    if (!sha.equals(f.hostSha256())) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          f.name() + " on the host no longer matches the verified SHA-256",
+          FailureTypes.BACKUP_CHECKSUM_MISMATCH);
+    }
+    String target = podDir + "/" + f.name();
+    if (podFiles.size(ns, pod, target) == size && sha.equals(podFiles.sha256(ns, pod, target))) {
+      return false;
+    }
+    String part = target + ".part";
+    long offset = podFiles.size(ns, pod, part);
+    if (offset < 0 || offset > size) {
+      offset = 0;
+    }
+    send(source, f.name(), part, offset, size);
+    String inPod = podFiles.sha256(ns, pod, part);
+    if (!sha.equals(inPod)) {
+      exec.run(ns, pod, PodCommands.fenced(lock, PodCommands.removeFile(part)), SHORT);
+      throw ApplicationFailure.newFailure(
+          f.name()
+              + " in the pod hashes to "
+              + inPod
+              + ", not "
+              + sha
+              + "; the partial upload was removed",
+          PodExec.POD_COMMAND_FAILED);
+    }
+    exec.check(ns, pod, PodCommands.fenced(lock, PodCommands.move(part, target)), SHORT);
+    Heartbeats.beat(CopyProgress.at("uploadBackup", f.name(), size, size, "uploaded"));
+    return true;
+  }
+
+  /** Writes {@code source} into {@code part} from {@code offset} on, segment by segment. */
+  private void send(Path source, String name, String part, long offset, long size)
+      throws IOException {
+    StallRule stalls = new StallRule();
+    while (offset < size) {
+      // One bounded segment per exec. fabric8's JDK websocket refuses a send while the
+      // previous one is pending, so a segment can stop short: the pod-side size is the
+      // verified offset to resume from, and the SHA-256 in the pod is the final word.
+      long count = Math.min(SEGMENT, size - offset);
+      PodExec.Result w = writeSegment(source, part, offset, count);
+      long now = podFiles.size(ns, pod, part);
+      if (now < offset || now > offset + count) {
+        throw ApplicationFailure.newFailure(
+            part
+                + " in "
+                + ns
+                + "/"
+                + pod
+                + " is "
+                + now
+                + " bytes, expected "
+                + offset
+                + " to "
+                + (offset + count),
+            PodExec.POD_COMMAND_FAILED);
+      }
+      if (stalls.giveUp(offset, now)) {
+        throw ApplicationFailure.newFailure(
+            "upload of "
+                + name
+                + " to "
+                + ns
+                + "/"
+                + pod
+                + " makes no progress at byte "
+                + offset
+                + " (exit "
+                + w.exitCode()
+                + "): "
+                + w.stderr(),
+            PodExec.POD_COMMAND_FAILED);
+      }
+      offset = now;
+      Heartbeats.beat(CopyProgress.at("uploadBackup", name, offset, size, null));
+    }
+  }
+
+  private PodExec.Result writeSegment(Path source, String part, long offset, long count)
+      throws IOException {
+    try (InputStream in = Files.newInputStream(source)) {
+      in.skipNBytes(offset);
+      return exec.feed(
+          ns,
+          pod,
+          PodCommands.fenced(lock, PodCommands.writeAt(part, offset, count)),
+          new BoundedStream(in, count),
+          LONG);
+    }
+  }
+
+  /** At most {@code limit} bytes of an underlying stream, leaving the rest unread. */
+  private static final class BoundedStream extends InputStream {
+    private final InputStream in;
+    private long left;
+
+    BoundedStream(InputStream in, long limit) {
+      this.in = in;
+      this.left = limit;
+    }
+
+    @Override
+    public int read() throws IOException {
+      if (left <= 0) {
+        return -1;
+      }
+      int b = in.read();
+      if (b >= 0) {
+        left--;
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      if (left <= 0) {
+        return -1;
+      }
+      int n = in.read(b, off, (int) Math.min(len, left));
+      if (n > 0) {
+        left -= n;
+      }
+      return n;
+    }
+  }
+}
