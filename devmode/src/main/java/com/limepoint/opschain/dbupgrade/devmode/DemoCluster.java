@@ -111,6 +111,11 @@ public final class DemoCluster {
   }
 
   /** The demo cluster's kubeconfig, for {@code kubectl} and for a worker in another process. */
+  /** The demo directory: the database, backups, request, kubeconfig and the dev server's file. */
+  public Path directory() {
+    return dir;
+  }
+
   public Path kubeconfig() {
     return dir.resolve("kubeconfig");
   }

@@ -39,6 +39,10 @@ public final class DevMain {
         Micronaut.build(rest).environments("dev").mainClass(DevMain.class).start();
     if (demo) {
       DevConfig c = context.getBean(DevConfig.class);
+      String ui = context.getBean(DevTemporalServer.class).webUi("opschain-db-upgrade-opschain");
+      if (ui != null) {
+        System.out.println("Web UI of this upgrade: " + ui + " (while the demo runs)");
+      }
       String request = c.demoPath().resolve("request.json").toString();
       int code =
           new CommandLine(new Starter())

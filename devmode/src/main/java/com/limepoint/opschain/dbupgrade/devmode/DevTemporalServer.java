@@ -9,31 +9,72 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The dev mode's Temporal: the real Temporal Java test server, bound to a port so that the {@code
- * temporal} CLI and the starter can reach it. Time runs in real time (no skipping), so gates wait
- * for their approvals.
+ * The dev mode's Temporal: the official development server, {@code temporal server start-dev} (see
+ * {@link TemporalDevServer}), with its database file in the demo directory and its Web UI; where no
+ * {@code temporal} CLI can be had, the Java SDK's test server on the same port, said in one line.
+ * Time runs in real time on both, so gates wait for their approvals.
  */
 @Singleton
 @Requires(env = "dev")
 public class DevTemporalServer implements LocalTemporalServer {
   private static final Logger log = LoggerFactory.getLogger(DevTemporalServer.class);
-  private final TestServer.PortBoundTestServer server;
+  private final TemporalDevServer cliServer;
+  private final TestServer.PortBoundTestServer javaServer;
+  private final DevConfig config;
 
-  public DevTemporalServer(DevConfig config) {
+  /** The demo cluster comes first: it empties the demo directory, where the database file goes. */
+  public DevTemporalServer(DevConfig config, DemoCluster demo) {
+    this.config = config;
+    requireFree(config.devPort(), "OPSCHAIN_DEV_PORT and OPSCHAIN_TEMPORAL_TARGET");
+    var cli = TemporalDevServer.find(config.temporalCli());
+    if (cli.isPresent()) {
+      requireFree(config.uiPort(), "OPSCHAIN_DEV_UI_PORT");
+      cliServer =
+          new TemporalDevServer(cli.get(), config.devPort(), config.uiPort(), demo.directory());
+      cliServer.start();
+      javaServer = null;
+    } else {
+      log.warn(
+          "dev mode: no temporal CLI (bin/ensure-temporal installs it; OPSCHAIN_TEMPORAL_CLI names"
+              + " one): running the Java SDK's test server on localhost:{} instead, without a Web UI",
+          config.devPort());
+      cliServer = null;
+      javaServer = TestServer.createPortBoundServer(config.devPort());
+      registerSearchAttributes(config.devPort());
+    }
+  }
+
+  /** The Web UI's address of a workflow, or null on the Java test server (it has none). */
+  public String webUi(String workflowId) {
+    return cliServer == null
+        ? null
+        : "http://localhost:" + config.uiPort() + "/namespaces/default/workflows/" + workflowId;
+  }
+
+  /** True when this is the real development server (not the Java test server). */
+  public boolean real() {
+    return cliServer != null;
+  }
+
+  /** Stops and starts the real server on its database file (for durability tests). */
+  public void restart() {
+    if (cliServer == null) {
+      throw new IllegalStateException("the Java test server keeps nothing across a restart");
+    }
+    cliServer.restart();
+  }
+
+  private static void requireFree(int port, String settings) {
     try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
-      probe.bind(new java.net.InetSocketAddress(config.devPort()));
+      probe.bind(new java.net.InetSocketAddress(port));
     } catch (java.io.IOException e) {
       throw new IllegalStateException(
           "dev mode: port "
-              + config.devPort()
-              + " is in use (another Temporal server or dev-mode"
-              + " worker?): stop it, or choose another port with OPSCHAIN_DEV_PORT and OPSCHAIN_TEMPORAL_TARGET");
+              + port
+              + " is in use (another Temporal server or dev-mode worker?): stop it, or choose"
+              + " another port with "
+              + settings);
     }
-    server = TestServer.createPortBoundServer(config.devPort());
-    registerSearchAttributes(config.devPort());
-    log.info(
-        "dev mode: Temporal test server on localhost:{} (namespace default), search attributes OpsChainNamespace and UpgradePhase registered",
-        config.devPort());
   }
 
   /**
@@ -65,6 +106,10 @@ public class DevTemporalServer implements LocalTemporalServer {
 
   @PreDestroy
   void close() {
-    server.close();
+    if (cliServer != null) {
+      cliServer.close();
+    } else {
+      javaServer.close();
+    }
   }
 }

@@ -20,6 +20,7 @@ record DevMode(ApplicationContext context, int port, Path demoDir) implements Au
     Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), dirPrefix);
     Map<String, Object> properties = new HashMap<>(settings);
     properties.put("opschain.dev-port", port);
+    properties.put("opschain.dev-ui-port", freePort());
     properties.put("opschain.temporal-target", "localhost:" + port);
     properties.put("opschain.demo-dir", demoDir.toString());
     ApplicationContext context =
