@@ -14,6 +14,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
 /**
@@ -23,6 +24,8 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "opschain-upgrade",
     mixinStandardHelpOptions = true,
+    // Every subcommand takes --help, and its help lists the exit codes too.
+    scope = ScopeType.INHERIT,
     description = "Start, steer and watch OpsChain database upgrades.",
     subcommands = {
       Demo.class,
@@ -34,6 +37,12 @@ import picocli.CommandLine.Spec;
       Status.class,
       Watch.class,
       History.class
+    },
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {
+      "0:done",
+      "1:the upgrade did not complete, or Temporal could not be asked",
+      "2:refused: bad options or input, nothing was done"
     })
 public class Starter implements Runnable {
 
