@@ -18,8 +18,9 @@ import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
 /**
- * The command-line client: one subcommand per runbook action, each in its own class. Exit codes are
- * named in {@link ExitCode}: 0 done, 1 the upgrade did not complete, 2 refused.
+ * The command-line client, {@code bin/opschain-upgrade}: one subcommand per runbook action, each in
+ * its own class. Exit codes are named in {@link ExitCode}: 0 done, 1 the upgrade did not complete,
+ * 2 refused.
  */
 @Command(
     name = "opschain-upgrade",
@@ -43,7 +44,8 @@ import picocli.CommandLine.Spec;
       "0:done",
       "1:the upgrade did not complete, or Temporal could not be asked",
       "2:refused: bad options or input, nothing was done"
-    })
+    },
+    footer = {"", "Bash completion: source <(bin/opschain-upgrade --completion)"})
 public class Starter implements Runnable {
 
   @Spec CommandSpec spec;
