@@ -2,8 +2,10 @@ package com.limepoint.opschain.dbupgrade.starter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.limepoint.opschain.dbupgrade.model.Progress;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -42,47 +44,36 @@ class StarterTest {
     Path request =
         Files.writeString(dir.resolve("request.yaml"), "namespace: Bad_Name\nrelease: opschain\n");
     StringWriter err = new StringWriter();
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-    java.io.PrintStream original = System.out;
-    System.setOut(new java.io.PrintStream(out, true));
-    int code;
-    try {
-      code =
-          new CommandLine(new Starter())
-              .setErr(new PrintWriter(err))
-              .execute("start", "--target", "127.0.0.1:1", "--request", request.toString());
-    } finally {
-      System.setOut(original);
-    }
+    int code =
+        new CommandLine(new Starter())
+            .setErr(new PrintWriter(err))
+            .execute("start", "--target", "127.0.0.1:1", "--request", request.toString());
+
     assertThat(code).isEqualTo(2);
-    assertThat(out + err.toString()).contains("namespace").contains("Bad_Name");
+    assertThat(err.toString()).contains("namespace").contains("Bad_Name");
   }
 
   @Test
   void theProgressBarShowsPercentStepAndBytes() {
     var copy =
-        new com.limepoint.opschain.dbupgrade.model.Progress(
-            "copyBackupOut", 30.0, 1_300_000_000L, 4_200_000_000L, null, null, null);
+        new Progress("copyBackupOut", 30.0, 1_300_000_000L, 4_200_000_000L, null, null, null);
     var importing =
-        new com.limepoint.opschain.dbupgrade.model.Progress(
-            "awaitImport", null, null, null, "cluster: Setting up primary", null, null);
+        new Progress("awaitImport", null, null, null, "cluster: Setting up primary", null, null);
 
-    assertThat(Starter.progressBar(copy, 10))
+    assertThat(StatusPrinter.progressBar(copy, 10))
         .isEqualTo("[###.......]  30.0% copyBackupOut  1.3/4.2 GB");
-    assertThat(Starter.progressBar(importing, 4))
+    assertThat(StatusPrinter.progressBar(importing, 4))
         .isEqualTo("[    ]   ...  awaitImport  cluster: Setting up primary");
     assertThat(
-            Starter.progressBar(
-                new com.limepoint.opschain.dbupgrade.model.Progress(
-                    "takeBackup", 100.0, null, null, null, null, null),
-                4))
+            StatusPrinter.progressBar(
+                new Progress("takeBackup", 100.0, null, null, null, null, null), 4))
         .isEqualTo("[####] 100.0% takeBackup");
   }
 
   @Test
   void anUnreachableTemporalIsOneLineNotAStackTrace() throws Exception {
     int closed;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+    try (ServerSocket s = new ServerSocket(0)) {
       closed = s.getLocalPort();
     }
     StringWriter err = new StringWriter();

@@ -1,0 +1,67 @@
+package com.limepoint.opschain.dbupgrade.starter;
+
+import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import io.temporal.client.WorkflowFailedException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * A subcommand that talks to Temporal: the connection options, the request file, picocli's writers
+ * (so that tests and callers can capture the output) and a named {@link ExitCode}.
+ */
+abstract class ConnectedCommand implements Callable<Integer> {
+  @Mixin TemporalOptions temporal;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public final Integer call() throws Exception {
+    return execute().code();
+  }
+
+  /** What the command does; exceptions from Temporal go to {@link Starter#failed} (exit 1). */
+  abstract ExitCode execute() throws Exception;
+
+  /** The connection for this invocation; close it (try-with-resources). */
+  Connection connect() {
+    return temporal.connect(spec.commandLine());
+  }
+
+  /** The request file, checked: a bad one is one clear error (exit 2) before any call. */
+  UpgradeRequest load(Path file) {
+    try {
+      return RequestFile.read(file);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+  }
+
+  /**
+   * Waits for the upgrade's report and prints its outcome; prints why and returns null when the
+   * workflow failed.
+   */
+  UpgradeReport awaitReport(Connection temporal, String namespace) {
+    try {
+      UpgradeReport report = temporal.report(namespace);
+      out().println(report.outcome() + ": " + report.reason());
+      return report;
+    } catch (WorkflowFailedException e) {
+      out().println("FAILED: " + e.getCause().getMessage());
+      return null;
+    }
+  }
+
+  PrintWriter out() {
+    return spec.commandLine().getOut();
+  }
+
+  PrintWriter err() {
+    return spec.commandLine().getErr();
+  }
+}

@@ -1,0 +1,72 @@
+package com.limepoint.opschain.dbupgrade.starter;
+
+import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
+import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
+import io.temporal.api.history.v1.HistoryEvent;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowClientOptions;
+import io.temporal.client.WorkflowOptions;
+import io.temporal.serviceclient.WorkflowServiceStubs;
+import io.temporal.serviceclient.WorkflowServiceStubsOptions;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One command's link to Temporal: the service stubs and the client, built once per invocation and
+ * shut down when the command ends (use it in try-with-resources). Upgrades are found by the
+ * namespace they upgrade ({@link UpgradeRequests#workflowId}).
+ */
+final class Connection implements AutoCloseable {
+  /** How long closing waits for calls in flight; the command has its answer by then. */
+  private static final long CLOSE_WAIT_SECONDS = 5;
+
+  private final WorkflowServiceStubs stubs;
+  private final WorkflowClient client;
+
+  Connection(String target, WorkflowClientOptions options) {
+    stubs =
+        WorkflowServiceStubs.newServiceStubs(
+            WorkflowServiceStubsOptions.newBuilder().setTarget(target).build());
+    client = WorkflowClient.newInstance(stubs, options);
+  }
+
+  /** The upgrade of an OpsChain namespace: the running one, or else the last. */
+  DbUpgradeWorkflow upgrade(String namespace) {
+    return client.newWorkflowStub(DbUpgradeWorkflow.class, UpgradeRequests.workflowId(namespace));
+  }
+
+  /** Starts an upgrade; {@code WorkflowExecutionAlreadyStarted} when one of that namespace runs. */
+  DbUpgradeWorkflow start(UpgradeRequest request) {
+    DbUpgradeWorkflow wf =
+        client.newWorkflowStub(
+            DbUpgradeWorkflow.class,
+            WorkflowOptions.newBuilder()
+                .setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE)
+                .setWorkflowId(UpgradeRequests.workflowId(request.namespace()))
+                .build());
+    WorkflowClient.start(wf::run, request);
+    return wf;
+  }
+
+  /** Waits for the upgrade's report; {@code WorkflowFailedException} when the workflow failed. */
+  UpgradeReport report(String namespace) {
+    return client
+        .newUntypedWorkflowStub(UpgradeRequests.workflowId(namespace))
+        .getResult(UpgradeReport.class);
+  }
+
+  /** The upgrade's history events, oldest first. */
+  List<HistoryEvent> history(String namespace) {
+    return client.fetchHistory(UpgradeRequests.workflowId(namespace)).getEvents();
+  }
+
+  @Override
+  public void close() {
+    stubs.shutdown();
+    if (!stubs.awaitTermination(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS)) {
+      stubs.shutdownNow();
+    }
+  }
+}
