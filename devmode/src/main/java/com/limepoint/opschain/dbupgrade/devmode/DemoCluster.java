@@ -110,12 +110,12 @@ public final class DemoCluster {
         dir.resolve("request.json"));
   }
 
-  /** The demo cluster's kubeconfig, for {@code kubectl} and for a worker in another process. */
   /** The demo directory: the database, backups, request, kubeconfig and the dev server's file. */
   public Path directory() {
     return dir;
   }
 
+  /** The demo cluster's kubeconfig, for {@code kubectl} and for a worker in another process. */
   public Path kubeconfig() {
     return dir.resolve("kubeconfig");
   }

@@ -57,6 +57,8 @@ class WorkerImageIT {
                 Map.of(
                     "opschain.dev-port",
                     temporalPort,
+                    "opschain.dev-ui-port",
+                    freePort(),
                     "opschain.temporal-target",
                     "localhost:" + temporalPort,
                     "opschain.demo-dir",
