@@ -158,6 +158,11 @@ public final class DemoCluster {
     return activityClient;
   }
 
+  /** The cluster-in-a-box behind the demo (tests slow or stop its pod commands). */
+  public ClusterInABox box() {
+    return box;
+  }
+
   public ChartReleases releases() {
     return releases;
   }

@@ -1,0 +1,105 @@
+package com.limepoint.opschain.dbupgrade.devmode;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.limepoint.opschain.dbupgrade.model.Gate;
+import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
+import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import io.temporal.client.WorkflowClient;
+import io.temporal.serviceclient.WorkflowServiceStubs;
+import io.temporal.serviceclient.WorkflowServiceStubsOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a person sees of an upgrade in the Temporal Web UI, read in a real browser (Debian's
+ * Chromium, driven by playwright-core: tools/webui/page-text.mjs, which bin/ensure-browser sets up)
+ * from the dev server's own UI: the current details with the phase and the open gate, the upgrade
+ * found by its UpgradePhase search attribute, the copy as a pending activity with its heartbeat,
+ * and each activity's summary in the history. Screenshots go to target/webui/.
+ */
+class WebUiIT {
+  static final Path SCRIPT = Path.of("../tools/webui/page-text.mjs");
+  static final Path SHOTS = Path.of("target", "webui");
+
+  @Test
+  void theWebUiShowsThePhaseTheOpenGateTheCopyInProgressAndEachStepsSummary() throws Exception {
+    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    assumeTrue(
+        Files.isDirectory(Path.of("../tools/webui/node_modules/playwright-core")),
+        "playwright-core is not installed: bin/ensure-browser");
+    Files.createDirectories(SHOTS);
+    try (DevMode dev = DevMode.start("webui-", Map.of("micronaut.server.port", -1));
+        Upgrades upgrade = new Upgrades(dev.target())) {
+      DevTemporalServer server = dev.context().getBean(DevTemporalServer.class);
+      assumeTrue(server.real(), "no temporal CLI here: bin/ensure-temporal installs it");
+      DemoCluster demo = dev.context().getBean(DemoCluster.class);
+      // The copy of base.tar.gz starts 25 s late: long enough to look at it while it runs.
+      demo.box().slowExecOnce("dd if=\\S*base\\.tar\\.gz", Duration.ofSeconds(25));
+      String workflow = server.webUi(Upgrades.WORKFLOW_ID);
+
+      upgrade.start(dev.demoDir().resolve("request.json"));
+      upgrade.awaitGate(Gate.START);
+      String runId = runId(dev);
+      String run = workflow + "/" + runId;
+      page(run + "/user-metadata", "01-current-details", "AWAITING_APPROVAL", "gate START");
+      String ui = workflow.substring(0, workflow.indexOf("/namespaces/"));
+      page(
+          ui + "/namespaces/default/workflows?query=UpgradePhase%3D%22AWAITING_APPROVAL%22",
+          "02-list-by-phase",
+          Upgrades.WORKFLOW_ID,
+          "Running");
+
+      upgrade.approve(Gate.START);
+      UpgradeStatus copying = upgrade.awaitRunning("copyBackupOut");
+      assertThat(copying.phase().name()).isEqualTo("BACKING_UP");
+      page(run + "/pending-activities", "03-copy-pending", "CopyBackupOut", "Heartbeat");
+
+      upgrade.awaitGate(Gate.BACKUP_VERIFIED);
+      page(
+          run + "/history",
+          "04-history-summaries",
+          "pg_basebackup in opschain/opschain-db",
+          "copy backup from",
+          "verify backup in",
+          "helm upgrade opschain/opschain 2025-10-01 (stopOpsChain)");
+      page(run + "/user-metadata", "05-backup-gate", "gate BACKUP_VERIFIED");
+    }
+  }
+
+  private static String runId(DevMode dev) {
+    WorkflowServiceStubs stubs =
+        WorkflowServiceStubs.newServiceStubs(
+            WorkflowServiceStubsOptions.newBuilder().setTarget(dev.target()).build());
+    try {
+      return WorkflowClient.newInstance(stubs)
+          .newUntypedWorkflowStub(Upgrades.WORKFLOW_ID)
+          .describe()
+          .getExecution()
+          .getRunId();
+    } finally {
+      stubs.shutdownNow();
+    }
+  }
+
+  /** Opens the page in Chromium until every text shows (60 s at most); its text. */
+  private static String page(String url, String shot, String... expected) throws Exception {
+    List<String> argv = new ArrayList<>(List.of("node", SCRIPT.toString(), url));
+    argv.add(SHOTS.resolve(shot + ".png").toString());
+    argv.add("60000");
+    argv.addAll(List.of(expected));
+    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as("%s\n%s", url, out).isZero();
+    System.out.println("web UI " + url + ": " + String.join(", ", expected) + " shown");
+    return out;
+  }
+}
