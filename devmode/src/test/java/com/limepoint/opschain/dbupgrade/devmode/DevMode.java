@@ -61,6 +61,18 @@ record DevMode(ApplicationContext context, int port, Path demoDir) implements Au
     return new DemoRun(code, printed);
   }
 
+  /**
+   * Skips the test when {@code ok} is false, except in CI ({@code CI} set, as .ci/run runs), where
+   * the set-up installs everything these tests need and a skip would hide that it did not.
+   */
+  static void require(boolean ok, String why) {
+    if (System.getenv("CI") != null) {
+      org.junit.jupiter.api.Assertions.assertTrue(ok, why + " (in CI the set-up must provide it)");
+    } else {
+      org.junit.jupiter.api.Assumptions.assumeTrue(ok, why);
+    }
+  }
+
   static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();

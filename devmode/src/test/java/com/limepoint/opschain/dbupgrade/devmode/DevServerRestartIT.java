@@ -1,7 +1,6 @@
 package com.limepoint.opschain.dbupgrade.devmode;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.limepoint.opschain.dbupgrade.model.Gate;
 import com.limepoint.opschain.dbupgrade.model.Outcome;
@@ -21,11 +20,12 @@ class DevServerRestartIT {
 
   @Test
   void theUpgradeCompletesAcrossTwoRestartsOfTheDevServer() throws Exception {
-    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    DevMode.require(
+        LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
     try (DevMode dev = DevMode.start("restart-", Map.of("micronaut.server.port", -1));
         Upgrades upgrade = new Upgrades(dev.target())) {
       DevTemporalServer server = dev.context().getBean(DevTemporalServer.class);
-      assumeTrue(server.real(), "no temporal CLI here: bin/ensure-temporal installs it");
+      DevMode.require(server.real(), "no temporal CLI here: bin/ensure-temporal installs it");
       DemoCluster demo = dev.context().getBean(DemoCluster.class);
       String rowsBefore = demo.rows();
       // The copy out of base.tar.gz starts 8 s late, so that the second restart lands inside it.

@@ -1,7 +1,6 @@
 package com.limepoint.opschain.dbupgrade.devmode;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.limepoint.opschain.dbupgrade.model.Outcome;
 import com.limepoint.opschain.dbupgrade.model.StepState;
@@ -26,12 +25,13 @@ class KilledWorkerIT {
 
   @Test
   void aWorkerKilledMidBackupIsReplacedAndTheUpgradeCompletes() throws Exception {
-    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    DevMode.require(
+        LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
     try (DevMode dev =
             DevMode.start(
                 "killed-", Map.of("opschain.dev-worker", false, "micronaut.server.port", -1));
         Upgrades upgrade = new Upgrades(dev.target())) {
-      assumeTrue(
+      DevMode.require(
           dev.context().getBean(DevTemporalServer.class).real(),
           "no temporal CLI here: bin/ensure-temporal installs it");
       DemoCluster demo = dev.context().getBean(DemoCluster.class);

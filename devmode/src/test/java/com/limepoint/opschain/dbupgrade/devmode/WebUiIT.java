@@ -1,7 +1,6 @@
 package com.limepoint.opschain.dbupgrade.devmode;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.limepoint.opschain.dbupgrade.model.Gate;
 import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
@@ -31,15 +30,16 @@ class WebUiIT {
 
   @Test
   void theWebUiShowsThePhaseTheOpenGateTheCopyInProgressAndEachStepsSummary() throws Exception {
-    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
-    assumeTrue(
+    DevMode.require(
+        LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    DevMode.require(
         Files.isDirectory(Path.of("../tools/webui/node_modules/playwright-core")),
         "playwright-core is not installed: bin/ensure-browser");
     Files.createDirectories(SHOTS);
     try (DevMode dev = DevMode.start("webui-", Map.of("micronaut.server.port", -1));
         Upgrades upgrade = new Upgrades(dev.target())) {
       DevTemporalServer server = dev.context().getBean(DevTemporalServer.class);
-      assumeTrue(server.real(), "no temporal CLI here: bin/ensure-temporal installs it");
+      DevMode.require(server.real(), "no temporal CLI here: bin/ensure-temporal installs it");
       DemoCluster demo = dev.context().getBean(DemoCluster.class);
       // The copy of base.tar.gz starts 25 s late: long enough to look at it while it runs.
       demo.box().slowExecOnce("dd if=\\S*base\\.tar\\.gz", Duration.ofSeconds(25));
