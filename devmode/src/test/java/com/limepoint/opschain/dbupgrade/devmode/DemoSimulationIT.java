@@ -9,21 +9,28 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * The dev mode on a machine without PostgreSQL (forced here): the demo says it simulates the
- * database and still runs the whole upgrade to COMPLETED, with a synthetic backup that is copied,
- * hashed and verified for real. Needs no PostgreSQL.
+ * The dev mode on a machine without PostgreSQL and without the temporal CLI (both forced here): the
+ * demo says it simulates the database, the dev mode falls back to the Java SDK's test server, and
+ * the whole upgrade still runs to COMPLETED, with a synthetic backup that is copied, hashed and
+ * verified for real. Needs neither.
  */
 class DemoSimulationIT {
 
   @Test
   void withoutPostgresTheDemoSimulatesTheDatabaseAndCompletes() throws Exception {
-    DevMode dev = DevMode.start("sim-", Map.of("opschain.demo-simulated", true));
+    DevMode dev =
+        DevMode.start(
+            "sim-",
+            Map.of(
+                "opschain.demo-simulated", true, "opschain.temporal-cli", "/nonexistent/temporal"));
     ApplicationContext context = dev.context();
     Path demoDir = dev.demoDir();
     String printed;
     int code;
     try {
       assertThat(context.getBean(DemoCluster.class).simulated()).isTrue();
+      assertThat(context.getBean(DevTemporalServer.class).real()).isFalse();
+      assertThat(context.getBean(DevTemporalServer.class).webUi("x")).isNull();
       DevMode.DemoRun run = dev.runDemo();
       code = run.code();
       printed = run.printed();

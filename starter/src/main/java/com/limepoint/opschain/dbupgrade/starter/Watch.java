@@ -95,7 +95,7 @@ class Watch extends ConnectedCommand {
     OpenGate gate = s.openGate();
     if (gate != null && seen.add("gate " + gate.gate() + gate.openedAt())) {
       out.printf(
-          "gate %s is open: %s%n  %s%n  approve: starter approve %s --gate %s --by <you>%n",
+          "gate %s is open: %s%n  %s%n  approve: bin/opschain-upgrade approve %s --gate %s --by <you>%n",
           gate.gate(), gate.question(), gate.evidence().summary(), namespace, gate.gate());
     }
     if (s.progress() != null) {

@@ -99,7 +99,7 @@ class OutputTest {
               done   takeBackup                 3 files
             gate BACKUP_VERIFIED is open: Deploy?
               hashes equal
-              approve: starter approve opschain --gate BACKUP_VERIFIED --by <you>
+              approve: bin/opschain-upgrade approve opschain --gate BACKUP_VERIFIED --by <you>
             COMPLETED: upgradeRelease failed
             """);
   }
