@@ -130,11 +130,19 @@ public class ClusterActivitiesImpl implements ClusterActivities {
     String seen =
         Waits.until(
             "awaitWorkloadsStopped",
-            List.of(workloads.deployments(r.namespace()), workloads.statefulSets(r.namespace())),
+            List.of(
+                workloads.deployments(r.namespace()),
+                workloads.statefulSets(r.namespace()),
+                workloads.pods(r.namespace())),
             () -> {
               List<String> running = workloads.running(r);
               return running.isEmpty()
-                  ? Optional.of("all deployments and statefulsets stopped")
+                  ? Optional.of(
+                      r.release() == null
+                          ? "all deployments and statefulsets stopped"
+                          : "release "
+                              + r.release()
+                              + ": all deployments and statefulsets stopped, their pods gone")
                   : Optional.empty();
             },
             () -> "still running: " + String.join(", ", workloads.running(r)),

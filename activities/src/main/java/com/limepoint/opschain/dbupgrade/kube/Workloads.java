@@ -1,6 +1,8 @@
 package com.limepoint.opschain.dbupgrade.kube;
 
 import com.limepoint.opschain.dbupgrade.activities.WaitRequest;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -9,6 +11,7 @@ import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.temporal.failure.ApplicationFailure;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 
 /**
@@ -22,21 +25,50 @@ final class Workloads {
     this.client = client;
   }
 
+  /** Helm 3's ownership annotations (helm/helm pkg/action/validate.go, setMetadataVisitor). */
+  static final String RELEASE_NAME = "meta.helm.sh/release-name";
+
+  static final String RELEASE_NAMESPACE = "meta.helm.sh/release-namespace";
+
+  /**
+   * The selected deployments and statefulsets that still have replicas, and then the pods they
+   * selected that are still there (Terminating ones included: a scaled-down deployment reports 0
+   * replicas while its pod still holds the volume).
+   */
   List<String> running(WaitRequest r) {
     List<String> running = new ArrayList<>();
+    List<Map<String, String>> selectors = new ArrayList<>();
     for (Deployment d : client.apps().deployments().inNamespace(r.namespace()).list().getItems()) {
-      if (selected(r, d.getMetadata().getName())
-          && (replicas(d.getSpec().getReplicas()) > 0
-              || replicas(d.getStatus() == null ? null : d.getStatus().getReplicas()) > 0)) {
-        running.add("deployment/" + d.getMetadata().getName());
+      if (selected(r, d.getMetadata())) {
+        selectors.add(d.getSpec().getSelector().getMatchLabels());
+        if (replicas(d.getSpec().getReplicas()) > 0
+            || replicas(d.getStatus() == null ? null : d.getStatus().getReplicas()) > 0) {
+          running.add("deployment/" + d.getMetadata().getName());
+        }
       }
     }
     for (StatefulSet s :
         client.apps().statefulSets().inNamespace(r.namespace()).list().getItems()) {
-      if (selected(r, s.getMetadata().getName())
-          && (replicas(s.getSpec().getReplicas()) > 0
-              || replicas(s.getStatus() == null ? null : s.getStatus().getReplicas()) > 0)) {
-        running.add("statefulset/" + s.getMetadata().getName());
+      if (selected(r, s.getMetadata())) {
+        selectors.add(s.getSpec().getSelector().getMatchLabels());
+        if (replicas(s.getSpec().getReplicas()) > 0
+            || replicas(s.getStatus() == null ? null : s.getStatus().getReplicas()) > 0) {
+          running.add("statefulset/" + s.getMetadata().getName());
+        }
+      }
+    }
+    if (running.isEmpty()) {
+      for (Map<String, String> selector : selectors) {
+        if (selector == null || selector.isEmpty()) {
+          continue;
+        }
+        for (Pod p :
+            client.pods().inNamespace(r.namespace()).withLabels(selector).list().getItems()) {
+          running.add(
+              "pod/"
+                  + p.getMetadata().getName()
+                  + (p.getMetadata().getDeletionTimestamp() == null ? "" : " (terminating)"));
+        }
       }
     }
     return running;
@@ -108,8 +140,16 @@ final class Workloads {
     return h -> client.pods().inNamespace(ns).inform(h, Waits.RESYNC_MILLIS);
   }
 
-  private static boolean selected(WaitRequest r, String name) {
-    return r.names().isEmpty() || r.names().contains(name);
+  private static boolean selected(WaitRequest r, ObjectMeta meta) {
+    if (!r.names().isEmpty()) {
+      return r.names().contains(meta.getName());
+    }
+    if (r.release() == null) {
+      return true;
+    }
+    Map<String, String> a = meta.getAnnotations() == null ? Map.of() : meta.getAnnotations();
+    return r.release().equals(a.get(RELEASE_NAME))
+        && r.namespace().equals(a.getOrDefault(RELEASE_NAMESPACE, r.namespace()));
   }
 
   private static int replicas(Integer n) {

@@ -89,6 +89,12 @@ class UpgradeEndToEndIT {
         .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
         .create();
     box.installCnpgOperator();
+    // The worker runs where deploy/worker.yaml puts it: a Deployment in the OpsChain namespace that
+    // is not part of the release. Stopping OpsChain must not wait for it.
+    com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture.deployment(
+        box.client(), NS, "opschain-db-upgrade-worker", 1);
+    // Scaled-down pods stay Terminating a while, as the kubelet stops them.
+    box.podGrace(java.time.Duration.ofSeconds(2));
     box.postgresFor(NS, "opschain-db", legacy.port());
     box.bindExec(NS, "restore-from-backup", 0);
     values =

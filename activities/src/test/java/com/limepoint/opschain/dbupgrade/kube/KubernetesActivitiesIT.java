@@ -121,6 +121,62 @@ class KubernetesActivitiesIT {
   }
 
   @Test
+  void awaitStoppedWaitsForTheReleasesWorkloadsAndTheirPodsButNotTheWorkersOwnDeployment() {
+    // What Helm puts on every object of the release (helm/helm pkg/action/validate.go).
+    Map<String, String> owned =
+        Map.of("meta.helm.sh/release-name", "opschain", "meta.helm.sh/release-namespace", NS);
+    List<String> release =
+        List.of("opschain-db", "opschain-api", "opschain-api-worker", "opschain-log-aggregator");
+    for (String d : release) {
+      client
+          .apps()
+          .deployments()
+          .inNamespace(NS)
+          .withName(d)
+          .edit(x -> {
+            x.getMetadata().setAnnotations(owned);
+            return x;
+          });
+    }
+    client
+        .apps()
+        .statefulSets()
+        .inNamespace(NS)
+        .withName("opschain-build-cache")
+        .edit(x -> {
+          x.getMetadata().setAnnotations(owned);
+          return x;
+        });
+    // deploy/worker.yaml: the worker's Deployment in the same namespace, not part of the release.
+    OpsChainFixture.deployment(client, NS, "opschain-db-upgrade-worker", 1);
+    // Scaled-down pods stay Terminating for 3 s, as the kubelet stops their containers.
+    box.podGrace(java.time.Duration.ofSeconds(3));
+    for (String d : release) {
+      cluster.scaleDeployment(new ClusterActivities.ScaleRequest(NS, d, 0, false));
+    }
+    client.apps().statefulSets().inNamespace(NS).withName("opschain-build-cache").scale(0);
+    long start = System.nanoTime();
+
+    String seen =
+        cluster.awaitWorkloadsStopped(new WaitRequest(NS, List.of(), 60, "opschain")).summary();
+
+    long waitedMillis = (System.nanoTime() - start) / 1_000_000;
+    assertThat(seen).contains("release opschain", "pods gone");
+    assertThat(waitedMillis).as("waited for the Terminating pods").isGreaterThan(2_000);
+    assertThat(client.pods().inNamespace(NS).withLabel("app", "opschain-db").list().getItems())
+        .isEmpty();
+    assertThat(
+            client
+                .pods()
+                .inNamespace(NS)
+                .withLabel("app", "opschain-db-upgrade-worker")
+                .list()
+                .getItems())
+        .as("the worker still runs")
+        .hasSize(1);
+  }
+
+  @Test
   void scaleIsIdempotentAndTheWaitsFollowTheController() {
     for (String d :
         List.of("opschain-db", "opschain-api", "opschain-api-worker", "opschain-log-aggregator")) {

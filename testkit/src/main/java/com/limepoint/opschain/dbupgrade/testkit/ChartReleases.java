@@ -155,7 +155,7 @@ public final class ChartReleases {
           "another operation (install/upgrade/rollback) is in progress");
     }
     String previous = deployedManifest(revs);
-    apply(call.namespace(), manifest, previous);
+    apply(call.namespace(), call.release(), manifest, previous);
     revs.replaceAll(r ->
         r.status().equals("deployed")
             ? new Revision(
@@ -174,7 +174,7 @@ public final class ChartReleases {
     List<Revision> revs = revisions(namespace, release);
     Revision target = revs.get(to - 1);
     String previous = deployedManifest(revs);
-    apply(namespace, target.manifest(), previous);
+    apply(namespace, release, target.manifest(), previous);
     revs.replaceAll(r ->
         r.status().equals("deployed") || r.status().startsWith("pending")
             ? new Revision(
@@ -220,11 +220,11 @@ public final class ChartReleases {
     return t.call();
   }
 
-  private void apply(String namespace, String manifest, String previous) {
+  private void apply(String namespace, String release, String manifest, String previous) {
     Map<String, HasMetadata> now = objects(manifest);
     for (HasMetadata item : now.values()) {
       item.getMetadata().setNamespace(namespace);
-      applyOne(namespace, item);
+      applyOne(namespace, release, item);
     }
     Set<String> keep = now.keySet();
     for (Map.Entry<String, HasMetadata> old : objects(previous).entrySet()) {
@@ -234,8 +234,29 @@ public final class ChartReleases {
     }
   }
 
-  /** Create, or replace with the latest resourceVersion, retrying when a controller got between. */
-  private void applyOne(String namespace, HasMetadata item) {
+  /**
+   * Create, or replace with the latest resourceVersion, retrying when a controller got between.
+   * Every object gets the ownership metadata Helm 3 puts on what it installs or upgrades: the label
+   * {@code app.kubernetes.io/managed-by: Helm} and the annotations {@code
+   * meta.helm.sh/release-name} and {@code meta.helm.sh/release-namespace} (helm/helm
+   * pkg/action/validate.go, setMetadataVisitor, applied to every resource by install.go and
+   * upgrade.go).
+   */
+  private void applyOne(String namespace, String release, HasMetadata item) {
+    var meta = item.getMetadata();
+    var labels =
+        meta.getLabels() == null
+            ? new java.util.HashMap<String, String>()
+            : new java.util.HashMap<>(meta.getLabels());
+    labels.put("app.kubernetes.io/managed-by", "Helm");
+    meta.setLabels(labels);
+    var annotations =
+        meta.getAnnotations() == null
+            ? new java.util.HashMap<String, String>()
+            : new java.util.HashMap<>(meta.getAnnotations());
+    annotations.put("meta.helm.sh/release-name", release);
+    annotations.put("meta.helm.sh/release-namespace", namespace);
+    meta.setAnnotations(annotations);
     for (int attempt = 0; ; attempt++) {
       try {
         HasMetadata existing = client.resource(item).inNamespace(namespace).get();

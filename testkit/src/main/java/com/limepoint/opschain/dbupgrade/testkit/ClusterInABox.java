@@ -109,6 +109,14 @@ public final class ClusterInABox implements AutoCloseable {
     controllers.onImport(importer);
   }
 
+  /**
+   * Pods of scaled-down deployments stay Terminating this long before they are gone (see
+   * Controllers#podGrace); zero, the default, removes them at once.
+   */
+  public void podGrace(Duration grace) {
+    controllers.podGrace(grace);
+  }
+
   /** How many times the pods of a deployment were restarted by a restartedAt change. */
   public int restarts(String namespace, String deployment) {
     return controllers.restarts(namespace, deployment);

@@ -39,6 +39,7 @@ final class Controllers implements AutoCloseable {
   private volatile Runnable importer = () -> {};
   private volatile String importFailureLog = "ERROR: import failed";
   private final AtomicInteger podSerial = new AtomicInteger();
+  private volatile java.time.Duration podGrace = java.time.Duration.ZERO;
 
   Controllers(KubernetesClient client, ClusterInABox box) {
     this.client = client;
@@ -138,6 +139,18 @@ final class Controllers implements AutoCloseable {
     importFailureLog = log;
   }
 
+  /**
+   * How long a pod of a scaled-down deployment stays Terminating before it is gone. Kubernetes sets
+   * the pod's deletionTimestamp at once and removes it only after the kubelet has stopped its
+   * containers, up to terminationGracePeriodSeconds (30 s by default; "Termination of Pods" in the
+   * Kubernetes docs). The ReplicaSet controller no longer counts such a pod (FilterActivePods in
+   * kubernetes pkg/controller/controller_utils.go skips pods with a deletionTimestamp), so the
+   * deployment reports 0 replicas while the pod still holds its volume.
+   */
+  void podGrace(java.time.Duration grace) {
+    podGrace = grace;
+  }
+
   int restarts(String namespace, String deployment) {
     return restarts.getOrDefault(namespace + "/" + deployment, new AtomicInteger()).get();
   }
@@ -151,7 +164,10 @@ final class Controllers implements AutoCloseable {
     Map<String, String> annotations = d.getSpec().getTemplate().getMetadata().getAnnotations();
     String restartedAt =
         annotations == null ? null : annotations.get("kubectl.kubernetes.io/restartedAt");
-    List<Pod> pods = client.pods().inNamespace(ns).withLabels(labels).list().getItems();
+    List<Pod> pods =
+        client.pods().inNamespace(ns).withLabels(labels).list().getItems().stream()
+            .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+            .toList();
     if (restartedAt != null && !restartedAt.equals(lastRestart.put(key, restartedAt))) {
       restarts.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
       pods.forEach(p -> client.pods().inNamespace(ns).withName(p.getMetadata().getName()).delete());
@@ -163,7 +179,7 @@ final class Controllers implements AutoCloseable {
       client.pods().inNamespace(ns).resource(runningPod(ns, pod, labels)).create();
     }
     for (int i = desired; i < pods.size(); i++) {
-      client.pods().inNamespace(ns).withName(pods.get(i).getMetadata().getName()).delete();
+      terminate(ns, pods.get(i).getMetadata().getName());
     }
     var st = d.getStatus();
     boolean same =
@@ -189,6 +205,29 @@ final class Controllers implements AutoCloseable {
             return x;
           });
     }
+  }
+
+  /** Deletes the pod, after podGrace in the Terminating state when one is set. */
+  private void terminate(String ns, String pod) {
+    if (podGrace.isZero()) {
+      client.pods().inNamespace(ns).withName(pod).delete();
+      return;
+    }
+    client
+        .pods()
+        .inNamespace(ns)
+        .withName(pod)
+        .edit(p -> {
+          p.getMetadata().setDeletionTimestamp(java.time.Instant.now().toString());
+          p.getMetadata().setDeletionGracePeriodSeconds(podGrace.toSeconds());
+          return p;
+        });
+    queue.schedule(
+        () -> {
+          client.pods().inNamespace(ns).withName(pod).delete();
+        },
+        podGrace.toMillis(),
+        java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   private synchronized void reconcile(StatefulSet s) {

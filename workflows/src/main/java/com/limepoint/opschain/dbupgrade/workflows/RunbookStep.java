@@ -54,7 +54,7 @@ public enum RunbookStep {
       "awaitStopped",
       Path.UPGRADE,
       "Cluster.awaitWorkloadsStopped",
-      f -> "wait until all deployments and statefulsets are stopped"),
+      f -> "wait until the release's deployments and statefulsets are stopped and their pods gone"),
   SCALE_DB_UP(
       "scaleDbUp",
       Path.UPGRADE,

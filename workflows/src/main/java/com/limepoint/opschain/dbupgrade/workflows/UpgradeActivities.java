@@ -144,6 +144,11 @@ final class UpgradeActivities {
     return new WaitRequest(req.namespace(), names, waitSeconds());
   }
 
+  /** A wait for every workload of the request's Helm release (not the worker's own). */
+  static WaitRequest waitForRelease(UpgradeRequest req) {
+    return new WaitRequest(req.namespace(), List.of(), waitSeconds(), req.release());
+  }
+
   /** Seconds a wait activity may wait inside its own start-to-close. */
   static long waitSeconds() {
     return WORKLOAD_WAIT.minus(Duration.ofMinutes(1)).toSeconds();

@@ -142,7 +142,7 @@ final class UpgradeSteps {
         AWAIT_STOPPED,
         () ->
             acts.clusterWait("wait for OpsChain to stop in " + req.namespace())
-                .awaitWorkloadsStopped(UpgradeActivities.waitFor(req, List.of())),
+                .awaitWorkloadsStopped(UpgradeActivities.waitForRelease(req)),
         r -> r.summary());
   }
 
