@@ -187,16 +187,31 @@ final class PreflightChecks {
             + (cluster == null ? " absent" : " " + CnpgClusters.phase(cluster)));
   }
 
-  /** The legacy database's total size; finds its ready pod for the checks after it. */
+  /**
+   * The legacy database's total size; finds its ready pod for the checks after it. A size that
+   * cannot be read is a problem, not 0 bytes: the free-space check would pass blind and
+   * pg_basebackup fail after OpsChain was stopped.
+   */
   Evidence databaseSize() {
+    String why;
     try {
       pod = DbPods.readyPod(client, ns, r.dbDeployment());
       size =
           Long.parseLong(exec.check(ns, pod, PodCommands.databaseSize(r.dbUser()), SHORT).strip());
       return Evidence.ok("databases total " + size + " bytes (pg_database_size)");
     } catch (ApplicationFailure e) {
-      return Evidence.ok("database size unknown: " + e.getOriginalMessage());
+      why = e.getOriginalMessage();
+    } catch (NumberFormatException e) {
+      why = "pg_database_size answered no number";
     }
+    return Evidence.problem(
+        "database size unknown ("
+            + why
+            + "): the free space for the backup cannot be checked; make sure "
+            + r.dbDeployment()
+            + " runs and answers as "
+            + r.dbUser()
+            + ", then start again");
   }
 
   /** The data directory and system identifier, recorded for checkDatabaseBack. */

@@ -72,7 +72,27 @@ class KubernetesActivitiesIT {
   }
 
   @Test
+  void preflightRefusesAnUnknownDatabaseSizeAndChangesNothing() throws Exception {
+    if (db != null) {
+      db.close(); // the database stops answering; its pod still runs
+    }
+    assertThatThrownBy(() -> cluster.preflight(preflightRequest(SERVICES)))
+        .cause()
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(FailureTypes.PREFLIGHT_FAILED);
+              assertThat(f.isNonRetryable()).isTrue();
+              assertThat(f.getOriginalMessage())
+                  .contains("database size unknown", "free space", "opschain-db");
+            });
+    assertThat(box.activityMutations()).isEmpty();
+  }
+
+  @Test
   void preflightReportsTheStateAndChangesNothing() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        db != null, "PostgreSQL 15 is not installed: the database size cannot be read");
     ClusterActivities.PreflightResult r = cluster.preflight(preflightRequest(SERVICES));
 
     assertThat(r.legacyDbPresent()).isTrue();
