@@ -51,7 +51,6 @@ public class CnpgActivitiesImpl implements CnpgActivities {
    * done. The deadline counts from the first attempt, so retries do not extend importTimeout.
    */
   private ImportResult awaitHealthy(ImportRequest r, boolean importing) {
-    String importPod = r.clusterName() + "-1-import";
     Instant first = firstScheduled();
     Duration left = Duration.between(Instant.now(), first.plusSeconds(r.timeoutSeconds()));
     String step = importing ? "awaitImport" : "awaitClusterHealthy";
@@ -59,10 +58,8 @@ public class CnpgActivitiesImpl implements CnpgActivities {
     try {
       return Waits.until(
           step,
-          List.of(
-              clusterInformer(r.namespace(), r.clusterName()),
-              podInformer(r.namespace(), importPod)),
-          () -> healthyYet(r, importing, step, importPod, start),
+          List.of(clusterInformer(r.namespace(), r.clusterName()), podInformer(r.namespace())),
+          () -> healthyYet(r, importing, step, start),
           () ->
               "cluster "
                   + r.clusterName()
@@ -83,24 +80,33 @@ public class CnpgActivitiesImpl implements CnpgActivities {
     }
   }
 
-  /** One look at the cluster (and the import pod): the result when healthy; fails on failure. */
+  /** One look at the cluster (and the import Job): the result when healthy; fails on failure. */
   private Optional<ImportResult> healthyYet(
-      ImportRequest r, boolean importing, String step, String importPod, long start) {
+      ImportRequest r, boolean importing, String step, long start) {
     GenericKubernetesResource c = cluster(r.namespace(), r.clusterName());
     String phase = c == null ? "(no cluster yet)" : CnpgClusters.phase(c);
-    Pod pod = importing ? client.pods().inNamespace(r.namespace()).withName(importPod).get() : null;
-    String podPhase = pod == null || pod.getStatus() == null ? null : pod.getStatus().getPhase();
-    if (phase.startsWith(UNRECOVERABLE) || "Failed".equals(podPhase)) {
-      List<String> tail = logTail(r.namespace(), importPod);
+    ImportJob job = importing ? ImportJob.read(client, r.namespace(), r.clusterName()) : null;
+    Pod pod = job == null ? null : job.newest();
+    String podName = pod == null ? null : pod.getMetadata().getName();
+    if (phase.startsWith(UNRECOVERABLE) || (job != null && job.failed())) {
+      Pod failed = job == null ? null : job.lastFailed();
+      List<String> tail =
+          failed == null ? List.of() : logTail(r.namespace(), failed.getMetadata().getName());
       throw ApplicationFailure.newNonRetryableFailure(
           (phase.startsWith(UNRECOVERABLE)
                   ? "CNPG says: " + phase
-                  : "import pod " + importPod + " failed")
+                  : "import Job "
+                      + job.name()
+                      + " failed after "
+                      + job.failedPods()
+                      + " failed pod(s)"
+                      + (failed == null ? "" : ", the last " + failed.getMetadata().getName()))
               + ". Last log lines:\n"
               + String.join("\n", tail),
           FailureTypes.IMPORT_FAILED);
     }
-    boolean podDone = !importing || pod == null || "Succeeded".equals(podPhase);
+    boolean podDone = !importing || !job.exists() || job.succeeded();
+    List<String> tail = podName == null ? List.of() : logTail(r.namespace(), podName);
     if (c != null && CnpgClusters.healthy(c) && podDone) {
       Map<String, Object> st = CnpgClusters.status(c);
       return Optional.of(
@@ -109,17 +115,19 @@ public class CnpgActivitiesImpl implements CnpgActivities {
               ((Number) st.get("readyInstances")).intValue(),
               ((Number) st.get("instances")).intValue(),
               (System.nanoTime() - start) / 1_000_000,
-              importing ? logTail(r.namespace(), importPod) : List.of()));
+              tail));
     }
-    Heartbeats.beat(
-        new Checkpoint(
-            step,
-            null,
-            0,
-            0,
-            null,
-            "cluster: " + phase + (podPhase == null ? "" : ", import pod: " + podPhase),
-            importing ? logTail(r.namespace(), importPod) : List.of()));
+    String podState =
+        pod == null
+            ? ""
+            : ", import pod "
+                + podName
+                + ": "
+                + ImportJob.phase(pod)
+                + (job.failedPods() > 0
+                    ? " (" + job.failedPods() + " failed before, the Job retries)"
+                    : "");
+    Heartbeats.beat(new Checkpoint(step, null, 0, 0, null, "cluster: " + phase + podState, tail));
     return Optional.empty();
   }
 
@@ -257,9 +265,8 @@ public class CnpgActivitiesImpl implements CnpgActivities {
   }
 
   @SuppressWarnings({"rawtypes", "unchecked"})
-  private Function<ResourceEventHandler, SharedIndexInformer<?>> podInformer(
-      String ns, String name) {
-    return h -> client.pods().inNamespace(ns).withName(name).inform(h, 30_000);
+  private Function<ResourceEventHandler, SharedIndexInformer<?>> podInformer(String ns) {
+    return h -> client.pods().inNamespace(ns).withLabel(ImportJob.JOB_NAME_LABEL).inform(h, 30_000);
   }
 
   @SuppressWarnings({"rawtypes", "unchecked"})

@@ -148,25 +148,27 @@ class KubernetesActivitiesIT {
     List<String> release =
         List.of("opschain-db", "opschain-api", "opschain-api-worker", "opschain-log-aggregator");
     for (String d : release) {
-      client
-          .apps()
-          .deployments()
-          .inNamespace(NS)
-          .withName(d)
-          .edit(x -> {
-            x.getMetadata().setAnnotations(owned);
-            return x;
-          });
+      retryingConflicts(() ->
+          client
+              .apps()
+              .deployments()
+              .inNamespace(NS)
+              .withName(d)
+              .edit(x -> {
+                x.getMetadata().setAnnotations(owned);
+                return x;
+              }));
     }
-    client
-        .apps()
-        .statefulSets()
-        .inNamespace(NS)
-        .withName("opschain-build-cache")
-        .edit(x -> {
-          x.getMetadata().setAnnotations(owned);
-          return x;
-        });
+    retryingConflicts(() ->
+        client
+            .apps()
+            .statefulSets()
+            .inNamespace(NS)
+            .withName("opschain-build-cache")
+            .edit(x -> {
+              x.getMetadata().setAnnotations(owned);
+              return x;
+            }));
     // deploy/worker.yaml: the worker's Deployment in the same namespace, not part of the release.
     OpsChainFixture.deployment(client, NS, "opschain-db-upgrade-worker", 1);
     // Scaled-down pods stay Terminating for 3 s, as the kubelet stops their containers.
@@ -194,6 +196,20 @@ class KubernetesActivitiesIT {
                 .getItems())
         .as("the worker still runs")
         .hasSize(1);
+  }
+
+  /** The harness's controllers update status meanwhile: retry a conflict, as kubectl does. */
+  private static void retryingConflicts(Runnable edit) {
+    for (int attempt = 0; ; attempt++) {
+      try {
+        edit.run();
+        return;
+      } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+        if (e.getCode() != 409 || attempt > 20) {
+          throw e;
+        }
+      }
+    }
   }
 
   @Test
@@ -300,8 +316,33 @@ class KubernetesActivitiesIT {
               assertThat(f.getType()).isEqualTo(FailureTypes.IMPORT_FAILED);
               assertThat(f.isNonRetryable()).isTrue();
               assertThat(f.getOriginalMessage())
-                  .contains("opschain-db-1-import failed", "FATAL: import aborted");
+                  .contains(
+                      "import Job opschain-db-1-import failed after 2 failed pod(s)",
+                      "FATAL: import aborted");
             });
+    // The pods are the Job's, with generated names, as Kubernetes makes them.
+    assertThat(
+            client
+                .pods()
+                .inNamespace(NS)
+                .withLabel("batch.kubernetes.io/job-name", "opschain-db-1-import")
+                .list()
+                .getItems())
+        .hasSize(2)
+        .allSatisfy(
+            p -> assertThat(p.getMetadata().getName()).matches("opschain-db-1-import-[a-z0-9]{5}"));
+  }
+
+  @Test
+  void anImportPodThatFailsOnceIsRetriedByItsJobAndTheImportSucceeds() {
+    box.importFailsOnce("FATAL: connection reset");
+    createCluster(true);
+
+    CnpgActivities.ImportResult r =
+        cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 120));
+
+    assertThat(r.phase()).isEqualTo("Cluster in healthy state");
+    assertThat(r.logTail()).as("the log of the pod that succeeded").contains("importing... done");
   }
 
   @Test

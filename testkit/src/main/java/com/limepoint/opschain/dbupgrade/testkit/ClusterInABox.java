@@ -101,6 +101,11 @@ public final class ClusterInABox implements AutoCloseable {
     controllers.importFails(fails, log);
   }
 
+  /** The import Job's first pod fails with this log; its retry succeeds. */
+  public void importFailsOnce(String log) {
+    controllers.importFailsOnce(log);
+  }
+
   /**
    * What the CNPG import pod really does when it runs (a pg_dump | psql into the cluster's
    * database).

@@ -35,7 +35,7 @@ final class Controllers implements AutoCloseable {
   private final Map<String, String> lastRestart = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> restarts = new ConcurrentHashMap<>();
   private final Map<String, Integer> dbPorts = new ConcurrentHashMap<>();
-  private volatile boolean importFails;
+  private volatile int importFailures;
   private volatile Runnable importer = () -> {};
   private volatile String importFailureLog = "ERROR: import failed";
   private final AtomicInteger podSerial = new AtomicInteger();
@@ -135,9 +135,18 @@ final class Controllers implements AutoCloseable {
   }
 
   void importFails(boolean fails, String log) {
-    importFails = fails;
+    importFailures = fails ? Integer.MAX_VALUE : 0;
     importFailureLog = log;
   }
+
+  /** The import's first pod fails with this log; the Job's retry succeeds. */
+  void importFailsOnce(String log) {
+    importFailures = 1;
+    importFailureLog = log;
+  }
+
+  /** The harness's import Job retries a failed pod this many times before it fails. */
+  static final int IMPORT_BACKOFF_LIMIT = 1;
 
   /**
    * How long a pod of a scaled-down deployment stays Terminating before it is gone. Kubernetes sets
@@ -276,45 +285,20 @@ final class Controllers implements AutoCloseable {
         bootstrap instanceof Map<?, ?> b
             && b.get("initdb") instanceof Map<?, ?> i
             && i.get("import") != null;
-    String importPod = name + "-1-import";
+    String job = name + "-1-import";
     if (imports && phase == null) {
-      if (client.pods().inNamespace(ns).withName(importPod).get() == null) {
-        boolean failed = importFails;
-        String log = importFails ? importFailureLog : "importing... done";
-        if (!failed) {
-          try {
-            importer.run();
-          } catch (RuntimeException e) {
-            failed = true;
-            log = "ERROR: " + e.getMessage();
-          }
-        }
-        final boolean podFailed = failed;
-        box.setLog(ns, importPod, log);
-        client
-            .pods()
-            .inNamespace(ns)
-            .resource(
-                new PodBuilder(
-                        runningPod(
-                            ns,
-                            importPod,
-                            Map.of("cnpg.io/cluster", name, "cnpg.io/jobRole", "import")))
-                    .editStatus()
-                    .withPhase(podFailed ? "Failed" : "Succeeded")
-                    .endStatus()
-                    .build())
-            .create();
+      if (client.batch().v1().jobs().inNamespace(ns).withName(job).get() == null) {
+        CnpgImportJob.run(client, box, ns, name, job, importFailures, importFailureLog, importer);
       }
-      Pod imported = client.pods().inNamespace(ns).withName(importPod).get();
-      if (imported != null && "Failed".equals(imported.getStatus().getPhase())) {
+      var jobStatus = client.batch().v1().jobs().inNamespace(ns).withName(job).get().getStatus();
+      if (jobStatus.getFailed() != null && jobStatus.getFailed() > IMPORT_BACKOFF_LIMIT) {
         setStatus(ns, name, "Setting up primary", instances, 0);
         return;
       }
     }
     if (!HEALTHY.equals(phase)
         || client.pods().inNamespace(ns).withLabels(selector).list().getItems().stream()
-            .noneMatch(p -> !p.getMetadata().getName().endsWith("-import"))) {
+            .noneMatch(p -> !"import".equals(p.getMetadata().getLabels().get("cnpg.io/jobRole")))) {
       String pod = name + "-1";
       if (client.pods().inNamespace(ns).withName(pod).get() == null) {
         client.pods().inNamespace(ns).resource(runningPod(ns, pod, selector)).create();
