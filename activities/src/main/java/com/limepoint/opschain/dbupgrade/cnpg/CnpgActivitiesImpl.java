@@ -86,7 +86,7 @@ public class CnpgActivitiesImpl implements CnpgActivities {
     GenericKubernetesResource c = cluster(r.namespace(), r.clusterName());
     String phase = c == null ? "(no cluster yet)" : CnpgClusters.phase(c);
     ImportJob job = importing ? ImportJob.read(client, r.namespace(), r.clusterName()) : null;
-    Pod pod = job == null ? null : job.newest();
+    Pod pod = job == null ? null : job.current();
     String podName = pod == null ? null : pod.getMetadata().getName();
     if (phase.startsWith(UNRECOVERABLE) || (job != null && job.failed())) {
       Pod failed = job == null ? null : job.lastFailed();

@@ -80,6 +80,14 @@ record ImportJob(String name, Job job, List<Pod> pods) {
     return p != null && "Succeeded".equals(phase(p));
   }
 
+  /** The pod to show: the one that succeeded, else the newest. */
+  Pod current() {
+    return pods.stream()
+        .filter(p -> "Succeeded".equals(phase(p)))
+        .reduce((a, b) -> b)
+        .orElse(newest());
+  }
+
   Pod newest() {
     return pods.isEmpty() ? null : pods.get(pods.size() - 1);
   }
