@@ -11,10 +11,10 @@ import java.util.List;
 import picocli.CommandLine;
 
 /**
- * The embedded default. {@code --dev}: the production worker's context plus the in-process Temporal
- * server on localhost:7233 and the demo cluster, so that the starter and the {@code temporal} CLI
- * can run a whole upgrade on a machine without Kubernetes or Temporal. {@code --demo}: all of it in
- * one process, then {@code starter demo} against it, then a clean stop. Without either, it is the
+ * The embedded default. {@code --dev}: the production worker's context plus the Temporal dev server
+ * on localhost:7233 and the demo cluster, so that the starter and the {@code temporal} CLI can run
+ * a whole upgrade on a machine without Kubernetes or Temporal. {@code --demo}: all of it from one
+ * command, then {@code starter demo} against it, then a clean stop. Without either, it is the
  * production worker (with the demo's chart releases when {@code opschain.demo-chart} is set: see
  * {@link DemoChartBeans}).
  */

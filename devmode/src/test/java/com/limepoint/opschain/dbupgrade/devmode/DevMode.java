@@ -9,8 +9,8 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * The dev-mode worker's application context as the worker ITs start it: its in-process Temporal
- * server on a free port, and its demo cluster in a fresh directory under target/.
+ * The dev-mode worker's application context as the worker ITs start it: its own Temporal dev server
+ * on a free port, and its demo cluster in a fresh directory under target/.
  */
 record DevMode(ApplicationContext context, int port, Path demoDir) implements AutoCloseable {
 

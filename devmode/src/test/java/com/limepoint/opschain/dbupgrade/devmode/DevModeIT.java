@@ -15,8 +15,9 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * The dev mode as a user meets it: the worker's context with the in-process Temporal server and the
- * demo cluster, and {@code starter demo} against it, to COMPLETED; then a graceful stop.
+ * The dev mode as a user meets it: the worker's context with the dev Temporal server (temporal
+ * server start-dev) and the demo cluster, and {@code starter demo} against it, to COMPLETED; then a
+ * graceful stop.
  */
 class DevModeIT {
 

@@ -5,8 +5,8 @@ import io.micronaut.runtime.Micronaut;
 
 /**
  * Starts the production worker: its settings from {@code application.yml} and {@code OPSCHAIN_*}
- * environment variables. The embedded default (an in-process Temporal server and the demo cluster)
- * is the {@code devmode} module's {@code DevMain}, never part of this worker or its image.
+ * environment variables. The embedded default (the Temporal dev server and the demo cluster) is the
+ * {@code devmode} module's {@code DevMain}, never part of this worker or its image.
  */
 public final class WorkerMain {
   private WorkerMain() {}
