@@ -16,10 +16,8 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.temporal.activity.Activity;
 import io.temporal.failure.ApplicationFailure;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -51,8 +49,6 @@ public class CnpgActivitiesImpl implements CnpgActivities {
    * done. The deadline counts from the first attempt, so retries do not extend importTimeout.
    */
   private ImportResult awaitHealthy(ImportRequest r, boolean importing) {
-    Instant first = firstScheduled();
-    Duration left = Duration.between(Instant.now(), first.plusSeconds(r.timeoutSeconds()));
     String step = importing ? "awaitImport" : "awaitClusterHealthy";
     long start = System.nanoTime();
     try {
@@ -65,7 +61,7 @@ public class CnpgActivitiesImpl implements CnpgActivities {
                   + r.clusterName()
                   + " is "
                   + describe(cluster(r.namespace(), r.clusterName())),
-          left.isNegative() ? Duration.ZERO : left);
+          Duration.ofSeconds(r.timeoutSeconds()));
     } catch (ApplicationFailure e) {
       if (Waits.WAIT_TIMED_OUT.equals(e.getType())) {
         throw ApplicationFailure.newNonRetryableFailure(
@@ -240,14 +236,6 @@ public class CnpgActivitiesImpl implements CnpgActivities {
 
   private static String describe(GenericKubernetesResource c) {
     return c == null ? "absent" : CnpgClusters.phase(c);
-  }
-
-  private static Instant firstScheduled() {
-    try {
-      return Instant.ofEpochMilli(Activity.getExecutionContext().getInfo().getScheduledTimestamp());
-    } catch (IllegalStateException e) {
-      return Instant.now();
-    }
   }
 
   private Resource<GenericKubernetesResource> clusterResource(String ns, String name) {

@@ -40,9 +40,9 @@ public record HelmCall(
         List.copyOf(r.valuesFiles()),
         new TreeMap<>(r.set()),
         marker(run, r.step()),
-        true,
+        !r.noWait(),
         (int) Math.min(Integer.MAX_VALUE, r.timeoutSeconds()),
-        true);
+        !r.noWait());
   }
 
   /** The equivalent command line, for logs and the dry-run summary (no values are inlined). */

@@ -3,8 +3,10 @@ package com.limepoint.opschain.dbupgrade.kube;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats.Checkpoint;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.temporal.activity.Activity;
 import io.temporal.failure.ApplicationFailure;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -19,7 +21,10 @@ import java.util.function.Supplier;
  * seconds with what it sees.
  */
 public final class Waits {
-  /** Failure type of a wait that ran out of time; retryable, the workflow decides. */
+  /**
+   * Failure type of a wait that ran out of time. Non-retryable: the time counts from the activity's
+   * first attempt, so a retry would only time out again.
+   */
   public static final String WAIT_TIMED_OUT = "WaitTimedOut";
 
   /** How often informers re-deliver their cache even without events. */
@@ -28,6 +33,18 @@ public final class Waits {
   private static final long BEAT_MILLIS = 5_000;
 
   private Waits() {}
+
+  /**
+   * When the activity's first attempt was scheduled (the same for every retry); now outside an
+   * activity.
+   */
+  public static Instant firstScheduled() {
+    try {
+      return Instant.ofEpochMilli(Activity.getExecutionContext().getInfo().getScheduledTimestamp());
+    } catch (IllegalStateException e) {
+      return Instant.now();
+    }
+  }
 
   /** Wakes the waiter on any event of the informers it is registered with. */
   public static final class Wake implements ResourceEventHandler<Object> {
@@ -52,7 +69,9 @@ public final class Waits {
   /**
    * Starts the informers (each built with the shared {@link Wake}), then evaluates {@code check} at
    * start and after each change until it answers; {@code status} describes the current state for
-   * heartbeats and the timeout message.
+   * heartbeats and the timeout message. {@code timeout} counts from the first attempt of the
+   * activity that waits ({@link #firstScheduled}): a retry after a lost worker or an API error
+   * waits for what is left, not for the whole time again, so retries are bounded by time.
    */
   @SuppressWarnings({"unchecked", "rawtypes"})
   public static <T> T until(
@@ -63,7 +82,8 @@ public final class Waits {
       Duration timeout) {
     Wake wake = new Wake();
     List<SharedIndexInformer<?>> started = new ArrayList<>();
-    long deadline = System.nanoTime() + timeout.toNanos();
+    Duration remaining = Duration.between(Instant.now(), firstScheduled().plus(timeout));
+    long deadline = System.nanoTime() + Math.max(0, remaining.toNanos());
     try {
       for (var f : informers) {
         started.add(f.apply(wake));
@@ -75,7 +95,7 @@ public final class Waits {
         }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
-          throw ApplicationFailure.newFailure(
+          throw ApplicationFailure.newNonRetryableFailure(
               "gave up waiting after " + timeout + ": " + status.get(), WAIT_TIMED_OUT);
         }
         if (!wake.signal.tryAcquire(

@@ -161,6 +161,7 @@ class HeartbeatGapIT {
                     Map.of(),
                     "upgradeRelease",
                     600,
+                    false,
                     false)));
 
     var cluster =

@@ -37,6 +37,14 @@ public final class BoxHelmReleases implements HelmReleases {
 
   static ChartReleases.Call toCall(HelmCall c) {
     return new ChartReleases.Call(
-        c.namespace(), c.release(), c.version(), c.valuesFiles(), c.set(), c.description());
+        c.namespace(),
+        c.release(),
+        c.version(),
+        c.valuesFiles(),
+        c.set(),
+        c.description(),
+        c.waitReady(),
+        c.timeoutSeconds(),
+        c.atomic());
   }
 }

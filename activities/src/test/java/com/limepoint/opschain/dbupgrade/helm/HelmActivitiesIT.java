@@ -76,7 +76,8 @@ class HelmActivitiesIT {
         set,
         step,
         600,
-        dryRun);
+        dryRun,
+        false);
   }
 
   @Test

@@ -21,6 +21,7 @@ class HelmCallTest {
             Map.of("stopped", "true", "stopDatabase", "true"),
             "redeployStopped",
             2400,
+            false,
             false);
 
     HelmCall call = HelmCall.of(req, "opschain-db-upgrade-opschain");
@@ -47,6 +48,28 @@ class HelmCallTest {
             "--timeout",
             "2400s",
             "--atomic");
+  }
+
+  @Test
+  void aDeployPastThePointOfNoReturnNeitherWaitsNorRollsBack() {
+    var req =
+        new HelmActivities.UpgradeRequest(
+            "opschain",
+            "opschain",
+            "opschain/opschain",
+            "2026-02-10",
+            List.of("/backup/values.migration.yaml"),
+            Map.of(),
+            "upgradeRelease",
+            2400,
+            false,
+            true);
+
+    HelmCall call = HelmCall.of(req, "run");
+
+    assertThat(call.waitReady()).isFalse();
+    assertThat(call.atomic()).isFalse();
+    assertThat(call.argv()).doesNotContain("--wait", "--atomic").contains("--timeout", "2400s");
   }
 
   @Test

@@ -66,6 +66,14 @@ public class DevBeans {
 
   private static ChartReleases.Call call(HelmCall c) {
     return new ChartReleases.Call(
-        c.namespace(), c.release(), c.version(), c.valuesFiles(), c.set(), c.description());
+        c.namespace(),
+        c.release(),
+        c.version(),
+        c.valuesFiles(),
+        c.set(),
+        c.description(),
+        c.waitReady(),
+        c.timeoutSeconds(),
+        c.atomic());
   }
 }

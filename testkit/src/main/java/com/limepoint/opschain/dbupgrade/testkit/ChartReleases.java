@@ -39,7 +39,22 @@ public final class ChartReleases {
       String version,
       List<String> valuesFiles,
       Map<String, String> set,
-      String description) {}
+      String description,
+      boolean waitReady,
+      int timeoutSeconds,
+      boolean atomic) {
+
+    /** An upgrade without --wait and --atomic. */
+    public Call(
+        String namespace,
+        String release,
+        String version,
+        List<String> valuesFiles,
+        Map<String, String> set,
+        String description) {
+      this(namespace, release, version, valuesFiles, set, description, false, 0, false);
+    }
+  }
 
   private final KubernetesClient client;
   private final Path chart;
@@ -146,26 +161,84 @@ public final class ChartReleases {
     return List.copyOf(revisions(namespace, release));
   }
 
-  /** helm install (revision 1) or helm upgrade: render, apply, prune, record. */
-  public synchronized Revision upgrade(Call call) {
+  /**
+   * helm install (revision 1) or helm upgrade, as Helm 3 does it (helm pkg/action/upgrade.go): the
+   * new revision is recorded {@code pending-upgrade}, the objects are applied and the ones no
+   * longer rendered deleted; with {@code --wait} the rendered Deployments and StatefulSets must
+   * become ready within the timeout (pkg/kube/ready.go: a Deployment is ready when its ready
+   * replicas reach spec.replicas minus maxUnavailable, which rounds down to 0 for one replica).
+   * Only then is the earlier revision superseded and the new one deployed. When the wait times out,
+   * the revision is marked {@code failed} with the description {@code Upgrade "<release>" failed:
+   * context deadline exceeded} and the earlier one stays deployed (failRelease); with {@code
+   * --atomic} it is then rolled back to the last deployed revision, a new revision with the
+   * description {@code Rollback to <n>}, which deletes what only the failed revision rendered, and
+   * the error is {@code release <name> failed, and has been rolled back due to atomic being set:
+   * context deadline exceeded}.
+   */
+  public Revision upgrade(Call call) {
     String manifest = render(call);
-    List<Revision> revs = revisions(call.namespace(), call.release());
-    if (!revs.isEmpty() && revs.get(revs.size() - 1).status().startsWith("pending")) {
-      throw new IllegalStateException(
-          "another operation (install/upgrade/rollback) is in progress");
+    Revision pending;
+    synchronized (this) {
+      List<Revision> revs = revisions(call.namespace(), call.release());
+      if (!revs.isEmpty() && revs.get(revs.size() - 1).status().startsWith("pending")) {
+        throw new IllegalStateException(
+            "another operation (install/upgrade/rollback) is in progress");
+      }
+      String previous = deployedManifest(revs);
+      pending =
+          new Revision(
+              revs.size() + 1, "pending-upgrade", call.version(), call.description(), manifest);
+      revs.add(pending);
+      save(call.namespace(), call.release(), revs);
+      apply(call.namespace(), call.release(), manifest, previous);
     }
-    String previous = deployedManifest(revs);
-    apply(call.namespace(), call.release(), manifest, previous);
-    revs.replaceAll(r ->
-        r.status().equals("deployed")
-            ? new Revision(
-                r.revision(), "superseded", r.chartVersion(), r.description(), r.manifest())
-            : r);
-    Revision done =
-        new Revision(revs.size() + 1, "deployed", call.version(), call.description(), manifest);
-    revs.add(done);
-    save(call.namespace(), call.release(), revs);
-    return done;
+    if (call.waitReady()
+        && !HelmWait.readyWithin(
+            client, call.namespace(), objects(manifest).values(), call.timeoutSeconds())) {
+      String why = "context deadline exceeded";
+      int lastDeployed;
+      synchronized (this) {
+        List<Revision> revs = revisions(call.namespace(), call.release());
+        revs.set(
+            pending.revision() - 1,
+            new Revision(
+                pending.revision(),
+                "failed",
+                call.version(),
+                "Upgrade \"" + call.release() + "\" failed: " + why,
+                manifest));
+        save(call.namespace(), call.release(), revs);
+        lastDeployed =
+            revs.stream()
+                .filter(r -> r.status().equals("deployed"))
+                .mapToInt(Revision::revision)
+                .reduce((a, b) -> b)
+                .orElse(0);
+      }
+      if (call.atomic() && lastDeployed > 0) {
+        rollback(call.namespace(), call.release(), lastDeployed, "Rollback to " + lastDeployed);
+        throw new IllegalStateException(
+            "release "
+                + call.release()
+                + " failed, and has been rolled back due to atomic being set: "
+                + why);
+      }
+      throw new IllegalStateException(why);
+    }
+    synchronized (this) {
+      List<Revision> revs = revisions(call.namespace(), call.release());
+      revs.replaceAll(r ->
+          r.status().equals("deployed")
+              ? new Revision(
+                  r.revision(), "superseded", r.chartVersion(), r.description(), r.manifest())
+              : r);
+      Revision done =
+          new Revision(
+              pending.revision(), "deployed", call.version(), call.description(), manifest);
+      revs.set(pending.revision() - 1, done);
+      save(call.namespace(), call.release(), revs);
+      return done;
+    }
   }
 
   /** helm rollback: re-applies the old revision's objects as a new revision. */

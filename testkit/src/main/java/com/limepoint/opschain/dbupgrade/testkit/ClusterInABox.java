@@ -247,7 +247,7 @@ public final class ClusterInABox implements AutoCloseable {
     client
         .pods()
         .inNamespace(namespace)
-        .resource(Controllers.runningPod(namespace, name, labels))
+        .resource(PodStates.runningPod(namespace, name, labels))
         .create();
   }
 

@@ -17,23 +17,7 @@ final class CnpgImportJob {
    * (kubernetes pkg/controller/job). A failed pod is replaced until the backoff limit; then the Job
    * gets the condition Failed, reason BackoffLimitExceeded.
    */
-  static void run(
-      KubernetesClient client,
-      ClusterInABox box,
-      String ns,
-      String cluster,
-      String job,
-      int importFailures,
-      String importFailureLog,
-      Runnable importer) {
-    Map<String, String> labels =
-        Map.of(
-            "cnpg.io/cluster",
-            cluster,
-            "cnpg.io/jobRole",
-            "import",
-            "cnpg.io/instanceName",
-            cluster + "-1");
+  static void create(KubernetesClient client, String ns, String cluster, String job) {
     client
         .batch()
         .v1()
@@ -44,16 +28,71 @@ final class CnpgImportJob {
                 .withNewMetadata()
                 .withName(job)
                 .withNamespace(ns)
-                .withLabels(labels)
+                .withLabels(labels(cluster))
                 .endMetadata()
                 .withNewSpec()
                 .withBackoffLimit(Controllers.IMPORT_BACKOFF_LIMIT)
                 .endSpec()
                 .build())
         .create();
+  }
+
+  private static Map<String, String> labels(String cluster) {
+    return Map.of(
+        "cnpg.io/cluster",
+        cluster,
+        "cnpg.io/jobRole",
+        "import",
+        "cnpg.io/instanceName",
+        cluster + "-1");
+  }
+
+  /** Whether the Job has finished, with the condition Complete or Failed. */
+  static boolean finished(io.fabric8.kubernetes.api.model.batch.v1.Job j) {
+    return j.getStatus() != null
+        && j.getStatus().getConditions() != null
+        && j.getStatus().getConditions().stream()
+            .anyMatch(c ->
+                "True".equals(c.getStatus())
+                    && ("Complete".equals(c.getType()) || "Failed".equals(c.getType())));
+  }
+
+  static boolean complete(io.fabric8.kubernetes.api.model.batch.v1.Job j) {
+    return finished(j) && j.getStatus().getSucceeded() != null && j.getStatus().getSucceeded() > 0;
+  }
+
+  /**
+   * The Job's pods, one after another, each Running while {@code importer} runs (in the caller's
+   * thread: the Job runs beside the controllers, as a real one does on its own node), then
+   * Succeeded or Failed; at the end the Job's status and condition.
+   */
+  static void runPods(
+      KubernetesClient client,
+      ClusterInABox box,
+      String ns,
+      String cluster,
+      String job,
+      int importFailures,
+      String importFailureLog,
+      Runnable importer) {
+    Map<String, String> labels = labels(cluster);
     int failed = 0;
     boolean succeeded = false;
     for (int attempt = 0; attempt <= Controllers.IMPORT_BACKOFF_LIMIT && !succeeded; attempt++) {
+      String pod = job + "-" + suffix();
+      Map<String, String> podLabels = new HashMap<>(labels);
+      podLabels.put("batch.kubernetes.io/job-name", job);
+      podLabels.put("job-name", job);
+      Pod p = PodStates.runningPod(ns, pod, podLabels);
+      // The API server stamps creation in whole seconds (RFC 3339); each retry comes later.
+      p.getMetadata()
+          .setCreationTimestamp(
+              java.time.Instant.now()
+                  .truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+                  .plusSeconds(attempt)
+                  .toString());
+      box.setLog(ns, pod, "importing...");
+      client.pods().inNamespace(ns).resource(p).create();
       boolean fails = attempt < importFailures;
       String log = fails ? importFailureLog : "importing... done";
       if (!fails) {
@@ -64,21 +103,17 @@ final class CnpgImportJob {
           log = "ERROR: " + e.getMessage();
         }
       }
-      String pod = job + "-" + suffix();
       box.setLog(ns, pod, log);
-      Map<String, String> podLabels = new HashMap<>(labels);
-      podLabels.put("batch.kubernetes.io/job-name", job);
-      podLabels.put("job-name", job);
-      Pod p = Controllers.runningPod(ns, pod, podLabels);
-      // The API server stamps creation in whole seconds (RFC 3339); each retry comes later.
-      p.getMetadata()
-          .setCreationTimestamp(
-              java.time.Instant.now()
-                  .truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
-                  .plusSeconds(attempt)
-                  .toString());
-      p.getStatus().setPhase(fails ? "Failed" : "Succeeded");
-      client.pods().inNamespace(ns).resource(p).create();
+      String phase = fails ? "Failed" : "Succeeded";
+      client
+          .pods()
+          .inNamespace(ns)
+          .withName(pod)
+          .edit(x -> {
+            x.getStatus().setPhase(phase);
+            x.getStatus().getConditions().forEach(c -> c.setStatus("False"));
+            return x;
+          });
       if (fails) {
         failed++;
       } else {

@@ -2,7 +2,6 @@ package com.limepoint.opschain.dbupgrade.testkit;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -28,6 +27,7 @@ import java.util.function.Consumer;
 final class Controllers implements AutoCloseable {
   static final String CNPG_API = "postgresql.cnpg.io/v1";
   static final String HEALTHY = "Cluster in healthy state";
+  static final String SETTING_UP = "Setting up primary";
 
   private final KubernetesClient client;
   private final ClusterInABox box;
@@ -39,6 +39,15 @@ final class Controllers implements AutoCloseable {
   private volatile Runnable importer = () -> {};
   private volatile String importFailureLog = "ERROR: import failed";
   private final AtomicInteger podSerial = new AtomicInteger();
+
+  /** Where import Jobs run, beside the controllers (a real Job's pod runs on a node). */
+  private final java.util.concurrent.ExecutorService jobs =
+      java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "harness-import-job");
+        t.setDaemon(true);
+        return t;
+      });
+
   private volatile java.time.Duration podGrace = java.time.Duration.ZERO;
 
   Controllers(KubernetesClient client, ClusterInABox box) {
@@ -182,19 +191,35 @@ final class Controllers implements AutoCloseable {
       pods.forEach(p -> client.pods().inNamespace(ns).withName(p.getMetadata().getName()).delete());
       pods = List.of();
     }
+    boolean answers = PodStates.databaseAnswers(client, ns, d);
     for (int i = pods.size(); i < desired; i++) {
       String pod = name + "-" + Integer.toHexString(0x10000 + podSerial.incrementAndGet());
       box.bindExec(ns, pod, dbPorts.getOrDefault(key, 0));
-      client.pods().inNamespace(ns).resource(runningPod(ns, pod, labels)).create();
+      Pod p = PodStates.runningPod(ns, pod, labels);
+      p.getStatus().getConditions().get(0).setStatus(answers ? "True" : "False");
+      client.pods().inNamespace(ns).resource(p).create();
     }
     for (int i = desired; i < pods.size(); i++) {
       terminate(ns, pods.get(i).getMetadata().getName());
     }
+    for (Pod p : pods.subList(0, Math.min(desired, pods.size()))) {
+      if (PodStates.ready(p) != answers) {
+        client
+            .pods()
+            .inNamespace(ns)
+            .withName(p.getMetadata().getName())
+            .edit(x -> {
+              x.getStatus().getConditions().get(0).setStatus(answers ? "True" : "False");
+              return x;
+            });
+      }
+    }
+    int readyNow = answers ? desired : 0;
     var st = d.getStatus();
     boolean same =
         st != null
             && Objects.equals(st.getReplicas(), desired)
-            && Objects.equals(st.getReadyReplicas(), desired)
+            && Objects.equals(st.getReadyReplicas(), readyNow)
             && Objects.equals(st.getObservedGeneration(), d.getMetadata().getGeneration());
     if (!same) {
       client
@@ -206,37 +231,43 @@ final class Controllers implements AutoCloseable {
             x.setStatus(
                 new io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder()
                     .withReplicas(desired)
-                    .withReadyReplicas(desired)
-                    .withAvailableReplicas(desired)
+                    .withReadyReplicas(readyNow)
+                    .withAvailableReplicas(readyNow)
                     .withUpdatedReplicas(desired)
                     .withObservedGeneration(x.getMetadata().getGeneration())
                     .build());
             return x;
           });
+      resyncDeployments(ns);
     }
+  }
+
+  /** The database behind some deployments changed: look at every deployment again. */
+  private void resyncDeployments(String ns) {
+    if (queue.isShutdown()) {
+      return;
+    }
+    queue.schedule(
+        () -> {
+          try {
+            client
+                .apps()
+                .deployments()
+                .inNamespace(ns)
+                .list()
+                .getItems()
+                .forEach(x -> submit("deployment", ns, x.getMetadata().getName(), 0));
+          } catch (RuntimeException e) {
+            // the next change resyncs again
+          }
+        },
+        20,
+        java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   /** Deletes the pod, after podGrace in the Terminating state when one is set. */
   private void terminate(String ns, String pod) {
-    if (podGrace.isZero()) {
-      client.pods().inNamespace(ns).withName(pod).delete();
-      return;
-    }
-    client
-        .pods()
-        .inNamespace(ns)
-        .withName(pod)
-        .edit(p -> {
-          p.getMetadata().setDeletionTimestamp(java.time.Instant.now().toString());
-          p.getMetadata().setDeletionGracePeriodSeconds(podGrace.toSeconds());
-          return p;
-        });
-    queue.schedule(
-        () -> {
-          client.pods().inNamespace(ns).withName(pod).delete();
-        },
-        podGrace.toMillis(),
-        java.util.concurrent.TimeUnit.MILLISECONDS);
+    PodStates.terminate(client, queue, ns, pod, podGrace);
   }
 
   private synchronized void reconcile(StatefulSet s) {
@@ -286,13 +317,24 @@ final class Controllers implements AutoCloseable {
             && b.get("initdb") instanceof Map<?, ?> i
             && i.get("import") != null;
     String job = name + "-1-import";
-    if (imports && phase == null) {
-      if (client.batch().v1().jobs().inNamespace(ns).withName(job).get() == null) {
-        CnpgImportJob.run(client, box, ns, name, job, importFailures, importFailureLog, importer);
+    if (imports && !HEALTHY.equals(phase)) {
+      var j = client.batch().v1().jobs().inNamespace(ns).withName(job).get();
+      if (j == null) {
+        // CNPG creates the import Job and reports "Setting up primary" until it is done (CNPG
+        // api/v1 cluster_types.go PhaseSettingUpPrimary; the Job from pkg/specs/jobs.go).
+        CnpgImportJob.create(client, ns, name, job);
+        int failures = importFailures;
+        String failureLog = importFailureLog;
+        Runnable run = importer;
+        jobs.execute(() -> {
+          CnpgImportJob.runPods(client, box, ns, name, job, failures, failureLog, run);
+          submit("cluster", ns, name, 0);
+        });
       }
-      var jobStatus = client.batch().v1().jobs().inNamespace(ns).withName(job).get().getStatus();
-      if (jobStatus.getFailed() != null && jobStatus.getFailed() > IMPORT_BACKOFF_LIMIT) {
-        setStatus(ns, name, "Setting up primary", instances, 0);
+      if (j == null || !CnpgImportJob.complete(j)) {
+        if (!SETTING_UP.equals(phase)) {
+          setStatus(ns, name, SETTING_UP, instances, 0);
+        }
         return;
       }
     }
@@ -301,13 +343,14 @@ final class Controllers implements AutoCloseable {
             .noneMatch(p -> !"import".equals(p.getMetadata().getLabels().get("cnpg.io/jobRole")))) {
       String pod = name + "-1";
       if (client.pods().inNamespace(ns).withName(pod).get() == null) {
-        client.pods().inNamespace(ns).resource(runningPod(ns, pod, selector)).create();
+        client.pods().inNamespace(ns).resource(PodStates.runningPod(ns, pod, selector)).create();
       }
       setStatus(ns, name, HEALTHY, instances, instances);
     }
   }
 
   private void setStatus(String ns, String name, String phase, int instances, int ready) {
+    resyncDeployments(ns);
     client
         .genericKubernetesResources(CNPG_API, "Cluster")
         .inNamespace(ns)
@@ -320,29 +363,6 @@ final class Controllers implements AutoCloseable {
           x.getAdditionalProperties().put("status", st);
           return x;
         });
-  }
-
-  static Pod runningPod(String ns, String name, Map<String, String> labels) {
-    return new PodBuilder()
-        .withNewMetadata()
-        .withName(name)
-        .withNamespace(ns)
-        .withLabels(labels)
-        .endMetadata()
-        .withNewSpec()
-        .addNewContainer()
-        .withName("main")
-        .withImage("harness")
-        .endContainer()
-        .endSpec()
-        .withNewStatus()
-        .withPhase("Running")
-        .addNewCondition()
-        .withType("Ready")
-        .withStatus("True")
-        .endCondition()
-        .endStatus()
-        .build();
   }
 
   private static <T> Watcher<T> on(Consumer<T> enqueue) {
@@ -362,6 +382,7 @@ final class Controllers implements AutoCloseable {
   @Override
   public void close() {
     watches.forEach(Watch::close);
+    jobs.shutdownNow();
     queue.shutdownNow();
     try {
       queue.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);

@@ -18,10 +18,10 @@ public interface HelmActivities {
   ReleaseInfo releaseStatus(ReleaseRequest request);
 
   /**
-   * {@code helm upgrade} with wait, timeout and rollback on failure. The release description
-   * carries {@code <workflowId>/<step>}: a retry that finds it on a deployed revision does nothing.
-   * A pending operation of our own is rolled back and retried; anyone else's is {@code
-   * ReleaseBusy}.
+   * {@code helm upgrade} with wait, timeout and rollback on failure (none of them with {@code
+   * noWait}). The release description carries {@code <workflowId>/<step>}: a retry that finds it on
+   * a deployed revision does nothing. A pending operation of our own is rolled back and retried;
+   * anyone else's is {@code ReleaseBusy}.
    */
   @ActivityMethod
   HelmResult upgrade(UpgradeRequest request);
@@ -37,6 +37,9 @@ public interface HelmActivities {
   /**
    * @param step the runbook step, part of the idempotency marker
    * @param set {@code --set} values (only non-secret switches such as stopped=true)
+   * @param noWait no {@code --wait} and no {@code --atomic}: a deploy past the point of no return,
+   *     whose workloads wait for a database that is still being imported (false in requests
+   *     recorded before this field existed: those waited and rolled back)
    */
   record UpgradeRequest(
       String namespace,
@@ -47,7 +50,8 @@ public interface HelmActivities {
       Map<String, String> set,
       String step,
       long timeoutSeconds,
-      boolean dryRun) {
+      boolean dryRun,
+      boolean noWait) {
     public UpgradeRequest {
       valuesFiles = valuesFiles == null ? List.of() : List.copyOf(valuesFiles);
       set = set == null ? Map.of() : Map.copyOf(set);

@@ -14,7 +14,14 @@ public enum Gate {
   SERVICES_VERIFIED(
       "Does OpsChain work (create a change or edit a project's properties in the UI)?"),
   /** Before the legacy database deployment is removed for good. */
-  FINALIZE("Remove db.recoveryMode and db.volume and redeploy, deleting the legacy database?");
+  FINALIZE("Remove db.recoveryMode and db.volume and redeploy, deleting the legacy database?"),
+  /**
+   * After the point of no return, when a step failed: nothing was undone; the evidence says which
+   * step, why, and what state is left. Approving runs the step again; rejecting ends the run there.
+   */
+  RETRY_STEP(
+      "A step failed after the point of no return and nothing was undone. Fix the cause, then run"
+          + " the step again?");
 
   private final String question;
 

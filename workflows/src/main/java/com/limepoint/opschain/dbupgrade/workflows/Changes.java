@@ -19,4 +19,11 @@ final class Changes {
 
   /** Version 1: the OpsChainNamespace and UpgradePhase search attributes are upserted. */
   static final String SEARCH_ATTRIBUTES = "search-attributes";
+
+  /**
+   * Version 1: past the point of no return a failed step stops at the RETRY_STEP gate (approving
+   * runs it again) instead of failing the run; only ImportFailed and ImportTimedOut open
+   * MANUAL_RESTORE; and gates past the point of no return wait for a person without timing out.
+   */
+  static final String CONTINUABLE_STOPS = "continuable-stops";
 }

@@ -60,6 +60,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private List<PlannedChange> plannedChanges = List.of();
   private boolean pointOfNoReturnPassed;
   private boolean manualRestore;
+  private boolean continuable;
   private CancellationScope reversibleScope;
 
   @Override
@@ -90,30 +91,14 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
       runbook.prepareMigrationValues();
     });
     passOrPutBackInService(Gate.BACKUP_VERIFIED, GateEvidences.backupVerified(facts(), backup()));
-    runbook.requireVerifiedBackup("upgradeRelease");
     pointOfNoReturnPassed = true;
-    runbook.upgradeRelease();
-    String importFailure = runbook.awaitImport();
-    if (importFailure != null) {
-      passOrStopHere(
-          Gate.MANUAL_RESTORE,
-          GateEvidences.manualRestore(facts(), backup(), importFailure),
-          "the import failed (" + importFailure + ") and the manual restore was not run");
-      manualRestore = true;
-      runbook.restoreManually();
+    continuable = Workflow.getVersion(Changes.CONTINUABLE_STOPS, Workflow.DEFAULT_VERSION, 1) >= 1;
+    if (continuable) {
+      gates.waitWithoutTimeout();
     }
-    runbook.restartServices();
-    passOrStopHere(
-        Gate.SERVICES_VERIFIED,
-        GateEvidences.servicesVerified(facts(), backup()),
-        "OpsChain runs the new version on CNPG with recoveryMode");
-    runbook.prepareFinalValues();
-    passOrStopHere(
-        Gate.FINALIZE,
-        GateEvidences.finalize(facts(), backup(), runbook.finalValues()),
-        "OpsChain runs the new version; the legacy db deployment is kept");
-    runbook.requireVerifiedBackup("finalizeUpgrade");
-    runbook.finalizeUpgrade();
+    new AfterPointOfNoReturn(
+            runbook, steps, this::phase, this::passOrStopHere, () -> manualRestore = true)
+        .run(continuable);
     return finish(
         Outcome.COMPLETED,
         Phase.COMPLETED,

@@ -89,4 +89,21 @@ final class GateEvidences {
         backup,
         f.finalDiff());
   }
+
+  static GateEvidence retryStep(
+      RunbookStep.Facts f, BackupEvidence backup, RunbookStep step, String failure, String state) {
+    return new GateEvidence(
+        step.id()
+            + " failed after the point of no return: "
+            + failure
+            + ". Nothing was undone. Approving runs "
+            + step.id()
+            + " again; rejecting ends the run here.",
+        List.of(
+            "state: " + state,
+            "step: " + step.describe(f),
+            "backup: " + f.host() + ":" + f.hostDir()),
+        backup,
+        null);
+  }
 }

@@ -37,6 +37,7 @@ final class Gates {
   private List<String> approvers = List.of();
   private Duration timeout = Duration.ofHours(72);
   private boolean skipGates;
+  private boolean waitWithoutTimeout;
   private OpenGate open;
   private String decision;
   private ApprovalEntry decidedBy;
@@ -45,6 +46,14 @@ final class Gates {
   /** Who may approve from now on (the worker's defaults, when the request named nobody). */
   void useApprovers(List<String> approvers) {
     this.approvers = List.copyOf(approvers);
+  }
+
+  /**
+   * From now on gates wait for a person without timing out: past the point of no return a timeout
+   * could only end the run in a half-done state that no later run continues.
+   */
+  void waitWithoutTimeout() {
+    waitWithoutTimeout = true;
   }
 
   void configure(List<String> approvers, Duration timeout, boolean skipGates) {
@@ -62,7 +71,7 @@ final class Gates {
       return Result.ABORTED;
     }
     String now = Steps.now();
-    String deadline = Instant.parse(now).plus(timeout).toString();
+    String deadline = waitWithoutTimeout ? null : Instant.parse(now).plus(timeout).toString();
     open = new OpenGate(gate, gate.question(), now, deadline, approvers, evidence);
     decision = null;
     decidedBy = null;
@@ -71,7 +80,13 @@ final class Gates {
         log.add(entry(gate.name(), "skipGates", "", APPROVED, "skipGates", "demo: gate skipped"));
         return Result.APPROVED;
       }
-      boolean decided = Workflow.await(timeout, () -> decision != null || abort != null);
+      boolean decided;
+      if (waitWithoutTimeout) {
+        Workflow.await(() -> decision != null || abort != null);
+        decided = true;
+      } else {
+        decided = Workflow.await(timeout, () -> decision != null || abort != null);
+      }
       if (abort != null) {
         return Result.ABORTED;
       }

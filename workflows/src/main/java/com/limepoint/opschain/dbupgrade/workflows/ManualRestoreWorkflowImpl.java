@@ -217,7 +217,7 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
             acts.helm(summary)
                 .upgrade(
                     UpgradeActivities.helmUpgrade(
-                        req, step.id(), req.targetVersion(), List.of(restoreValues), set)),
+                        req, step.id(), req.targetVersion(), List.of(restoreValues), set, true)),
         r -> "revision " + r.revision() + " " + r.status());
   }
 

@@ -69,7 +69,8 @@ final class Reasons {
         + state
         + ". The backup is kept at "
         + location
-        + ". Start a new workflow or follow the runbook to go on.";
+        + ". Go on by hand with the runbook from this point: a new workflow would find the release"
+        + " at the target version and do nothing.";
   }
 
   static String notBackInService(

@@ -66,6 +66,16 @@ final class UpgradeActivities {
 
   private static final RetryOptions RETRY_LONG = RETRY.toBuilder().setMaximumAttempts(3).build();
 
+  /**
+   * Waits retry without an attempt limit: an API server that is away for a while, or a lost worker,
+   * costs attempts, not the upgrade. Each wait's own time counts from its first attempt
+   * (Waits.firstScheduled), and the schedule-to-close timeout bounds all attempts together.
+   */
+  private static final RetryOptions RETRY_WAIT = RETRY.toBuilder().setMaximumAttempts(0).build();
+
+  /** Beyond a wait's own time, what its attempts together may take before Temporal stops them. */
+  static final Duration WAIT_MARGIN = Duration.ofMinutes(5);
+
   private final String hostQueue;
   private final Duration importTimeout;
 
@@ -87,7 +97,7 @@ final class UpgradeActivities {
   }
 
   ClusterActivities clusterWait(String summary) {
-    return stub(ClusterActivities.class, null, WORKLOAD_WAIT, HEARTBEAT, RETRY_LONG, summary);
+    return waitStub(ClusterActivities.class, WORKLOAD_WAIT, summary);
   }
 
   CnpgActivities cnpg(String summary) {
@@ -95,13 +105,7 @@ final class UpgradeActivities {
   }
 
   CnpgActivities cnpgWait(String summary) {
-    return stub(
-        CnpgActivities.class,
-        null,
-        importTimeout.plus(IMPORT_MARGIN),
-        HEARTBEAT,
-        RETRY_LONG,
-        summary);
+    return waitStub(CnpgActivities.class, importTimeout.plus(IMPORT_MARGIN), summary);
   }
 
   RestorePodActivities restorePod(String summary) {
@@ -120,13 +124,20 @@ final class UpgradeActivities {
     return stub(ValuesActivities.class, hostQueue, API_CALL, null, RETRY, summary);
   }
 
-  /** The Helm upgrade both workflows deploy with: release and chart come from the request. */
+  /**
+   * The Helm upgrade both workflows deploy with: release and chart come from the request. {@code
+   * pastPointOfNoReturn}: no {@code --wait} and no {@code --atomic}. OpsChain's services stay
+   * unready until the database answers (the runbook: "some OpsChain services fail to start during a
+   * long-running migration"), so a waiting Helm would time out during a long import and its
+   * rollback would delete the importing cluster; the watch after the deploy decides instead.
+   */
   static HelmActivities.UpgradeRequest helmUpgrade(
       UpgradeRequest req,
       String step,
       String version,
       List<String> valuesFiles,
-      Map<String, String> set) {
+      Map<String, String> set,
+      boolean pastPointOfNoReturn) {
     return new HelmActivities.UpgradeRequest(
         req.namespace(),
         req.release(),
@@ -136,7 +147,8 @@ final class UpgradeActivities {
         set,
         step,
         HELM_DEPLOY.minusMinutes(5).toSeconds(),
-        false);
+        false,
+        pastPointOfNoReturn);
   }
 
   /** A wait for the named workloads (none: all of them) in the request's namespace. */
@@ -160,6 +172,18 @@ final class UpgradeActivities {
 
   long importSeconds() {
     return importTimeout.toSeconds();
+  }
+
+  private static <T> T waitStub(Class<T> type, Duration waitTime, String summary) {
+    return Workflow.newActivityStub(
+        type,
+        ActivityOptions.newBuilder()
+            .setStartToCloseTimeout(waitTime)
+            .setScheduleToCloseTimeout(waitTime.plus(WAIT_MARGIN))
+            .setHeartbeatTimeout(HEARTBEAT)
+            .setRetryOptions(RETRY_WAIT)
+            .setSummary(summary)
+            .build());
   }
 
   private static <T> T stub(

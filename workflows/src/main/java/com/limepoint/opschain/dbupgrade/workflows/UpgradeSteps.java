@@ -17,8 +17,6 @@ import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.ApplicationFailure;
-import io.temporal.failure.ChildWorkflowFailure;
-import io.temporal.workflow.ChildWorkflowOptions;
 import io.temporal.workflow.Workflow;
 import java.time.Instant;
 import java.util.List;
@@ -215,8 +213,13 @@ final class UpgradeSteps {
     helmUpgrade(UPGRADE_RELEASE, req.targetVersion(), List.of(migrationValues), Map.of());
   }
 
-  /** Returns null when the import succeeded, else why it failed (the fallback is offered). */
-  String awaitImport() {
+  /**
+   * Returns null when the import succeeded, else why it failed (the fallback is offered). With
+   * {@code onlyImportFailures} (Changes.CONTINUABLE_STOPS), only ImportFailed and ImportTimedOut
+   * count as a failed import; any other failure (the API server unreachable, say) is thrown: the
+   * import may still be running, and deleting its cluster would be wrong.
+   */
+  String awaitImport(boolean onlyImportFailures) {
     phase.accept(Phase.IMPORTING, "CNPG imports the legacy database");
     try {
       step(
@@ -229,6 +232,12 @@ final class UpgradeSteps {
           r -> r.phase() + ", " + r.readyInstances() + "/" + r.instances() + " ready");
       return null;
     } catch (ActivityFailure e) {
+      String type = Failures.type(e);
+      if (onlyImportFailures
+          && !FailureTypes.IMPORT_FAILED.equals(type)
+          && !FailureTypes.IMPORT_TIMED_OUT.equals(type)) {
+        throw e;
+      }
       log.warn("import failed: {}", Failures.describe(e));
       return Failures.describe(e);
     }
@@ -290,7 +299,7 @@ final class UpgradeSteps {
         r -> r.summary());
   }
 
-  private <T> T step(RunbookStep s, Supplier<T> body, Function<T, String> summary) {
+  <T> T step(RunbookStep s, Supplier<T> body, Function<T, String> summary) {
     return steps.run(s.id(), s.describe(facts()), body, summary);
   }
 
@@ -306,7 +315,14 @@ final class UpgradeSteps {
         s,
         () ->
             acts.helm(summary)
-                .upgrade(UpgradeActivities.helmUpgrade(req, s.id(), version, valuesFiles, set)),
+                .upgrade(
+                    UpgradeActivities.helmUpgrade(
+                        req,
+                        s.id(),
+                        version,
+                        valuesFiles,
+                        set,
+                        s == UPGRADE_RELEASE || s == FINALIZE_UPGRADE)),
         r ->
             "revision " + r.revision() + " " + r.status() + (r.changed() ? "" : " (already done)"));
   }
@@ -335,32 +351,14 @@ final class UpgradeSteps {
     return RunbookStep.plan(facts());
   }
 
-  /** The runbook's manual database migration, as a child workflow on the verified backup. */
-  void restoreManually() {
-    phase.accept(Phase.MANUAL_RESTORE, "restoring the backup into the CNPG cluster by hand");
+  /** What the manual restore needs from the run: its request, host queue, backup dir and backup. */
+  ManualRestoreWorkflow.ManualRestoreRequest manualRestoreRequest() {
     requireVerifiedBackup("the manual restore");
-    ManualRestoreWorkflow child =
-        Workflow.newChildWorkflowStub(
-            ManualRestoreWorkflow.class,
-            ChildWorkflowOptions.newBuilder()
-                .setWorkflowId(workflowId + "-manual-restore")
-                .build());
-    try {
-      step(
-          MANUAL_RESTORE,
-          () ->
-              child.restore(
-                  new ManualRestoreWorkflow.ManualRestoreRequest(
-                      req, acts.hostQueue(), hostDir, backup)),
-          r -> "restored; pg_controldata: " + r.controlData());
-    } catch (ChildWorkflowFailure e) {
-      phase.accept(Phase.FAILED, "manual restore failed: " + Failures.describe(e));
-      steps.skipRemaining("not run: the manual restore failed");
-      throw ApplicationFailure.newNonRetryableFailureWithCause(
-          Reasons.manualRestoreFailed(Failures.describe(e), backupLocation()),
-          FailureTypes.MANUAL_RESTORE_FAILED,
-          e);
-    }
+    return new ManualRestoreWorkflow.ManualRestoreRequest(req, acts.hostQueue(), hostDir, backup);
+  }
+
+  String workflowId() {
+    return workflowId;
   }
 
   /** Compensation: the current version with the user's values, not stopped, and its services. */

@@ -182,6 +182,7 @@ class UpgradeRequestTest {
             Map.of("stopped", "true"),
             "stop",
             60,
+            false,
             false),
         new BackupActivities.PodBackup("pod", "/tmp/backup", List.of(f), true),
         new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, 5, List.of("log")),

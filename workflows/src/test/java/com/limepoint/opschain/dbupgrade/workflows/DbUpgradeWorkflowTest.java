@@ -525,32 +525,6 @@ class DbUpgradeWorkflowTest {
   }
 
   @Test
-  void controlDataMismatchFailsAndRunsNoLaterStep(
-      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
-    when(fakes.cnpg.awaitImport(any()))
-        .thenThrow(
-            ApplicationFailure.newNonRetryableFailure("import failed", FailureTypes.IMPORT_FAILED));
-    when(fakes.restorePod.checkControlData(any()))
-        .thenThrow(
-            ApplicationFailure.newNonRetryableFailure(
-                "Database cluster state: in crash recovery", FailureTypes.CONTROL_DATA_MISMATCH));
-    fakes.register(env, worker);
-    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
-    approve(wf, Gate.START, Gate.BACKUP_VERIFIED, Gate.MANUAL_RESTORE);
-
-    WorkflowFailedException e =
-        org.junit.jupiter.api.Assertions.assertThrows(
-            WorkflowFailedException.class, () -> result(client, "opschain"));
-
-    ApplicationFailure failure = (ApplicationFailure) e.getCause();
-    assertThat(failure.getType()).isEqualTo(FailureTypes.MANUAL_RESTORE_FAILED);
-    assertThat(failure.getOriginalMessage()).contains("ControlDataMismatch", "in crash recovery");
-    List<String> calls = fakes.calls();
-    assertThat(calls.get(calls.size() - 1)).isEqualTo("RestorePod.checkControlData");
-    assertThat(calls).doesNotContain("RestorePod.deleteRestorePod", "Cluster.rolloutRestart");
-  }
-
-  @Test
   void unauthorizedApproverIsRejectedByTheUpdateAndTheirSignalIsIgnoredAndLogged(
       TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     fakes.register(env, worker);

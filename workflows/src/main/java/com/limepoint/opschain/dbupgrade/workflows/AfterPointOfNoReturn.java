@@ -1,0 +1,166 @@
+package com.limepoint.opschain.dbupgrade.workflows;
+
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import com.limepoint.opschain.dbupgrade.model.Gate;
+import com.limepoint.opschain.dbupgrade.model.GateEvidence;
+import com.limepoint.opschain.dbupgrade.model.Phase;
+import io.temporal.failure.ActivityFailure;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.failure.ChildWorkflowFailure;
+import io.temporal.workflow.ChildWorkflowOptions;
+import io.temporal.workflow.Workflow;
+import java.util.function.BiConsumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+
+/**
+ * The steps of {@link DbUpgradeWorkflowImpl} after the BACKUP_VERIFIED gate: nothing here is undone
+ * blindly. A failed step stops at the RETRY_STEP gate that says what state is left (histories
+ * before {@link Changes#CONTINUABLE_STOPS} fail the run instead); only a failed or timed-out import
+ * opens MANUAL_RESTORE. Workflow code.
+ */
+final class AfterPointOfNoReturn {
+  private static final Logger log = Workflow.getLogger(AfterPointOfNoReturn.class);
+
+  /** The workflow's gate past the point of no return: approved goes on, else the run ends. */
+  interface Stop {
+    void passOrStopHere(Gate gate, GateEvidence evidence, String state);
+  }
+
+  private final UpgradeSteps runbook;
+  private final Stop stop;
+  private final Runnable onManualRestore;
+  private final BiConsumer<Phase, String> phase;
+  private final Steps steps;
+  private boolean continuable;
+
+  AfterPointOfNoReturn(
+      UpgradeSteps runbook,
+      Steps steps,
+      BiConsumer<Phase, String> phase,
+      Stop stop,
+      Runnable onManualRestore) {
+    this.runbook = runbook;
+    this.steps = steps;
+    this.phase = phase;
+    this.stop = stop;
+    this.onManualRestore = onManualRestore;
+  }
+
+  void run(boolean continuable) {
+    this.continuable = continuable;
+    untilDone(
+        RunbookStep.UPGRADE_RELEASE,
+        "the legacy database is stopped and unchanged; the release may be at either version",
+        () -> {
+          runbook.requireVerifiedBackup("upgradeRelease");
+          runbook.upgradeRelease();
+        });
+    String importFailure =
+        resultUntilDone(
+            RunbookStep.AWAIT_IMPORT,
+            "the release is at "
+                + runbook.facts().req().targetVersion()
+                + "; the import's state is not known",
+            () -> runbook.awaitImport(continuable));
+    if (importFailure != null) {
+      stop.passOrStopHere(
+          Gate.MANUAL_RESTORE,
+          GateEvidences.manualRestore(runbook.facts(), runbook.backup(), importFailure),
+          "the import failed (" + importFailure + ") and the manual restore was not run");
+      onManualRestore.run();
+      untilDone(
+          RunbookStep.MANUAL_RESTORE,
+          "the manual restore stopped part-way; the CNPG database is not usable yet",
+          this::restoreManually);
+    }
+    untilDone(
+        RunbookStep.RESTART_SERVICES,
+        "the CNPG database holds the data; OpsChain's services may not be running",
+        runbook::restartServices);
+    stop.passOrStopHere(
+        Gate.SERVICES_VERIFIED,
+        GateEvidences.servicesVerified(runbook.facts(), runbook.backup()),
+        "OpsChain runs the new version on CNPG with recoveryMode");
+    untilDone(
+        RunbookStep.PREPARE_FINAL_VALUES,
+        "OpsChain runs the new version on CNPG with recoveryMode",
+        runbook::prepareFinalValues);
+    stop.passOrStopHere(
+        Gate.FINALIZE,
+        GateEvidences.finalize(runbook.facts(), runbook.backup(), runbook.finalValues()),
+        "OpsChain runs the new version; the legacy db deployment is kept");
+    untilDone(
+        RunbookStep.FINALIZE_UPGRADE,
+        "OpsChain runs the new version on CNPG; the final deploy may not have finished",
+        () -> {
+          runbook.requireVerifiedBackup("finalizeUpgrade");
+          runbook.finalizeUpgrade();
+        });
+  }
+
+  /**
+   * The runbook's manual database migration, as a child workflow on the verified backup. A failed
+   * child stops at RETRY_STEP (approving starts the child again: each of its steps checks state
+   * first); before CONTINUABLE_STOPS the run failed here.
+   */
+  private void restoreManually() {
+    phase.accept(Phase.MANUAL_RESTORE, "restoring the backup into the CNPG cluster by hand");
+    var request = runbook.manualRestoreRequest();
+    ManualRestoreWorkflow child =
+        Workflow.newChildWorkflowStub(
+            ManualRestoreWorkflow.class,
+            ChildWorkflowOptions.newBuilder()
+                .setWorkflowId(runbook.workflowId() + "-manual-restore")
+                .build());
+    try {
+      runbook.step(
+          RunbookStep.MANUAL_RESTORE,
+          () -> child.restore(request),
+          r -> "restored; pg_controldata: " + r.controlData());
+    } catch (ChildWorkflowFailure e) {
+      if (continuable) {
+        throw e;
+      }
+      phase.accept(Phase.FAILED, "manual restore failed: " + Failures.describe(e));
+      steps.skipRemaining("not run: the manual restore failed");
+      throw ApplicationFailure.newNonRetryableFailureWithCause(
+          Reasons.manualRestoreFailed(Failures.describe(e), runbook.backupLocation()),
+          FailureTypes.MANUAL_RESTORE_FAILED,
+          e);
+    }
+  }
+
+  /**
+   * Runs a step past the point of no return. When it fails, the run does not end: it stops at
+   * RETRY_STEP, which says what failed and what state is left; approving runs the step again,
+   * rejecting ends the run there (histories before CONTINUABLE_STOPS fail the run instead).
+   */
+  private <T> T resultUntilDone(RunbookStep step, String state, Supplier<T> body) {
+    while (true) {
+      try {
+        return body.get();
+      } catch (ActivityFailure | ChildWorkflowFailure e) {
+        if (!continuable) {
+          throw e;
+        }
+        log.warn("{} failed after the point of no return: {}", step.id(), Failures.describe(e));
+        stop.passOrStopHere(
+            Gate.RETRY_STEP,
+            GateEvidences.retryStep(
+                runbook.facts(), runbook.backup(), step, Failures.describe(e), state),
+            step.id() + " failed; " + state);
+      }
+    }
+  }
+
+  private void untilDone(RunbookStep step, String state, Runnable body) {
+    resultUntilDone(
+        step,
+        state,
+        () -> {
+          body.run();
+          return null;
+        });
+  }
+}

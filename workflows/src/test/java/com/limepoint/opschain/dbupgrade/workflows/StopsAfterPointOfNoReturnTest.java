@@ -1,0 +1,241 @@
+package com.limepoint.opschain.dbupgrade.workflows;
+
+import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.request;
+import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.result;
+import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.start;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.argThat;
+import static org.mockito.Mockito.doThrow;
+import static org.mockito.Mockito.when;
+
+import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
+import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
+import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
+import com.limepoint.opschain.dbupgrade.activities.WaitResult;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import com.limepoint.opschain.dbupgrade.model.Gate;
+import com.limepoint.opschain.dbupgrade.model.GateDecision;
+import com.limepoint.opschain.dbupgrade.model.Outcome;
+import com.limepoint.opschain.dbupgrade.model.Phase;
+import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
+import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
+import io.temporal.failure.ApplicationFailure;
+import io.temporal.testing.TestWorkflowEnvironment;
+import io.temporal.testing.TestWorkflowExtension;
+import io.temporal.worker.Worker;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Past the point of no return a failed step does not end the run: it stops at RETRY_STEP, which
+ * says what state is left, and approving it continues the upgrade to COMPLETED. One case for each
+ * place the upgrade can stop.
+ */
+class StopsAfterPointOfNoReturnTest {
+
+  @RegisterExtension
+  static final TestWorkflowExtension testWorkflow =
+      TestWorkflowExtension.newBuilder()
+          .registerWorkflowImplementationTypes(
+              DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class)
+          .setDoNotStart(true)
+          .build();
+
+  final FakeActivities fakes = new FakeActivities();
+
+  static ApplicationFailure failure(String type) {
+    return ApplicationFailure.newNonRetryableFailure("the API server is unreachable", type);
+  }
+
+  static final ChangeResult CHANGED = ChangeResult.changed("done");
+  static final WaitResult WAITED = new WaitResult("condition met", 10);
+
+  /** Each place: the step that fails once, how it fails, and whether the import failed before. */
+  static Stream<Arguments> places() {
+    return Stream.of(
+        place(
+            "upgradeRelease",
+            "Helm.upgrade:upgradeRelease",
+            f ->
+                when(f.helm.upgrade(argThat(u -> u != null && u.step().equals("upgradeRelease"))))
+                    .thenThrow(failure(FailureTypes.HELM_FAILED))
+                    .thenReturn(new HelmActivities.HelmResult(8, "deployed", true, "upgraded"))),
+        place(
+            "awaitImport",
+            "Cnpg.awaitImport",
+            f ->
+                when(f.cnpg.awaitImport(any()))
+                    .thenThrow(failure("ApiUnavailable"))
+                    .thenReturn(
+                        new CnpgActivities.ImportResult(
+                            "Cluster in healthy state", 1, 1, 5, List.of()))),
+        place(
+            "restartServices",
+            "Cluster.rolloutRestart",
+            f ->
+                when(f.cluster.rolloutRestart(any()))
+                    .thenThrow(failure("ApiUnavailable"))
+                    .thenReturn(CHANGED)),
+        place(
+            "restartServices",
+            "Cluster.awaitRolloutComplete",
+            f ->
+                when(f.cluster.awaitRolloutComplete(any()))
+                    .thenThrow(failure("WaitTimedOut"))
+                    .thenReturn(WAITED)),
+        place(
+            "prepareFinalValues",
+            "Values.prepareValues:FINAL",
+            f ->
+                doThrow(failure("ValuesInvalid"))
+                    .doReturn(
+                        new ValuesActivities.ValuesResult("/backup/values.final.yaml", "diff"))
+                    .when(f.values)
+                    .prepareValues(
+                        argThat(v -> v != null && v.kind() == ValuesActivities.Kind.FINAL))),
+        place(
+            "finalizeUpgrade",
+            "Helm.upgrade:finalizeUpgrade",
+            f ->
+                when(f.helm.upgrade(argThat(u -> u != null && u.step().equals("finalizeUpgrade"))))
+                    .thenThrow(failure(FailureTypes.HELM_FAILED))
+                    .thenReturn(new HelmActivities.HelmResult(9, "deployed", true, "upgraded"))),
+        place(
+            "finalizeUpgrade",
+            "Cluster.awaitDeploymentGone",
+            f ->
+                when(f.cluster.awaitDeploymentGone(any()))
+                    .thenThrow(failure("WaitTimedOut"))
+                    .thenReturn(WAITED)),
+        place(
+            "manualRestore",
+            "RestorePod.restorePgdata",
+            f -> {
+              when(f.cnpg.awaitImport(any()))
+                  .thenThrow(
+                      ApplicationFailure.newNonRetryableFailure(
+                          "import Job failed", FailureTypes.IMPORT_FAILED));
+              when(f.restorePod.restorePgdata(any()))
+                  .thenThrow(failure("ExecFailed"))
+                  .thenReturn(CHANGED);
+            }));
+  }
+
+  private static Arguments place(String step, String call, Consumer<FakeActivities> failOnce) {
+    return Arguments.of(step, call, failOnce);
+  }
+
+  @ParameterizedTest(name = "{1} fails once")
+  @MethodSource("places")
+  void aStepThatFailsAfterThePointOfNoReturnStopsAtRetryStepAndIsContinuedToCompleted(
+      String step,
+      String call,
+      Consumer<FakeActivities> failOnce,
+      TestWorkflowEnvironment env,
+      Worker worker,
+      io.temporal.client.WorkflowClient client) {
+    failOnce.accept(fakes);
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+
+    List<Gate> gates = approveEveryGateUntil(wf, Gate.RETRY_STEP);
+    UpgradeStatus stopped = wf.status();
+    assertThat(stopped.openGate().evidence().summary())
+        .contains(step + " failed after the point of no return", "Nothing was undone");
+    assertThat(stopped.openGate().evidence().details()).anyMatch(d -> d.startsWith("state: "));
+    assertThat(stopped.openGate().deadline()).as("waits for a person").isNull();
+    assertThat(Collections.frequency(fakes.calls(), call)).isEqualTo(1);
+    gates.addAll(approveEveryGateUntil(wf, null));
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(Collections.frequency(fakes.calls(), call)).isEqualTo(2);
+    assertThat(gates).containsOnlyOnce(Gate.RETRY_STEP);
+    if (!step.equals("manualRestore")) {
+      assertThat(gates).as("only a failed import opens it").doesNotContain(Gate.MANUAL_RESTORE);
+    }
+  }
+
+  @Test
+  void rejectingRetryStepEndsTheRunWithTheStateLeftAndNothingUndone(
+      TestWorkflowEnvironment env, Worker worker, io.temporal.client.WorkflowClient client) {
+    when(fakes.cnpg.awaitImport(any()))
+        .thenThrow(
+            ApplicationFailure.newNonRetryableFailure("import failed", FailureTypes.IMPORT_FAILED));
+    when(fakes.restorePod.checkControlData(any()))
+        .thenThrow(
+            ApplicationFailure.newNonRetryableFailure(
+                "Database cluster state: in crash recovery", FailureTypes.CONTROL_DATA_MISMATCH));
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    approveEveryGateUntil(wf, Gate.RETRY_STEP);
+    assertThat(wf.status().openGate().evidence().summary()).contains("ControlDataMismatch");
+    wf.reject(new GateDecision("RETRY_STEP", "alice", "restore by hand"));
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
+    assertThat(report.reason())
+        .contains("RETRY_STEP rejected by alice", "nothing was undone", "manualRestore failed");
+    List<String> calls = fakes.calls();
+    assertThat(calls.get(calls.size() - 1)).isEqualTo("RestorePod.checkControlData");
+    assertThat(calls).doesNotContain("RestorePod.deleteRestorePod", "Cluster.rolloutRestart");
+  }
+
+  @Test
+  void aGateAfterThePointOfNoReturnWaitsPastTheGateTimeout(
+      TestWorkflowEnvironment env, Worker worker, io.temporal.client.WorkflowClient client) {
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    approveEveryGateUntil(wf, Gate.SERVICES_VERIFIED);
+
+    env.sleep(Duration.ofDays(10));
+
+    UpgradeStatus status = wf.status();
+    assertThat(status.phase()).isEqualTo(Phase.AWAITING_APPROVAL);
+    assertThat(status.openGate().gate()).isEqualTo(Gate.SERVICES_VERIFIED);
+    approveEveryGateUntil(wf, null);
+    assertThat(result(client, WorkflowTestSupport.NAMESPACE).outcome())
+        .isEqualTo(Outcome.COMPLETED);
+  }
+
+  /**
+   * Approves each gate as it opens, until {@code stopAt} is open (left open) or, with null, the run
+   * has ended; returns the gates approved, in order.
+   */
+  private static List<Gate> approveEveryGateUntil(DbUpgradeWorkflow wf, Gate stopAt) {
+    List<Gate> approved = new ArrayList<>();
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < deadline) {
+      UpgradeStatus s = wf.status();
+      if (s.openGate() != null) {
+        if (s.openGate().gate() == stopAt) {
+          return approved;
+        }
+        wf.approveGate(new GateDecision(s.openGate().gate().name(), "alice", null));
+        approved.add(s.openGate().gate());
+      } else if (stopAt == null && s.phase() == Phase.COMPLETED) {
+        return approved;
+      }
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+    }
+    throw new AssertionError("stuck: " + wf.status().message() + "; approved " + approved);
+  }
+}
