@@ -63,6 +63,7 @@ class UpgradeEndToEndIT {
   LocalPostgres cnpgDb;
   ChartReleases releases;
   DestructiveAudit.RecordingReleases helm;
+  BoxHelmReleases boxHelm;
   boolean started;
   TestWorkflowEnvironment env;
   WorkflowClient client;
@@ -111,7 +112,8 @@ class UpgradeEndToEndIT {
             Map.of(),
             "Install complete"));
     pvcPgdata = sandbox.resolve("pvc/data/pgdata");
-    helm = new DestructiveAudit.RecordingReleases(new BoxHelmReleases(releases));
+    boxHelm = new BoxHelmReleases(releases);
+    helm = new DestructiveAudit.RecordingReleases(boxHelm);
 
     env =
         TestWorkflowEnvironment.newInstance(
@@ -289,6 +291,56 @@ class UpgradeEndToEndIT {
     System.out.println("e2e automatic path: " + progress + " progress signals");
     assertThat(progress).isBetween(1L, 40L);
     export("e2e-automatic", WF);
+  }
+
+  /**
+   * The import Job's first pod fails and its retry takes longer than Helm's timeout (scaled: 2 s
+   * stand for the 40 minutes). With {@code --wait --atomic} Helm would time out while OpsChain's
+   * services wait for the importing database and roll back, deleting the cluster mid-import.
+   */
+  @Test
+  void aRetriedImportLongerThanHelmsTimeoutIsNotRolledBackAndKeepsEveryRow() throws Exception {
+    boxHelm.capTimeout(2);
+    box.importFailsOnce("FATAL: terminating connection due to administrator command");
+    box.onImport(() -> {
+      try {
+        Thread.sleep(5_000);
+        cnpgDb = LocalPostgres.init(sandbox.resolve("cnpg/data/pgdata"), "opschain");
+        cnpgDb.importFrom(legacy, "opschain");
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+    });
+    long t0 = System.nanoTime();
+    DbUpgradeWorkflow wf = start();
+    approveByUpdate(wf, Gate.START, "alice");
+    approveBySignal(wf, Gate.BACKUP_VERIFIED, "bob");
+    approveByUpdate(wf, Gate.SERVICES_VERIFIED, "alice");
+    approveBySignal(wf, Gate.FINALIZE, "bob");
+    UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
+
+    report("retried import longer than Helm's timeout", t0);
+    assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
+    assertThat(cnpgDb.sql("opschain", COUNT)).isEqualTo(rowsBefore).isEqualTo("20000");
+    assertThat(cnpgDb.sql("opschain", SUM)).isEqualTo(sumBefore);
+    assertThat(releases.history(NS, "opschain"))
+        .extracting(ChartReleases.Revision::status)
+        .doesNotContain("failed");
+    assertThat(releases.history(NS, "opschain"))
+        .extracting(ChartReleases.Revision::description)
+        .noneMatch(d -> d.startsWith("Rollback to"));
+    assertThat(
+            box.client()
+                .pods()
+                .inNamespace(NS)
+                .withLabel("batch.kubernetes.io/job-name", "opschain-db-1-import")
+                .list()
+                .getItems())
+        .extracting(p -> p.getStatus().getPhase())
+        .containsExactlyInAnyOrder("Failed", "Succeeded");
   }
 
   @Test

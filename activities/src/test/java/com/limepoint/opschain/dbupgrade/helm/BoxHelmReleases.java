@@ -6,9 +6,19 @@ import java.util.List;
 /** The {@link HelmReleases} port on the cluster-in-a-box's {@link ChartReleases}. */
 public final class BoxHelmReleases implements HelmReleases {
   private final ChartReleases releases;
+  private volatile int timeoutCapSeconds = Integer.MAX_VALUE;
 
   public BoxHelmReleases(ChartReleases releases) {
     this.releases = releases;
+  }
+
+  /**
+   * Scales Helm's clock for a test: every {@code --timeout} longer than this many seconds becomes
+   * this many seconds (the 40 minutes of a deploy stand for a few seconds), so that a scenario can
+   * make something take longer than Helm waits.
+   */
+  public void capTimeout(int seconds) {
+    timeoutCapSeconds = seconds;
   }
 
   @Override
@@ -20,7 +30,7 @@ public final class BoxHelmReleases implements HelmReleases {
 
   @Override
   public Revision upgrade(HelmCall call) {
-    var r = releases.upgrade(toCall(call));
+    var r = releases.upgrade(toCall(call, timeoutCapSeconds));
     return new Revision(r.revision(), r.status(), r.chartVersion(), r.description());
   }
 
@@ -32,10 +42,10 @@ public final class BoxHelmReleases implements HelmReleases {
 
   @Override
   public String render(HelmCall call) {
-    return releases.render(toCall(call));
+    return releases.render(toCall(call, Integer.MAX_VALUE));
   }
 
-  static ChartReleases.Call toCall(HelmCall c) {
+  static ChartReleases.Call toCall(HelmCall c, int timeoutCapSeconds) {
     return new ChartReleases.Call(
         c.namespace(),
         c.release(),
@@ -44,7 +54,7 @@ public final class BoxHelmReleases implements HelmReleases {
         c.set(),
         c.description(),
         c.waitReady(),
-        c.timeoutSeconds(),
+        Math.min(c.timeoutSeconds(), timeoutCapSeconds),
         c.atomic());
   }
 }

@@ -116,6 +116,76 @@ class HelmActivitiesIT {
         .isNotNull();
   }
 
+  /** The migration deploy with a 1-second timeout, while the import takes 3 s. */
+  private HelmActivities.UpgradeRequest migrationDuringASlowImport(boolean noWait) {
+    box.onImport(() -> {
+      try {
+        Thread.sleep(3_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    return new HelmActivities.UpgradeRequest(
+        NS,
+        "opschain",
+        "/charts/opschain",
+        "2026-02-10",
+        List.of(migrationValues.toString()),
+        Map.of(),
+        "upgradeRelease",
+        1,
+        false,
+        noWait);
+  }
+
+  private GenericKubernetesResource cnpgCluster() {
+    return box.client()
+        .genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster")
+        .inNamespace(NS)
+        .withName("opschain-db")
+        .get();
+  }
+
+  @Test
+  void
+      withWaitAndAtomicHelmTimesOutWhileTheServicesWaitForTheImportAndItsRollbackDeletesTheCluster() {
+    var req = migrationDuringASlowImport(false);
+
+    assertThatThrownBy(() -> helm.upgrade(req))
+        .hasStackTraceContaining("has been rolled back due to atomic being set");
+
+    assertThat(releases.history(NS, "opschain"))
+        .extracting(ChartReleases.Revision::status, ChartReleases.Revision::description)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("superseded", "Install complete"),
+            org.assertj.core.groups.Tuple.tuple(
+                "failed", "Upgrade \"opschain\" failed: context deadline exceeded"),
+            org.assertj.core.groups.Tuple.tuple("deployed", "Rollback to 1"));
+    assertThat(cnpgCluster()).as("the rollback deleted the importing cluster").isNull();
+  }
+
+  @Test
+  void pastThePointOfNoReturnTheDeployNeitherWaitsNorRollsBackAndTheImportGoesOn()
+      throws InterruptedException {
+    var req = migrationDuringASlowImport(true);
+
+    HelmActivities.HelmResult r = helm.upgrade(req);
+
+    assertThat(r.status()).isEqualTo("deployed");
+    assertThat(cnpgCluster()).isNotNull();
+    long deadline = System.nanoTime() + 20_000_000_000L;
+    while (!String.valueOf(cnpgCluster().getAdditionalProperties().get("status"))
+            .contains("Cluster in healthy state")
+        && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+    }
+    assertThat(String.valueOf(cnpgCluster().getAdditionalProperties().get("status")))
+        .contains("Cluster in healthy state");
+    assertThat(releases.history(NS, "opschain"))
+        .extracting(ChartReleases.Revision::status)
+        .containsExactly("superseded", "deployed");
+  }
+
   @Test
   void stoppedScalesTheServicesToZero() {
     helm.upgrade(

@@ -241,12 +241,18 @@ public final class ChartReleases {
     }
   }
 
-  /** helm rollback: re-applies the old revision's objects as a new revision. */
+  /**
+   * helm rollback: re-applies the old revision's objects as a new revision. What it prunes is
+   * measured against the release's last revision, whatever its status (helm pkg/action/rollback.go
+   * prepareRollback: {@code currentRelease, err := r.cfg.Releases.Last(name)}), so objects that
+   * only a failed revision created are deleted.
+   */
   public synchronized Revision rollback(
       String namespace, String release, int to, String description) {
     List<Revision> revs = revisions(namespace, release);
     Revision target = revs.get(to - 1);
-    String previous = deployedManifest(revs);
+    String last = revs.get(revs.size() - 1).manifest();
+    String previous = last.isBlank() ? deployedManifest(revs) : last;
     apply(namespace, release, target.manifest(), previous);
     revs.replaceAll(r ->
         r.status().equals("deployed") || r.status().startsWith("pending")
