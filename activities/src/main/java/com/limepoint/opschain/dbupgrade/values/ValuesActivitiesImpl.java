@@ -53,6 +53,9 @@ public class ValuesActivitiesImpl implements ValuesActivities {
       throw new UncheckedIOException(e);
     }
     String edited = render(original, r.kind(), source.toString());
+    if (r.minStorageBytes() > 0) {
+      requireStorageFor(edited, r.minStorageBytes(), source.toString());
+    }
     Path out = Path.of(r.outputDir()).resolve("values." + r.kind().name().toLowerCase() + ".yaml");
     String diff =
         diff(original, edited, source.getFileName().toString(), out.getFileName().toString());
@@ -92,8 +95,13 @@ public class ValuesActivitiesImpl implements ValuesActivities {
             : null;
     MappingNode cnpg = child(db, "cnpg");
     MappingNode storage = child(cnpg, "storage");
-    put(storage, "storageClass", copyOrDefault(volume, "storageClass", null));
-    put(storage, "size", copyOrDefault(volume, "size", DEFAULT_SIZE));
+    // What the user already set under db.cnpg.storage is theirs: only missing keys are filled in.
+    if (find(storage, "storageClass") == null) {
+      put(storage, "storageClass", copyOrDefault(volume, "storageClass", null));
+    }
+    if (find(storage, "size") == null) {
+      put(storage, "size", copyOrDefault(volume, "size", DEFAULT_SIZE));
+    }
     if (kind == Kind.MIGRATION) {
       put(
           db,
@@ -108,6 +116,45 @@ public class ValuesActivitiesImpl implements ValuesActivities {
     StringWriter w = new StringWriter();
     yaml.serialize(top, w);
     return w.toString();
+  }
+
+  /**
+   * Refuses values whose {@code db.cnpg.storage.size} cannot hold the database: CNPG's volume would
+   * fill up during the import, after OpsChain was stopped.
+   */
+  static void requireStorageFor(String edited, long dbBytes, String name) {
+    Object db = yaml().<java.util.Map<String, Object>>load(edited).get("db");
+    Object size =
+        db instanceof java.util.Map<?, ?> d
+                && d.get("cnpg") instanceof java.util.Map<?, ?> c
+                && c.get("storage") instanceof java.util.Map<?, ?> st
+            ? st.get("size")
+            : null;
+    long bytes;
+    try {
+      bytes =
+          io.fabric8.kubernetes.api.model.Quantity.getAmountInBytes(
+                  new io.fabric8.kubernetes.api.model.Quantity(String.valueOf(size)))
+              .longValue();
+    } catch (IllegalArgumentException | ArithmeticException e) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          name + ": db.cnpg.storage.size '" + size + "' is not a Kubernetes quantity such as 20Gi",
+          FailureTypes.INVALID_VALUES);
+    }
+    if (bytes < dbBytes) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          name
+              + ": db.cnpg.storage.size "
+              + size
+              + " ("
+              + bytes
+              + " bytes) is smaller than the database ("
+              + dbBytes
+              + " bytes); set db.cnpg.storage.size (or db.volume.size) to at least "
+              + ((dbBytes + (1L << 30) - 1) >> 30)
+              + "Gi",
+          FailureTypes.INVALID_VALUES);
+    }
   }
 
   private static Yaml yaml() {

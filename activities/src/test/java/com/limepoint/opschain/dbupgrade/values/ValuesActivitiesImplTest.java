@@ -123,6 +123,59 @@ class ValuesActivitiesImplTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked") // YAML maps, as SnakeYAML reads them
+  void aCnpgStorageSizeTheUserSetIsKept(@TempDir Path dir) throws Exception {
+    Path in = dir.resolve("values.yaml");
+    Files.writeString(
+        in,
+        "db:\n  volume:\n    size: \"10Gi\"\n  cnpg:\n    storage:\n"
+            + "      size: \"200Gi\" # sized for growth\n      storageClass: premium\n");
+
+    for (Kind kind : Kind.values()) {
+      ValuesActivities.ValuesResult r =
+          values.prepareValues(
+              new ValuesActivities.ValuesRequest(
+                  in.toString(), dir.resolve("out").toString(), kind, false));
+
+      String out = Files.readString(Path.of(r.path()));
+      Map<String, Object> storage =
+          (Map<String, Object>) ((Map<String, Object>) db(out).get("cnpg")).get("storage");
+      assertThat(storage).as(kind.name()).containsEntry("size", "200Gi");
+      assertThat(storage).as(kind.name()).containsEntry("storageClass", "premium");
+      assertThat(out).contains("# sized for growth");
+    }
+  }
+
+  @Test
+  void aCnpgStorageSmallerThanTheDatabaseIsRefusedWithBothNumbers(@TempDir Path dir)
+      throws Exception {
+    Path in = dir.resolve("values.yaml");
+    Files.writeString(in, "db:\n  volume:\n    size: \"10Gi\"\n");
+    long twelveGi = 12L << 30;
+
+    assertThatThrownBy(() ->
+            values.prepareValues(
+                new ValuesActivities.ValuesRequest(
+                    in.toString(), dir.toString(), Kind.MIGRATION, true, twelveGi)))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            e -> {
+              assertThat(e.getType()).isEqualTo(FailureTypes.INVALID_VALUES);
+              assertThat(e.getOriginalMessage())
+                  .contains("10Gi (10737418240 bytes)", "12884901888 bytes", "at least 12Gi");
+              assertThat(e.isNonRetryable()).isTrue();
+            });
+    assertThat(
+            values
+                .prepareValues(
+                    new ValuesActivities.ValuesRequest(
+                        in.toString(), dir.toString(), Kind.MIGRATION, true, 9L << 30))
+                .diff())
+        .contains("+  recoveryMode: true");
+    assertThat(dir.resolve("values.migration.yaml")).doesNotExist();
+  }
+
+  @Test
   void aSecondCallWritesTheSameFile(@TempDir Path dir) throws Exception {
     Path in = dir.resolve("values.yaml");
     Files.writeString(in, VALUES);

@@ -18,7 +18,10 @@ public interface ValuesActivities {
   ValuesResult prepareValues(ValuesRequest request);
 
   enum Kind {
-    /** db.recoveryMode: true, db.cnpg.storage copied from db.volume (defaults null and 10Gi). */
+    /**
+     * db.recoveryMode: true, db.cnpg.storage copied from db.volume (defaults null and 10Gi) where
+     * the user has not set it.
+     */
     MIGRATION,
     /** The migration values without db.recoveryMode, for the manual migration's redeploys. */
     RESTORE,
@@ -26,7 +29,17 @@ public interface ValuesActivities {
     FINAL
   }
 
-  record ValuesRequest(String valuesFile, String outputDir, Kind kind, boolean dryRun) {}
+  /**
+   * @param minStorageBytes when above 0, the CNPG storage size the values give must hold this many
+   *     bytes (the database size preflight measured), else the values are refused
+   */
+  record ValuesRequest(
+      String valuesFile, String outputDir, Kind kind, boolean dryRun, long minStorageBytes) {
+
+    public ValuesRequest(String valuesFile, String outputDir, Kind kind, boolean dryRun) {
+      this(valuesFile, outputDir, kind, dryRun, 0);
+    }
+  }
 
   record ValuesResult(String path, String diff) {}
 }

@@ -26,4 +26,10 @@ final class Changes {
    * MANUAL_RESTORE; and gates past the point of no return wait for a person without timing out.
    */
   static final String CONTINUABLE_STOPS = "continuable-stops";
+
+  /**
+   * Version 1: before START (and before the dry run's plan), both values files are rendered in dry
+   * run, and the migration values' CNPG storage must hold the database.
+   */
+  static final String VALUES_AT_PREFLIGHT = "values-at-preflight";
 }

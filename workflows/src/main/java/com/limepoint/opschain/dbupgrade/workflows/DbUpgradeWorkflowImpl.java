@@ -79,6 +79,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     endIfNotNeeded(release);
     Reasons.requireDeployedVersion(req, release, runbook.preflightResult());
     runbook.checkFreeSpace();
+    if (Workflow.getVersion(Changes.VALUES_AT_PREFLIGHT, Workflow.DEFAULT_VERSION, 1) >= 1) {
+      runbook.checkValues();
+    }
     if (req.dryRunRequested()) {
       return plan();
     }
@@ -227,9 +230,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     phase(
         Phase.COMPENSATING, why + "; putting OpsChain back in service on " + req.currentVersion());
     try {
-      runbook.redeployCurrent();
+      new Compensation(runbook).redeployCurrent();
       if (Workflow.getVersion(Changes.CHECKED_COMPENSATION, Workflow.DEFAULT_VERSION, 1) >= 1) {
-        runbook.checkDatabaseBack();
+        new Compensation(runbook).checkDatabaseBack();
       }
     } catch (ActivityFailure e) {
       phase(Phase.FAILED, "could not put OpsChain back in service: " + Failures.describe(e));

@@ -33,6 +33,13 @@ public enum RunbookStep {
       Path.UPGRADE,
       "Backup.checkFreeSpace",
       f -> "room for the backup under " + f.req().hostBackupDir()),
+  CHECK_MIGRATION_VALUES(
+      "checkMigrationValues",
+      Path.UPGRADE,
+      "Values.prepareValues",
+      f -> "dry-run migration values"),
+  CHECK_FINAL_VALUES(
+      "checkFinalValues", Path.UPGRADE, "Values.prepareValues", f -> "dry-run final values"),
   GATE_START(Gate.START, f -> "wait for approval; the downtime begins"),
 
   // ---- the downtime and the backup: undone on abort or failure ----
@@ -252,17 +259,12 @@ public enum RunbookStep {
       "saveConfFiles",
       Path.MANUAL_RESTORE,
       "RestorePod.saveConfFiles",
-      f ->
-          "save pg_hba.conf, pg_ident.conf, postgresql.conf, postgresql.auto.conf (never"
-              + " overwritten)"),
+      f -> "save pg_hba.conf, pg_ident.conf, postgresql.conf and postgresql.auto.conf once"),
   RESTORE_PGDATA(
       "restorePgdata",
       Path.MANUAL_RESTORE,
       "RestorePod.restorePgdata",
-      f ->
-          "empty pgdata, extract base and WAL, chown "
-              + f.req().dataOwner()
-              + ", restore conf files",
+      f -> "empty pgdata, extract base and WAL, chown " + f.req().dataOwner() + ", restore conf",
       null,
       true),
   CHECK_CONTROL_DATA(

@@ -132,6 +132,16 @@ final class UpgradeSteps {
         ChangeResult::summary);
   }
 
+  /**
+   * Renders both values files the upgrade will deploy, writing nothing, so a values.yaml it cannot
+   * use fails here, before START; the migration values' CNPG storage must hold the database.
+   */
+  void checkValues() {
+    long dbSize = preflight.dbSizeBytes();
+    migrationDiff = values(CHECK_MIGRATION_VALUES, ValuesActivities.Kind.MIGRATION, dbSize).diff();
+    finalDiff = values(CHECK_FINAL_VALUES, ValuesActivities.Kind.FINAL, 0).diff();
+  }
+
   void stopOpsChain() {
     phase.accept(Phase.STOPPING, "stopping OpsChain for the downtime");
     helmUpgrade(
@@ -280,25 +290,6 @@ final class UpgradeSteps {
         r -> r.summary());
   }
 
-  /**
-   * "Back in service" is checked: the legacy database answers and is the one preflight saw (its
-   * system identifier). The OpsChain deployments were awaited just before.
-   */
-  void checkDatabaseBack() {
-    step(
-        CHECK_DATABASE_BACK,
-        () ->
-            acts.clusterWait("check the legacy database in " + req.namespace())
-                .checkDatabaseBack(
-                    new ClusterActivities.DatabaseCheckRequest(
-                        req.namespace(),
-                        req.dbDeployment(),
-                        req.dbUser(),
-                        preflight.systemIdentifier(),
-                        UpgradeActivities.DATABASE_CHECK.toSeconds())),
-        r -> r.summary());
-  }
-
   <T> T step(RunbookStep s, Supplier<T> body, Function<T, String> summary) {
     return steps.run(s.id(), s.describe(facts()), body, summary);
   }
@@ -307,7 +298,7 @@ final class UpgradeSteps {
     return new RunbookStep.Facts(req, host, hostDir, migrationDiff, finalDiff);
   }
 
-  private void helmUpgrade(
+  void helmUpgrade(
       RunbookStep s, String version, List<String> valuesFiles, Map<String, String> set) {
     String summary =
         "helm upgrade %s/%s %s (%s)".formatted(req.namespace(), req.release(), version, s.id());
@@ -328,13 +319,24 @@ final class UpgradeSteps {
   }
 
   ValuesActivities.ValuesResult values(RunbookStep s, ValuesActivities.Kind kind, boolean dryRun) {
+    return values(s, new ValuesActivities.ValuesRequest(req.valuesFile(), hostDir, kind, dryRun));
+  }
+
+  /** A dry-run rendering that checks the CNPG storage against {@code minStorageBytes}. */
+  private ValuesActivities.ValuesResult values(
+      RunbookStep s, ValuesActivities.Kind kind, long minStorageBytes) {
+    return values(
+        s,
+        new ValuesActivities.ValuesRequest(req.valuesFile(), hostDir, kind, true, minStorageBytes));
+  }
+
+  private ValuesActivities.ValuesResult values(RunbookStep s, ValuesActivities.ValuesRequest v) {
     return step(
         s,
         () ->
-            acts.values(kind.name().toLowerCase() + " values from " + req.valuesFile())
-                .prepareValues(
-                    new ValuesActivities.ValuesRequest(req.valuesFile(), hostDir, kind, dryRun)),
-        r -> (dryRun ? "would write " : "wrote ") + r.path());
+            acts.values(v.kind().name().toLowerCase() + " values from " + req.valuesFile())
+                .prepareValues(v),
+        r -> (v.dryRun() ? "would write " : "wrote ") + r.path());
   }
 
   void requireVerifiedBackup(String before) {
@@ -346,8 +348,12 @@ final class UpgradeSteps {
 
   /** The dry run: both values files computed but not written, and each step's planned change. */
   List<PlannedChange> plan() {
-    migrationDiff = values(PREPARE_MIGRATION_VALUES, ValuesActivities.Kind.MIGRATION, true).diff();
-    finalDiff = values(PREPARE_FINAL_VALUES, ValuesActivities.Kind.FINAL, true).diff();
+    if (migrationDiff == null) {
+      // Histories from before Changes.VALUES_AT_PREFLIGHT render them here.
+      migrationDiff =
+          values(PREPARE_MIGRATION_VALUES, ValuesActivities.Kind.MIGRATION, true).diff();
+      finalDiff = values(PREPARE_FINAL_VALUES, ValuesActivities.Kind.FINAL, true).diff();
+    }
     return RunbookStep.plan(facts());
   }
 
@@ -357,19 +363,12 @@ final class UpgradeSteps {
     return new ManualRestoreWorkflow.ManualRestoreRequest(req, acts.hostQueue(), hostDir, backup);
   }
 
-  String workflowId() {
-    return workflowId;
+  UpgradeActivities acts() {
+    return acts;
   }
 
-  /** Compensation: the current version with the user's values, not stopped, and its services. */
-  void redeployCurrent() {
-    helmUpgrade(PUT_BACK_IN_SERVICE, req.currentVersion(), List.of(req.valuesFile()), Map.of());
-    step(
-        AWAIT_SERVICES_BACK,
-        () ->
-            acts.clusterWait("wait for OpsChain back in " + req.namespace())
-                .awaitRolloutComplete(UpgradeActivities.waitFor(req, req.restartDeployments())),
-        r -> r.summary());
+  String workflowId() {
+    return workflowId;
   }
 
   ClusterActivities.PreflightResult preflightResult() {

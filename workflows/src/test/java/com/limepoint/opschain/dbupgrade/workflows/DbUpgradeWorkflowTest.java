@@ -57,7 +57,7 @@ class DbUpgradeWorkflowTest {
           .setDoNotStart(true)
           .build();
 
-  static final List<String> PREFLIGHT = calls(CLAIM_HOST, CHECK_FREE_SPACE);
+  static final List<String> PREFLIGHT = calls(CLAIM_HOST, CHECK_FINAL_VALUES);
 
   static final List<String> BEFORE_BACKUP_GATE = calls(STOP_OPSCHAIN, PREPARE_MIGRATION_VALUES);
 
@@ -522,6 +522,33 @@ class DbUpgradeWorkflowTest {
         .doesNotContain("Helm.upgrade:redeployWithoutStopDatabase");
     assertThat(helmSet("redeployStopped")).doesNotContainKey("stopDatabase");
     assertThat(report.approvals()).extracting(ApprovalEntry::via).containsOnly("skipGates");
+  }
+
+  @Test
+  void unusableValuesFailBeforeTheStartGateAndChangeNothing(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    org.mockito.Mockito.doThrow(
+            ApplicationFailure.newNonRetryableFailure(
+                "values.yaml: db.cnpg.storage.size 10Gi (10737418240 bytes) is smaller than the"
+                    + " database (12884901888 bytes)",
+                FailureTypes.INVALID_VALUES))
+        .when(fakes.values)
+        .prepareValues(any());
+    fakes.register(env, worker);
+    start(client, worker.getTaskQueue(), request());
+
+    WorkflowFailedException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            WorkflowFailedException.class, () -> result(client, "opschain"));
+
+    assertThat(Failures.describe(e.getCause())).contains("InvalidValues", "smaller than");
+    assertThat(fakes.calls())
+        .endsWith("Values.prepareValues:MIGRATION")
+        .noneMatch(c -> c.startsWith("Helm.upgrade"));
+    ValuesActivities.ValuesRequest checked =
+        (ValuesActivities.ValuesRequest) fakes.arguments().get(fakes.arguments().size() - 1);
+    assertThat(checked.dryRun()).isTrue();
+    assertThat(checked.minStorageBytes()).isEqualTo(1_000_000L);
   }
 
   @Test

@@ -103,7 +103,8 @@ class StopsAfterPointOfNoReturnTest {
                         new ValuesActivities.ValuesResult("/backup/values.final.yaml", "diff"))
                     .when(f.values)
                     .prepareValues(
-                        argThat(v -> v != null && v.kind() == ValuesActivities.Kind.FINAL))),
+                        argThat(v ->
+                            v != null && v.kind() == ValuesActivities.Kind.FINAL && !v.dryRun()))),
         place(
             "finalizeUpgrade",
             "Helm.upgrade:finalizeUpgrade",
@@ -155,13 +156,15 @@ class StopsAfterPointOfNoReturnTest {
         .contains(step + " failed after the point of no return", "Nothing was undone");
     assertThat(stopped.openGate().evidence().details()).anyMatch(d -> d.startsWith("state: "));
     assertThat(stopped.openGate().deadline()).as("waits for a person").isNull();
-    assertThat(Collections.frequency(fakes.calls(), call)).isEqualTo(1);
+    int callsAtTheStop = Collections.frequency(fakes.calls(), call);
     gates.addAll(approveEveryGateUntil(wf, null));
 
     UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
 
     assertThat(report.outcome()).isEqualTo(Outcome.COMPLETED);
-    assertThat(Collections.frequency(fakes.calls(), call)).isEqualTo(2);
+    assertThat(Collections.frequency(fakes.calls(), call))
+        .as("approving RETRY_STEP ran the step once more")
+        .isEqualTo(callsAtTheStop + 1);
     assertThat(gates).containsOnlyOnce(Gate.RETRY_STEP);
     if (!step.equals("manualRestore")) {
       assertThat(gates).as("only a failed import opens it").doesNotContain(Gate.MANUAL_RESTORE);

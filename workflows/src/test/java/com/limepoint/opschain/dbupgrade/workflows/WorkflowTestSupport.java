@@ -115,7 +115,12 @@ final class WorkflowTestSupport {
           switch (s.activity()) {
             case "Helm.upgrade" -> ":" + s.id();
             case "Values.prepareValues" ->
-                ":" + s.id().replace("prepare", "").replace("Values", "").toUpperCase();
+                ":"
+                    + s.id()
+                        .replace("prepare", "")
+                        .replace("check", "")
+                        .replace("Values", "")
+                        .toUpperCase();
             case "Cnpg.setHibernation" -> s == RunbookStep.HIBERNATE_ON ? ":on" : ":off";
             default -> "";
           };
