@@ -10,7 +10,6 @@ import com.limepoint.opschain.dbupgrade.kube.Waits;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.Resource;
@@ -127,40 +126,29 @@ public class CnpgActivitiesImpl implements CnpgActivities {
     return Optional.empty();
   }
 
+  /**
+   * The same lookup as the preflight's ({@link CnpgOperator}): an operator the worker's role cannot
+   * see passes when the CRD is served; a missing or unready one fails, retryably.
+   */
   @Override
   public ChangeResult checkOperator(ClusterRequest r) {
-    Deployment op;
-    try {
-      op =
-          client
-              .apps()
-              .deployments()
-              .inNamespace("cnpg-system")
-              .withName("cnpg-controller-manager")
-              .get();
-    } catch (KubernetesClientException e) {
-      if (e.getCode() != 403) {
-        throw e;
+    CnpgOperator.Sighting seen = CnpgOperator.find(client, r.namespace());
+    switch (seen.state()) {
+      case RUNNING -> {
+        return ChangeResult.unchanged(seen.describe());
       }
-      // A namespace-scoped role cannot see the operator's namespace; the served CRD is what it can
-      // check.
-      client
-          .genericKubernetesResources(CnpgClusters.API, CnpgClusters.KIND)
-          .inNamespace(r.namespace())
-          .list();
-      return ChangeResult.unchanged(
-          "CNPG CRD served; the operator's namespace is not visible to a namespaced role");
+      case NOT_VISIBLE -> {
+        if (CnpgOperator.crdServed(client, r.namespace())) {
+          return ChangeResult.unchanged(seen.describe() + "; the CRD is installed");
+        }
+        throw ApplicationFailure.newFailure(
+            seen.describe()
+                + ", and CRD clusters.postgresql.cnpg.io is not installed: install the CNPG"
+                + " operator first",
+            "OperatorNotReady");
+      }
+      default -> throw ApplicationFailure.newFailure(seen.describe(), "OperatorNotReady");
     }
-    if (op == null
-        || op.getStatus() == null
-        || op.getStatus().getReadyReplicas() == null
-        || op.getStatus().getReadyReplicas() < 1) {
-      throw ApplicationFailure.newFailure(
-          "the CNPG operator (cnpg-system/cnpg-controller-manager) is not running",
-          "OperatorNotReady");
-    }
-    return ChangeResult.unchanged(
-        "CNPG operator running (" + op.getStatus().getReadyReplicas() + " ready)");
   }
 
   @Override

@@ -3,9 +3,9 @@ package com.limepoint.opschain.dbupgrade.kube;
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities.PreflightRequest;
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities.PreflightResult;
 import com.limepoint.opschain.dbupgrade.cnpg.CnpgClusters;
+import com.limepoint.opschain.dbupgrade.cnpg.CnpgOperator;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectAccessReview;
 import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectAccessReviewBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -21,8 +21,6 @@ import java.util.List;
  * changed nothing. One instance per request: the legacy database's checks build on each other.
  */
 final class PreflightChecks {
-  static final String OPERATOR_NAMESPACE = "cnpg-system";
-  static final String OPERATOR_DEPLOYMENT = "cnpg-controller-manager";
   private static final Duration SHORT = Duration.ofMinutes(2);
 
   /** What one check found: a line of evidence, or problems. */
@@ -45,6 +43,7 @@ final class PreflightChecks {
   private String pod;
   private long size;
   private String[] identity;
+  private boolean crdServed;
 
   PreflightChecks(
       KubernetesClient client,
@@ -150,34 +149,25 @@ final class PreflightChecks {
   }
 
   Evidence cnpgCrd() {
-    try {
-      client.genericKubernetesResources(CnpgClusters.API, CnpgClusters.KIND).inNamespace(ns).list();
-      return Evidence.ok("CRD clusters.postgresql.cnpg.io is installed");
-    } catch (KubernetesClientException e) {
-      if (e.getCode() != 404) {
-        throw e;
-      }
-      return Evidence.problem(
-          "CRD clusters.postgresql.cnpg.io is not installed: install the CNPG operator first");
-    }
+    crdServed = CnpgOperator.crdServed(client, ns);
+    return crdServed
+        ? Evidence.ok("CRD clusters.postgresql.cnpg.io is installed")
+        : Evidence.problem(
+            "CRD clusters.postgresql.cnpg.io is not installed: install the CNPG operator first");
   }
 
+  /**
+   * The operator's Deployment, found by its label (see {@link CnpgOperator}). One the worker's role
+   * cannot see is evidence, not a problem: the CRD check above is what it can check.
+   */
   Evidence cnpgOperator() {
-    String operator = "the CNPG operator (" + OPERATOR_NAMESPACE + "/" + OPERATOR_DEPLOYMENT + ")";
-    try {
-      Deployment op = workloads.deployment(OPERATOR_NAMESPACE, OPERATOR_DEPLOYMENT);
-      if (op == null) {
-        return Evidence.problem(operator + " is not installed");
-      }
-      return Workloads.available(op)
-          ? Evidence.ok("CNPG operator ready")
-          : Evidence.problem(operator + " is not ready");
-    } catch (KubernetesClientException e) {
-      if (e.getCode() != 403) {
-        throw e;
-      }
-      return Evidence.ok("CNPG operator not visible with a namespaced role; the CRD is");
-    }
+    CnpgOperator.Sighting seen = CnpgOperator.find(client, ns);
+    return switch (seen.state()) {
+      case RUNNING -> Evidence.ok(seen.describe());
+      case NOT_VISIBLE ->
+          Evidence.ok(seen.describe() + (crdServed ? "; the CRD is installed" : ""));
+      case ABSENT, NOT_READY -> Evidence.problem(seen.describe());
+    };
   }
 
   Evidence cnpgCluster(GenericKubernetesResource cluster) {

@@ -33,8 +33,10 @@ final class RbacCoverage {
 
   /**
    * "group/resource verb" for one "METHOD path?query". Not needed from the Role: the
-   * SelfSubjectAccessReviews (allowed to every authenticated user), reading the namespace itself
-   * (cluster-scoped) and the operator's namespace (both tolerate 403 in the code).
+   * SelfSubjectAccessReviews (allowed to every authenticated user), the cluster-scoped reads (the
+   * namespace itself, the CNPG operator's Deployment looked up in all namespaces) and the
+   * operator's default namespace cnpg-system (all tolerate 403 in the code: CnpgOperator,
+   * PreflightChecks).
    */
   static Set<String> needs(String call) {
     String method = call.substring(0, call.indexOf(' '));

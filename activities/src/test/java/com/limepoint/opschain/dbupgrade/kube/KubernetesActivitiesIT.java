@@ -99,7 +99,7 @@ class KubernetesActivitiesIT {
     assertThat(r.cnpgServing()).isFalse();
     assertThat(r.checks())
         .anyMatch(c -> c.contains("permissions granted"))
-        .anyMatch(c -> c.contains("CNPG operator ready"))
+        .contains("CNPG operator running: cnpg-system/cnpg-controller-manager (1 ready)")
         .anyMatch(c -> c.contains("CRD clusters.postgresql.cnpg.io is installed"));
     if (db != null) {
       assertThat(r.dbSizeBytes()).isGreaterThan(1_000_000L);
@@ -380,21 +380,89 @@ class KubernetesActivitiesIT {
   }
 
   @Test
-  void theOperatorCheckFallsBackToTheCrdWhenItsNamespaceIsForbidden() {
-    // Forbidden stays forbidden, for the client's own retries too: when the mock's event loop
-    // stalls (its watch close blocks it), the client may time out the first request and retry.
-    for (int nth = 1; nth <= 5; nth++) {
-      box.failRequest(
-          "GET",
-          "/apis/apps/v1/namespaces/cnpg-system/deployments/cnpg-controller-manager",
-          nth,
-          403);
-    }
+  void theOperatorInstalledByItsHelmChartInAnotherNamespaceIsFoundByItsLabels() {
+    // helm upgrade --install cnpg -n cnpg-operator cnpg/cloudnative-pg instead of the manifest
+    removeManifestOperator();
+    box.installCnpgOperatorChart("cnpg", "cnpg-operator");
+    cluster.awaitDeploymentReady(
+        new WaitRequest("cnpg-operator", List.of("cnpg-cloudnative-pg"), 120));
+    String running = "CNPG operator running: cnpg-operator/cnpg-cloudnative-pg (1 ready)";
 
-    var r = cnpg.checkOperator(new CnpgActivities.ClusterRequest(NS, "opschain-db", false));
+    assertThat(cnpg.checkOperator(OPERATOR_REF).summary()).isEqualTo(running);
+    if (db != null) {
+      assertThat(cluster.preflight(preflightRequest(SERVICES)).checks()).contains(running);
+    }
+  }
+
+  @Test
+  void aRoleThatCannotListAllNamespacesFindsTheOperatorInItsDefaultNamespace() {
+    // The chart as its README installs it: release cnpg in cnpg-system.
+    removeManifestOperator();
+    box.installCnpgOperatorChart("cnpg", "cnpg-system");
+    cluster.awaitDeploymentReady(
+        new WaitRequest("cnpg-system", List.of("cnpg-cloudnative-pg"), 120));
+    box.forbid("GET", "^/apis/apps/v1/deployments");
+
+    assertThat(cnpg.checkOperator(OPERATOR_REF).summary())
+        .isEqualTo("CNPG operator running: cnpg-system/cnpg-cloudnative-pg (1 ready)");
+  }
+
+  @Test
+  void anOperatorTheRoleCannotSeeIsSaidInTheEvidenceNotFailed() {
+    // deploy/rbac.yaml's Role: Deployments in the OpsChain namespace only.
+    box.forbid("GET", "^/apis/apps/v1/deployments");
+    box.forbid("GET", "^/apis/apps/v1/namespaces/(?!" + NS + "/)[^/]+/deployments");
+    String notVisible =
+        "CNPG operator not visible to the worker's role (it may not list Deployments in all"
+            + " namespaces nor in cnpg-system; none labelled app.kubernetes.io/name=cloudnative-pg"
+            + " in opschain); the CRD is installed";
+
+    var r = cnpg.checkOperator(OPERATOR_REF);
 
     assertThat(r.changed()).isFalse();
-    assertThat(r.summary()).contains("CRD served", "not visible");
+    assertThat(r.summary()).isEqualTo(notVisible);
+    if (db != null) {
+      assertThat(cluster.preflight(preflightRequest(SERVICES)).checks()).contains(notVisible);
+    }
+  }
+
+  @Test
+  void noOperatorInAnyNamespaceFailsTheCheckAndThePreflight() {
+    removeManifestOperator();
+    String absent =
+        "the CNPG operator is not installed: no Deployment labelled"
+            + " app.kubernetes.io/name=cloudnative-pg in any namespace";
+
+    assertThatThrownBy(() -> cnpg.checkOperator(OPERATOR_REF))
+        .cause()
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo("OperatorNotReady");
+              assertThat(f.getOriginalMessage()).contains(absent);
+            });
+    assertThatThrownBy(() -> cluster.preflight(preflightRequest(SERVICES)))
+        .cause()
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(FailureTypes.PREFLIGHT_FAILED);
+              assertThat(f.getOriginalMessage()).contains(absent);
+            });
+    assertThat(box.activityMutations()).isEmpty();
+  }
+
+  private static final CnpgActivities.ClusterRequest OPERATOR_REF =
+      new CnpgActivities.ClusterRequest(NS, "opschain-db", false);
+
+  /** The fixture installs the operator from the release manifest; these tests install it else. */
+  private void removeManifestOperator() {
+    box.client()
+        .apps()
+        .deployments()
+        .inNamespace("cnpg-system")
+        .withName("cnpg-controller-manager")
+        .delete();
   }
 
   private void awaitRestarted(List<String> deployments) throws InterruptedException {

@@ -79,9 +79,30 @@ public final class ClusterInABox implements AutoCloseable {
         .create();
   }
 
-  /** Installs the CNPG operator's deployment (ready) in {@code cnpg-system}. */
+  /**
+   * Installs the CNPG operator's deployment as the release manifest does: {@code
+   * cnpg-system/cnpg-controller-manager}, labelled (see {@link CnpgOperatorInstalls}).
+   */
   public void installCnpgOperator() {
-    OpsChainFixture.deployment(client, "cnpg-system", "cnpg-controller-manager", 1);
+    CnpgOperatorInstalls.manifest(client);
+  }
+
+  /**
+   * Installs the CNPG operator's deployment as its Helm chart does for {@code helm install
+   * <release> cnpg/cloudnative-pg -n <namespace>}: {@code <release>-cloudnative-pg} in that
+   * namespace, with the chart's labels.
+   */
+  public void installCnpgOperatorChart(String release, String namespace) {
+    CnpgOperatorInstalls.chart(client, release, namespace);
+  }
+
+  /**
+   * Every request of the code under test whose method and path match answers 403 Forbidden, as the
+   * API server answers what the caller's RBAC does not allow (a namespaced Role listing all
+   * namespaces, or reading another namespace).
+   */
+  public void forbid(String method, String pathRegex) {
+    dispatcher.forbid(method, Pattern.compile(pathRegex));
   }
 
   /**

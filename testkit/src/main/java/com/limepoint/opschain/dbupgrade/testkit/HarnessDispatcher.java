@@ -88,6 +88,20 @@ final class HarnessDispatcher extends Dispatcher {
     faults.add(f);
   }
 
+  /** Requests this role may not make: "METHOD path-regex", matched against the path and query. */
+  private final List<Fault> forbidden = new CopyOnWriteArrayList<>();
+
+  void forbid(String method, Pattern path) {
+    forbidden.add(new Fault(method, path, 0, 403, 0));
+  }
+
+  private boolean isForbidden(Call call) {
+    return !CONTROLLER_AGENT.equals(call.userAgent())
+        && forbidden.stream()
+            .anyMatch(f ->
+                f.method.equalsIgnoreCase(call.method()) && f.path.matcher(call.path()).find());
+  }
+
   void onCall(Consumer<Call> listener) {
     listeners.add(listener);
   }
@@ -110,6 +124,19 @@ final class HarnessDispatcher extends Dispatcher {
             System.currentTimeMillis());
     calls.add(call);
     listeners.forEach(l -> l.accept(call));
+    if (isForbidden(call)) {
+      // The shape of the API server's RBAC refusal (reason Forbidden, code 403).
+      return new MockResponse()
+          .setResponseCode(403)
+          .setHeader("Content-Type", "application/json")
+          .setBody(
+              "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"code\":403,"
+                  + "\"reason\":\"Forbidden\",\"message\":\"forbidden by the harness's role: "
+                  + call.method()
+                  + " "
+                  + call.path().replaceAll("[\"\\\\]", "")
+                  + "\"}");
+    }
     Fault fault = CONTROLLER_AGENT.equals(call.userAgent()) ? null : matchFault(call);
     if (fault != null && fault.status > 0) {
       return new MockResponse()
