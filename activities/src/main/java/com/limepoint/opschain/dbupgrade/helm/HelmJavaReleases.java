@@ -18,6 +18,7 @@ import java.util.List;
  */
 public class HelmJavaReleases implements HelmReleases {
   private final Path kubeconfig;
+  private final String kubeconfigContents;
 
   private static boolean loaded;
 
@@ -89,7 +90,19 @@ public class HelmJavaReleases implements HelmReleases {
   }
 
   public HelmJavaReleases(Path kubeconfig) {
+    this(kubeconfig, null);
+  }
+
+  /**
+   * @param context the kubeconfig context to use (the worker's OPSCHAIN_KUBE_CONTEXT), null: the
+   *     kubeconfig's current one
+   */
+  public HelmJavaReleases(Path kubeconfig, String context) {
     this.kubeconfig = kubeconfig;
+    this.kubeconfigContents =
+        context == null || context.isBlank()
+            ? null
+            : KubeContext.contents(kubeconfig, context, System.getenv());
   }
 
   @Override
@@ -100,7 +113,9 @@ public class HelmJavaReleases implements HelmReleases {
   private List<Revision> historyOf(String namespace, String release) {
     try {
       var cmd = Helm.history(release).withNamespace(namespace);
-      if (kubeconfig != null) {
+      if (kubeconfigContents != null) {
+        cmd.withKubeConfigContents(kubeconfigContents);
+      } else if (kubeconfig != null) {
         cmd.withKubeConfig(kubeconfig);
       }
       return cmd.call().stream()
@@ -177,7 +192,9 @@ public class HelmJavaReleases implements HelmReleases {
     if (call.atomic()) {
       cmd.atomic();
     }
-    if (kubeconfig != null) {
+    if (kubeconfigContents != null) {
+      cmd.withKubeConfigContents(kubeconfigContents);
+    } else if (kubeconfig != null) {
       cmd.withKubeConfig(kubeconfig);
     }
     return cmd;

@@ -25,7 +25,18 @@ public final class HelmMain {
 
   /** One operation: {@code history}, {@code upgrade} or {@code render}. */
   public record Request(
-      String operation, String kubeconfig, String namespace, String release, HelmCall call) {}
+      String operation,
+      String kubeconfig,
+      String namespace,
+      String release,
+      HelmCall call,
+      String kubeContext) {
+
+    public Request(
+        String operation, String kubeconfig, String namespace, String release, HelmCall call) {
+      this(operation, kubeconfig, namespace, release, call, null);
+    }
+  }
 
   /** What a failed operation threw: an ApplicationFailure's type, or null for any other error. */
   public record Failure(String message, String type, boolean nonRetryable) {}
@@ -65,7 +76,8 @@ public final class HelmMain {
 
   static Response run(Request r) {
     HelmJavaReleases helm =
-        new HelmJavaReleases(r.kubeconfig() == null ? null : Path.of(r.kubeconfig()));
+        new HelmJavaReleases(
+            r.kubeconfig() == null ? null : Path.of(r.kubeconfig()), r.kubeContext());
     return switch (r.operation()) {
       case "history" -> new Response(helm.history(r.namespace(), r.release()), null, null, null);
       case "upgrade" -> new Response(null, helm.upgrade(r.call()), null, null);

@@ -45,14 +45,24 @@ public class HelmProcessReleases implements HelmReleases {
   private static final int STDERR_TAIL = 4096;
 
   private final Path kubeconfig;
+  private final String kubeContext;
   private final List<String> java;
   private final Path tmp;
   private final ObjectMapper json = new ObjectMapper();
 
   /** Runs Helm with this JVM's {@code java} and class path. */
   public HelmProcessReleases(Path kubeconfig) {
+    this(kubeconfig, null);
+  }
+
+  /**
+   * @param kubeContext the worker's kubeconfig context: Helm gets the same one as fabric8 (null:
+   *     the kubeconfig's current context)
+   */
+  public HelmProcessReleases(Path kubeconfig, String kubeContext) {
     this(
         kubeconfig,
+        kubeContext,
         List.of(
             Path.of(System.getProperty("java.home"), "bin", "java").toString(),
             "-cp",
@@ -65,19 +75,26 @@ public class HelmProcessReleases implements HelmReleases {
    * directory is made in {@code tmp}.
    */
   HelmProcessReleases(Path kubeconfig, List<String> java, Path tmp) {
+    this(kubeconfig, null, java, tmp);
+  }
+
+  HelmProcessReleases(Path kubeconfig, String kubeContext, List<String> java, Path tmp) {
     this.kubeconfig = kubeconfig;
+    this.kubeContext = kubeContext;
     this.java = List.copyOf(java);
     this.tmp = tmp;
   }
 
   @Override
   public List<Revision> history(String namespace, String release) {
-    return run(new Request("history", kubeconfig(), namespace, release, null)).history();
+    return run(new Request("history", kubeconfig(), namespace, release, null, kubeContext))
+        .history();
   }
 
   @Override
   public Revision upgrade(HelmCall call) {
-    return run(new Request("upgrade", kubeconfig(), call.namespace(), call.release(), call))
+    return run(new Request(
+            "upgrade", kubeconfig(), call.namespace(), call.release(), call, kubeContext))
         .revision();
   }
 
@@ -88,7 +105,8 @@ public class HelmProcessReleases implements HelmReleases {
 
   @Override
   public String render(HelmCall call) {
-    return run(new Request("render", kubeconfig(), call.namespace(), call.release(), call))
+    return run(new Request(
+            "render", kubeconfig(), call.namespace(), call.release(), call, kubeContext))
         .manifest();
   }
 

@@ -12,20 +12,36 @@ public class HostActivitiesImpl implements HostActivities {
 
   private final boolean searchAttributes;
   private final java.util.List<String> defaultApprovers;
+  private final ClusterIdentity cluster;
+  private final String clusterQueue;
 
   public HostActivitiesImpl(String host, String hostQueue) {
     this(host, hostQueue, false, java.util.List.of());
   }
 
-  /**
-   * @param searchAttributes the worker's configuration says the search attributes are registered
-   * @param defaultApprovers who may approve gates when a request names no approvers
-   */
   public HostActivitiesImpl(
       String host,
       String hostQueue,
       boolean searchAttributes,
       java.util.List<String> defaultApprovers) {
+    this(host, hostQueue, searchAttributes, defaultApprovers, null, null);
+  }
+
+  /**
+   * @param searchAttributes the worker's configuration says the search attributes are registered
+   * @param defaultApprovers who may approve gates when a request names no approvers
+   * @param cluster the cluster this worker talks to; with {@code clusterQueue}, the queue only its
+   *     workers poll (null: the Kubernetes activities stay on the shared queue)
+   */
+  public HostActivitiesImpl(
+      String host,
+      String hostQueue,
+      boolean searchAttributes,
+      java.util.List<String> defaultApprovers,
+      ClusterIdentity cluster,
+      String clusterQueue) {
+    this.cluster = cluster;
+    this.clusterQueue = clusterQueue;
     this.host = host;
     this.hostQueue = hostQueue;
     this.searchAttributes = searchAttributes;
@@ -35,6 +51,12 @@ public class HostActivitiesImpl implements HostActivities {
 
   @Override
   public HostQueue claimHost(ClaimRequest request) {
-    return new HostQueue(host, hostQueue, searchAttributes, defaultApprovers);
+    return new HostQueue(
+        host,
+        hostQueue,
+        searchAttributes,
+        defaultApprovers,
+        cluster == null ? null : cluster.id(),
+        clusterQueue);
   }
 }

@@ -172,7 +172,7 @@ class DevModeIT {
     var h = new com.fasterxml.jackson.databind.ObjectMapper().readTree(health.body());
     assertThat(h.get("status").asText()).isEqualTo("UP");
     assertThat(h.at("/details/temporal/status").asText()).isEqualTo("UP");
-    assertThat(h.at("/details/temporal/details/taskQueues/0").asText())
+    assertThat(h.at("/details/temporal/details/taskQueue").asText())
         .isEqualTo("opschain-db-upgrade");
     assertThat(h.at("/details/kubernetes/status").asText()).isEqualTo("UP");
     // The probes deploy/worker.yaml uses.

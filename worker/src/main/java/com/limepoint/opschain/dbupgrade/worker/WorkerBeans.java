@@ -121,7 +121,7 @@ public class WorkerBeans {
   @Requires(notEnv = "dev")
   @Requires(property = "opschain.demo-chart", notEquals = "true")
   HelmReleases helmReleases(WorkerConfig c) {
-    return new HelmProcessReleases(kubeconfigPath(c));
+    return new HelmProcessReleases(kubeconfigPath(c), c.kubeContext());
   }
 
   private static Path kubeconfigPath(WorkerConfig c) {

@@ -15,7 +15,7 @@ import java.util.List;
  * runbook's, and a local Temporal on {@code localhost:7233}.
  *
  * @param host this worker's host name; its file-affine activities poll {@code
- *     <taskQueue>-host-<host>}
+ *     <taskQueue>-host-<host>-<cluster>}
  * @param tlsCert mTLS client certificate (PEM) for Temporal Cloud, with {@code tlsKey} (PKCS#8)
  * @param apiKey Temporal Cloud API key; prefer the environment variable to the file
  * @param shutdownGrace how long a stopping worker waits for running activities
@@ -55,8 +55,16 @@ public record WorkerConfig(
     }
   }
 
-  /** The task queue only this host's worker polls (backup files, values, Helm). */
-  public String hostQueue() {
-    return taskQueue + "-host-" + hostName();
+  /**
+   * The task queue only this host's worker polls (backup files, values, Helm), for the cluster it
+   * talks to: {@code <taskQueue>-host-<host>-<cluster>}.
+   */
+  public String hostQueue(String cluster) {
+    return taskQueue + "-host-" + hostName() + "-" + cluster;
+  }
+
+  /** The task queue every worker of one cluster polls for the Kubernetes activities. */
+  public String clusterQueue(String cluster) {
+    return taskQueue + "-cluster-" + cluster;
   }
 }

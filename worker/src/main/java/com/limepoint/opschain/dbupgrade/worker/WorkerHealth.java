@@ -41,7 +41,7 @@ public final class WorkerHealth {
       Map<String, Object> details = new LinkedHashMap<>();
       details.put("target", config.temporalTarget());
       details.put("namespace", config.temporalNamespace());
-      details.put("taskQueues", java.util.List.of(config.taskQueue(), config.hostQueue()));
+      details.put("taskQueue", config.taskQueue());
       details.put(
           "serverVersion", info.getServerVersion().isEmpty() ? "unknown" : info.getServerVersion());
       healthStatus = HealthStatus.UP;

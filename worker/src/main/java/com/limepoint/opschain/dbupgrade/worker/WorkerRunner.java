@@ -5,6 +5,7 @@ import com.limepoint.opschain.dbupgrade.cnpg.CnpgActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.helm.HelmActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
 import com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.kube.ClusterIdentity;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import com.limepoint.opschain.dbupgrade.kube.HostActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
@@ -48,16 +49,26 @@ public class WorkerRunner {
   @PostConstruct
   void start() {
     String host = config.hostName();
+    ClusterIdentity cluster = ClusterIdentity.of(kube);
+    String hostQueue = config.hostQueue(cluster.shortId());
+    String clusterQueue = config.clusterQueue(cluster.shortId());
     Worker shared = factory.newWorker(config.taskQueue());
     shared.registerWorkflowImplementationTypes(
         DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
     shared.registerActivitiesImplementations(
         new HostActivitiesImpl(
-            host, config.hostQueue(), config.searchAttributes(), config.approvers()),
+            host, hostQueue, config.searchAttributes(), config.approvers(), cluster, clusterQueue),
+        // On the shared queue too, for upgrades started before the cluster queue existed.
         new ClusterActivitiesImpl(kube),
         new CnpgActivitiesImpl(kube),
         new RestorePodActivitiesImpl(kube));
-    Worker files = factory.newWorker(config.hostQueue());
+    factory
+        .newWorker(clusterQueue)
+        .registerActivitiesImplementations(
+            new ClusterActivitiesImpl(kube),
+            new CnpgActivitiesImpl(kube),
+            new RestorePodActivitiesImpl(kube));
+    Worker files = factory.newWorker(hostQueue);
     files.registerActivitiesImplementations(
         new BackupActivitiesImpl(kube, host),
         new HelmActivitiesImpl(helm),
@@ -65,9 +76,12 @@ public class WorkerRunner {
     Heartbeats.reportTo(factory.getWorkflowClient());
     factory.start();
     log.info(
-        "polling {} and {} on {} (namespace {})",
+        "cluster {} ({}); polling {}, {} and {} on {} (namespace {})",
+        cluster.id(),
+        cluster.source(),
         config.taskQueue(),
-        config.hostQueue(),
+        clusterQueue,
+        hostQueue,
         config.temporalTarget(),
         config.temporalNamespace());
   }

@@ -25,19 +25,33 @@ public interface HostActivities {
    *     OpsChainNamespace} and {@code UpgradePhase} registered, so the workflow may set them
    *     (setting an unregistered one would fail every workflow task)
    * @param defaultApprovers the worker's default approvers, for requests that name none
+   * @param cluster the identity of the Kubernetes cluster the worker talks to (its kube-system
+   *     namespace UID); null from workers before it was reported
+   * @param clusterQueue the task queue that only workers of that cluster poll, for the Kubernetes
+   *     activities; null from workers before it existed
    */
   record HostQueue(
-      String host, String taskQueue, boolean searchAttributes, List<String> defaultApprovers) {
+      String host,
+      String taskQueue,
+      boolean searchAttributes,
+      List<String> defaultApprovers,
+      String cluster,
+      String clusterQueue) {
     public HostQueue {
       defaultApprovers = defaultApprovers == null ? List.of() : List.copyOf(defaultApprovers);
     }
 
     public HostQueue(String host, String taskQueue) {
-      this(host, taskQueue, false, List.of());
+      this(host, taskQueue, false, List.of(), null, null);
     }
 
     public HostQueue(String host, String taskQueue, boolean searchAttributes) {
-      this(host, taskQueue, searchAttributes, List.of());
+      this(host, taskQueue, searchAttributes, List.of(), null, null);
+    }
+
+    public HostQueue(
+        String host, String taskQueue, boolean searchAttributes, List<String> defaultApprovers) {
+      this(host, taskQueue, searchAttributes, defaultApprovers, null, null);
     }
   }
 }

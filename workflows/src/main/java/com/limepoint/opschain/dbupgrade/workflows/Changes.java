@@ -32,4 +32,10 @@ final class Changes {
    * run, and the migration values' CNPG storage must hold the database.
    */
   static final String VALUES_AT_PREFLIGHT = "values-at-preflight";
+
+  /**
+   * Version 1: after claimHost, the Kubernetes activities run on the task queue of the claimed
+   * worker's cluster ({@code <taskQueue>-cluster-<id>}), which only workers of that cluster poll.
+   */
+  static final String CLUSTER_QUEUE = "cluster-queue";
 }

@@ -61,6 +61,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private boolean pointOfNoReturnPassed;
   private boolean manualRestore;
   private boolean continuable;
+  private String cluster;
   private CancellationScope reversibleScope;
 
   @Override
@@ -85,7 +86,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     if (req.dryRunRequested()) {
       return plan();
     }
-    passOrChangeNothing(Gate.START, GateEvidences.start(facts(), preflight(), release));
+    passOrChangeNothing(Gate.START, GateEvidences.start(facts(), preflight(), release, cluster));
     runReversibly(() -> {
       runbook.stopOpsChain();
       runbook.scaleDbUp();
@@ -129,6 +130,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
 
   private void claimHost() {
     HostActivities.HostQueue q = runbook.claimHost();
+    cluster = q.cluster();
     if (req.approvers().isEmpty() && !q.defaultApprovers().isEmpty()) {
       // The request names no approvers: the worker's configured defaults apply.
       gates.useApprovers(q.defaultApprovers());

@@ -19,9 +19,16 @@ final class GateEvidences {
   static GateEvidence start(
       RunbookStep.Facts f,
       ClusterActivities.PreflightResult preflight,
-      HelmActivities.ReleaseInfo release) {
+      HelmActivities.ReleaseInfo release,
+      String cluster) {
     UpgradeRequest req = f.req();
     List<String> details = new ArrayList<>(preflight.checks());
+    if (cluster != null) {
+      details.add(
+          "Kubernetes cluster "
+              + cluster
+              + " (kube-system uid): every step runs on this cluster's workers only");
+    }
     details.add(
         "release "
             + req.release()

@@ -26,9 +26,21 @@ public interface ManualRestoreWorkflow {
    * @param hostTaskQueue the queue of the host that holds the backup
    * @param hostDir where the backup is on that host
    * @param backup the evidence the BACKUP_VERIFIED gate approved; checked again before any delete
+   * @param clusterTaskQueue the queue of the workers of the parent's cluster, for the Kubernetes
+   *     activities; null: the shared queue (requests from before it existed)
    */
   record ManualRestoreRequest(
-      UpgradeRequest request, String hostTaskQueue, String hostDir, BackupEvidence backup) {}
+      UpgradeRequest request,
+      String hostTaskQueue,
+      String hostDir,
+      BackupEvidence backup,
+      String clusterTaskQueue) {
+
+    public ManualRestoreRequest(
+        UpgradeRequest request, String hostTaskQueue, String hostDir, BackupEvidence backup) {
+      this(request, hostTaskQueue, hostDir, backup, null);
+    }
+  }
 
   record ManualRestoreResult(List<StepStatus> steps, String controlData) {}
 }

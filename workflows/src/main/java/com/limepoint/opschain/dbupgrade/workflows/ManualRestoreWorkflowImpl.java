@@ -42,7 +42,9 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
     facts = new RunbookStep.Facts(req, null, hostDir, null, null);
     acts =
         new UpgradeActivities(
-            request.hostTaskQueue(), UpgradeRequests.parseDuration(req.importTimeout()));
+            request.hostTaskQueue(),
+            request.clusterTaskQueue(),
+            UpgradeRequests.parseDuration(req.importTimeout()));
 
     checkRequirements(request.backup());
     deleteCluster();

@@ -77,6 +77,7 @@ final class UpgradeActivities {
   static final Duration WAIT_MARGIN = Duration.ofMinutes(5);
 
   private final String hostQueue;
+  private final String clusterQueue;
   private final Duration importTimeout;
 
   /**
@@ -84,7 +85,16 @@ final class UpgradeActivities {
    *     it is known
    */
   UpgradeActivities(String hostQueue, Duration importTimeout) {
+    this(hostQueue, null, importTimeout);
+  }
+
+  /**
+   * @param clusterQueue the task queue only the workers of the run's cluster poll, for the
+   *     Kubernetes activities; null: the shared queue
+   */
+  UpgradeActivities(String hostQueue, String clusterQueue, Duration importTimeout) {
     this.hostQueue = hostQueue;
+    this.clusterQueue = clusterQueue;
     this.importTimeout = importTimeout;
   }
 
@@ -93,7 +103,7 @@ final class UpgradeActivities {
   }
 
   ClusterActivities cluster(String summary) {
-    return stub(ClusterActivities.class, null, API_CALL, null, RETRY, summary);
+    return stub(ClusterActivities.class, clusterQueue, API_CALL, null, RETRY, summary);
   }
 
   ClusterActivities clusterWait(String summary) {
@@ -101,7 +111,7 @@ final class UpgradeActivities {
   }
 
   CnpgActivities cnpg(String summary) {
-    return stub(CnpgActivities.class, null, API_CALL, null, RETRY, summary);
+    return stub(CnpgActivities.class, clusterQueue, API_CALL, null, RETRY, summary);
   }
 
   CnpgActivities cnpgWait(String summary) {
@@ -109,7 +119,8 @@ final class UpgradeActivities {
   }
 
   RestorePodActivities restorePod(String summary) {
-    return stub(RestorePodActivities.class, null, RESTORE_EXEC, HEARTBEAT, RETRY_LONG, summary);
+    return stub(
+        RestorePodActivities.class, clusterQueue, RESTORE_EXEC, HEARTBEAT, RETRY_LONG, summary);
   }
 
   BackupActivities backup(String summary) {
@@ -170,15 +181,22 @@ final class UpgradeActivities {
     return hostQueue;
   }
 
+  String clusterQueue() {
+    return clusterQueue;
+  }
+
   long importSeconds() {
     return importTimeout.toSeconds();
   }
 
-  private static <T> T waitStub(Class<T> type, Duration waitTime, String summary) {
+  private <T> T waitStub(Class<T> type, Duration waitTime, String summary) {
+    ActivityOptions.Builder b = ActivityOptions.newBuilder();
+    if (clusterQueue != null) {
+      b.setTaskQueue(clusterQueue);
+    }
     return Workflow.newActivityStub(
         type,
-        ActivityOptions.newBuilder()
-            .setStartToCloseTimeout(waitTime)
+        b.setStartToCloseTimeout(waitTime)
             .setScheduleToCloseTimeout(waitTime.plus(WAIT_MARGIN))
             .setHeartbeatTimeout(HEARTBEAT)
             .setRetryOptions(RETRY_WAIT)

@@ -74,9 +74,15 @@ final class UpgradeSteps {
             () ->
                 acts.host("claim a worker host for " + req.namespace())
                     .claimHost(new HostActivities.ClaimRequest(req.namespace())),
-            r -> "host " + r.host() + ", task queue " + r.taskQueue());
+            r -> "host %s, queue %s, cluster %s".formatted(r.host(), r.taskQueue(), r.cluster()));
     host = q.host();
-    acts = new UpgradeActivities(q.taskQueue(), UpgradeRequests.parseDuration(req.importTimeout()));
+    boolean clusterQueue =
+        Workflow.getVersion(Changes.CLUSTER_QUEUE, Workflow.DEFAULT_VERSION, 1) >= 1;
+    acts =
+        new UpgradeActivities(
+            q.taskQueue(),
+            clusterQueue ? q.clusterQueue() : null,
+            UpgradeRequests.parseDuration(req.importTimeout()));
     return q;
   }
 
@@ -360,7 +366,8 @@ final class UpgradeSteps {
   /** What the manual restore needs from the run: its request, host queue, backup dir and backup. */
   ManualRestoreWorkflow.ManualRestoreRequest manualRestoreRequest() {
     requireVerifiedBackup("the manual restore");
-    return new ManualRestoreWorkflow.ManualRestoreRequest(req, acts.hostQueue(), hostDir, backup);
+    return new ManualRestoreWorkflow.ManualRestoreRequest(
+        req, acts.hostQueue(), hostDir, backup, acts.clusterQueue());
   }
 
   UpgradeActivities acts() {
