@@ -54,6 +54,19 @@ class UpgradeRequestTest {
   }
 
   @Test
+  void pvcNameFollowsClusterNameUnlessGiven() {
+    Map<String, Object> json = new java.util.HashMap<>(validJson());
+    json.put("clusterName", "billing-db");
+    UpgradeRequest derived = UpgradeRequests.validate(UpgradeRequest.fromJson(json), null);
+    json.put("pvcName", "billing-db-2");
+    UpgradeRequest given = UpgradeRequests.validate(UpgradeRequest.fromJson(json), null);
+
+    // CNPG's data PVC of the first instance is <cluster>-1, not the runbook's opschain-db-1.
+    assertThat(derived.pvcName()).isEqualTo("billing-db-1");
+    assertThat(given.pvcName()).isEqualTo("billing-db-2");
+  }
+
+  @Test
   void unknownFieldsAndWrongTypesAreCollectedNotThrown() {
     UpgradeRequest r =
         decode(
