@@ -21,7 +21,7 @@ public interface BackupActivities {
 
   /**
    * {@code pg_basebackup -h 127.0.0.1 -p 5432 -U <dbUser> -D <podBackupDir> -Ft -z --compress=6 -P
-   * -v --wal-method=stream --checkpoint=fast --max-rate=<maxRate>} in the db pod, heartbeating
+   * -vvv --wal-method=stream --checkpoint=fast --max-rate=<maxRate>} in the db pod, heartbeating
    * {@code -P} progress. A complete backup of this workflow (its marker file) is reused; a partial
    * one is cleared and taken again.
    */
