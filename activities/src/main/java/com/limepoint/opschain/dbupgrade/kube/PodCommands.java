@@ -248,4 +248,12 @@ public final class PodCommands {
   public static List<String> controlData(String pgdata) {
     return List.of("pg_controldata", pgdata);
   }
+
+  /**
+   * The command of the restore image's short-lived pod: the server's version, printed and exited
+   * (postgres handles {@code --version} before it checks who runs it; src/backend/main/main.c).
+   */
+  public static List<String> postgresVersion() {
+    return List.of("postgres", "--version");
+  }
 }

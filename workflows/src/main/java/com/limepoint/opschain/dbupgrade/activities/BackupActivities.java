@@ -43,11 +43,27 @@ public interface BackupActivities {
   @ActivityMethod
   BackupEvidence verifyBackup(VerifyRequest request);
 
+  /**
+   * Read-only: the PostgreSQL major version of the backup in {@code hostDir}, from the {@code
+   * PG_VERSION} at the top of its base.tar.gz (the data directory's, not a database's). The manual
+   * restore compares it with the restore image's version; it runs here because the backup is on
+   * this host. A base.tar.gz without it is BACKUP_INVALID.
+   */
+  @ActivityMethod
+  BackupPgVersion backupPgVersion(BackupPgVersionRequest request);
+
   /** Copies the archives into a pod and checks their SHA-256 there; skips files already there. */
   @ActivityMethod
   ChangeResult uploadBackup(UploadRequest request);
 
   record SpaceRequest(String hostDir, long requiredBytes) {}
+
+  record BackupPgVersionRequest(String hostDir) {}
+
+  /**
+   * @param pgVersion the content of PG_VERSION: the major version, such as "15" or "9.6"
+   */
+  record BackupPgVersion(String hostDir, String pgVersion) {}
 
   record BackupRequest(
       String namespace,
