@@ -209,6 +209,25 @@ class RestoreTargetIT {
   }
 
   @Test
+  void theClustersWalVolumeIsNotItsDataVolume() {
+    // CNPG names the WAL PVC <instance>-wal and labels it cnpg.io/pvcRole: PG_WAL (calculator.go).
+    var wal = CnpgPvcs.dataPvc(NS, CLUSTER, 1);
+    wal.getMetadata().setName("opschain-db-1-wal");
+    wal.getMetadata().getLabels().put("cnpg.io/pvcRole", "PG_WAL");
+    box.client().persistentVolumeClaims().resource(wal).create();
+
+    RestoreTargetCheck c =
+        restore.checkRestoreTarget(request("opschain-db-1-wal", ClusterInABox.RESTORE_IMAGE));
+
+    assertThat(c.problems())
+        .singleElement()
+        .asString()
+        .startsWith(
+            "pvcName opschain-db-1-wal is cluster opschain-db's PG_WAL volume (cnpg.io/pvcRole),"
+                + " not its PG_DATA volume");
+  }
+
+  @Test
   void aPvcWithoutCnpgLabelsAndAWrongImageAreBothReported() {
     box.client()
         .persistentVolumeClaims()
