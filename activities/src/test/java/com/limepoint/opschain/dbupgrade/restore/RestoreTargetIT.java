@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities.RestoreTargetCheck;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities.RestoreTargetRequest;
+import com.limepoint.opschain.dbupgrade.e2e.RbacCoverage;
 import com.limepoint.opschain.dbupgrade.kube.SameRun;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.CnpgPvcs;
@@ -19,6 +20,7 @@ import io.temporal.failure.ApplicationFailure;
 import io.temporal.testing.TestActivityEnvironment;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -302,6 +304,19 @@ class RestoreTargetIT {
     }
     assertThat(ended - beats.get(beats.size() - 1)).isLessThan(Duration.ofSeconds(10).toNanos());
     thePodIsGone();
+  }
+
+  @Test
+  void everyCallTheCheckMakesIsGrantedByTheRole() throws Exception {
+    clusterPvc(CLUSTER);
+    restore.checkRestoreTarget(request("opschain-db-1", ClusterInABox.RESTORE_IMAGE));
+
+    Set<String> needed = new java.util.TreeSet<>();
+    box.activityRequests().forEach(r -> needed.addAll(RbacCoverage.needs(r)));
+
+    assertThat(needed)
+        .contains("/persistentvolumeclaims get", "/pods create", "/pods delete", "/pods/log get");
+    assertThat(RbacCoverage.granted()).containsAll(needed);
   }
 
   private static Watcher<Pod> added(List<Pod> out) {
