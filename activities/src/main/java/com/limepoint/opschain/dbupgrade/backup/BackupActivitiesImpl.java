@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
 /**
  * {@link BackupActivities} on fabric8 exec and the worker host's file system. Each activity
  * delegates: {@link FreeSpace}, {@link PgBasebackup} and {@link PodFiles} (takeBackup), {@link
- * ResumableDownload} (copyBackupOut), {@link BackupVerifier}, {@link ResumableUpload}.
+ * ResumableDownload} (copyBackupOut), {@link BackupVerifier}, {@link BaseArchive}
+ * (backupPgVersion), {@link ResumableUpload}.
  */
 public class BackupActivitiesImpl implements BackupActivities {
   private static final Logger log = LoggerFactory.getLogger(BackupActivitiesImpl.class);
@@ -111,6 +112,11 @@ public class BackupActivitiesImpl implements BackupActivities {
   @Override
   public BackupEvidence verifyBackup(VerifyRequest r) {
     return new BackupVerifier(host, r).verify();
+  }
+
+  @Override
+  public BackupPgVersion backupPgVersion(BackupPgVersionRequest r) {
+    return BaseArchive.pgVersion(r);
   }
 
   @Override

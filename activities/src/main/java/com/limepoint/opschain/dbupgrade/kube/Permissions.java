@@ -38,6 +38,7 @@ public final class Permissions {
           new Access("", "pods", "exec", "create"),
           new Access("", "pods", "exec", "get"),
           new Access("", "pods", "log", "get"),
+          new Access("", "persistentvolumeclaims", "", "get"),
           new Access("batch", "jobs", "", "get"),
           new Access("postgresql.cnpg.io", "clusters", "", "get"),
           new Access("postgresql.cnpg.io", "clusters", "", "list"),

@@ -10,7 +10,11 @@ import java.util.List;
 public final class PodCommands {
   private PodCommands() {}
 
-  /** The runbook's backup, with its flags (-P for progress; -v for the log). */
+  /**
+   * The runbook's backup, with its flags as the runbook writes them (-P for progress; -vvv for the
+   * log: PostgreSQL 15's pg_basebackup.c counts each -v but only tests {@code if (verbose)}, so
+   * -vvv logs what -v does, to stderr).
+   */
   public static List<String> pgBasebackup(String dir, String user, String maxRate) {
     return List.of(
         "pg_basebackup",
@@ -26,7 +30,7 @@ public final class PodCommands {
         "-z",
         "--compress=6",
         "-P",
-        "-v",
+        "-vvv",
         "--wal-method=stream",
         "--checkpoint=fast",
         "--max-rate=" + maxRate);
@@ -243,5 +247,13 @@ public final class PodCommands {
 
   public static List<String> controlData(String pgdata) {
     return List.of("pg_controldata", pgdata);
+  }
+
+  /**
+   * The command of the restore image's short-lived pod: the server's version, printed and exited
+   * (postgres handles {@code --version} before it checks who runs it; src/backend/main/main.c).
+   */
+  public static List<String> postgresVersion() {
+    return List.of("postgres", "--version");
   }
 }

@@ -43,11 +43,18 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
   private final KubernetesClient client;
   private final PodExec exec;
   private final PodFence fence;
+  private final RestoreTargets targets;
 
   public RestorePodActivitiesImpl(KubernetesClient client) {
     this.client = client;
     this.exec = new PodExec(client);
     this.fence = new PodFence(exec);
+    this.targets = new RestoreTargets(client);
+  }
+
+  @Override
+  public RestoreTargetCheck checkRestoreTarget(RestoreTargetRequest r) {
+    return targets.check(r);
   }
 
   @Override
@@ -287,7 +294,7 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     return Heartbeats.workflowId() + "/" + Heartbeats.runId();
   }
 
-  private static boolean ours(Pod pod) {
+  static boolean ours(Pod pod) {
     var annotations = pod.getMetadata().getAnnotations();
     return annotations != null && runMarker().equals(annotations.get(RUN_ANNOTATION));
   }

@@ -78,7 +78,7 @@ class BackupRoundTripIT {
     assertThat(again.files()).isEqualTo(taken.files());
     assertThat(box.requests()).filteredOn(r -> r.contains("command=pg_basebackup")).hasSize(1);
     assertThat(taken.files()).extracting(BackupFile::name).contains("base.tar.gz", "pg_wal.tar.gz");
-    // pg_basebackup's -P/-v lines reached Temporal in the heartbeats' log tail (sent from the
+    // pg_basebackup's -P/-vvv lines reached Temporal in the heartbeats' log tail (sent from the
     // activity's thread; the SDK throttles them, so which ones arrive depends on timing, not that
     // some do).
     assertThat(heartbeats)
@@ -134,6 +134,13 @@ class BackupRoundTripIT {
         backup.verifyBackup(new BackupActivities.VerifyRequest(hostDir, copied.files()));
     assertThat(verified.passesVerification()).isTrue();
     assertThat(verified.checks()).anyMatch(c -> c.contains("PG_VERSION and backup_label"));
+    // The backup's major version, read on the host from what pg_basebackup -vvv wrote: the
+    // legacy server's.
+    assertThat(
+            backup
+                .backupPgVersion(new BackupActivities.BackupPgVersionRequest(hostDir))
+                .pgVersion())
+        .isEqualTo(Files.readString(db.pgdata().resolve("PG_VERSION")).strip());
 
     // The manual restore into a new pgdata on the "PVC" of a fresh cluster.
     Path pvc = sandbox.resolve("pvc/data");

@@ -18,7 +18,7 @@ import org.yaml.snakeyaml.Yaml;
  * Maps each API request the activities made to the RBAC verb and resource it needs, and checks them
  * against {@code deploy/rbac.yaml}: every call allowed, and nothing granted that no call used.
  */
-final class RbacCoverage {
+public final class RbacCoverage {
   private static final Set<String> used = new TreeSet<>();
   private static final Set<String> requests = new LinkedHashSet<>();
 
@@ -38,7 +38,7 @@ final class RbacCoverage {
    * operator's default namespace cnpg-system (all tolerate 403 in the code: CnpgOperator,
    * PreflightChecks).
    */
-  static Set<String> needs(String call) {
+  public static Set<String> needs(String call) {
     String method = call.substring(0, call.indexOf(' '));
     String full = call.substring(call.indexOf(' ') + 1);
     String path = full.contains("?") ? full.substring(0, full.indexOf('?')) : full;
@@ -79,7 +79,7 @@ final class RbacCoverage {
   }
 
   @SuppressWarnings("unchecked")
-  static Set<String> granted() throws IOException {
+  public static Set<String> granted() throws IOException {
     Set<String> out = new TreeSet<>();
     for (Object doc : new Yaml().loadAll(Files.readString(Path.of("..", "deploy", "rbac.yaml")))) {
       Map<String, Object> m = (Map<String, Object>) doc;

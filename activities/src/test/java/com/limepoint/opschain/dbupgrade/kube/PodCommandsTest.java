@@ -53,7 +53,7 @@ class PodCommandsTest {
             "-z",
             "--compress=6",
             "-P",
-            "-v",
+            "-vvv",
             "--wal-method=stream",
             "--checkpoint=fast",
             "--max-rate=300M");

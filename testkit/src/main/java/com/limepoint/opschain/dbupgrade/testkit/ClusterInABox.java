@@ -42,7 +42,9 @@ public final class ClusterInABox implements AutoCloseable {
     controller =
         server.createClient(
             b -> b.editOrNewConfig().withUserAgent(HarnessDispatcher.CONTROLLER_AGENT).endConfig());
-    podWatch = controller.pods().inAnyNamespace().watch(new PodsStartRunning(controller));
+    shortLivedPods = new ShortLivedPods(controller, this);
+    podWatch =
+        controller.pods().inAnyNamespace().watch(new PodsStartRunning(controller, shortLivedPods));
     registerCnpgCrd();
     controllers = new Controllers(controller, this);
   }
@@ -155,76 +157,23 @@ public final class ClusterInABox implements AutoCloseable {
 
   private final KubernetesClient controller;
   private final io.fabric8.kubernetes.client.Watch podWatch;
+  private final ShortLivedPods shortLivedPods;
 
-  /** Like the kubelet: a new pod without a status becomes Running and Ready. */
-  private static final class PodsStartRunning
-      implements io.fabric8.kubernetes.client.Watcher<io.fabric8.kubernetes.api.model.Pod> {
-    private final KubernetesClient client;
+  /**
+   * The harness's restore image: a pod of it runs this machine's PostgreSQL (the Debian PostgreSQL
+   * 15 of {@link LocalPostgres}, or the simulated one), so its {@code postgres --version} is that
+   * server's. Other images answer as their tags say ({@link ImageVersions}).
+   */
+  public static final String RESTORE_IMAGE = "cluster-in-a-box/postgresql:local";
 
-    PodsStartRunning(KubernetesClient client) {
-      this.client = client;
-    }
+  /** The registry has no such image: a pod of it stays Pending in ErrImagePull/ImagePullBackOff. */
+  public void missingImage(String image) {
+    shortLivedPods.missingImage(image);
+  }
 
-    /** API calls never run inside the watch callback: that would block the client's I/O. */
-    private final java.util.concurrent.ExecutorService work =
-        java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-          Thread t = new Thread(r, "harness-kubelet");
-          t.setDaemon(true);
-          return t;
-        });
-
-    @Override
-    public void eventReceived(Action action, io.fabric8.kubernetes.api.model.Pod pod) {
-      if (action != Action.ADDED
-          || (pod.getStatus() != null && pod.getStatus().getPhase() != null)) {
-        return;
-      }
-      work.submit(() -> {
-        for (int attempt = 0; attempt < 20; attempt++) {
-          try {
-            markRunning(pod);
-            return;
-          } catch (RuntimeException e) {
-            try {
-              Thread.sleep(50);
-            } catch (InterruptedException ie) {
-              return;
-            }
-          }
-        }
-      });
-    }
-
-    private void markRunning(io.fabric8.kubernetes.api.model.Pod pod) {
-      if (client
-              .pods()
-              .inNamespace(pod.getMetadata().getNamespace())
-              .withName(pod.getMetadata().getName())
-              .get()
-          == null) {
-        return;
-      }
-      client
-          .pods()
-          .inNamespace(pod.getMetadata().getNamespace())
-          .withName(pod.getMetadata().getName())
-          .edit(p -> {
-            p.setStatus(
-                new io.fabric8.kubernetes.api.model.PodStatusBuilder()
-                    .withPhase("Running")
-                    .addNewCondition()
-                    .withType("Ready")
-                    .withStatus("True")
-                    .endCondition()
-                    .build());
-            return p;
-          });
-    }
-
-    @Override
-    public void onClose(io.fabric8.kubernetes.client.WatcherException cause) {
-      work.shutdownNow();
-    }
+  /** Pulling {@code image} takes {@code time}: a short-lived pod of it stays Pending that long. */
+  public void imagePullTakes(String image, Duration time) {
+    shortLivedPods.pullTakes(image, time);
   }
 
   /** The real fabric8 client, pointed at the box. */

@@ -21,6 +21,13 @@ final class SimulatedPostgres {
 
   static final long DATABASE_BYTES = 31_457_280L;
 
+  /** The simulated server's major version: its backup's PG_VERSION, as this machine's would be. */
+  static final String MAJOR = "15";
+
+  /** What the simulated server's {@code postgres --version} prints. */
+  static final String VERSION_LINE =
+      "postgres (PostgreSQL) " + MAJOR + ".0 (simulated: PostgreSQL is not installed)";
+
   private SimulatedPostgres() {}
 
   /** What a simulated PostgreSQL command printed and how it exited. */
@@ -76,7 +83,7 @@ final class SimulatedPostgres {
     Path stage = Files.createTempDirectory("simulated-pgdata-");
     try {
       Path base = Files.createDirectories(stage.resolve("base"));
-      Files.writeString(base.resolve("PG_VERSION"), "15\n");
+      Files.writeString(base.resolve("PG_VERSION"), MAJOR + "\n");
       Files.writeString(
           base.resolve("backup_label"),
           "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nCHECKPOINT LOCATION: 0/2000060\n"

@@ -21,7 +21,7 @@ public interface BackupActivities {
 
   /**
    * {@code pg_basebackup -h 127.0.0.1 -p 5432 -U <dbUser> -D <podBackupDir> -Ft -z --compress=6 -P
-   * -v --wal-method=stream --checkpoint=fast --max-rate=<maxRate>} in the db pod, heartbeating
+   * -vvv --wal-method=stream --checkpoint=fast --max-rate=<maxRate>} in the db pod, heartbeating
    * {@code -P} progress. A complete backup of this workflow (its marker file) is reused; a partial
    * one is cleared and taken again.
    */
@@ -43,11 +43,27 @@ public interface BackupActivities {
   @ActivityMethod
   BackupEvidence verifyBackup(VerifyRequest request);
 
+  /**
+   * Read-only: the PostgreSQL major version of the backup in {@code hostDir}, from the {@code
+   * PG_VERSION} at the top of its base.tar.gz (the data directory's, not a database's). The manual
+   * restore compares it with the restore image's version; it runs here because the backup is on
+   * this host. A base.tar.gz without it is BACKUP_INVALID.
+   */
+  @ActivityMethod
+  BackupPgVersion backupPgVersion(BackupPgVersionRequest request);
+
   /** Copies the archives into a pod and checks their SHA-256 there; skips files already there. */
   @ActivityMethod
   ChangeResult uploadBackup(UploadRequest request);
 
   record SpaceRequest(String hostDir, long requiredBytes) {}
+
+  record BackupPgVersionRequest(String hostDir) {}
+
+  /**
+   * @param pgVersion the content of PG_VERSION: the major version, such as "15" or "9.6"
+   */
+  record BackupPgVersion(String hostDir, String pgVersion) {}
 
   record BackupRequest(
       String namespace,

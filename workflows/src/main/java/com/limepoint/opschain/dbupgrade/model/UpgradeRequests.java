@@ -24,7 +24,6 @@ public final class UpgradeRequests {
   public static final String DEFAULT_POD_BACKUP_DIR = "/tmp/backup";
   public static final String DEFAULT_MAX_RATE = "300M";
   public static final String DEFAULT_RESTORE_IMAGE = "limepoint/opschain-db:17.5";
-  public static final String DEFAULT_PVC_NAME = "opschain-db-1";
   public static final String DEFAULT_PGDATA = "/var/lib/postgresql/data/pgdata";
   public static final String DEFAULT_DATA_OWNER = "26:26";
   public static final String DEFAULT_DB_USER = "opschain";
@@ -162,8 +161,19 @@ public final class UpgradeRequests {
     }
   }
 
+  /**
+   * The data PVC of a cluster's first instance, the one the manual restore writes to: CNPG names an
+   * instance {@code <cluster>-<serial>} and its data PVC after it (cloudnative-pg pkg/specs/pods.go
+   * GetInstanceName, pkg/reconciler/persistentvolumeclaim/calculator.go); the runbook's {@code
+   * opschain-db-1} is that of its default cluster.
+   */
+  public static String defaultPvcName(String clusterName) {
+    return clusterName == null || clusterName.isEmpty() ? null : clusterName + "-1";
+  }
+
   /** Fills in the runbook's defaults; checks nothing. */
   public static UpgradeRequest withDefaults(UpgradeRequest r) {
+    String clusterName = or(r.clusterName(), DEFAULT_CLUSTER_NAME);
     return new UpgradeRequest(
         r.namespace(),
         r.release(),
@@ -172,13 +182,13 @@ public final class UpgradeRequests {
         r.targetVersion(),
         r.valuesFile(),
         or(r.dbDeployment(), DEFAULT_DB_DEPLOYMENT),
-        or(r.clusterName(), DEFAULT_CLUSTER_NAME),
+        clusterName,
         r.restartDeployments() == null ? DEFAULT_RESTART_DEPLOYMENTS : r.restartDeployments(),
         or(r.hostBackupDir(), DEFAULT_HOST_BACKUP_DIR),
         or(r.podBackupDir(), DEFAULT_POD_BACKUP_DIR),
         or(r.maxRate(), DEFAULT_MAX_RATE),
         or(r.restoreImage(), DEFAULT_RESTORE_IMAGE),
-        or(r.pvcName(), DEFAULT_PVC_NAME),
+        or(r.pvcName(), defaultPvcName(clusterName)),
         or(r.pgdata(), DEFAULT_PGDATA),
         or(r.dataOwner(), DEFAULT_DATA_OWNER),
         or(r.dbUser(), DEFAULT_DB_USER),

@@ -54,6 +54,19 @@ class UpgradeRequestTest {
   }
 
   @Test
+  void pvcNameFollowsClusterNameUnlessGiven() {
+    Map<String, Object> json = new java.util.HashMap<>(validJson());
+    json.put("clusterName", "billing-db");
+    UpgradeRequest derived = UpgradeRequests.validate(UpgradeRequest.fromJson(json), null);
+    json.put("pvcName", "billing-db-2");
+    UpgradeRequest given = UpgradeRequests.validate(UpgradeRequest.fromJson(json), null);
+
+    // CNPG's data PVC of the first instance is <cluster>-1, not the runbook's opschain-db-1.
+    assertThat(derived.pvcName()).isEqualTo("billing-db-1");
+    assertThat(given.pvcName()).isEqualTo("billing-db-2");
+  }
+
+  @Test
   void unknownFieldsAndWrongTypesAreCollectedNotThrown() {
     UpgradeRequest r =
         decode(
@@ -187,6 +200,20 @@ class UpgradeRequestTest {
         new BackupActivities.PodBackup("pod", "/tmp/backup", List.of(f), true),
         new CnpgActivities.ImportResult("Cluster in healthy state", 1, 1, 5, List.of("log")),
         new RestorePodActivities.ControlDataResult("in production", "out"),
+        new RestorePodActivities.RestoreTargetRequest(
+            "ns", "opschain-db", "opschain-db-1", "postgres:15", "15", 300),
+        new RestorePodActivities.RestoreTargetCheck(
+            "postgres:16",
+            "postgres (PostgreSQL) 16.2",
+            "16",
+            "15",
+            "opschain-db-1",
+            true,
+            Map.of("cnpg.io/cluster", "opschain-db"),
+            List.of("Cluster/opschain-db"),
+            List.of("restoreImage postgres:16 is PostgreSQL 16 but the backup is PostgreSQL 15")),
+        new BackupActivities.BackupPgVersionRequest("/limepoint/backup"),
+        new BackupActivities.BackupPgVersion("/limepoint/backup", "15"),
         new ValuesActivities.ValuesRequest("/v.yaml", "/out", ValuesActivities.Kind.FINAL, true));
   }
 
