@@ -222,6 +222,7 @@ class UpgradeEndToEndIT {
                 Map.entry("pgdata", pvcPgdata.toString()),
                 Map.entry("dataOwner", LocalPostgres.serverOwner()),
                 Map.entry("importTimeout", "10m"),
+                Map.entry("restoreImage", ClusterInABox.RESTORE_IMAGE),
                 Map.entry("gateTimeout", "1h"),
                 Map.entry("approvers", List.of("alice", "bob"))));
     fields.putAll(extra);

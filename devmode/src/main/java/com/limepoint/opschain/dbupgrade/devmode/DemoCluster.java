@@ -148,6 +148,8 @@ public final class DemoCluster {
     r.put("pgdata", dir.resolve("pvc/data/pgdata").toString());
     r.put("dataOwner", simulated ? "26:26" : LocalPostgres.serverOwner());
     r.put("importTimeout", "10m");
+    // The harness's restore image is this machine's PostgreSQL, the major of the demo's backup.
+    r.put("restoreImage", ClusterInABox.RESTORE_IMAGE);
     r.put("gateTimeout", "1h");
     new ObjectMapper()
         .enable(SerializationFeature.INDENT_OUTPUT)

@@ -306,6 +306,11 @@ final class Controllers implements AutoCloseable {
     int instances = spec.get("instances") instanceof Number n ? n.intValue() : 1;
     Map<String, Object> status = (Map<String, Object>) c.getAdditionalProperties().get("status");
     String phase = status == null ? null : (String) status.get("phase");
+    var pvcs = client.persistentVolumeClaims().inNamespace(ns);
+    if (pvcs.withName(name + "-1").get() == null) {
+      pvcs.resource(CnpgPvcs.dataPvc(ns, name, 1))
+          .create(); // the instance's volume, kept in hibernation
+    }
     if (hibernated) {
       client.pods().inNamespace(ns).withLabels(selector).delete();
       setStatus(ns, name, "Cluster in hibernation", instances, 0);

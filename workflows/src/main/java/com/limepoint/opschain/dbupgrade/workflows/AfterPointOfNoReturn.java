@@ -1,9 +1,12 @@
 package com.limepoint.opschain.dbupgrade.workflows;
 
+import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
+import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import com.limepoint.opschain.dbupgrade.model.Gate;
 import com.limepoint.opschain.dbupgrade.model.GateEvidence;
 import com.limepoint.opschain.dbupgrade.model.Phase;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.ChildWorkflowFailure;
@@ -24,7 +27,12 @@ final class AfterPointOfNoReturn {
 
   /** The workflow's gate past the point of no return: approved goes on, else the run ends. */
   interface Stop {
-    void passOrStopHere(Gate gate, GateEvidence evidence, String state);
+    /** {@code blocked}: why approving is refused at this opening (null: it may be approved). */
+    void passOrStopHere(Gate gate, GateEvidence evidence, String state, String blocked);
+
+    default void passOrStopHere(Gate gate, GateEvidence evidence, String state) {
+      passOrStopHere(gate, evidence, state, null);
+    }
   }
 
   private final UpgradeSteps runbook;
@@ -64,10 +72,17 @@ final class AfterPointOfNoReturn {
                 + "; the import's state is not known",
             () -> runbook.awaitImport(continuable));
     if (importFailure != null) {
-      stop.passOrStopHere(
-          Gate.MANUAL_RESTORE,
-          GateEvidences.manualRestore(runbook.facts(), runbook.backup(), importFailure),
-          "the import failed (" + importFailure + ") and the manual restore was not run");
+      String state = "the import failed (" + importFailure + ") and the manual restore was not run";
+      GateEvidence evidence =
+          GateEvidences.manualRestore(runbook.facts(), runbook.backup(), importFailure);
+      String blocked = null;
+      if (Workflow.getVersion(Changes.RESTORE_CHECKS, Workflow.DEFAULT_VERSION, 1) >= 1) {
+        RestorePodActivities.RestoreTargetCheck check =
+            resultUntilDone(RunbookStep.CHECK_RESTORE_TARGET, state, this::checkRestoreTarget);
+        evidence = GateEvidences.withRestoreTarget(evidence, check);
+        blocked = check.passes() ? null : String.join("; ", check.problems());
+      }
+      stop.passOrStopHere(Gate.MANUAL_RESTORE, evidence, state, blocked);
       onManualRestore.run();
       untilDone(
           RunbookStep.MANUAL_RESTORE,
@@ -97,6 +112,42 @@ final class AfterPointOfNoReturn {
           runbook.requireVerifiedBackup("finalizeUpgrade");
           runbook.finalizeUpgrade();
         });
+  }
+
+  /**
+   * Before MANUAL_RESTORE opens: the backup's PG_VERSION (read on the host that holds it), then the
+   * restore image's PostgreSQL major (its {@code postgres --version} in a short-lived pod) and the
+   * PVC the restore pod will mount, which must exist and belong to the cluster.
+   */
+  private RestorePodActivities.RestoreTargetCheck checkRestoreTarget() {
+    UpgradeRequest req = runbook.facts().req();
+    String hostDir = runbook.facts().hostDir();
+    String pgVersion =
+        runbook
+            .step(
+                RunbookStep.BACKUP_PG_VERSION,
+                () ->
+                    runbook
+                        .acts()
+                        .backup("PG_VERSION of the backup in " + hostDir)
+                        .backupPgVersion(new BackupActivities.BackupPgVersionRequest(hostDir)),
+                r -> "the backup is PostgreSQL " + r.pgVersion())
+            .pgVersion();
+    return runbook.step(
+        RunbookStep.CHECK_RESTORE_TARGET,
+        () ->
+            runbook
+                .acts()
+                .restorePod("check " + req.restoreImage() + " and PVC " + req.pvcName())
+                .checkRestoreTarget(
+                    new RestorePodActivities.RestoreTargetRequest(
+                        req.namespace(),
+                        req.clusterName(),
+                        req.pvcName(),
+                        req.restoreImage(),
+                        pgVersion,
+                        0)),
+        r -> r.passes() ? "image and PVC fit the backup" : String.join("; ", r.problems()));
   }
 
   /**

@@ -38,4 +38,10 @@ final class Changes {
    * worker's cluster ({@code <taskQueue>-cluster-<id>}), which only workers of that cluster poll.
    */
   static final String CLUSTER_QUEUE = "cluster-queue";
+
+  /**
+   * Version 1: before MANUAL_RESTORE opens, the backup's PG_VERSION, the restore image's major and
+   * the PVC are checked; a mismatch is shown and approving is refused.
+   */
+  static final String RESTORE_CHECKS = "restore-checks";
 }

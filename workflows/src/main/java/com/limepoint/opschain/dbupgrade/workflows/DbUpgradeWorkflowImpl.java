@@ -173,7 +173,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   }
 
   /** Approved goes on; anything else stops here, after the point of no return, undoing nothing. */
-  private void passOrStopHere(Gate gate, GateEvidence evidence, String state) {
+  private void passOrStopHere(Gate gate, GateEvidence evidence, String state, String blocked) {
+    gates.blockNextOpening(blocked);
     Gates.Result result = gate(gate, evidence);
     if (result != Gates.Result.APPROVED) {
       throw new Ended(

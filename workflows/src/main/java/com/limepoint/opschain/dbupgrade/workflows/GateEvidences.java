@@ -2,6 +2,7 @@ package com.limepoint.opschain.dbupgrade.workflows;
 
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.GateEvidence;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
@@ -112,5 +113,24 @@ final class GateEvidences {
             "backup: " + f.host() + ":" + f.hostDir()),
         backup,
         null);
+  }
+
+  /** MANUAL_RESTORE's evidence with what the restore target check found. */
+  static GateEvidence withRestoreTarget(
+      GateEvidence evidence, RestorePodActivities.RestoreTargetCheck c) {
+    List<String> details = new ArrayList<>(evidence.details());
+    details.add(
+        "restoreImage %s is PostgreSQL %s; the backup is PostgreSQL %s"
+            .formatted(c.restoreImage(), c.imageMajor(), c.backupMajor()));
+    details.add(
+        "PVC %s: %s".formatted(c.pvcName(), c.pvcFound() ? "found, " + c.pvcLabels() : "absent"));
+    c.problems().forEach(p -> details.add("cannot restore: " + p));
+    return new GateEvidence(
+        c.passes()
+            ? evidence.summary()
+            : evidence.summary() + " It cannot be approved as requested: " + c.problems(),
+        details,
+        evidence.backup(),
+        evidence.valuesDiff());
   }
 }

@@ -38,6 +38,8 @@ final class Gates {
   private Duration timeout = Duration.ofHours(72);
   private boolean skipGates;
   private boolean waitWithoutTimeout;
+  private String blocked;
+  private String blockedNow;
   private OpenGate open;
   private String decision;
   private ApprovalEntry decidedBy;
@@ -54,6 +56,14 @@ final class Gates {
    */
   void waitWithoutTimeout() {
     waitWithoutTimeout = true;
+  }
+
+  /**
+   * The next opening may not be approved, for this reason (a precondition of what approving does
+   * failed); rejecting it or aborting still works. Null: it may be approved.
+   */
+  void blockNextOpening(String reason) {
+    blocked = reason;
   }
 
   void configure(List<String> approvers, Duration timeout, boolean skipGates) {
@@ -75,7 +85,14 @@ final class Gates {
     open = new OpenGate(gate, gate.question(), now, deadline, approvers, evidence);
     decision = null;
     decidedBy = null;
+    blockedNow = blocked;
+    blocked = null;
     try {
+      if (skipGates && blockedNow != null) {
+        decidedBy = entry(gate.name(), "skipGates", blockedNow, REJECTED, "skipGates", null);
+        log.add(decidedBy);
+        return Result.REJECTED;
+      }
       if (skipGates) {
         log.add(entry(gate.name(), "skipGates", "", APPROVED, "skipGates", "demo: gate skipped"));
         return Result.APPROVED;
@@ -97,6 +114,7 @@ final class Gates {
       return APPROVED.equals(decision) ? Result.APPROVED : Result.REJECTED;
     } finally {
       open = null;
+      blockedNow = null;
     }
   }
 
@@ -105,6 +123,10 @@ final class Gates {
    * rejects) and by the signals (which log and ignore).
    */
   String refusal(GateDecision d) {
+    return refusal(d, true);
+  }
+
+  private String refusal(GateDecision d, boolean approving) {
     if (d == null) {
       return "a decision needs {\"gate\":...,\"by\":...}";
     }
@@ -126,6 +148,9 @@ final class Gates {
     if (decision != null) {
       return "gate " + gate + " is already decided";
     }
+    if (blockedNow != null && approving) {
+      return "gate " + gate + " cannot be approved: " + blockedNow + "; reject it to stop here";
+    }
     return unauthorized(d.by());
   }
 
@@ -142,7 +167,7 @@ final class Gates {
 
   /** Takes an approve or reject; returns the refusal when it was ignored. */
   String decide(GateDecision d, boolean approve, String via) {
-    String refusal = refusal(d);
+    String refusal = refusal(d, approve);
     String gate = d == null ? "" : String.valueOf(d.gate());
     String by = d == null ? "" : d.by();
     String comment = d == null ? "" : d.comment();

@@ -91,12 +91,7 @@ public enum RunbookStep {
       Path.UPGRADE,
       "Backup.copyBackupOut",
       f -> "stream the backup to " + f.hostDir() + " with SHA-256 on both ends",
-      f ->
-          "copy base.tar.gz, pg_wal.tar.gz, backup_manifest to "
-              + f.host()
-              + ":"
-              + f.hostDir()
-              + " and verify them",
+      f -> "copy the archives and manifest to %s:%s, verified".formatted(f.host(), f.hostDir()),
       false),
   VERIFY_BACKUP(
       "verifyBackup",
@@ -137,6 +132,10 @@ public enum RunbookStep {
               + f.req().clusterName()
               + "; on failure offer MANUAL_RESTORE",
       false),
+  BACKUP_PG_VERSION(
+      "backupPgVersion", Path.FALLBACK, "Backup.backupPgVersion", f -> "PG_VERSION of the backup"),
+  CHECK_RESTORE_TARGET(
+      "checkRestoreTarget", Path.FALLBACK, "RestorePod.checkRestoreTarget", f -> "image and PVC"),
   GATE_MANUAL_RESTORE(
       "gate " + Gate.MANUAL_RESTORE, Path.FALLBACK, null, f -> Gate.MANUAL_RESTORE.question()),
   MANUAL_RESTORE(
@@ -295,15 +294,16 @@ public enum RunbookStep {
   REDEPLOY_RUNNING(
       "redeployRunning", Path.MANUAL_RESTORE, "Helm.upgrade", f -> restoreDeploy(f, "running"));
 
-  /** Which run of which workflow a step belongs to. */
+  /**
+   * Which run of which workflow a step belongs to: UPGRADE, DbUpgradeWorkflow's main line (listed
+   * ahead in the status, in this order); FALLBACK, its checks, gate and child when the import
+   * fails; COMPENSATION, OpsChain put back in service before the point of no return;
+   * MANUAL_RESTORE, ManualRestoreWorkflow.
+   */
   public enum Path {
-    /** DbUpgradeWorkflow's main line: listed ahead in the status, in this order. */
     UPGRADE,
-    /** DbUpgradeWorkflow when the import fails: the MANUAL_RESTORE gate and the child. */
     FALLBACK,
-    /** DbUpgradeWorkflow putting OpsChain back in service before the point of no return. */
     COMPENSATION,
-    /** ManualRestoreWorkflow. */
     MANUAL_RESTORE
   }
 

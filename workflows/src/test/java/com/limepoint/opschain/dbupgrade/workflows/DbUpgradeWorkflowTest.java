@@ -466,6 +466,7 @@ class DbUpgradeWorkflowTest {
     List<String> expected = new ArrayList<>(PREFLIGHT);
     expected.addAll(BEFORE_BACKUP_GATE);
     expected.addAll(calls(UPGRADE_RELEASE, AWAIT_IMPORT));
+    expected.addAll(calls(BACKUP_PG_VERSION, CHECK_RESTORE_TARGET));
     expected.addAll(MANUAL_RESTORE_BY_HELM);
     expected.addAll(AFTER_IMPORT);
     assertThat(fakes.calls()).containsExactlyElementsOf(expected);

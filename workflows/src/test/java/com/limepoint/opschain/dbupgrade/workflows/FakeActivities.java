@@ -114,6 +114,20 @@ final class FakeActivities {
             new RestorePodActivities.ControlDataResult(
                 "in production", "Database cluster state:               in production"));
     when(restorePod.deleteRestorePod(any())).thenReturn(changed);
+    when(backup.backupPgVersion(any()))
+        .thenReturn(new BackupActivities.BackupPgVersion("/limepoint/backup/x", "15"));
+    when(restorePod.checkRestoreTarget(any()))
+        .thenReturn(
+            new RestorePodActivities.RestoreTargetCheck(
+                "postgres:15",
+                "postgres (PostgreSQL) 15.6",
+                "15",
+                "15",
+                "opschain-db-1",
+                true,
+                java.util.Map.of("cnpg.io/cluster", "opschain-db"),
+                List.of("Cluster/opschain-db"),
+                List.of()));
   }
 
   /** Registers the groups the way the worker does, then starts the environment. */

@@ -4,6 +4,7 @@ import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.req
 import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.result;
 import static com.limepoint.opschain.dbupgrade.workflows.WorkflowTestSupport.start;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.ArgumentMatchers.argThat;
 import static org.mockito.Mockito.doThrow;
@@ -195,6 +196,52 @@ class StopsAfterPointOfNoReturnTest {
     List<String> calls = fakes.calls();
     assertThat(calls.get(calls.size() - 1)).isEqualTo("RestorePod.checkControlData");
     assertThat(calls).doesNotContain("RestorePod.deleteRestorePod", "Cluster.rolloutRestart");
+  }
+
+  @Test
+  void aRestoreImageOfAnotherMajorKeepsManualRestoreFromBeingApprovedAndSaysWhatToSet(
+      TestWorkflowEnvironment env, Worker worker, io.temporal.client.WorkflowClient client) {
+    when(fakes.cnpg.awaitImport(any()))
+        .thenThrow(
+            ApplicationFailure.newNonRetryableFailure("import failed", FailureTypes.IMPORT_FAILED));
+    String problem =
+        "restoreImage limepoint/opschain-db:17.5 is PostgreSQL 17 but the backup is PostgreSQL 15:"
+            + " set restoreImage to a PostgreSQL 15 image";
+    when(fakes.restorePod.checkRestoreTarget(any()))
+        .thenReturn(
+            new com.limepoint.opschain.dbupgrade.activities.RestorePodActivities.RestoreTargetCheck(
+                "limepoint/opschain-db:17.5",
+                "postgres (PostgreSQL) 17.5",
+                "17",
+                "15",
+                "opschain-db-1",
+                true,
+                java.util.Map.of("cnpg.io/cluster", "opschain-db"),
+                List.of("Cluster/opschain-db"),
+                List.of(problem)));
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    approveEveryGateUntil(wf, Gate.MANUAL_RESTORE);
+
+    UpgradeStatus at = wf.status();
+    assertThat(at.openGate().evidence().details())
+        .contains(
+            "restoreImage limepoint/opschain-db:17.5 is PostgreSQL 17; the backup is PostgreSQL 15",
+            "cannot restore: " + problem);
+    assertThatThrownBy(
+            () -> wf.approveGate(new GateDecision("MANUAL_RESTORE", "alice", "try anyway")))
+        .hasStackTraceContaining("cannot be approved")
+        .hasStackTraceContaining("set restoreImage to a PostgreSQL 15 image");
+    wf.approve(new GateDecision("MANUAL_RESTORE", "alice", "signal"));
+    assertThat(wf.status().openGate().gate()).isEqualTo(Gate.MANUAL_RESTORE);
+    wf.reject(new GateDecision("MANUAL_RESTORE", "alice", "restore by hand with postgres:15"));
+
+    UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
+    assertThat(fakes.calls())
+        .contains("Backup.backupPgVersion", "RestorePod.checkRestoreTarget")
+        .doesNotContain("Cnpg.deleteCluster", "RestorePod.createRestorePod");
   }
 
   @Test
