@@ -72,6 +72,16 @@ class HistoryReplayTest {
             "e2e-run-scoped-automatic.json",
             "e2e-run-scoped-manual-restore-parent.json",
             "e2e-run-scoped-manual-restore-child.json",
-            "e2e-run-scoped-abort.json");
+            "e2e-run-scoped-abort.json",
+            // continuable-stops, values-at-preflight, cluster-queue and restore-checks
+            "v14-happy-path.json",
+            "v14-manual-restore-parent.json",
+            "v14-manual-restore-child.json",
+            "retry-step-manual-restore-parent.json",
+            "retry-step-manual-restore-child.json",
+            "e2e-v14-automatic.json",
+            "e2e-v14-manual-restore-parent.json",
+            "e2e-v14-manual-restore-child.json",
+            "e2e-v14-abort.json");
   }
 }

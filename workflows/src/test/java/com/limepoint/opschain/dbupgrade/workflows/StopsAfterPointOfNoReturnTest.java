@@ -169,6 +169,11 @@ class StopsAfterPointOfNoReturnTest {
     assertThat(gates).containsOnlyOnce(Gate.RETRY_STEP);
     if (!step.equals("manualRestore")) {
       assertThat(gates).as("only a failed import opens it").doesNotContain(Gate.MANUAL_RESTORE);
+    } else {
+      String id = io.temporal.client.WorkflowStub.fromTyped(wf).getExecution().getWorkflowId();
+      WorkflowTestSupport.exportHistory(client, id, "retry-step-manual-restore-parent");
+      WorkflowTestSupport.exportHistory(
+          client, id + "-manual-restore", "retry-step-manual-restore-child");
     }
   }
 
