@@ -24,8 +24,10 @@ final class Connection implements AutoCloseable {
 
   private final WorkflowServiceStubs stubs;
   private final WorkflowClient client;
+  private final String taskQueue;
 
-  Connection(String target, WorkflowClientOptions options) {
+  Connection(String target, WorkflowClientOptions options, String taskQueue) {
+    this.taskQueue = taskQueue;
     stubs =
         WorkflowServiceStubs.newServiceStubs(
             WorkflowServiceStubsOptions.newBuilder().setTarget(target).build());
@@ -43,7 +45,7 @@ final class Connection implements AutoCloseable {
         client.newWorkflowStub(
             DbUpgradeWorkflow.class,
             WorkflowOptions.newBuilder()
-                .setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE)
+                .setTaskQueue(taskQueue)
                 .setWorkflowId(UpgradeRequests.workflowId(request.namespace()))
                 .build());
     WorkflowClient.start(wf::run, request);

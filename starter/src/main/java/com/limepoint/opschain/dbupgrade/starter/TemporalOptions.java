@@ -23,6 +23,14 @@ class TemporalOptions {
   String temporalNamespace;
 
   @Option(
+      names = "--task-queue",
+      defaultValue = "${env:OPSCHAIN_TASK_QUEUE:-opschain-db-upgrade}",
+      description =
+          "the workers' shared task queue, one per cluster where clusters share a Temporal"
+              + " namespace (default ${DEFAULT-VALUE}; env OPSCHAIN_TASK_QUEUE)")
+  String taskQueue;
+
+  @Option(
       names = "--encryption-key-file",
       defaultValue = "${env:OPSCHAIN_ENCRYPTION_KEY_FILE}",
       split = ",",
@@ -45,6 +53,6 @@ class TemporalOptions {
         throw new ParameterException(cmd, "--encryption-key-file: " + e.getMessage());
       }
     }
-    return new Connection(target, options.build());
+    return new Connection(target, options.build(), taskQueue);
   }
 }
