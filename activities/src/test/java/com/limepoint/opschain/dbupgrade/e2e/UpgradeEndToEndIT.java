@@ -344,6 +344,50 @@ class UpgradeEndToEndIT {
         .containsExactlyInAnyOrder("Failed", "Succeeded");
   }
 
+  /**
+   * The final deploy fails on every attempt (Helm cannot reach the API server): past the point of
+   * no return the run does not end; it stops at RETRY_STEP, and once the API answers again,
+   * approving it finishes the upgrade.
+   */
+  @Test
+  void aStopAfterThePointOfNoReturnIsContinuedToCompletedWithEveryRow() throws Exception {
+    box.onImport(() -> {
+      try {
+        cnpgDb = LocalPostgres.init(sandbox.resolve("cnpg/data/pgdata"), "opschain");
+        cnpgDb.importFrom(legacy, "opschain");
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+    helm.failing = "finalizeUpgrade";
+    long t0 = System.nanoTime();
+    DbUpgradeWorkflow wf = start();
+    approveByUpdate(wf, Gate.START, "alice");
+    approveBySignal(wf, Gate.BACKUP_VERIFIED, "bob");
+    approveByUpdate(wf, Gate.SERVICES_VERIFIED, "alice");
+    approveBySignal(wf, Gate.FINALIZE, "bob");
+    UpgradeStatus stopped = awaitGate(wf, Gate.RETRY_STEP);
+    assertThat(stopped.openGate().evidence().summary())
+        .contains("finalizeUpgrade failed after the point of no return", "connection refused");
+    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get())
+        .as("the legacy database is still there")
+        .isNotNull();
+    helm.failing = null;
+    approveByUpdate(wf, Gate.RETRY_STEP, "alice");
+    UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
+
+    report("a failed final deploy continued at RETRY_STEP", t0);
+    assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
+    assertThat(cnpgDb.sql("opschain", COUNT)).isEqualTo(rowsBefore);
+    assertThat(cnpgDb.sql("opschain", SUM)).isEqualTo(sumBefore);
+    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get())
+        .isNull();
+    assertThat(releases.history(NS, "opschain"))
+        .filteredOn(r -> r.description().endsWith("/finalizeUpgrade"))
+        .extracting(ChartReleases.Revision::status)
+        .containsExactly("deployed");
+  }
+
   @Test
   void aFailedImportIsRestoredByHandBehindItsGate() throws Exception {
     box.importFails(true, "FATAL: could not import database opschain");

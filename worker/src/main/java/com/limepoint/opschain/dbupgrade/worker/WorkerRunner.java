@@ -49,7 +49,7 @@ public class WorkerRunner {
   @PostConstruct
   void start() {
     String host = config.hostName();
-    ClusterIdentity cluster = ClusterIdentity.of(kube);
+    ClusterIdentity cluster = ClusterIdentity.of(kube.getConfiguration());
     String hostQueue = config.hostQueue(cluster.shortId());
     String clusterQueue = config.clusterQueue(cluster.shortId());
     Worker shared = factory.newWorker(config.taskQueue());

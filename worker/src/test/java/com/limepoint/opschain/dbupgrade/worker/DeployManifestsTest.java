@@ -70,31 +70,6 @@ class DeployManifestsTest {
     assertThat((Integer) pod.get("terminationGracePeriodSeconds")).isGreaterThan(45);
   }
 
-  @Test
-  @SuppressWarnings("unchecked")
-  void theClusterIdentityRoleReadsOnlyTheKubeSystemNamespaceForTheWorkersAccount()
-      throws Exception {
-    List<Map<String, Object>> docs = load("rbac-cluster-identity.yaml");
-    List<Map<String, Object>> rules =
-        (List<Map<String, Object>>) kind(docs, "ClusterRole").get("rules");
-
-    assertThat(rules)
-        .containsExactly(
-            Map.of(
-                "apiGroups", List.of(""),
-                "resources", List.of("namespaces"),
-                "resourceNames", List.of("kube-system"),
-                "verbs", List.of("get")));
-    Map<String, Object> binding = kind(docs, "ClusterRoleBinding");
-    String account =
-        (String)
-            ((Map<String, Object>) kind(load("rbac.yaml"), "ServiceAccount").get("metadata"))
-                .get("name");
-    assertThat((List<Map<String, Object>>) binding.get("subjects"))
-        .singleElement()
-        .satisfies(s -> assertThat(s).containsEntry("name", account));
-  }
-
   @SuppressWarnings("unchecked")
   private static List<Map<String, Object>> load(String file) throws Exception {
     List<Map<String, Object>> docs = new ArrayList<>();

@@ -25,8 +25,8 @@ public interface HostActivities {
    *     OpsChainNamespace} and {@code UpgradePhase} registered, so the workflow may set them
    *     (setting an unregistered one would fail every workflow task)
    * @param defaultApprovers the worker's default approvers, for requests that name none
-   * @param cluster the identity of the Kubernetes cluster the worker talks to (its kube-system
-   *     namespace UID); null from workers before it was reported
+   * @param cluster the identity of the Kubernetes cluster the worker talks to (the SHA-256 of its
+   *     CA certificate); null from workers before it was reported
    * @param clusterQueue the task queue that only workers of that cluster poll, for the Kubernetes
    *     activities; null from workers before it existed
    */

@@ -28,7 +28,7 @@ final class GateEvidences {
       details.add(
           "Kubernetes cluster "
               + cluster
-              + " (kube-system uid): every step runs on this cluster's workers only");
+              + " (SHA-256 of its CA): every step runs on this cluster's workers only");
     }
     details.add(
         "release "
