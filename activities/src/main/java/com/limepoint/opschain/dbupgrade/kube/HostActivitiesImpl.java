@@ -14,6 +14,7 @@ public class HostActivitiesImpl implements HostActivities {
   private final java.util.List<String> defaultApprovers;
   private final ClusterIdentity cluster;
   private final String clusterQueue;
+  private final com.limepoint.opschain.dbupgrade.model.ApprovalPolicy policy;
 
   public HostActivitiesImpl(String host, String hostQueue) {
     this(host, hostQueue, false, java.util.List.of());
@@ -24,7 +25,7 @@ public class HostActivitiesImpl implements HostActivities {
       String hostQueue,
       boolean searchAttributes,
       java.util.List<String> defaultApprovers) {
-    this(host, hostQueue, searchAttributes, defaultApprovers, null, null);
+    this(host, hostQueue, searchAttributes, defaultApprovers, null, null, null);
   }
 
   /**
@@ -32,6 +33,7 @@ public class HostActivitiesImpl implements HostActivities {
    * @param defaultApprovers who may approve gates when a request names no approvers
    * @param cluster the cluster this worker talks to; with {@code clusterQueue}, the queue only its
    *     workers poll (null: the Kubernetes activities stay on the shared queue)
+   * @param policy the worker's approval policy (null: the request's approvers, else the defaults)
    */
   public HostActivitiesImpl(
       String host,
@@ -39,7 +41,9 @@ public class HostActivitiesImpl implements HostActivities {
       boolean searchAttributes,
       java.util.List<String> defaultApprovers,
       ClusterIdentity cluster,
-      String clusterQueue) {
+      String clusterQueue,
+      com.limepoint.opschain.dbupgrade.model.ApprovalPolicy policy) {
+    this.policy = policy;
     this.cluster = cluster;
     this.clusterQueue = clusterQueue;
     this.host = host;
@@ -57,6 +61,7 @@ public class HostActivitiesImpl implements HostActivities {
         searchAttributes,
         defaultApprovers,
         cluster == null ? null : cluster.id(),
-        clusterQueue);
+        clusterQueue,
+        policy);
   }
 }

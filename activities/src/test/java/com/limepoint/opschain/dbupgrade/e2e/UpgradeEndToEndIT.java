@@ -123,7 +123,16 @@ class UpgradeEndToEndIT {
     shared.registerWorkflowImplementationTypes(
         DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
     shared.registerActivitiesImplementations(
-        new HostActivitiesImpl("e2e-host", HOST_QUEUE),
+        // The worker's approval policy, as a production worker has it: alice and bob.
+        new HostActivitiesImpl(
+            "e2e-host",
+            HOST_QUEUE,
+            false,
+            List.of("alice", "bob"),
+            null,
+            null,
+            new com.limepoint.opschain.dbupgrade.model.ApprovalPolicy(
+                List.of("alice", "bob"), false, false, List.of())),
         new ClusterActivitiesImpl(k8s),
         new CnpgActivitiesImpl(k8s),
         new RestorePodActivitiesImpl(k8s));

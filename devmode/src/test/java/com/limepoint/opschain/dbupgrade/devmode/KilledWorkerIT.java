@@ -89,6 +89,8 @@ class KilledWorkerIT {
                 "OPSCHAIN_DEMO_CHART", "true",
                 "OPSCHAIN_HOST", "killed-worker-host",
                 "OPSCHAIN_SEARCH_ATTRIBUTES", "true",
+                "OPSCHAIN_APPROVERS", "alice",
+                "OPSCHAIN_SECOND_APPROVER_GATES", "none",
                 "MICRONAUT_SERVER_PORT", "-1"));
     Process p = pb.start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);

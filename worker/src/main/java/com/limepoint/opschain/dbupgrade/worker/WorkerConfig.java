@@ -1,5 +1,6 @@
 package com.limepoint.opschain.dbupgrade.worker;
 
+import com.limepoint.opschain.dbupgrade.model.ApprovalPolicy;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
 import io.micronaut.context.annotation.ConfigurationProperties;
 import io.micronaut.core.annotation.Nullable;
@@ -25,6 +26,10 @@ import java.util.List;
  *     OpsChainNamespace} and {@code UpgradePhase} registered (see the README); workflows then keep
  *     them current. The dev mode registers them and sets this.
  * @param metricsInterval how often the Temporal SDK's metrics are reported to {@code /prometheus}
+ * @param anyoneMayApprove with no {@code approvers}, anyone who can reach Temporal may approve
+ *     (said explicitly; otherwise such a worker refuses to start upgrades)
+ * @param skipGatesAllowed honour a request's {@code skipGates}: the dev mode sets it, nothing else
+ * @param secondApproverGates gates that need a second, different approver
  */
 @ConfigurationProperties("opschain")
 public record WorkerConfig(
@@ -42,7 +47,28 @@ public record WorkerConfig(
     @Nullable String encryptionKeyFile,
     @Bindable(defaultValue = "30s") Duration shutdownGrace,
     @Bindable(defaultValue = "10s") Duration metricsInterval,
-    @Bindable(defaultValue = "false") boolean searchAttributes) {
+    @Bindable(defaultValue = "false") boolean searchAttributes,
+    @Bindable(defaultValue = "false") boolean anyoneMayApprove,
+    @Bindable(defaultValue = "false") boolean skipGatesAllowed,
+    @Nullable List<String> secondApproverGates) {
+
+  /**
+   * The approval policy every upgrade this worker claims follows: {@code approvers}, whether anyone
+   * may approve when none are set, whether {@code skipGates} is honoured (the dev mode only), and
+   * the gates that need a second approver (default MANUAL_RESTORE and FINALIZE; {@code none} for no
+   * such gate).
+   */
+  public ApprovalPolicy approvalPolicy() {
+    List<String> second =
+        secondApproverGates == null
+            ? ApprovalPolicy.DEFAULT_SECOND_APPROVER_GATES
+            : secondApproverGates.stream()
+                .map(String::strip)
+                .filter(g -> !g.isEmpty() && !g.equalsIgnoreCase("none"))
+                .map(String::toUpperCase)
+                .toList();
+    return new ApprovalPolicy(approvers, anyoneMayApprove, skipGatesAllowed, second);
+  }
 
   public String hostName() {
     if (host != null && !host.isBlank()) {

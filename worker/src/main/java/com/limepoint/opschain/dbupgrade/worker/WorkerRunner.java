@@ -57,7 +57,13 @@ public class WorkerRunner {
         DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
     shared.registerActivitiesImplementations(
         new HostActivitiesImpl(
-            host, hostQueue, config.searchAttributes(), config.approvers(), cluster, clusterQueue),
+            host,
+            hostQueue,
+            config.searchAttributes(),
+            config.approvers(),
+            cluster,
+            clusterQueue,
+            config.approvalPolicy()),
         // On the shared queue too, for upgrades started before the cluster queue existed.
         new ClusterActivitiesImpl(kube),
         new CnpgActivitiesImpl(kube),

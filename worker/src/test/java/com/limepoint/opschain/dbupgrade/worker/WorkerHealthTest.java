@@ -41,7 +41,10 @@ class WorkerHealthTest {
             null,
             Duration.ofSeconds(1),
             Duration.ofSeconds(10),
-            false);
+            false,
+            false,
+            false,
+            null);
     WorkflowServiceStubs stubs =
         WorkflowServiceStubs.newServiceStubs(
             WorkflowServiceStubsOptions.newBuilder().setTarget(config.temporalTarget()).build());

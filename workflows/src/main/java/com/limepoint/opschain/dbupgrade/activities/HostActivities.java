@@ -1,5 +1,6 @@
 package com.limepoint.opschain.dbupgrade.activities;
 
+import com.limepoint.opschain.dbupgrade.model.ApprovalPolicy;
 import io.temporal.activity.ActivityInterface;
 import io.temporal.activity.ActivityMethod;
 import java.util.List;
@@ -29,6 +30,8 @@ public interface HostActivities {
    *     CA certificate); null from workers before it was reported
    * @param clusterQueue the task queue that only workers of that cluster poll, for the Kubernetes
    *     activities; null from workers before it existed
+   * @param policy the worker's approval policy; null from workers before it existed (then {@code
+   *     defaultApprovers} apply when the request names nobody)
    */
   record HostQueue(
       String host,
@@ -36,22 +39,33 @@ public interface HostActivities {
       boolean searchAttributes,
       List<String> defaultApprovers,
       String cluster,
-      String clusterQueue) {
+      String clusterQueue,
+      ApprovalPolicy policy) {
     public HostQueue {
       defaultApprovers = defaultApprovers == null ? List.of() : List.copyOf(defaultApprovers);
     }
 
     public HostQueue(String host, String taskQueue) {
-      this(host, taskQueue, false, List.of(), null, null);
+      this(host, taskQueue, false, List.of(), null, null, null);
     }
 
     public HostQueue(String host, String taskQueue, boolean searchAttributes) {
-      this(host, taskQueue, searchAttributes, List.of(), null, null);
+      this(host, taskQueue, searchAttributes, List.of(), null, null, null);
     }
 
     public HostQueue(
         String host, String taskQueue, boolean searchAttributes, List<String> defaultApprovers) {
-      this(host, taskQueue, searchAttributes, defaultApprovers, null, null);
+      this(host, taskQueue, searchAttributes, defaultApprovers, null, null, null);
+    }
+
+    public HostQueue(
+        String host,
+        String taskQueue,
+        boolean searchAttributes,
+        List<String> defaultApprovers,
+        String cluster,
+        String clusterQueue) {
+      this(host, taskQueue, searchAttributes, defaultApprovers, cluster, clusterQueue, null);
     }
   }
 }

@@ -44,4 +44,11 @@ final class Changes {
    * the PVC are checked; a mismatch is shown and approving is refused.
    */
   static final String RESTORE_CHECKS = "restore-checks";
+
+  /**
+   * Version 1: the worker's approval policy (from claimHost) decides who may approve; a request may
+   * only narrow it, skipGates needs a worker that allows it, and the policy's gates need a second
+   * approver.
+   */
+  static final String APPROVAL_POLICY = "approval-policy";
 }

@@ -131,7 +131,12 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private void claimHost() {
     HostActivities.HostQueue q = runbook.claimHost();
     cluster = q.cluster();
-    if (req.approvers().isEmpty() && !q.defaultApprovers().isEmpty()) {
+    // Version 1: the worker's approval policy decides who may approve (the request may narrow it).
+    if (q.policy() != null
+        && Workflow.getVersion(Changes.APPROVAL_POLICY, Workflow.DEFAULT_VERSION, 1) >= 1) {
+      gates.useApprovers(ApprovalRules.approvers(req.approvers(), req.gatesSkipped(), q.policy()));
+      gates.requireSecondApprover(q.policy().secondApproverGates());
+    } else if (req.approvers().isEmpty() && !q.defaultApprovers().isEmpty()) {
       // The request names no approvers: the worker's configured defaults apply.
       gates.useApprovers(q.defaultApprovers());
     }

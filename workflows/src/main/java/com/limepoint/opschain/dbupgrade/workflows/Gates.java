@@ -40,10 +40,17 @@ final class Gates {
   private boolean waitWithoutTimeout;
   private String blocked;
   private String blockedNow;
+  private List<String> twoApprovers = List.of();
+  private ApprovalEntry firstApproval;
   private OpenGate open;
   private String decision;
   private ApprovalEntry decidedBy;
   private AbortRequest abort;
+
+  /** Gates that need a second approval by a different person (the worker's policy). */
+  void requireSecondApprover(List<String> gates) {
+    twoApprovers = List.copyOf(gates);
+  }
 
   /** Who may approve from now on (the worker's defaults, when the request named nobody). */
   void useApprovers(List<String> approvers) {
@@ -85,6 +92,7 @@ final class Gates {
     open = new OpenGate(gate, gate.question(), now, deadline, approvers, evidence);
     decision = null;
     decidedBy = null;
+    firstApproval = null;
     blockedNow = blocked;
     blocked = null;
     try {
@@ -148,6 +156,16 @@ final class Gates {
     if (decision != null) {
       return "gate " + gate + " is already decided";
     }
+    if (approving
+        && firstApproval != null
+        && twoApprovers.contains(gate.name())
+        && firstApproval.by().equals(d.by())) {
+      return "gate "
+          + gate
+          + " needs a second approval by someone other than "
+          + d.by()
+          + ", who approved it first";
+    }
     if (blockedNow != null && approving) {
       return "gate " + gate + " cannot be approved: " + blockedNow + "; reject it to stop here";
     }
@@ -175,6 +193,11 @@ final class Gates {
       log.add(
           entry(gate, by, comment, IGNORED, via, (approve ? "approve: " : "reject: ") + refusal));
       return refusal;
+    }
+    if (approve && firstApproval == null && twoApprovers.contains(open.gate().name())) {
+      firstApproval = entry(open.gate().name(), by, comment, APPROVED, via, "1 of 2 approvals");
+      log.add(firstApproval);
+      return null;
     }
     decision = approve ? APPROVED : REJECTED;
     decidedBy = entry(open.gate().name(), by, comment, decision, via, null);
