@@ -268,23 +268,50 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
   @Override
   public ControlDataResult checkControlData(PgdataRequest r) {
     String out = exec.check(r.namespace(), r.podName(), PodCommands.controlData(r.pgdata()), SHORT);
-    String state =
-        out.lines()
-            .filter(l -> l.startsWith("Database cluster state:"))
-            .map(l -> l.substring("Database cluster state:".length()).strip())
-            .findFirst()
-            .orElse("unknown");
-    if (!state.equals("in production")) {
+    String state = controlField(out, CLUSTER_STATE);
+    String needed = controlFields(out);
+    if (!"in production".equals(state)) {
       throw ApplicationFailure.newNonRetryableFailure(
           "pg_controldata "
               + r.pgdata()
               + " shows 'Database cluster state: "
               + state
-              + "', not 'in production'. Output:\n"
-              + out,
+              + "', not 'in production'.\n"
+              + needed,
           FailureTypes.CONTROL_DATA_MISMATCH);
     }
-    return new ControlDataResult(state, out);
+    return new ControlDataResult(state, needed);
+  }
+
+  static final String CLUSTER_STATE = "Database cluster state";
+
+  /**
+   * The fields of pg_controldata's output the check needs, and nothing else of it (the output also
+   * holds the mock authentication nonce and the system identifier): the cluster state, the control
+   * and catalog versions, and the latest checkpoint.
+   */
+  static final List<String> CONTROL_FIELDS =
+      List.of(
+          CLUSTER_STATE,
+          "pg_control version number",
+          "Catalog version number",
+          "Latest checkpoint location",
+          "Time of latest checkpoint");
+
+  static String controlFields(String out) {
+    StringBuilder b = new StringBuilder();
+    for (String f : CONTROL_FIELDS) {
+      b.append(f).append(": ").append(controlField(out, f)).append('\n');
+    }
+    return b.toString();
+  }
+
+  private static String controlField(String out, String field) {
+    return out.lines()
+        .filter(l -> l.startsWith(field + ":"))
+        .map(l -> l.substring(field.length() + 1).strip())
+        .findFirst()
+        .orElse("unknown");
   }
 
   /** The annotation by which a run marks the restore pod it created: its workflow and run id. */

@@ -1,7 +1,5 @@
 package com.limepoint.opschain.dbupgrade.values;
 
-import com.github.difflib.DiffUtils;
-import com.github.difflib.UnifiedDiffUtils;
 import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.temporal.failure.ApplicationFailure;
@@ -16,7 +14,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Pattern;
 import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
@@ -35,11 +32,6 @@ public class ValuesActivitiesImpl implements ValuesActivities {
 
   static final String DEFAULT_SIZE = "10Gi";
 
-  /** Keys whose values never appear in a diff shown to people or stored in history. */
-  private static final Pattern SECRET_LINE =
-      Pattern.compile(
-          "^([+\\- ]\\s*-?\\s*[\"']?[A-Za-z0-9_.-]*(?i:password|passwd|secret|token|key|credential)[A-Za-z0-9_.-]*[\"']?\\s*:\\s*)\\S.*$");
-
   @Override
   public ValuesResult prepareValues(ValuesRequest r) {
     Path source = Path.of(r.valuesFile());
@@ -52,21 +44,55 @@ public class ValuesActivitiesImpl implements ValuesActivities {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    String edited = render(original, r.kind(), source.toString());
+    List<String> changes = new ArrayList<>();
+    String edited = render(original, r.kind(), source.toString(), changes);
     if (r.minStorageBytes() > 0) {
       requireStorageFor(edited, r.minStorageBytes(), source.toString());
     }
     Path out = Path.of(r.outputDir()).resolve("values." + r.kind().name().toLowerCase() + ".yaml");
-    String diff =
-        diff(original, edited, source.getFileName().toString(), out.getFileName().toString());
     if (!r.dryRun()) {
       write(out, edited);
     }
-    return new ValuesResult(out.toString(), diff);
+    return new ValuesResult(out.toString(), summary(source, out, edited, changes));
   }
 
   /** The edited document for one kind; pure, for tests and the dry run. */
   static String render(String original, Kind kind, String name) {
+    return render(original, kind, name, new ArrayList<>());
+  }
+
+  /**
+   * What the workflow records of the edit, never the file's content: each key path it added,
+   * changed or removed, with the value only where the workflow computed it itself (recoveryMode,
+   * and the storage class and size it copied from db.volume or the runbook's default), and the
+   * written file's path, size and SHA-256. The files stay on the worker host; {@code diff -u} there
+   * shows the rest.
+   */
+  static String summary(Path source, Path out, String edited, List<String> changes) {
+    byte[] bytes = edited.getBytes(StandardCharsets.UTF_8);
+    String sha;
+    try {
+      sha =
+          java.util.HexFormat.of()
+              .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    StringBuilder b = new StringBuilder();
+    b.append(out.getFileName())
+        .append(" (")
+        .append(bytes.length)
+        .append(" bytes, sha256 ")
+        .append(sha)
+        .append(") from ")
+        .append(source.getFileName())
+        .append(", keys changed:\n");
+    changes.forEach(c -> b.append(c).append('\n'));
+    b.append("compare on the worker host: diff -u ").append(source).append(' ').append(out);
+    return b.toString();
+  }
+
+  static String render(String original, Kind kind, String name, List<String> changes) {
     Yaml yaml = yaml();
     Node root;
     try {
@@ -96,22 +122,39 @@ public class ValuesActivitiesImpl implements ValuesActivities {
     MappingNode cnpg = child(db, "cnpg");
     MappingNode storage = child(cnpg, "storage");
     // What the user already set under db.cnpg.storage is theirs: only missing keys are filled in.
-    if (find(storage, "storageClass") == null) {
-      put(storage, "storageClass", copyOrDefault(volume, "storageClass", null));
+    for (String key : List.of("storageClass", "size")) {
+      if (find(storage, key) == null) {
+        Node value = copyOrDefault(volume, key, key.equals("size") ? DEFAULT_SIZE : null);
+        put(storage, key, value);
+        boolean copied = volume != null && find(volume, key) != null;
+        changes.add(
+            "+ db.cnpg.storage."
+                + key
+                + ": "
+                + ((ScalarNode) value).getValue()
+                + (copied ? " (from db.volume." + key + ")" : " (the runbook's default)"));
+      }
     }
-    if (find(storage, "size") == null) {
-      put(storage, "size", copyOrDefault(volume, "size", DEFAULT_SIZE));
-    }
+    NodeTuple recovery = find(db, "recoveryMode");
     if (kind == Kind.MIGRATION) {
+      boolean wasTrue =
+          recovery != null
+              && recovery.getValueNode() instanceof ScalarNode v
+              && v.getValue().equals("true");
       put(
           db,
           "recoveryMode",
           new ScalarNode(Tag.BOOL, "true", null, null, DumperOptions.ScalarStyle.PLAIN));
-    } else {
+      if (!wasTrue) {
+        changes.add((recovery == null ? "+" : "~") + " db.recoveryMode: true");
+      }
+    } else if (recovery != null) {
       remove(db, "recoveryMode");
+      changes.add("- db.recoveryMode");
     }
-    if (kind == Kind.FINAL) {
+    if (kind == Kind.FINAL && find(db, "volume") != null) {
       remove(db, "volume");
+      changes.add("- db.volume");
     }
     StringWriter w = new StringWriter();
     yaml.serialize(top, w);
@@ -216,19 +259,6 @@ public class ValuesActivitiesImpl implements ValuesActivities {
   private static void remove(MappingNode map, String key) {
     map.getValue()
         .removeIf(t -> t.getKeyNode() instanceof ScalarNode k && k.getValue().equals(key));
-  }
-
-  /** A unified diff, with the values of secret-looking keys replaced. */
-  static String diff(String before, String after, String fromName, String toName) {
-    List<String> a = before.lines().toList();
-    List<String> b = after.lines().toList();
-    List<String> lines =
-        UnifiedDiffUtils.generateUnifiedDiff(fromName, toName, a, DiffUtils.diff(a, b), 3);
-    StringBuilder sb = new StringBuilder();
-    for (String line : lines) {
-      sb.append(SECRET_LINE.matcher(line).replaceAll("$1<redacted>")).append('\n');
-    }
-    return sb.toString();
   }
 
   private static void write(Path out, String text) {

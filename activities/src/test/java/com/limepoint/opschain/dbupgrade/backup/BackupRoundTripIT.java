@@ -190,6 +190,11 @@ class BackupRoundTripIT {
 
     RestorePodActivities.ControlDataResult control = restore.checkControlData(pg);
     assertThat(control.clusterState()).isEqualTo("in production");
+    // Only the fields the check needs: not the mock authentication nonce, not the system id.
+    assertThat(control.output())
+        .contains("Database cluster state: in production", "Latest checkpoint location: ")
+        .doesNotContain("nonce", "system identifier")
+        .hasLineCount(5);
     assertThat(restore.deleteRestorePod(podReq).changed()).isTrue();
     assertThat(restore.deleteRestorePod(podReq).changed()).isFalse();
 

@@ -270,7 +270,9 @@ class UpgradeEndToEndIT {
     approveByUpdate(wf, Gate.START, "alice");
     UpgradeStatus atBackup = awaitGate(wf, Gate.BACKUP_VERIFIED);
     assertThat(atBackup.openGate().evidence().backup().passesVerification()).isTrue();
-    assertThat(atBackup.openGate().evidence().valuesDiff()).contains("+  recoveryMode: true");
+    assertThat(atBackup.openGate().evidence().valuesDiff())
+        .contains("+ db.recoveryMode: true", "+ db.cnpg.storage.size: 10Gi (from db.volume.size)")
+        .doesNotContain("# production values");
     approveBySignal(wf, Gate.BACKUP_VERIFIED, "bob");
     approveByUpdate(wf, Gate.SERVICES_VERIFIED, "alice");
     approveBySignal(wf, Gate.FINALIZE, "bob");
