@@ -64,6 +64,7 @@ class UpgradeEndToEndIT {
   ChartReleases releases;
   DestructiveAudit.RecordingReleases helm;
   BoxHelmReleases boxHelm;
+  SecretsScan secrets;
   boolean started;
   TestWorkflowEnvironment env;
   WorkflowClient client;
@@ -81,6 +82,7 @@ class UpgradeEndToEndIT {
     legacy.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
     legacy.sql(
         "opschain", "INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
+    secrets = new SecretsScan();
     rowsBefore = legacy.sql("opschain", COUNT);
     sumBefore = legacy.sql("opschain", SUM);
 
@@ -101,7 +103,8 @@ class UpgradeEndToEndIT {
     values =
         Files.writeString(
             Files.createDirectories(sandbox.resolve("etc")).resolve("values.yaml"),
-            "# production values\ndb:\n  # the legacy volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n");
+            "# production values\ndb:\n  # the legacy volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n"
+                + SecretsScan.VALUES);
     releases = new ChartReleases(box.client(), ChartReleases.testChart(sandbox));
     releases.upgrade(
         new ChartReleases.Call(
@@ -149,6 +152,8 @@ class UpgradeEndToEndIT {
   @AfterEach
   void tearDown() throws Exception {
     com.limepoint.opschain.dbupgrade.kube.Heartbeats.reportTo(null);
+    List<String> leaks =
+        started ? secrets.leaks(client, List.of(WF, WF + "-manual-restore")) : List.of();
     if (box != null) {
       RbacCoverage.record(box.activityRequests());
     }
@@ -156,6 +161,7 @@ class UpgradeEndToEndIT {
       if (started) {
         everyDestructiveStepTargetedThisRunOrFollowedItsGate();
       }
+      assertThat(leaks).as("the values file's secrets in history or logs").isEmpty();
     } finally {
       close();
     }
@@ -399,6 +405,20 @@ class UpgradeEndToEndIT {
         .containsExactly("deployed");
   }
 
+  /** The dry run plans every step and records no values content (the scan runs after it). */
+  @Test
+  void theDryRunPlansWithoutChangingAnythingOrRecordingValuesContent() throws Exception {
+    start(request(Map.of("dryRun", true)));
+    UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
+
+    assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.PLANNED);
+    assertThat(report.plan())
+        .filteredOn(c -> c.step().equals("prepareMigrationValues"))
+        .singleElement()
+        .satisfies(c -> assertThat(c.change()).contains("+ db.recoveryMode: true"));
+    assertThat(releases.history(NS, "opschain")).hasSize(1);
+  }
+
   @Test
   void aFailedImportIsRestoredByHandBehindItsGate() throws Exception {
     box.importFails(true, "FATAL: could not import database opschain");
@@ -436,7 +456,17 @@ class UpgradeEndToEndIT {
     box.importFails(true, "FATAL: could not import database opschain");
     LocalPostgres.init(pvcPgdata, "opschain").close();
     long t0 = System.nanoTime();
-    DbUpgradeWorkflow wf = start(request(Map.of("hibernateBy", "annotation", "skipGates", true)));
+    // skipGates is for the dev-mode worker only: this production-like worker needs each gate.
+    DbUpgradeWorkflow wf = start(request(Map.of("hibernateBy", "annotation")));
+    for (Gate g :
+        List.of(
+            Gate.START,
+            Gate.BACKUP_VERIFIED,
+            Gate.MANUAL_RESTORE,
+            Gate.SERVICES_VERIFIED,
+            Gate.FINALIZE)) {
+      approveByUpdate(wf, g, "alice");
+    }
     UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
 
     report("manual restore, hibernation by annotation", t0);

@@ -167,7 +167,9 @@ class WorkerImageIT {
       String output = Files.readString(log);
       assertThat(output)
           .as(output)
-          .contains("polling opschain-db-upgrade and opschain-db-upgrade-host-image");
+          .containsPattern(
+              "polling opschain-db-upgrade, opschain-db-upgrade-cluster-[0-9a-f]{12} and"
+                  + " opschain-db-upgrade-host-image-[0-9a-f]{12} ");
       // image/image-aot-cache trained the cache as root with a JDK 25 runtime: the JVM must map it
       // (a cache that does not match the runtime or the class path is reported and ignored).
       if (config.get("Entrypoint").toString().contains("-XX:AOTCache=")) {

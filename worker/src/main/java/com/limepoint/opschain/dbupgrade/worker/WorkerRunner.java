@@ -82,14 +82,14 @@ public class WorkerRunner {
     Heartbeats.reportTo(factory.getWorkflowClient());
     factory.start();
     log.info(
-        "cluster {} ({}); polling {}, {} and {} on {} (namespace {})",
-        cluster.id(),
-        cluster.source(),
+        "polling {}, {} and {} on {} (namespace {}); cluster {} ({})",
         config.taskQueue(),
         clusterQueue,
         hostQueue,
         config.temporalTarget(),
-        config.temporalNamespace());
+        config.temporalNamespace(),
+        cluster.id(),
+        cluster.source());
   }
 
   @PreDestroy
