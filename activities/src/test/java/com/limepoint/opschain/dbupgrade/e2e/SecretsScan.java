@@ -50,6 +50,20 @@ final class SecretsScan {
     ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).addAppender(logs);
   }
 
+  /** The secrets in one history's JSON, its payloads decoded from base64. */
+  static List<String> inHistory(String id, String json) {
+    StringBuilder text = new StringBuilder(json);
+    Matcher m = DATA.matcher(json);
+    while (m.find()) {
+      text.append('\n')
+          .append(new String(Base64.getDecoder().decode(m.group(1)), StandardCharsets.UTF_8));
+    }
+    return SECRETS.stream()
+        .filter(s -> text.indexOf(s) >= 0)
+        .map(s -> "history of " + id + " holds " + s)
+        .toList();
+  }
+
   /** What of the secrets shows in these workflows' histories or the logs since the start. */
   List<String> leaks(WorkflowClient client, List<String> workflowIds) {
     ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).detachAppender(logs);
@@ -61,15 +75,7 @@ final class SecretsScan {
       } catch (RuntimeException e) {
         continue; // no such workflow in this scenario (a child that never ran)
       }
-      StringBuilder text = new StringBuilder(json);
-      Matcher m = DATA.matcher(json);
-      while (m.find()) {
-        text.append('\n')
-            .append(new String(Base64.getDecoder().decode(m.group(1)), StandardCharsets.UTF_8));
-      }
-      SECRETS.stream()
-          .filter(s -> text.indexOf(s) >= 0)
-          .forEach(s -> found.add("history of " + id + " holds " + s));
+      found.addAll(inHistory(id, json));
     }
     for (ILoggingEvent e : logs.list) {
       String line = e.getFormattedMessage() + " " + e.getThrowableProxy();
