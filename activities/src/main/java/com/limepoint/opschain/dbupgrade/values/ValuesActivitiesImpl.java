@@ -119,22 +119,7 @@ public class ValuesActivitiesImpl implements ValuesActivities {
         find(db, "volume") != null && find(db, "volume").getValueNode() instanceof MappingNode v
             ? v
             : null;
-    MappingNode cnpg = child(db, "cnpg");
-    MappingNode storage = child(cnpg, "storage");
-    // What the user already set under db.cnpg.storage is theirs: only missing keys are filled in.
-    for (String key : List.of("storageClass", "size")) {
-      if (find(storage, key) == null) {
-        Node value = copyOrDefault(volume, key, key.equals("size") ? DEFAULT_SIZE : null);
-        put(storage, key, value);
-        boolean copied = volume != null && find(volume, key) != null;
-        changes.add(
-            "+ db.cnpg.storage."
-                + key
-                + ": "
-                + ((ScalarNode) value).getValue()
-                + (copied ? " (from db.volume." + key + ")" : " (the runbook's default)"));
-      }
-    }
+    fillCnpgStorage(db, volume, changes);
     NodeTuple recovery = find(db, "recoveryMode");
     if (kind == Kind.MIGRATION) {
       boolean wasTrue =
@@ -197,6 +182,28 @@ public class ValuesActivitiesImpl implements ValuesActivities {
               + ((dbBytes + (1L << 30) - 1) >> 30)
               + "Gi",
           FailureTypes.INVALID_VALUES);
+    }
+  }
+
+  /**
+   * db.cnpg.storage's storageClass and size, each from db.volume (or the runbook's default) where
+   * the user has not set it: what the user set there is theirs.
+   */
+  private static void fillCnpgStorage(MappingNode db, MappingNode volume, List<String> changes) {
+    MappingNode cnpg = child(db, "cnpg");
+    MappingNode storage = child(cnpg, "storage");
+    for (String key : List.of("storageClass", "size")) {
+      if (find(storage, key) == null) {
+        Node value = copyOrDefault(volume, key, key.equals("size") ? DEFAULT_SIZE : null);
+        put(storage, key, value);
+        boolean copied = volume != null && find(volume, key) != null;
+        changes.add(
+            "+ db.cnpg.storage."
+                + key
+                + ": "
+                + ((ScalarNode) value).getValue()
+                + (copied ? " (from db.volume." + key + ")" : " (the runbook's default)"));
+      }
     }
   }
 
