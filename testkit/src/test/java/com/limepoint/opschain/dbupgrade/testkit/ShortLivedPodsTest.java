@@ -62,6 +62,10 @@ class ShortLivedPodsTest {
       Watch w = box.client().pods().inNamespace("ns").withName("v").watch(phases(phases));
       box.client().pods().inNamespace("ns").resource(versionPod("v", "postgres:16.2")).create();
       Pod done = awaitPhase(box, "v", "Succeeded");
+      // The watch delivers the last event a moment after a read can see it.
+      for (int i = 0; i < 100 && !phases.contains("Succeeded"); i++) {
+        Thread.sleep(50);
+      }
       w.close();
 
       assertThat(done.getStatus().getContainerStatuses().get(0).getState().getTerminated())
