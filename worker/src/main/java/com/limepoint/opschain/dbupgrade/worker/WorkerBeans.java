@@ -72,7 +72,8 @@ public class WorkerBeans {
 
   /**
    * The client of the workers and the progress signals. With {@code encryptionKeyFile} set, every
-   * payload is AES-GCM encrypted (the starter must use the same key file).
+   * payload is AES-GCM encrypted and sealed for its workflow (the starter must use the same key
+   * file); with {@code requireEncryption} too, plaintext payloads are refused.
    */
   @Singleton
   WorkflowClient workflowClient(WorkflowServiceStubs stubs, WorkerConfig c) {
@@ -85,6 +86,9 @@ public class WorkerBeans {
                   .map(String::strip)
                   .map(Path::of)
                   .toList());
+      if (c.requireEncryption()) {
+        codec = codec.requiringEncryption();
+      }
       org.slf4j.LoggerFactory.getLogger(WorkerBeans.class)
           .info("payloads are encrypted with key {}", codec.encryptKeyId());
       b.setDataConverter(codec.dataConverter());

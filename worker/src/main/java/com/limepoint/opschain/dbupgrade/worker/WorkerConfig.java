@@ -30,6 +30,8 @@ import java.util.List;
  *     (said explicitly; otherwise such a worker refuses to start upgrades)
  * @param skipGatesAllowed honour a request's {@code skipGates}: the dev mode sets it, nothing else
  * @param secondApproverGates gates that need a second, different approver
+ * @param requireEncryption with {@code encryptionKeyFile}, refuse plaintext payloads (an approval
+ *     signalled without the key, say) instead of passing them through
  */
 @ConfigurationProperties("opschain")
 public record WorkerConfig(
@@ -50,7 +52,8 @@ public record WorkerConfig(
     @Bindable(defaultValue = "false") boolean searchAttributes,
     @Bindable(defaultValue = "false") boolean anyoneMayApprove,
     @Bindable(defaultValue = "false") boolean skipGatesAllowed,
-    @Nullable List<String> secondApproverGates) {
+    @Nullable List<String> secondApproverGates,
+    @Bindable(defaultValue = "false") boolean requireEncryption) {
 
   /**
    * The approval policy every upgrade this worker claims follows: {@code approvers}, whether anyone

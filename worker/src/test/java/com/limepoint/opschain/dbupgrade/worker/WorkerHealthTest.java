@@ -44,7 +44,8 @@ class WorkerHealthTest {
             false,
             false,
             false,
-            null);
+            null,
+            false);
     WorkflowServiceStubs stubs =
         WorkflowServiceStubs.newServiceStubs(
             WorkflowServiceStubsOptions.newBuilder().setTarget(config.temporalTarget()).build());

@@ -8,6 +8,8 @@ import io.temporal.common.converter.DataConverter;
 import io.temporal.common.converter.DefaultDataConverter;
 import io.temporal.payload.codec.PayloadCodec;
 import io.temporal.payload.codec.PayloadCodecException;
+import io.temporal.payload.context.HasWorkflowSerializationContext;
+import io.temporal.payload.context.SerializationContext;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -43,12 +45,21 @@ public final class AesGcmPayloadCodec implements PayloadCodec {
   private static final int NONCE_BYTES = 12;
   private static final int TAG_BITS = 128;
 
+  /** Metadata: the namespace and workflow id the payload was sealed for (its associated data). */
+  public static final String BINDING = "encryption-binding";
+
   private final String encryptKeyId;
-  private final Map<String, SecretKeySpec> keys = new LinkedHashMap<>();
-  private final SecureRandom random = new SecureRandom();
+  private final Map<String, SecretKeySpec> keys;
+  private final SecureRandom random;
+  private final boolean required;
+  private final String binding;
 
   /** Encrypts with the first key; decrypts with any of them. */
   public AesGcmPayloadCodec(List<byte[]> keyBytes) {
+    this.keys = new LinkedHashMap<>();
+    this.random = new SecureRandom();
+    this.required = false;
+    this.binding = null;
     if (keyBytes.isEmpty()) {
       throw new IllegalArgumentException("at least one key is needed");
     }
@@ -59,6 +70,39 @@ public final class AesGcmPayloadCodec implements PayloadCodec {
       keys.put(keyId(k), new SecretKeySpec(k, "AES"));
     }
     this.encryptKeyId = keys.keySet().iterator().next();
+  }
+
+  private AesGcmPayloadCodec(AesGcmPayloadCodec from, boolean required, String binding) {
+    this.keys = from.keys;
+    this.random = from.random;
+    this.encryptKeyId = from.encryptKeyId;
+    this.required = required;
+    this.binding = binding;
+  }
+
+  /**
+   * This codec, refusing plaintext payloads on decode: in an encrypted namespace nobody who may
+   * signal can send an unencrypted approval (or any other input) past it.
+   */
+  public AesGcmPayloadCodec requiringEncryption() {
+    return new AesGcmPayloadCodec(this, true, binding);
+  }
+
+  /**
+   * Bound to the workflow the SDK serializes for (namespace and workflow id, from a workflow or
+   * activity serialization context): payloads sealed here carry that binding as associated data,
+   * and one sealed for another workflow is refused, so a payload cannot be moved between workflows.
+   * Without such a context the codec is unbound (and decodes what a bound one sealed by the binding
+   * the payload names, which its tag still checks).
+   */
+  @Override
+  public PayloadCodec withContext(SerializationContext context) {
+    if (context instanceof HasWorkflowSerializationContext w
+        && w.getNamespace() != null
+        && w.getWorkflowId() != null) {
+      return new AesGcmPayloadCodec(this, required, w.getNamespace() + "/" + w.getWorkflowId());
+    }
+    return this;
   }
 
   /** Reads key files (the first encrypts); a clear error names a file that is not a key. */
@@ -128,16 +172,23 @@ public final class AesGcmPayloadCodec implements PayloadCodec {
       random.nextBytes(nonce);
       Cipher c = Cipher.getInstance(CIPHER);
       c.init(Cipher.ENCRYPT_MODE, keys.get(encryptKeyId), new GCMParameterSpec(TAG_BITS, nonce));
+      if (binding != null) {
+        c.updateAAD(binding.getBytes(StandardCharsets.UTF_8));
+      }
       byte[] sealed = c.doFinal(p.toByteArray());
       byte[] data = new byte[NONCE_BYTES + sealed.length];
       System.arraycopy(nonce, 0, data, 0, NONCE_BYTES);
       System.arraycopy(sealed, 0, data, NONCE_BYTES, sealed.length);
-      return Payload.newBuilder()
-          .putMetadata("encoding", ByteString.copyFromUtf8(ENCODING))
-          .putMetadata(CIPHER_KEY, ByteString.copyFromUtf8(CIPHER))
-          .putMetadata(KEY_ID, ByteString.copyFromUtf8(encryptKeyId))
-          .setData(ByteString.copyFrom(data))
-          .build();
+      Payload.Builder out =
+          Payload.newBuilder()
+              .putMetadata("encoding", ByteString.copyFromUtf8(ENCODING))
+              .putMetadata(CIPHER_KEY, ByteString.copyFromUtf8(CIPHER))
+              .putMetadata(KEY_ID, ByteString.copyFromUtf8(encryptKeyId))
+              .setData(ByteString.copyFrom(data));
+      if (binding != null) {
+        out.putMetadata(BINDING, ByteString.copyFromUtf8(binding));
+      }
+      return out.build();
     } catch (GeneralSecurityException e) {
       throw new PayloadCodecException(e);
     }
@@ -146,7 +197,23 @@ public final class AesGcmPayloadCodec implements PayloadCodec {
   private Payload decrypt(Payload p) {
     ByteString encoding = p.getMetadataOrDefault("encoding", ByteString.EMPTY);
     if (!encoding.toStringUtf8().equals(ENCODING)) {
+      if (required) {
+        throw new PayloadCodecException(
+            "a plaintext payload ("
+                + encoding.toStringUtf8()
+                + ") was refused: this process requires encrypted payloads; send it with the"
+                + " encryption key (the starter's --encryption-key-file, or a codec server)");
+      }
       return p;
+    }
+    String sealedFor = p.getMetadataOrDefault(BINDING, ByteString.EMPTY).toStringUtf8();
+    if (binding != null && !sealedFor.isEmpty() && !sealedFor.equals(binding)) {
+      throw new PayloadCodecException(
+          "payload sealed for "
+              + sealedFor
+              + " was refused in "
+              + binding
+              + ": moved between workflows");
     }
     String id = p.getMetadataOrDefault(KEY_ID, ByteString.EMPTY).toStringUtf8();
     SecretKeySpec key = keys.get(id);
@@ -164,6 +231,9 @@ public final class AesGcmPayloadCodec implements PayloadCodec {
     try {
       Cipher c = Cipher.getInstance(CIPHER);
       c.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, data, 0, NONCE_BYTES));
+      if (!sealedFor.isEmpty()) {
+        c.updateAAD(sealedFor.getBytes(StandardCharsets.UTF_8));
+      }
       return Payload.parseFrom(c.doFinal(data, NONCE_BYTES, data.length - NONCE_BYTES));
     } catch (GeneralSecurityException | InvalidProtocolBufferException e) {
       throw new PayloadCodecException(
