@@ -20,7 +20,8 @@ class Approve extends ConnectedCommand {
   @Override
   ExitCode execute() {
     try (Connection temporal = connect()) {
-      UpgradeStatus s = temporal.upgrade(decision.namespace).approveGate(decision.toGateDecision());
+      var wf = temporal.upgrade(decision.namespace);
+      UpgradeStatus s = wf.approveGate(decision.toGateDecision(wf));
       out().println("approved " + decision.gate + "; phase now " + s.phase());
       return ExitCode.OK;
     } catch (WorkflowUpdateException e) {

@@ -1,6 +1,8 @@
 package com.limepoint.opschain.dbupgrade.starter;
 
 import com.limepoint.opschain.dbupgrade.model.GateDecision;
+import com.limepoint.opschain.dbupgrade.model.OpenGate;
+import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -18,7 +20,19 @@ class Decision {
   @Option(names = "--comment", defaultValue = "")
   String comment;
 
-  GateDecision toGateDecision() {
-    return new GateDecision(gate, by, comment);
+  @Option(
+      names = "--opening",
+      description =
+          "the gate opening to decide (the status shows it); default: the open one, read first")
+  String opening;
+
+  /** The decision for the named opening, or for the opening of that gate open now. */
+  GateDecision toGateDecision(DbUpgradeWorkflow wf) {
+    String id = opening;
+    if (id == null) {
+      OpenGate open = wf.status().openGate();
+      id = open != null && open.gate().name().equalsIgnoreCase(gate) ? open.opening() : null;
+    }
+    return new GateDecision(gate, by, comment, id);
   }
 }

@@ -73,7 +73,8 @@ class Demo extends ConnectedCommand {
       OpenGate gate = s.openGate();
       if (gate != null && approved.add(gate.gate().name())) {
         printGate(gate);
-        wf.approveGate(new GateDecision(gate.gate().name(), by, "approved by starter demo"));
+        wf.approveGate(
+            new GateDecision(gate.gate().name(), by, "approved by starter demo", gate.opening()));
         out().printf("  approved %s as %s%n", gate.gate(), by);
       }
       if (StatusPrinter.isFinal(s.phase())) {

@@ -11,7 +11,8 @@ class Reject extends ConnectedCommand {
   @Override
   ExitCode execute() {
     try (Connection temporal = connect()) {
-      temporal.upgrade(decision.namespace).reject(decision.toGateDecision());
+      var wf = temporal.upgrade(decision.namespace);
+      wf.reject(decision.toGateDecision(wf));
     }
     out().println("sent reject of " + decision.gate + "; check `status` for how it was taken");
     return ExitCode.OK;

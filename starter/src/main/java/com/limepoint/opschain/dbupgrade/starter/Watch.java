@@ -95,8 +95,15 @@ class Watch extends ConnectedCommand {
     OpenGate gate = s.openGate();
     if (gate != null && seen.add("gate " + gate.gate() + gate.openedAt())) {
       out.printf(
-          "gate %s is open: %s%n  %s%n  approve: bin/opschain-upgrade approve %s --gate %s --by <you>%n",
-          gate.gate(), gate.question(), gate.evidence().summary(), namespace, gate.gate());
+          "gate %s is open (opening %s): %s%n  %s%n"
+              + "  approve: bin/opschain-upgrade approve %s --gate %s --opening %s --by <you>%n",
+          gate.gate(),
+          gate.opening(),
+          gate.question(),
+          gate.evidence().summary(),
+          namespace,
+          gate.gate(),
+          gate.opening());
     }
     if (s.progress() != null) {
       String bar = StatusPrinter.progressBar(s.progress(), 30);

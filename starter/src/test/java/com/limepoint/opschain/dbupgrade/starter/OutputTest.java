@@ -82,7 +82,8 @@ class OutputTest {
             "2026-01-01T00:00:00Z",
             null,
             List.of(),
-            new GateEvidence("hashes equal", null, null, null));
+            new GateEvidence("hashes equal", null, null, null),
+            "3f1c9a2e:BACKUP_VERIFIED#1");
     FakeUpgrade upgrade =
         new FakeUpgrade(
             status(Phase.AWAITING_APPROVAL, gate, List.of(backup)),
@@ -97,9 +98,9 @@ class OutputTest {
         .isEqualTo(
             """
               done   takeBackup                 3 files
-            gate BACKUP_VERIFIED is open: Deploy?
+            gate BACKUP_VERIFIED is open (opening 3f1c9a2e:BACKUP_VERIFIED#1): Deploy?
               hashes equal
-              approve: bin/opschain-upgrade approve opschain --gate BACKUP_VERIFIED --by <you>
+              approve: bin/opschain-upgrade approve opschain --gate BACKUP_VERIFIED --opening 3f1c9a2e:BACKUP_VERIFIED#1 --by <you>
             COMPLETED: upgradeRelease failed
             """);
   }

@@ -42,6 +42,7 @@ final class Gates {
   private String blockedNow;
   private List<String> twoApprovers = List.of();
   private ApprovalEntry firstApproval;
+  private final java.util.Map<Gate, Integer> openings = new java.util.EnumMap<>(Gate.class);
   private OpenGate open;
   private String decision;
   private ApprovalEntry decidedBy;
@@ -89,7 +90,9 @@ final class Gates {
     }
     String now = Steps.now();
     String deadline = waitWithoutTimeout ? null : Instant.parse(now).plus(timeout).toString();
-    open = new OpenGate(gate, gate.question(), now, deadline, approvers, evidence);
+    int n = openings.merge(gate, 1, Integer::sum);
+    String opening = Workflow.getInfo().getRunId().substring(0, 8) + ":" + gate + "#" + n;
+    open = new OpenGate(gate, gate.question(), now, deadline, approvers, evidence, opening);
     decision = null;
     decidedBy = null;
     firstApproval = null;
@@ -152,6 +155,13 @@ final class Gates {
           + " is not open (open gate: "
           + (open == null ? "none" : open.gate().name())
           + ")";
+    }
+    if (d.opening() != null && !d.opening().equals(open.opening())) {
+      return "the decision is for opening "
+          + d.opening()
+          + " but the open one is "
+          + open.opening()
+          + " (an old decision sent again?)";
     }
     if (decision != null) {
       return "gate " + gate + " is already decided";

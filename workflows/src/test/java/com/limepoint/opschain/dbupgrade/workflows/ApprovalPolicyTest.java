@@ -113,6 +113,29 @@ class ApprovalPolicyTest {
   }
 
   @Test
+  void anApprovalForAnOpeningOfAnEarlierRunIsRefusedAndItsSignalIgnored(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    worker(approvers("alice", "bob"));
+    fakes.register(env, worker);
+    DbUpgradeWorkflow first = start(client, worker.getTaskQueue(), request());
+    String old = awaitGate(first, Gate.START).openGate().opening();
+    first.reject(new GateDecision("START", "alice", "not today", old));
+    assertThat(result(client, "opschain").outcome()).isEqualTo(Outcome.ABORTED);
+
+    DbUpgradeWorkflow second = start(client, worker.getTaskQueue(), request());
+    String now = awaitGate(second, Gate.START).openGate().opening();
+    assertThat(now).isNotEqualTo(old).endsWith(":START#1");
+    assertThatThrownBy(() -> second.approveGate(new GateDecision("START", "alice", null, old)))
+        .hasStackTraceContaining("the decision is for opening " + old)
+        .hasStackTraceContaining("an old decision sent again?");
+    second.approve(new GateDecision("START", "bob", "replayed", old));
+    assertThat(awaitGate(second, Gate.START).approvals())
+        .anyMatch(a -> a.decision().equals("IGNORED") && a.note().contains(old));
+    second.approveGate(new GateDecision("START", "alice", null, now));
+    awaitGate(second, Gate.BACKUP_VERIFIED);
+  }
+
+  @Test
   void finalizeNeedsASecondDifferentApprover(
       TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     worker(
