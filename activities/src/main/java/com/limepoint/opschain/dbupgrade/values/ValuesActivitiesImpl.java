@@ -45,7 +45,7 @@ public class ValuesActivitiesImpl implements ValuesActivities {
       throw new UncheckedIOException(e);
     }
     List<String> changes = new ArrayList<>();
-    String edited = render(original, r.kind(), source.toString(), changes);
+    String edited = ValuesTextEdit.edit(original, r.kind(), source.toString(), changes);
     if (r.minStorageBytes() > 0) {
       requireStorageFor(edited, r.minStorageBytes(), source.toString());
     }
