@@ -30,6 +30,16 @@ import org.slf4j.LoggerFactory;
 @Singleton
 @Requires(env = "dev")
 public final class DemoCluster {
+  /**
+   * What a production values file also holds, made up: the workflow must never show or record it
+   * (DevModeIT scans the starter's output and the stored history for these strings).
+   */
+  public static final String DEMO_SECRETS =
+      "  password: \"demo-db-password-7c1e\"\n"
+          + "license: |\n  DEMO-LICENCE-LINE-ONE-3b9d\n  DEMO-LICENCE-LINE-TWO-5a0f\n"
+          + "databaseUrl: postgres://opschain:demo-url-pass-2e6c@opschain-db:5432/opschain\n"
+          + "env:\n  - name: API_TOKEN\n    value: demo-env-secret-91d4\n";
+
   public static final String NAMESPACE = "opschain";
   private static final Logger log = LoggerFactory.getLogger(DemoCluster.class);
 
@@ -86,7 +96,8 @@ public final class DemoCluster {
     Path values =
         Files.writeString(
             Files.createDirectories(dir.resolve("etc")).resolve("values.yaml"),
-            "# OpsChain values (demo)\ndb:\n  # the legacy database volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n");
+            "# OpsChain values (demo)\ndb:\n  # the legacy database volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n"
+                + DEMO_SECRETS);
     // Without a worker here, the releases are kept in the cluster, where the other one finds them.
     releases = new ChartReleases(box.client(), ChartReleases.testChart(dir), !config.devWorker());
     releases.upgrade(

@@ -11,6 +11,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -161,6 +162,18 @@ class DevModeIT {
 
     assertThat(storedInput.getMetadataOrThrow("encoding").toStringUtf8())
         .isEqualTo("binary/encrypted");
+    // The values file's secrets: in neither the starter's output nor the stored history.
+    for (String secret :
+        List.of(
+            "demo-db-password-7c1e",
+            "DEMO-LICENCE-LINE-ONE-3b9d",
+            "DEMO-LICENCE-LINE-TWO-5a0f",
+            "demo-url-pass-2e6c",
+            "demo-env-secret-91d4")) {
+      assertThat(DemoCluster.DEMO_SECRETS).contains(secret);
+      assertThat(printed).as("starter output").doesNotContain(secret);
+      assertThat(storedHistory).as("stored history").doesNotContain(secret);
+    }
     assertThat(storedHistory)
         .doesNotContain("opschain/opschain")
         .doesNotContain("demo-user")
