@@ -102,6 +102,7 @@ class Demo extends ConnectedCommand {
                       abbreviate(f.podSha256()),
                       abbreviate(f.hostSha256())));
     }
+    StatusPrinter.valuesChanges(out(), gate);
   }
 
   private static String abbreviate(String sha) {

@@ -2,6 +2,7 @@ package com.limepoint.opschain.dbupgrade.starter;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.limepoint.opschain.dbupgrade.model.ApprovalEntry;
+import com.limepoint.opschain.dbupgrade.model.OpenGate;
 import com.limepoint.opschain.dbupgrade.model.Phase;
 import com.limepoint.opschain.dbupgrade.model.Progress;
 import com.limepoint.opschain.dbupgrade.model.StepState;
@@ -52,8 +53,12 @@ final class StatusPrinter {
     }
     if (s.openGate() != null) {
       out.printf(
-          "open gate %s: %s%n  %s%n",
-          s.openGate().gate(), s.openGate().question(), s.openGate().evidence().summary());
+          "open gate %s (opening %s): %s%n  %s%n",
+          s.openGate().gate(),
+          s.openGate().opening(),
+          s.openGate().question(),
+          s.openGate().evidence().summary());
+      valuesChanges(out, s.openGate());
     }
     for (ApprovalEntry a : s.approvals()) {
       out.printf(
@@ -112,5 +117,16 @@ final class StatusPrinter {
       u++;
     }
     return String.format(Locale.ROOT, "%.1f/%.1f %s", done / scale, total / scale, units[u]);
+  }
+
+  /**
+   * What the gate's next deploy changes in values.yaml: key paths, the values the workflow
+   * computed, the written file's hash (no other values content reaches the workflow).
+   */
+  static void valuesChanges(java.io.PrintWriter out, OpenGate gate) {
+    String changes = gate.evidence().valuesDiff();
+    if (changes != null && !changes.isBlank()) {
+      changes.lines().forEach(l -> out.printf("    %s%n", l));
+    }
   }
 }

@@ -106,6 +106,41 @@ class OutputTest {
   }
 
   @Test
+  void theDemoShowsTheKeysTheDeployChangesAndSendsTheOpening() throws Exception {
+    String changes =
+        "values.migration.yaml (120 bytes, sha256 ab12) from values.yaml, keys changed:\n"
+            + "+ db.recoveryMode: true";
+    OpenGate gate =
+        new OpenGate(
+            Gate.BACKUP_VERIFIED,
+            "Deploy?",
+            "t",
+            null,
+            List.of(),
+            new GateEvidence("verified", null, null, changes),
+            "3f1c9a2e:BACKUP_VERIFIED#1");
+    FakeUpgrade upgrade =
+        new FakeUpgrade(
+            status(Phase.AWAITING_APPROVAL, gate, List.of()),
+            status(Phase.AWAITING_APPROVAL, gate, List.of()),
+            status(Phase.COMPLETED, null, List.of()));
+    cmd.parseArgs("demo", "--by", "alice");
+
+    this.<Demo>command("demo").followApprovingGates(upgrade);
+
+    assertThat(upgrade.approvals)
+        .containsExactly(
+            new GateDecision(
+                "BACKUP_VERIFIED", "alice", "approved by starter demo", gate.opening()));
+    assertThat(take())
+        .isEqualTo(
+            "gate BACKUP_VERIFIED: Deploy?\n  evidence: verified\n"
+                + "    values.migration.yaml (120 bytes, sha256 ab12) from values.yaml, keys changed:\n"
+                + "    + db.recoveryMode: true\n"
+                + "  approved BACKUP_VERIFIED as alice\n");
+  }
+
+  @Test
   void demoApprovesEachGateOnceAndSaysSo() throws Exception {
     OpenGate gate =
         new OpenGate(
