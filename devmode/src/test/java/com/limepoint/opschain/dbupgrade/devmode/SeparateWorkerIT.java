@@ -55,6 +55,11 @@ class SeparateWorkerIT {
                       "separate",
                       "opschain.search-attributes",
                       true,
+                      // The production worker's approval policy: the demo approves as demo-user.
+                      "opschain.approvers",
+                      "demo-user",
+                      "opschain.second-approver-gates",
+                      "none",
                       "micronaut.server.port",
                       -1))
               .start();
