@@ -86,6 +86,19 @@ final class ImageVersionPod {
     String name = name();
     PodResource pod = client.pods().inNamespace(ns).withName(name);
     long started = System.nanoTime();
+    Pod existing = pod.get();
+    if (existing != null && !RestorePodActivitiesImpl.ours(existing)) {
+      // Before the try: the cleanup below deletes only a pod this run created.
+      throw ApplicationFailure.newNonRetryableFailure(
+          "pod "
+              + ns
+              + "/"
+              + name
+              + " exists but was not created by this run (annotation "
+              + RestorePodActivitiesImpl.RUN_ANNOTATION
+              + "); it was left alone. Delete it by hand, then retry.",
+          FailureTypes.NOT_OWNED);
+    }
     Outcome outcome = null;
     try {
       start(pod, ns, name, image, timeout, started);
@@ -100,17 +113,6 @@ final class ImageVersionPod {
   private void start(
       PodResource pod, String ns, String name, String image, Duration timeout, long started) {
     Pod existing = pod.get();
-    if (existing != null && !RestorePodActivitiesImpl.ours(existing)) {
-      throw ApplicationFailure.newNonRetryableFailure(
-          "pod "
-              + ns
-              + "/"
-              + name
-              + " exists but was not created by this run (annotation "
-              + RestorePodActivitiesImpl.RUN_ANNOTATION
-              + "); it was left alone. Delete it by hand, then retry.",
-          FailureTypes.NOT_OWNED);
-    }
     if (existing != null
         && existing.getMetadata().getDeletionTimestamp() == null
         && image.equals(existing.getSpec().getContainers().get(0).getImage())) {

@@ -277,6 +277,34 @@ class RestoreTargetIT {
   }
 
   @Test
+  void aPodOfThatNameThisRunDidNotCreateIsRefusedAndLeftAlone() throws Exception {
+    clusterPvc(CLUSTER);
+    List<Pod> created = new CopyOnWriteArrayList<>();
+    Watch w = box.client().pods().inNamespace(NS).watch(added(created));
+    try {
+      restore.checkRestoreTarget(request("opschain-db-1", ClusterInABox.RESTORE_IMAGE));
+    } finally {
+      w.close();
+    }
+    // Someone else's pod under the name this run would use: no run annotation.
+    Pod foreign = created.get(0);
+    foreign.getMetadata().setResourceVersion(null);
+    foreign.getMetadata().setAnnotations(java.util.Map.of());
+    foreign.setStatus(null);
+    box.client().pods().inNamespace(NS).resource(foreign).create();
+    int before = box.activityMutations().size();
+
+    assertThatThrownBy(
+            () -> restore.checkRestoreTarget(request("opschain-db-1", ClusterInABox.RESTORE_IMAGE)))
+        .hasStackTraceContaining("NotOwned")
+        .hasStackTraceContaining("was not created by this run");
+
+    assertThat(box.activityMutations().subList(before, box.activityMutations().size())).isEmpty();
+    assertThat(box.client().pods().inNamespace(NS).withName(foreign.getMetadata().getName()).get())
+        .isNotNull();
+  }
+
+  @Test
   void aPodThatDoesNotFinishInTimeFailsRetryablyHeartbeatingAndIsDeleted() {
     clusterPvc(CLUSTER);
     box.imagePullTakes("postgres:15.6", Duration.ofMinutes(5));
