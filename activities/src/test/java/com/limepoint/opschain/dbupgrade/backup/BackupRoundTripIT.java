@@ -2,6 +2,7 @@ package com.limepoint.opschain.dbupgrade.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.limepoint.opschain.dbupgrade.ActivityStubs;
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
@@ -63,6 +64,8 @@ class BackupRoundTripIT {
   void backupCopyVerifyAndManualRestoreKeepEveryRow() throws Exception {
     String before = DbPodFixture.rowsAndChecksum(db);
     assertThat(before).startsWith("100000 ");
+    // The environment's own 1 s heartbeat timeout: heartbeats go out every 0.8 s, so the listener
+    // sees pg_basebackup's lines (with ActivityStubs' 45 s they would be throttled to one).
     BackupActivities backup = env.newActivityStub(BackupActivities.class);
     String podDir = sandbox.resolve("pod/tmp/backup").toString();
     Files.createDirectories(sandbox.resolve("pod/tmp"));
@@ -147,7 +150,7 @@ class BackupRoundTripIT {
     Path newPgdata = pvc.resolve("pgdata");
     LocalPostgres fresh = LocalPostgres.init(newPgdata, "opschain");
     fresh.close();
-    RestorePodActivities restore = env.newActivityStub(RestorePodActivities.class);
+    RestorePodActivities restore = ActivityStubs.of(env, RestorePodActivities.class);
     var podReq =
         new RestorePodActivities.RestorePodRequest(
             NS,

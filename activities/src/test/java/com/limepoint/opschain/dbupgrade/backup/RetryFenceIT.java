@@ -2,6 +2,7 @@ package com.limepoint.opschain.dbupgrade.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.limepoint.opschain.dbupgrade.ActivityStubs;
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
@@ -83,10 +84,10 @@ class RetryFenceIT {
   void eachRetryStopsTheAttemptBeforeItAndEndsInTheRightState() throws Exception {
     String before = DbPodFixture.rowsAndChecksum(db);
     assertThat(before).startsWith("300000 ");
-    BackupActivities backup1 = first.newActivityStub(BackupActivities.class);
-    BackupActivities backup2 = second.newActivityStub(BackupActivities.class);
-    RestorePodActivities restore1 = first.newActivityStub(RestorePodActivities.class);
-    RestorePodActivities restore2 = second.newActivityStub(RestorePodActivities.class);
+    BackupActivities backup1 = ActivityStubs.of(first, BackupActivities.class);
+    BackupActivities backup2 = ActivityStubs.of(second, BackupActivities.class);
+    RestorePodActivities restore1 = ActivityStubs.of(first, RestorePodActivities.class);
+    RestorePodActivities restore2 = ActivityStubs.of(second, RestorePodActivities.class);
 
     // takeBackup: pg_basebackup stopped 1 s in, its partial backup on disk.
     var req =

@@ -3,6 +3,7 @@ package com.limepoint.opschain.dbupgrade.helm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.limepoint.opschain.dbupgrade.ActivityStubs;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
@@ -56,7 +57,7 @@ class HelmActivitiesIT {
             "Install complete"));
     env = com.limepoint.opschain.dbupgrade.kube.SameRun.environment("helm-run", 1);
     env.registerActivitiesImplementations(new HelmActivitiesImpl(new BoxHelmReleases(releases)));
-    helm = env.newActivityStub(HelmActivities.class);
+    helm = ActivityStubs.of(env, HelmActivities.class);
   }
 
   @AfterEach
@@ -252,7 +253,7 @@ class HelmActivitiesIT {
     try {
       later.registerActivitiesImplementations(
           new HelmActivitiesImpl(new BoxHelmReleases(releases)));
-      HelmActivities laterHelm = later.newActivityStub(HelmActivities.class);
+      HelmActivities laterHelm = ActivityStubs.of(later, HelmActivities.class);
 
       // The same step of a later run deploys again: the revision is the earlier run's.
       assertThat(

@@ -3,6 +3,7 @@ package com.limepoint.opschain.dbupgrade.kube;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.limepoint.opschain.dbupgrade.ActivityStubs;
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
 import com.limepoint.opschain.dbupgrade.activities.WaitRequest;
@@ -51,8 +52,8 @@ class KubernetesActivitiesIT {
     env = TestActivityEnvironment.newInstance();
     env.registerActivitiesImplementations(
         new ClusterActivitiesImpl(client), new CnpgActivitiesImpl(client));
-    cluster = env.newActivityStub(ClusterActivities.class);
-    cnpg = env.newActivityStub(CnpgActivities.class);
+    cluster = ActivityStubs.of(env, ClusterActivities.class);
+    cnpg = ActivityStubs.of(env, CnpgActivities.class);
     cluster.awaitDeploymentReady(new WaitRequest(NS, List.of("opschain-db"), 120));
   }
 

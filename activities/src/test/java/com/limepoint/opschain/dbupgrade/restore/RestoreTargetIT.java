@@ -3,6 +3,7 @@ package com.limepoint.opschain.dbupgrade.restore;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.limepoint.opschain.dbupgrade.ActivityStubs;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities.RestoreTargetCheck;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities.RestoreTargetRequest;
@@ -47,7 +48,7 @@ class RestoreTargetIT {
     client = box.activityClient();
     env = SameRun.environment("run-1", 1, details -> heartbeatNanos.add(System.nanoTime()));
     env.registerActivitiesImplementations(new RestorePodActivitiesImpl(client));
-    restore = env.newActivityStub(RestorePodActivities.class);
+    restore = ActivityStubs.of(env, RestorePodActivities.class);
   }
 
   @AfterEach
