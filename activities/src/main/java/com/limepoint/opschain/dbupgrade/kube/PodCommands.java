@@ -256,4 +256,87 @@ public final class PodCommands {
   public static List<String> postgresVersion() {
     return List.of("postgres", "--version");
   }
+
+  /**
+   * The census query through psql on the pod's server over 127.0.0.1:5432 (the legacy db pod, the
+   * rehearsal pod): unaligned, tab-separated, no psqlrc, stopping at the first error.
+   */
+  public static List<String> census(String user, String database, String sql) {
+    return List.of(
+        "psql",
+        "-X",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "5432",
+        "-U",
+        user,
+        "-d",
+        database,
+        "-At",
+        "-F",
+        "\t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        sql);
+  }
+
+  /**
+   * The census in a CNPG instance pod: {@code psql -U postgres} as {@code kubectl cnpg psql} runs
+   * it (cloudnative-pg internal/cmd/plugin/psql/psql.go), over the socket the pod's PGHOST and
+   * PGPORT name (pkg/specs/pods.go sets both in the postgres container).
+   */
+  public static List<String> censusInInstance(String database, String sql) {
+    return List.of(
+        "psql",
+        "-X",
+        "-U",
+        "postgres",
+        "-d",
+        database,
+        "-At",
+        "-F",
+        "\t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        sql);
+  }
+
+  /** A directory only its owner may enter, as PostgreSQL requires of a data directory. */
+  public static List<String> mkdirPrivate(String dir) {
+    return List.of("mkdir", "-p", "-m", "0700", dir);
+  }
+
+  /**
+   * Starts PostgreSQL on a restored data directory and waits (-w) until it accepts connections,
+   * which it does only once recovery from the backup has reached a consistent state. The options
+   * string is pg_ctl's (it hands it to the server's command line); it is built from constants and
+   * the scratch directory, never from input: listen on 127.0.0.1:5432 only, sockets in {@code
+   * socketDir}, no WAL archiving from the copy.
+   */
+  public static List<String> pgCtlStart(String pgdata, String log, String socketDir, long seconds) {
+    return List.of(
+        "pg_ctl",
+        "-D",
+        pgdata,
+        "-l",
+        log,
+        "-w",
+        "-t",
+        Long.toString(seconds),
+        "-o",
+        "-c listen_addresses=127.0.0.1 -p 5432 -k " + socketDir + " -c archive_mode=off",
+        "start");
+  }
+
+  public static List<String> pgCtlStop(String pgdata) {
+    return List.of("pg_ctl", "-D", pgdata, "-m", "fast", "-w", "stop");
+  }
+
+  /** The last lines of a log file. */
+  public static List<String> tail(String file, int lines) {
+    return List.of("tail", "-n", Integer.toString(lines), file);
+  }
 }

@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
  * is the first number ("15.4" is 15); before 10 it is the first two ("9.6.24" is 9.6). That is the
  * form a data directory's {@code PG_VERSION} holds, so the two compare as strings.
  */
-final class PgVersions {
+public final class PgVersions {
   /**
    * What {@code postgres --version} prints: "postgres (PostgreSQL) 15.4", often followed by the
    * packager's build ("(Debian 15.4-1.pgdg120+1)"), and for a pre-release "17beta1" or "16devel".
@@ -23,7 +23,7 @@ final class PgVersions {
   private PgVersions() {}
 
   /** The major version in {@code postgres --version} output, if it holds one. */
-  static Optional<String> serverMajor(String output) {
+  public static Optional<String> serverMajor(String output) {
     if (output == null) {
       return Optional.empty();
     }
@@ -32,7 +32,7 @@ final class PgVersions {
   }
 
   /** The major version a PG_VERSION holds ("15", "9.6"), if it is one. */
-  static Optional<String> dataMajor(String pgVersion) {
+  public static Optional<String> dataMajor(String pgVersion) {
     if (pgVersion == null) {
       return Optional.empty();
     }

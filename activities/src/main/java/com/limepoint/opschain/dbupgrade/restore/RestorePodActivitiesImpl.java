@@ -315,13 +315,13 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
   }
 
   /** The annotation by which a run marks the restore pod it created: its workflow and run id. */
-  static final String RUN_ANNOTATION = "opschain.limepoint.com/db-upgrade-run";
+  public static final String RUN_ANNOTATION = "opschain.limepoint.com/db-upgrade-run";
 
-  static String runMarker() {
+  public static String runMarker() {
     return Heartbeats.workflowId() + "/" + Heartbeats.runId();
   }
 
-  static boolean ours(Pod pod) {
+  public static boolean ours(Pod pod) {
     var annotations = pod.getMetadata().getAnnotations();
     return annotations != null && runMarker().equals(annotations.get(RUN_ANNOTATION));
   }

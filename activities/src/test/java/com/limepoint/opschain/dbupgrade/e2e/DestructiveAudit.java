@@ -53,6 +53,14 @@ final class DestructiveAudit {
         if (insideOwnedRunDir(run, target, mine.subList(0, i))) {
           continue;
         }
+        // The rehearsal's pod: created by this run (POST, its run annotation checked) with an
+        // emptyDir at /rehearsal, which is new and empty with the pod: nothing in it predates
+        // the run, and it goes with the pod.
+        if (c.pod().endsWith("-rehearsal")
+            && under(target, "/rehearsal")
+            && createdPod(calls, c.pod(), c.startedMillis())) {
+          continue;
+        }
         if (under(target, parent(run.pgdata()))
             && allowed(run, "MANUAL_RESTORE", c.startedMillis())) {
           continue;
@@ -93,7 +101,8 @@ final class DestructiveAudit {
       }
       // The short-lived pod that asks the restore image its version before MANUAL_RESTORE opens:
       // this run created it (and checked its run annotation before touching it), nothing else.
-      if (a.path().matches("/api/v1/namespaces/[^/]+/pods/restore-image-check-[0-9a-f]+")
+      if ((a.path().matches("/api/v1/namespaces/[^/]+/pods/restore-image-check-[0-9a-f]+")
+              || a.path().matches("/api/v1/namespaces/[^/]+/pods/[a-z0-9-]+-rehearsal"))
           && postedPods > 0) {
         continue;
       }
@@ -163,6 +172,18 @@ final class DestructiveAudit {
       }
     }
     return false;
+  }
+
+  /**
+   * The activities created a pod before {@code atMillis} (a POST names its pod in the body only).
+   */
+  private static boolean createdPod(List<ClusterInABox.ApiCall> calls, String pod, long atMillis) {
+    return calls.stream()
+        .anyMatch(a ->
+            ClusterInABox.ACTIVITY_AGENT.equals(a.userAgent())
+                && a.method().equals("POST")
+                && a.path().matches("/api/v1/namespaces/[^/]+/pods(\\?.*)?")
+                && a.atMillis() <= atMillis);
   }
 
   private static boolean ownedBy(Run run, String dir) {

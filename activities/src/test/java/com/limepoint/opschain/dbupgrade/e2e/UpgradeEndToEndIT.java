@@ -1,6 +1,7 @@
 package com.limepoint.opschain.dbupgrade.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.limepoint.opschain.dbupgrade.backup.BackupActivitiesImpl;
@@ -100,6 +101,9 @@ class UpgradeEndToEndIT {
     box.podGrace(java.time.Duration.ofSeconds(2));
     box.postgresFor(NS, "opschain-db", legacy.port());
     box.bindExec(NS, "restore-from-backup", 0);
+    // The CNPG instance's data volume is the restore PVC's pgdata: PostgreSQL runs on it while
+    // the instance pod runs (after a manual restore, on the restored data).
+    box.cnpgDataAt(NS, "opschain-db", sandbox.resolve("pvc/data/pgdata"));
     values =
         Files.writeString(
             Files.createDirectories(sandbox.resolve("etc")).resolve("values.yaml"),
@@ -142,6 +146,7 @@ class UpgradeEndToEndIT {
     env.newWorker(HOST_QUEUE)
         .registerActivitiesImplementations(
             new BackupActivitiesImpl(k8s, "e2e-host"),
+            new com.limepoint.opschain.dbupgrade.backup.DataCheckActivitiesImpl(k8s),
             new HelmActivitiesImpl(helm),
             new ValuesActivitiesImpl());
     env.start();
@@ -261,30 +266,54 @@ class UpgradeEndToEndIT {
     return wf;
   }
 
-  @Test
-  void theAutomaticPathKeepsEveryRowAndEndsWithoutRecoverySettings() throws Exception {
+  /**
+   * What CNPG's import does on the harness: pg_dump | psql into the new cluster's database, which
+   * its instance pod {@code opschain-db-1} then serves; {@code after} runs on the imported
+   * database.
+   */
+  private void importsInto(java.util.function.Consumer<LocalPostgres> after) {
     box.onImport(() -> {
       try {
         cnpgDb = LocalPostgres.init(sandbox.resolve("cnpg/data/pgdata"), "opschain");
         cnpgDb.importFrom(legacy, "opschain");
+        after.accept(cnpgDb);
+        box.cnpgInstanceServes(NS, "opschain-db-1", cnpgDb.port());
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
     });
+  }
+
+  @Test
+  void theAutomaticPathKeepsEveryRowAndEndsWithoutRecoverySettings() throws Exception {
+    importsInto(db -> {});
     long t0 = System.nanoTime();
     DbUpgradeWorkflow wf = start();
     approveByUpdate(wf, Gate.START, "alice");
     UpgradeStatus atBackup = awaitGate(wf, Gate.BACKUP_VERIFIED);
     assertThat(atBackup.openGate().evidence().backup().passesVerification()).isTrue();
+    // The backup was restored once, and its data counted equal to the stopped source's.
+    assertThat(atBackup.openGate().evidence().details())
+        .anyMatch(d -> d.startsWith("source census: source: 1 tables, 20000 rows, 1 checksummed"))
+        .anyMatch(d -> d.equals("restored once: 1 tables, counts and checksums equal to source"));
+    assertThat(box.client().pods().inNamespace(NS).withName("opschain-db-rehearsal").get())
+        .as("the rehearsal's pod is gone")
+        .isNull();
+    assertThat(box.scratchPodsLeft()).isEmpty();
     assertThat(atBackup.openGate().evidence().valuesDiff())
         .contains("+ db.recoveryMode: true", "+ db.cnpg.storage.size: 10Gi (from db.volume.size)")
         .doesNotContain("# production values");
     approveBySignal(wf, Gate.BACKUP_VERIFIED, "bob");
+    assertThat(awaitGate(wf, Gate.SERVICES_VERIFIED).openGate().evidence().details())
+        .contains(
+            "parity: cnpg: 1 tables, 20000 rows, 1 checksummed; 1 tables, counts and"
+                + " checksums equal to source");
     approveByUpdate(wf, Gate.SERVICES_VERIFIED, "alice");
     approveBySignal(wf, Gate.FINALIZE, "bob");
     UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
 
     report("automatic path", t0);
+    printDataProofTimes(report);
     assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
     assertThat(cnpgDb.sql("opschain", COUNT)).isEqualTo(rowsBefore).isEqualTo("20000");
     assertThat(cnpgDb.sql("opschain", SUM)).isEqualTo(sumBefore);
@@ -325,6 +354,7 @@ class UpgradeEndToEndIT {
         Thread.sleep(5_000);
         cnpgDb = LocalPostgres.init(sandbox.resolve("cnpg/data/pgdata"), "opschain");
         cnpgDb.importFrom(legacy, "opschain");
+        box.cnpgInstanceServes(NS, "opschain-db-1", cnpgDb.port());
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       } catch (InterruptedException e) {
@@ -368,14 +398,7 @@ class UpgradeEndToEndIT {
    */
   @Test
   void aStopAfterThePointOfNoReturnIsContinuedToCompletedWithEveryRow() throws Exception {
-    box.onImport(() -> {
-      try {
-        cnpgDb = LocalPostgres.init(sandbox.resolve("cnpg/data/pgdata"), "opschain");
-        cnpgDb.importFrom(legacy, "opschain");
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
+    importsInto(db -> {});
     helm.failing = "finalizeUpgrade";
     long t0 = System.nanoTime();
     DbUpgradeWorkflow wf = start();
@@ -403,6 +426,137 @@ class UpgradeEndToEndIT {
         .filteredOn(r -> r.description().endsWith("/finalizeUpgrade"))
         .extracting(ChartReleases.Revision::status)
         .containsExactly("deployed");
+  }
+
+  /**
+   * The backup's pg_wal.tar.gz holds no WAL (a valid, empty archive: gzip -t and tar -t pass). The
+   * rehearsal's PostgreSQL cannot reach a consistent state: BACKUP_VERIFIED says so and refuses
+   * approval; rejecting puts OpsChain back with the legacy data untouched.
+   */
+  @Test
+  void aBackupWithoutItsWalFailsTheRehearsalAndKeepsBackupVerifiedClosed() throws Exception {
+    box.afterExec("pg_basebackup", argv -> emptyWalArchive(argv.get(argv.indexOf("-D") + 1)));
+    DbUpgradeWorkflow wf = start();
+    approveByUpdate(wf, Gate.START, "alice");
+    UpgradeStatus at = awaitGate(wf, Gate.BACKUP_VERIFIED);
+
+    assertThat(at.openGate().evidence().backup().passesVerification()).isTrue();
+    assertThat(at.openGate().evidence().details())
+        .anyMatch(d -> d.startsWith("restore rehearsal FAILED: PostgreSQL did not start"));
+    assertThat(String.join("\n", at.openGate().evidence().details()))
+        .contains("did not start", "Way out: reject BACKUP_VERIFIED");
+    assertThatThrownBy(() -> wf.approveGate(new GateDecision("BACKUP_VERIFIED", "bob", "ok")))
+        .hasStackTraceContaining("cannot be approved: PostgreSQL did not start");
+    wf.reject(new GateDecision("BACKUP_VERIFIED", "bob", "the backup does not restore"));
+    UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
+    assertThat(report.reason()).contains("back in service on 2025-10-01");
+    assertLegacyUntouched();
+  }
+
+  /**
+   * The import silently loses the rows of a table. The parity check names it; the manual restore is
+   * offered, and once it ran the data is equal and the upgrade completes.
+   */
+  @Test
+  void anImportThatDropsATablesRowsIsCaughtAndTheManualRestoreOffered() throws Exception {
+    importsInto(db -> sql(db, "DELETE FROM items WHERE id > 19990"));
+    LocalPostgres.init(pvcPgdata, "opschain").close();
+    DbUpgradeWorkflow wf = start();
+    approveByUpdate(wf, Gate.START, "alice");
+    approveBySignal(wf, Gate.BACKUP_VERIFIED, "bob");
+    UpgradeStatus at = awaitGate(wf, Gate.MANUAL_RESTORE);
+
+    assertThat(at.openGate().evidence().summary())
+        .contains("differs from the source", "public.items: 19990 rows, 20000 in source");
+    assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get())
+        .as("the legacy database is still there")
+        .isNotNull();
+    assertLegacyUntouched();
+    approveByUpdate(wf, Gate.MANUAL_RESTORE, "alice");
+    approveBySignal(wf, Gate.SERVICES_VERIFIED, "bob");
+    approveByUpdate(wf, Gate.FINALIZE, "alice");
+    UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
+
+    assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
+    assertThat(box.cnpgInstance(NS, "opschain-db").sql("opschain", COUNT)).isEqualTo(rowsBefore);
+  }
+
+  /** A restore image of another major: the rehearsal says so before it restores anything. */
+  @Test
+  void aRestoreImageOfAnotherMajorFailsTheRehearsalAndSaysWhatToSet() throws Exception {
+    DbUpgradeWorkflow wf = start(request(Map.of("restoreImage", "postgres:16.4")));
+    approveByUpdate(wf, Gate.START, "alice");
+    UpgradeStatus at = awaitGate(wf, Gate.BACKUP_VERIFIED);
+
+    assertThat(String.join("\n", at.openGate().evidence().details()))
+        .contains(
+            "restore image postgres:16.4 runs PostgreSQL 16; the backup is PostgreSQL 15",
+            "set restoreImage to a PostgreSQL 15 image");
+    wf.reject(new GateDecision("BACKUP_VERIFIED", "bob", "wrong image"));
+    UpgradeReport report = client.newUntypedWorkflowStub(WF).getResult(UpgradeReport.class);
+
+    assertThat(report.outcome()).isEqualTo(Outcome.ABORTED);
+    assertThat(box.scratchPodsLeft()).isEmpty();
+    assertLegacyUntouched();
+  }
+
+  private void assertLegacyUntouched() throws IOException {
+    assertThat(legacy.sql("opschain", COUNT)).isEqualTo(rowsBefore);
+    assertThat(legacy.sql("opschain", SUM)).isEqualTo(sumBefore);
+    assertThat(box.client().pods().inNamespace(NS).withName("opschain-db-rehearsal").get())
+        .isNull();
+  }
+
+  private static void sql(LocalPostgres db, String statement) {
+    try {
+      db.sql("opschain", statement);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Replaces a backup's WAL archive by one as pg_basebackup writes it (its {@code archive_status/}
+   * directory) without the WAL segments: gzip -t and tar -t pass.
+   */
+  private static void emptyWalArchive(String backupDir) {
+    try {
+      Path wal = Path.of(backupDir, "pg_wal.tar.gz");
+      Path empty = Files.createTempDirectory("wal-");
+      Files.createDirectory(empty.resolve("archive_status"));
+      Process p =
+          new ProcessBuilder(
+                  "tar", "-czf", wal.toString(), "-C", empty.toString(), "archive_status")
+              .redirectErrorStream(true)
+              .start();
+      p.getInputStream().readAllBytes();
+      if (p.waitFor() != 0) {
+        throw new IllegalStateException("tar exited " + p.exitValue());
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The data checks' times, from the report's steps, beside the run's. */
+  private static void printDataProofTimes(UpgradeReport report) {
+    for (var s : report.steps()) {
+      if (List.of("sourceCensus", "rehearseRestore", "checkParity").contains(s.name())
+          && s.startedAt() != null
+          && s.endedAt() != null) {
+        System.out.printf(
+            "e2e data proof: %s took %d ms%n",
+            s.name(),
+            java.time.Duration.between(
+                    java.time.Instant.parse(s.startedAt()), java.time.Instant.parse(s.endedAt()))
+                .toMillis());
+      }
+    }
   }
 
   /** The dry run plans every step and records no values content (the scan runs after it). */
@@ -442,10 +596,15 @@ class UpgradeEndToEndIT {
         .filteredOn(s -> s.name().equals("manualRestore"))
         .singleElement()
         .satisfies(s -> assertThat(s.summary()).contains("in production"));
-    try (LocalPostgres restored = LocalPostgres.startExisting(pvcPgdata)) {
-      assertThat(restored.sql("opschain", COUNT)).isEqualTo(rowsBefore);
-      assertThat(restored.sql("opschain", SUM)).isEqualTo(sumBefore);
-    }
+    // CNPG's instance runs on the restored volume (the harness started PostgreSQL on it).
+    LocalPostgres restored = box.cnpgInstance(NS, "opschain-db");
+    assertThat(restored).isNotNull();
+    assertThat(restored.sql("opschain", COUNT)).isEqualTo(rowsBefore);
+    assertThat(restored.sql("opschain", SUM)).isEqualTo(sumBefore);
+    assertThat(report.steps())
+        .filteredOn(s -> s.name().equals("checkRestoredParity"))
+        .singleElement()
+        .satisfies(s -> assertThat(s.summary()).contains("counts and checksums equal to source"));
     assertThat(box.client().pods().inNamespace(NS).withName("restore-from-backup").get()).isNull();
     export("e2e-manual-restore-parent", WF);
     export("e2e-manual-restore-child", WF + "-manual-restore");
@@ -472,9 +631,7 @@ class UpgradeEndToEndIT {
     report("manual restore, hibernation by annotation", t0);
     assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
     assertThat(report.manualRestore()).isTrue();
-    try (LocalPostgres restored = LocalPostgres.startExisting(pvcPgdata)) {
-      assertThat(restored.sql("opschain", COUNT)).isEqualTo(rowsBefore);
-    }
+    assertThat(box.cnpgInstance(NS, "opschain-db").sql("opschain", COUNT)).isEqualTo(rowsBefore);
     assertThat(box.activityRequests())
         .anyMatch(r ->
             r.startsWith(

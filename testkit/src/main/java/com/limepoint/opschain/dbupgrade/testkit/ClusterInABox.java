@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -43,13 +44,61 @@ public final class ClusterInABox implements AutoCloseable {
         server.createClient(
             b -> b.editOrNewConfig().withUserAgent(HarnessDispatcher.CONTROLLER_AGENT).endConfig());
     shortLivedPods = new ShortLivedPods(controller, this);
+    scratchPods = new ScratchPods(dispatcher);
     podWatch =
-        controller.pods().inAnyNamespace().watch(new PodsStartRunning(controller, shortLivedPods));
+        controller
+            .pods()
+            .inAnyNamespace()
+            .watch(new PodsStartRunning(controller, shortLivedPods, scratchPods));
     registerCnpgCrd();
     controllers = new Controllers(controller, this);
   }
 
   private final Controllers controllers;
+  private final ScratchPods scratchPods;
+
+  private final CnpgInstances instances = new CnpgInstances(this);
+
+  CnpgInstances instances() {
+    return instances;
+  }
+
+  /**
+   * The data volume of CNPG cluster {@code cluster} is {@code pgdata}: when its instance pod runs,
+   * PostgreSQL runs on it (a manual restore writes there).
+   */
+  public void cnpgDataAt(String namespace, String cluster, Path pgdata) {
+    instances.dataAt(namespace, cluster, pgdata);
+  }
+
+  /** The PostgreSQL the cluster's instance runs now, or null. */
+  public LocalPostgres cnpgInstance(String namespace, String cluster) {
+    return instances.running(namespace, cluster);
+  }
+
+  /** Pods with an emptyDir that exist: their scratch space is still on disk (none when clean). */
+  public java.util.Set<String> scratchPodsLeft() {
+    return scratchPods.live();
+  }
+
+  /**
+   * Exec into a CNPG instance pod reaches the cluster's PostgreSQL at {@code port}: the pod's
+   * {@code PGHOST} and {@code PGPORT}, which CNPG sets in the postgres container (cloudnative-pg
+   * pkg/specs/pods.go), point there, so a plain {@code psql -U postgres} connects as in the pod.
+   */
+  public void cnpgInstanceServes(String namespace, String pod, int port) {
+    dispatcher.bindPod(
+        namespace,
+        new PodRuntime(pod, 0, Map.of("PGHOST", "127.0.0.1", "PGPORT", Integer.toString(port))));
+  }
+
+  /**
+   * After every command matching {@code regex} ends and before its exit status is sent, {@code
+   * effect} runs with the command's argv: what a command did that the test changes (a fault).
+   */
+  public void afterExec(String regex, java.util.function.Consumer<List<String>> effect) {
+    dispatcher.addAfterExec(Pattern.compile(regex), effect);
+  }
 
   /** The {@code clusters.postgresql.cnpg.io} CRD, as installing the CNPG operator creates it. */
   private void registerCnpgCrd() {
@@ -221,6 +270,14 @@ public final class ClusterInABox implements AutoCloseable {
         .create();
   }
 
+  boolean execBound(String namespace, String pod) {
+    return dispatcher.boundPod(namespace, pod) != null;
+  }
+
+  void unbindExec(String namespace, String pod) {
+    dispatcher.unbindPod(namespace, pod);
+  }
+
   /** Lets exec into an existing (or future) pod of that name run local processes. */
   public void bindExec(String namespace, String name, int postgresPort) {
     dispatcher.bindPod(namespace, new PodRuntime(name, postgresPort, Map.of()));
@@ -344,6 +401,7 @@ public final class ClusterInABox implements AutoCloseable {
   @Override
   public void close() {
     controllers.close();
+    instances.close();
     podWatch.close();
     controller.close();
     client.close();

@@ -313,6 +313,7 @@ final class Controllers implements AutoCloseable {
     }
     if (hibernated) {
       client.pods().inNamespace(ns).withLabels(selector).delete();
+      box.instances().stopped(ns, name);
       setStatus(ns, name, "Cluster in hibernation", instances, 0);
       return;
     }
@@ -348,8 +349,13 @@ final class Controllers implements AutoCloseable {
             .noneMatch(p -> !"import".equals(p.getMetadata().getLabels().get("cnpg.io/jobRole")))) {
       String pod = name + "-1";
       if (client.pods().inNamespace(ns).withName(pod).get() == null) {
-        client.pods().inNamespace(ns).resource(PodStates.runningPod(ns, pod, selector)).create();
+        // The primary carries cnpg.io/instanceRole=primary (CNPG pkg/specs
+        // ClusterRoleLabelPrimary), which `kubectl cnpg psql` selects it by.
+        Map<String, String> labels = new java.util.HashMap<>(selector);
+        labels.put("cnpg.io/instanceRole", "primary");
+        client.pods().inNamespace(ns).resource(PodStates.runningPod(ns, pod, labels)).create();
       }
+      box.instances().started(ns, name, pod);
       setStatus(ns, name, HEALTHY, instances, instances);
     }
   }

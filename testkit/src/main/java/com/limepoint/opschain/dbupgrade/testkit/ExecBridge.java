@@ -36,6 +36,7 @@ final class ExecBridge extends WebSocketListener {
   private final long cutStdoutAfter;
   private final ExecFault fault;
   private final PodCommand record;
+  private final List<java.util.function.Consumer<List<String>>> after;
   private volatile Process process;
 
   ExecBridge(
@@ -43,7 +44,9 @@ final class ExecBridge extends WebSocketListener {
       List<String> command,
       long cutStdoutAfter,
       ExecFault fault,
-      PodCommand record) {
+      PodCommand record,
+      List<java.util.function.Consumer<List<String>>> after) {
+    this.after = List.copyOf(after);
     this.pod = pod;
     this.command = List.copyOf(command);
     this.cutStdoutAfter = cutStdoutAfter;
@@ -88,6 +91,16 @@ final class ExecBridge extends WebSocketListener {
       if (fault != null && fault.delay().toMillis() > 0) {
         Thread.sleep(fault.delay().toMillis());
       }
+      if (pod.image() != null
+          && !ClusterInABox.RESTORE_IMAGE.equals(pod.image())
+          && PodRuntime.unfenced(command).equals(List.of("postgres", "--version"))
+          && ImageVersions.postgresVersion(pod.image()) instanceof ImageVersions.Printed printed) {
+        // A pod of another image: its postgres prints that image's version (ImageVersions).
+        ws.send(frame(1, (printed.line() + "\n").getBytes(StandardCharsets.UTF_8)));
+        ws.send(status(0));
+        ws.close(1000, "");
+        return 0;
+      }
       if (pod.postgresPort() == SimulatedPostgres.PORT) {
         var simulated = SimulatedPostgres.run(PodRuntime.unfenced(command));
         if (simulated.isPresent()) {
@@ -126,6 +139,7 @@ final class ExecBridge extends WebSocketListener {
       }
       int code = process.waitFor();
       err.join();
+      after.forEach(a -> a.accept(command));
       ws.send(status(code));
       ws.close(1000, "");
       return code;

@@ -75,6 +75,14 @@ final class HarnessDispatcher extends Dispatcher {
     pods.put(namespace + "/" + runtime.name(), runtime);
   }
 
+  PodRuntime boundPod(String namespace, String name) {
+    return pods.get(namespace + "/" + name);
+  }
+
+  void unbindPod(String namespace, String name) {
+    pods.remove(namespace + "/" + name);
+  }
+
   /** SelfSubjectAccessReviews for this verb on this resource ("pods/exec", "clusters") say no. */
   void deny(String verb, String resource) {
     denied.add(verb + " " + resource);
@@ -82,6 +90,13 @@ final class HarnessDispatcher extends Dispatcher {
 
   void setLog(String namespace, String pod, String text) {
     logs.put(namespace + "/" + pod, text);
+  }
+
+  private final List<Map.Entry<Pattern, java.util.function.Consumer<List<String>>>> afterExec =
+      new CopyOnWriteArrayList<>();
+
+  void addAfterExec(Pattern regex, java.util.function.Consumer<List<String>> effect) {
+    afterExec.add(Map.entry(regex, effect));
   }
 
   void addFault(Fault f) {
@@ -191,7 +206,13 @@ final class HarnessDispatcher extends Dispatcher {
       if (slow != null && slow.once()) {
         execFaults.remove(slow);
       }
-      return new MockResponse().withWebSocketUpgrade(new ExecBridge(pod, argv, cut, slow, record));
+      List<java.util.function.Consumer<List<String>>> after =
+          afterExec.stream()
+              .filter(e -> e.getKey().matcher(String.join(" ", argv)).find())
+              .map(Map.Entry::getValue)
+              .toList();
+      return new MockResponse()
+          .withWebSocketUpgrade(new ExecBridge(pod, argv, cut, slow, record, after));
     }
     return crud.dispatch(request);
   }

@@ -10,10 +10,12 @@ final class PodsStartRunning
     implements io.fabric8.kubernetes.client.Watcher<io.fabric8.kubernetes.api.model.Pod> {
   private final KubernetesClient client;
   private final ShortLivedPods shortLived;
+  private final ScratchPods scratch;
 
-  PodsStartRunning(KubernetesClient client, ShortLivedPods shortLived) {
+  PodsStartRunning(KubernetesClient client, ShortLivedPods shortLived, ScratchPods scratch) {
     this.client = client;
     this.shortLived = shortLived;
+    this.scratch = scratch;
   }
 
   /** API calls never run inside the watch callback: that would block the client's I/O. */
@@ -26,8 +28,15 @@ final class PodsStartRunning
 
   @Override
   public void eventReceived(Action action, io.fabric8.kubernetes.api.model.Pod pod) {
+    if (action == Action.DELETED) {
+      work.submit(() -> scratch.stop(pod));
+      return;
+    }
     if (action != Action.ADDED || (pod.getStatus() != null && pod.getStatus().getPhase() != null)) {
       return;
+    }
+    if (scratch.handles(pod)) {
+      scratch.start(pod);
     }
     if (ShortLivedPods.handles(pod)) {
       shortLived.start(pod);

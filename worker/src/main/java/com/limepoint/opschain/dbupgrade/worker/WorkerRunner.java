@@ -1,6 +1,7 @@
 package com.limepoint.opschain.dbupgrade.worker;
 
 import com.limepoint.opschain.dbupgrade.backup.BackupActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.backup.DataCheckActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.cnpg.CnpgActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.helm.HelmActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
@@ -77,6 +78,7 @@ public class WorkerRunner {
     Worker files = factory.newWorker(hostQueue);
     files.registerActivitiesImplementations(
         new BackupActivitiesImpl(kube, host),
+        new DataCheckActivitiesImpl(kube),
         new HelmActivitiesImpl(helm),
         new ValuesActivitiesImpl());
     Heartbeats.reportTo(factory.getWorkflowClient());

@@ -64,6 +64,12 @@ public final class FailureTypes {
    */
   public static final String NOT_OWNED = "NotOwned";
 
+  /**
+   * The census query failed in the database's pod (a table the role may not read, the pod gone);
+   * retried: a pod that was not ready may be by then.
+   */
+  public static final String CENSUS_FAILED = "CensusFailed";
+
   /** Failures that a retry cannot fix; activity retry policies stop on these. */
   public static final List<String> NON_RETRYABLE =
       List.of(

@@ -42,6 +42,8 @@ public record UpgradeRequest(
     String hibernateBy,
     Boolean skipGates,
     Boolean dryRun,
+    String database,
+    String skipRehearsal,
     @JsonIgnore List<String> inputProblems) {
 
   /** Every field name a request may carry; anything else is reported as unknown. */
@@ -69,7 +71,9 @@ public record UpgradeRequest(
           "approvers",
           "hibernateBy",
           "skipGates",
-          "dryRun");
+          "dryRun",
+          "database",
+          "skipRehearsal");
 
   public UpgradeRequest {
     restartDeployments = restartDeployments == null ? null : List.copyOf(restartDeployments);
@@ -92,6 +96,8 @@ public record UpgradeRequest(
         currentVersion,
         targetVersion,
         valuesFile,
+        null,
+        null,
         null,
         null,
         null,
@@ -140,6 +146,8 @@ public record UpgradeRequest(
         r.string("hibernateBy"),
         r.bool("skipGates"),
         r.bool("dryRun"),
+        r.string("database"),
+        r.string("skipRehearsal"),
         r.problems());
   }
 
@@ -168,6 +176,8 @@ public record UpgradeRequest(
         hibernateBy,
         skipGates,
         value,
+        database,
+        skipRehearsal,
         inputProblems);
   }
 
@@ -196,6 +206,8 @@ public record UpgradeRequest(
         hibernateBy,
         value,
         dryRun,
+        database,
+        skipRehearsal,
         inputProblems);
   }
 
@@ -224,6 +236,8 @@ public record UpgradeRequest(
         hibernateBy,
         skipGates,
         dryRun,
+        database,
+        skipRehearsal,
         inputProblems);
   }
 

@@ -27,6 +27,10 @@ public final class UpgradeRequests {
   public static final String DEFAULT_PGDATA = "/var/lib/postgresql/data/pgdata";
   public static final String DEFAULT_DATA_OWNER = "26:26";
   public static final String DEFAULT_DB_USER = "opschain";
+
+  /** The database OpsChain keeps its data in: what the census counts and compares. */
+  public static final String DEFAULT_DATABASE = "opschain";
+
   public static final String DEFAULT_IMPORT_TIMEOUT = "12h";
   public static final String DEFAULT_GATE_TIMEOUT = "72h";
   public static final String HIBERNATE_BY_HELM = "helm";
@@ -149,6 +153,15 @@ public final class UpgradeRequests {
   private static void runProblems(List<String> problems, UpgradeRequest r) {
     required(problems, "dataOwner", r.dataOwner(), OWNER, 21, "uid:gid such as 26:26");
     required(problems, "dbUser", r.dbUser(), DB_USER, 63, "a PostgreSQL role name");
+    required(problems, "database", r.database(), DB_USER, 63, "a PostgreSQL database name");
+    if (r.skipRehearsal() != null
+        && (r.skipRehearsal().isBlank()
+            || r.skipRehearsal().length() > 300
+            || r.skipRehearsal().contains("\n"))) {
+      problems.add(
+          "skipRehearsal: the reason the restore rehearsal is skipped, one line of 1 to 300"
+              + " characters; it is recorded and shown at BACKUP_VERIFIED");
+    }
     timeout(problems, "importTimeout", r.importTimeout());
     timeout(problems, "gateTimeout", r.gateTimeout());
     for (int i = 0; i < r.approvers().size(); i++) {
@@ -198,6 +211,8 @@ public final class UpgradeRequests {
         or(r.hibernateBy(), HIBERNATE_BY_HELM),
         r.skipGates() == null ? Boolean.FALSE : r.skipGates(),
         r.dryRun() == null ? Boolean.FALSE : r.dryRun(),
+        or(r.database(), DEFAULT_DATABASE),
+        r.skipRehearsal(),
         r.inputProblems());
   }
 

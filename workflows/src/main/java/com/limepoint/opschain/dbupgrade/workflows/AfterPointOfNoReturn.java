@@ -36,6 +36,7 @@ final class AfterPointOfNoReturn {
   }
 
   private final UpgradeSteps runbook;
+  private final DataProof proof;
   private final Stop stop;
   private final Runnable onManualRestore;
   private final BiConsumer<Phase, String> phase;
@@ -44,11 +45,13 @@ final class AfterPointOfNoReturn {
 
   AfterPointOfNoReturn(
       UpgradeSteps runbook,
+      DataProof proof,
       Steps steps,
       BiConsumer<Phase, String> phase,
       Stop stop,
       Runnable onManualRestore) {
     this.runbook = runbook;
+    this.proof = proof;
     this.steps = steps;
     this.phase = phase;
     this.stop = stop;
@@ -64,38 +67,15 @@ final class AfterPointOfNoReturn {
           runbook.requireVerifiedBackup("upgradeRelease");
           runbook.upgradeRelease();
         });
-    String importFailure =
-        resultUntilDone(
-            RunbookStep.AWAIT_IMPORT,
-            "the release is at "
-                + runbook.facts().req().targetVersion()
-                + "; the import's state is not known",
-            () -> runbook.awaitImport(continuable));
-    if (importFailure != null) {
-      String state = "the import failed (" + importFailure + ") and the manual restore was not run";
-      GateEvidence evidence =
-          GateEvidences.manualRestore(runbook.facts(), runbook.backup(), importFailure);
-      String blocked = null;
-      if (Workflow.getVersion(Changes.RESTORE_CHECKS, Workflow.DEFAULT_VERSION, 1) >= 1) {
-        RestorePodActivities.RestoreTargetCheck check =
-            resultUntilDone(RunbookStep.CHECK_RESTORE_TARGET, state, this::checkRestoreTarget);
-        evidence = GateEvidences.withRestoreTarget(evidence, check);
-        blocked = check.passes() ? null : String.join("; ", check.problems());
-      }
-      stop.passOrStopHere(Gate.MANUAL_RESTORE, evidence, state, blocked);
-      onManualRestore.run();
-      untilDone(
-          RunbookStep.MANUAL_RESTORE,
-          "the manual restore stopped part-way; the CNPG database is not usable yet",
-          this::restoreManually);
-    }
+    String differs = importAndCompare();
     untilDone(
         RunbookStep.RESTART_SERVICES,
         "the CNPG database holds the data; OpsChain's services may not be running",
         runbook::restartServices);
     stop.passOrStopHere(
         Gate.SERVICES_VERIFIED,
-        GateEvidences.servicesVerified(runbook.facts(), runbook.backup()),
+        GateEvidences.withDetails(
+            GateEvidences.servicesVerified(runbook.facts(), runbook.backup()), proof.parityLines()),
         "OpsChain runs the new version on CNPG with recoveryMode");
     untilDone(
         RunbookStep.PREPARE_FINAL_VALUES,
@@ -103,8 +83,13 @@ final class AfterPointOfNoReturn {
         runbook::prepareFinalValues);
     stop.passOrStopHere(
         Gate.FINALIZE,
-        GateEvidences.finalize(runbook.facts(), runbook.backup(), runbook.finalValues()),
-        "OpsChain runs the new version; the legacy db deployment is kept");
+        GateEvidences.withDetails(
+            GateEvidences.finalize(runbook.facts(), runbook.backup(), runbook.finalValues()),
+            proof.parityLines()),
+        "OpsChain runs the new version; the legacy db deployment is kept",
+        differs == null
+            ? null
+            : differs + "; the legacy deployment and its volume stay until the data is equal");
     untilDone(
         RunbookStep.FINALIZE_UPGRADE,
         "OpsChain runs the new version on CNPG; the final deploy may not have finished",
@@ -112,6 +97,58 @@ final class AfterPointOfNoReturn {
           runbook.requireVerifiedBackup("finalizeUpgrade");
           runbook.finalizeUpgrade();
         });
+  }
+
+  /**
+   * Waits for the import and compares its data with the source's; a failed import or a difference
+   * offers the manual restore, whose data is compared again. Returns the difference that is left,
+   * or null.
+   */
+  private String importAndCompare() {
+    String importFailure =
+        resultUntilDone(
+            RunbookStep.AWAIT_IMPORT,
+            "the release is at "
+                + runbook.facts().req().targetVersion()
+                + "; the import's state is not known",
+            () -> runbook.awaitImport(continuable));
+    String differs =
+        importFailure != null
+            ? null
+            : resultUntilDone(
+                RunbookStep.CHECK_PARITY,
+                "the import finished; its data was not compared yet",
+                () -> proof.parity(RunbookStep.CHECK_PARITY, "cnpg"));
+    if (importFailure == null && differs == null) {
+      return null;
+    }
+    offerManualRestore(importFailure != null ? importFailure : differs);
+    return resultUntilDone(
+        RunbookStep.CHECK_RESTORED_PARITY,
+        "the manual restore finished; its data was not compared yet",
+        () -> proof.parity(RunbookStep.CHECK_RESTORED_PARITY, "restored"));
+  }
+
+  /**
+   * The import failed, or its data differs from the source: MANUAL_RESTORE is offered (after the
+   * restore checks), and approving it runs the runbook's manual restore.
+   */
+  private void offerManualRestore(String why) {
+    String state = "the import failed (" + why + ") and the manual restore was not run";
+    GateEvidence evidence = GateEvidences.manualRestore(runbook.facts(), runbook.backup(), why);
+    String blocked = null;
+    if (Workflow.getVersion(Changes.RESTORE_CHECKS, Workflow.DEFAULT_VERSION, 1) >= 1) {
+      RestorePodActivities.RestoreTargetCheck check =
+          resultUntilDone(RunbookStep.CHECK_RESTORE_TARGET, state, this::checkRestoreTarget);
+      evidence = GateEvidences.withRestoreTarget(evidence, check);
+      blocked = check.passes() ? null : String.join("; ", check.problems());
+    }
+    stop.passOrStopHere(Gate.MANUAL_RESTORE, evidence, state, blocked);
+    onManualRestore.run();
+    untilDone(
+        RunbookStep.MANUAL_RESTORE,
+        "the manual restore stopped part-way; the CNPG database is not usable yet",
+        this::restoreManually);
   }
 
   /**

@@ -51,4 +51,12 @@ final class Changes {
    * approver.
    */
   static final String APPROVAL_POLICY = "approval-policy";
+
+  /**
+   * Version 1: the data is proven. A census of the legacy database after OpsChain stopped, a
+   * restore rehearsal of the backup before BACKUP_VERIFIED (a failed one blocks it), and the CNPG
+   * database's census compared with the source after the import and after a manual restore (a
+   * difference offers MANUAL_RESTORE or blocks FINALIZE).
+   */
+  static final String PROVE_DATA = "prove-data";
 }

@@ -51,6 +51,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private final Steps steps = new Steps();
   private final Gates gates = new Gates();
   private final UpgradeSteps runbook = new UpgradeSteps(steps, this::phase);
+  private final DataProof proof = new DataProof(runbook);
+  private String rehearsalFailed;
   private UpgradeRequest req;
   private String workflowId;
   private boolean searchAttributes;
@@ -90,18 +92,22 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     runReversibly(() -> {
       runbook.stopOpsChain();
       runbook.scaleDbUp();
+      proof.sourceCensus();
       runbook.takeBackup();
       runbook.copyBackupOut();
+      rehearsalFailed = proof.rehearse();
       runbook.prepareMigrationValues();
     });
-    passOrPutBackInService(Gate.BACKUP_VERIFIED, GateEvidences.backupVerified(facts(), backup()));
+    gates.blockNextOpening(rehearsalFailed);
+    passOrPutBackInService(
+        Gate.BACKUP_VERIFIED, GateEvidences.backupVerified(facts(), backup(), proof.backupLines()));
     pointOfNoReturnPassed = true;
     continuable = Workflow.getVersion(Changes.CONTINUABLE_STOPS, Workflow.DEFAULT_VERSION, 1) >= 1;
     if (continuable) {
       gates.waitWithoutTimeout();
     }
     new AfterPointOfNoReturn(
-            runbook, steps, this::phase, this::passOrStopHere, () -> manualRestore = true)
+            runbook, proof, steps, this::phase, this::passOrStopHere, () -> manualRestore = true)
         .run(continuable);
     return finish(
         Outcome.COMPLETED,
@@ -238,6 +244,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     phase(
         Phase.COMPENSATING, why + "; putting OpsChain back in service on " + req.currentVersion());
     try {
+      proof.removeUnfinishedRehearsal();
       new Compensation(runbook).redeployCurrent();
       if (Workflow.getVersion(Changes.CHECKED_COMPENSATION, Workflow.DEFAULT_VERSION, 1) >= 1) {
         new Compensation(runbook).checkDatabaseBack();

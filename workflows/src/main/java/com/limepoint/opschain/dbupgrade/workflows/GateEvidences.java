@@ -51,6 +51,21 @@ final class GateEvidences {
         null);
   }
 
+  /** The evidence with {@code more} lines after its details. */
+  static GateEvidence withDetails(GateEvidence e, List<String> more) {
+    if (more.isEmpty()) {
+      return e;
+    }
+    List<String> details = new ArrayList<>(e.details());
+    details.addAll(more);
+    return new GateEvidence(e.summary(), details, e.backup(), e.valuesDiff());
+  }
+
+  static GateEvidence backupVerified(
+      RunbookStep.Facts f, BackupEvidence backup, List<String> data) {
+    return withDetails(backupVerified(f, backup), data);
+  }
+
   static GateEvidence backupVerified(RunbookStep.Facts f, BackupEvidence backup) {
     return new GateEvidence(
         "Backup verified on "

@@ -3,7 +3,6 @@ package com.limepoint.opschain.dbupgrade.workflows;
 import com.limepoint.opschain.dbupgrade.model.Gate;
 import com.limepoint.opschain.dbupgrade.model.PlannedChange;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
-import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
@@ -48,14 +47,7 @@ public enum RunbookStep {
       Path.UPGRADE,
       "Helm.upgrade",
       f -> "helm upgrade " + f.req().currentVersion() + " --set stopped=true",
-      f ->
-          "helm upgrade "
-              + f.req().release()
-              + " --version "
-              + f.req().currentVersion()
-              + " --set stopped=true; wait for all deployments and statefulsets in "
-              + f.req().namespace()
-              + " to stop",
+      StepTexts::stopPlan,
       false),
   AWAIT_STOPPED(
       "awaitStopped",
@@ -74,6 +66,13 @@ public enum RunbookStep {
       Path.UPGRADE,
       "Cluster.awaitDeploymentReady",
       f -> "wait until " + f.req().dbDeployment() + " is ready"),
+  SOURCE_CENSUS(
+      "sourceCensus",
+      Path.UPGRADE,
+      "DataCheck.census",
+      StepTexts::sourceCensus,
+      StepTexts::sourceCensusPlan,
+      false),
   TAKE_BACKUP(
       "takeBackup",
       Path.UPGRADE,
@@ -98,6 +97,13 @@ public enum RunbookStep {
       Path.UPGRADE,
       "Backup.verifyBackup",
       f -> "sizes, SHA-256, gzip -t, tar listing, PG_VERSION and backup_label"),
+  REHEARSE_RESTORE(
+      "rehearseRestore",
+      Path.UPGRADE,
+      "DataCheck.rehearseRestore",
+      StepTexts::rehearsal,
+      StepTexts::rehearsalPlan,
+      false),
   PREPARE_MIGRATION_VALUES(
       "prepareMigrationValues",
       Path.UPGRADE,
@@ -113,12 +119,7 @@ public enum RunbookStep {
       Path.UPGRADE,
       "Helm.upgrade",
       f -> "helm upgrade " + f.req().targetVersion() + " with the migration values",
-      f ->
-          "helm upgrade "
-              + f.req().release()
-              + " --version "
-              + f.req().targetVersion()
-              + " with the migration values (point of no return)",
+      StepTexts::upgradePlan,
       true),
   AWAIT_IMPORT(
       "awaitImport",
@@ -132,6 +133,13 @@ public enum RunbookStep {
               + f.req().clusterName()
               + "; on failure offer MANUAL_RESTORE",
       false),
+  CHECK_PARITY(
+      "checkParity",
+      Path.UPGRADE,
+      "DataCheck.census",
+      StepTexts::parity,
+      StepTexts::parityPlan,
+      false),
   BACKUP_PG_VERSION(
       "backupPgVersion", Path.FALLBACK, "Backup.backupPgVersion", f -> "PG_VERSION of the backup"),
   CHECK_RESTORE_TARGET(
@@ -143,6 +151,8 @@ public enum RunbookStep {
       Path.FALLBACK,
       "ManualRestoreWorkflow.restore",
       f -> "the runbook's manual database migration (child workflow)"),
+  CHECK_RESTORED_PARITY(
+      "checkRestoredParity", Path.FALLBACK, "DataCheck.census", StepTexts::restoredParity),
   RESTART_SERVICES(
       "restartServices",
       Path.UPGRADE,
@@ -169,14 +179,7 @@ public enum RunbookStep {
       Path.UPGRADE,
       "Helm.upgrade",
       f -> "helm upgrade " + f.req().targetVersion() + " with the final values",
-      f ->
-          "helm upgrade "
-              + f.req().release()
-              + " --version "
-              + f.req().targetVersion()
-              + " with the final values; the legacy "
-              + f.req().dbDeployment()
-              + " deployment is deleted",
+      StepTexts::finalizePlan,
       true),
   AWAIT_LEGACY_DB_GONE(
       "awaitLegacyDbGone",
@@ -228,7 +231,9 @@ public enum RunbookStep {
       "redeployStopped",
       Path.MANUAL_RESTORE,
       "Helm.upgrade",
-      f -> restoreDeploy(f, byAnnotation(f) ? "stopped=true" : "stopped=true, stopDatabase=true")),
+      f ->
+          StepTexts.restoreDeploy(
+              f, StepTexts.byAnnotation(f) ? "stopped=true" : "stopped=true, stopDatabase=true")),
   HIBERNATE_ON(
       "hibernateOn",
       Path.MANUAL_RESTORE,
@@ -285,14 +290,17 @@ public enum RunbookStep {
       "redeployWithoutStopDatabase",
       Path.MANUAL_RESTORE,
       "Helm.upgrade",
-      f -> restoreDeploy(f, "stopped=true")),
+      f -> StepTexts.restoreDeploy(f, "stopped=true")),
   AWAIT_CLUSTER_HEALTHY(
       "awaitClusterHealthy",
       Path.MANUAL_RESTORE,
       "Cnpg.awaitClusterHealthy",
       f -> "wait until CNPG cluster " + f.req().clusterName() + " is healthy"),
   REDEPLOY_RUNNING(
-      "redeployRunning", Path.MANUAL_RESTORE, "Helm.upgrade", f -> restoreDeploy(f, "running"));
+      "redeployRunning",
+      Path.MANUAL_RESTORE,
+      "Helm.upgrade",
+      f -> StepTexts.restoreDeploy(f, "running"));
 
   /**
    * Which run of which workflow a step belongs to: UPGRADE, DbUpgradeWorkflow's main line (listed
@@ -387,13 +395,5 @@ public enum RunbookStep {
         .filter(s -> s.planned != null)
         .map(s -> new PlannedChange(s.id, s.planned(facts), s.destructive))
         .toList();
-  }
-
-  private static boolean byAnnotation(Facts f) {
-    return UpgradeRequests.HIBERNATE_BY_ANNOTATION.equals(f.req().hibernateBy());
-  }
-
-  private static String restoreDeploy(Facts f, String how) {
-    return "helm upgrade " + f.req().targetVersion() + " with the restore values, " + how;
   }
 }

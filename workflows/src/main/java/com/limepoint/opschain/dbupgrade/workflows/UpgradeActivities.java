@@ -3,6 +3,7 @@ package com.limepoint.opschain.dbupgrade.workflows;
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
+import com.limepoint.opschain.dbupgrade.activities.DataCheckActivities;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.activities.HostActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
@@ -125,6 +126,11 @@ final class UpgradeActivities {
 
   BackupActivities backup(String summary) {
     return stub(BackupActivities.class, hostQueue, BACKUP_TRANSFER, HEARTBEAT, RETRY_LONG, summary);
+  }
+
+  /** The census and the rehearsal: on the host that holds the backup and keeps the censuses. */
+  DataCheckActivities dataCheck(String summary) {
+    return stub(DataCheckActivities.class, hostQueue, RESTORE_EXEC, HEARTBEAT, RETRY_LONG, summary);
   }
 
   HelmActivities helm(String summary) {

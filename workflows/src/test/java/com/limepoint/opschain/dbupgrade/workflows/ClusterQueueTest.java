@@ -63,7 +63,8 @@ class ClusterQueueTest {
     env.newWorker(QUEUE_A)
         .registerActivitiesImplementations(clusterA.cluster, clusterA.cnpg, clusterA.restorePod);
     env.newWorker(FakeActivities.HOST_QUEUE)
-        .registerActivitiesImplementations(clusterA.backup, clusterA.helm, clusterA.values);
+        .registerActivitiesImplementations(
+            clusterA.backup, clusterA.helm, clusterA.values, clusterA.dataCheck);
     env.start();
     DbUpgradeWorkflow wf = start(client, shared.getTaskQueue(), request());
 

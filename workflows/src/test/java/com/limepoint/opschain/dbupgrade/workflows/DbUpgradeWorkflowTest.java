@@ -106,7 +106,7 @@ class DbUpgradeWorkflowTest {
         .containsExactly(Gate.START, Gate.BACKUP_VERIFIED, Gate.SERVICES_VERIFIED, Gate.FINALIZE);
     List<String> expected = new ArrayList<>(PREFLIGHT);
     expected.addAll(BEFORE_BACKUP_GATE);
-    expected.addAll(calls(UPGRADE_RELEASE, AWAIT_IMPORT));
+    expected.addAll(calls(UPGRADE_RELEASE, CHECK_PARITY));
     expected.addAll(AFTER_IMPORT);
     assertThat(fakes.calls()).containsExactlyElementsOf(expected);
     assertThat(report.outcome()).isEqualTo(Outcome.COMPLETED);
@@ -468,6 +468,7 @@ class DbUpgradeWorkflowTest {
     expected.addAll(calls(UPGRADE_RELEASE, AWAIT_IMPORT));
     expected.addAll(calls(BACKUP_PG_VERSION, CHECK_RESTORE_TARGET));
     expected.addAll(MANUAL_RESTORE_BY_HELM);
+    expected.addAll(calls(List.of(CHECK_RESTORED_PARITY)));
     expected.addAll(AFTER_IMPORT);
     assertThat(fakes.calls()).containsExactlyElementsOf(expected);
     // The runbook's stopped redeploy hibernates the database through Helm by default.
@@ -678,7 +679,11 @@ class DbUpgradeWorkflowTest {
     assertThat(report.reason()).contains("aborted by alice: change freeze", "nothing was undone");
     // The running import finished and the restart ran; it stopped at SERVICES_VERIFIED.
     assertThat(fakes.calls())
-        .endsWith("Cnpg.awaitImport", "Cluster.rolloutRestart", "Cluster.awaitRolloutComplete")
+        .endsWith(
+            "Cnpg.awaitImport",
+            "DataCheck.census:cnpg",
+            "Cluster.rolloutRestart",
+            "Cluster.awaitRolloutComplete")
         .doesNotContain("Helm.upgrade:putBackInService");
   }
 

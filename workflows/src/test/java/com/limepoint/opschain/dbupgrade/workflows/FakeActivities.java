@@ -10,6 +10,7 @@ import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
+import com.limepoint.opschain.dbupgrade.activities.DataCheckActivities;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.activities.HostActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
@@ -48,6 +49,8 @@ final class FakeActivities {
   final BackupActivities backup = mock(BackupActivities.class, withSettings().withoutAnnotations());
   final HelmActivities helm = mock(HelmActivities.class, withSettings().withoutAnnotations());
   final ValuesActivities values = mock(ValuesActivities.class, withSettings().withoutAnnotations());
+  final DataCheckActivities dataCheck =
+      mock(DataCheckActivities.class, withSettings().withoutAnnotations());
 
   FakeActivities() {
     ChangeResult changed = ChangeResult.changed("done");
@@ -128,12 +131,56 @@ final class FakeActivities {
                 java.util.Map.of("cnpg.io/cluster", "opschain-db"),
                 List.of("Cluster/opschain-db"),
                 List.of()));
+    dataChecks();
+  }
+
+  /** A census of 3 tables and 20000 rows, equal to the source's when it has a baseline. */
+  static DataCheckActivities.CensusResult census(DataCheckActivities.CensusRequest r) {
+    return new DataCheckActivities.CensusResult(
+        r.label(),
+        "pod",
+        r.database(),
+        3,
+        20_000,
+        3,
+        r.hostDir() + "/census-" + r.label() + ".tsv",
+        "dd44",
+        r.baseline() == null
+            ? null
+            : new DataCheckActivities.Comparison(r.baseline(), true, 3, List.of()));
+  }
+
+  private void dataChecks() {
+    when(dataCheck.census(any())).thenAnswer(inv -> census(inv.getArgument(0)));
+    when(dataCheck.rehearseRestore(any()))
+        .thenAnswer(inv -> {
+          DataCheckActivities.RehearsalRequest r = inv.getArgument(0);
+          return new DataCheckActivities.RehearsalResult(
+              true,
+              r.podName(),
+              "postgres (PostgreSQL) 15.6",
+              "in production",
+              12,
+              census(
+                  new DataCheckActivities.CensusRequest(
+                      r.namespace(),
+                      null,
+                      r.podName(),
+                      r.database(),
+                      r.dbUser(),
+                      r.hostDir(),
+                      "rehearsal",
+                      "source")),
+              null,
+              null);
+        });
+    when(dataCheck.removeRehearsalPod(any())).thenReturn(ChangeResult.unchanged("gone"));
   }
 
   /** Registers the groups the way the worker does, then starts the environment. */
   void register(TestWorkflowEnvironment env, Worker sharedWorker) {
     sharedWorker.registerActivitiesImplementations(host, cluster, cnpg, restorePod);
-    env.newWorker(HOST_QUEUE).registerActivitiesImplementations(backup, helm, values);
+    env.newWorker(HOST_QUEUE).registerActivitiesImplementations(backup, helm, values, dataCheck);
     env.start();
   }
 
@@ -148,7 +195,7 @@ final class FakeActivities {
   }
 
   private Stream<Invocation> invocations() {
-    return Stream.of(host, cluster, cnpg, restorePod, backup, helm, values)
+    return Stream.of(host, cluster, cnpg, restorePod, backup, helm, values, dataCheck)
         .flatMap(m -> mockingDetails(m).getInvocations().stream())
         .filter(i -> !i.getMethod().getName().equals("toString"))
         .sorted(Comparator.comparingInt(Invocation::getSequenceNumber));
@@ -163,6 +210,9 @@ final class FakeActivities {
     }
     if (arg instanceof ValuesActivities.ValuesRequest v) {
       return name + ":" + v.kind();
+    }
+    if (arg instanceof DataCheckActivities.CensusRequest c) {
+      return name + ":" + c.label();
     }
     if (arg instanceof CnpgActivities.HibernationRequest h) {
       return name + ":" + (h.on() ? "on" : "off");

@@ -40,12 +40,15 @@ class RunbookStepTest {
             "gate START",
             "stopOpsChain",
             "scaleDbUp",
+            "sourceCensus",
             "takeBackup",
             "copyBackupOut",
+            "rehearseRestore",
             "prepareMigrationValues",
             "gate BACKUP_VERIFIED",
             "upgradeRelease",
             "awaitImport",
+            "checkParity",
             "restartServices",
             "gate SERVICES_VERIFIED",
             "prepareFinalValues",
@@ -59,6 +62,17 @@ class RunbookStepTest {
         .filteredOn(p -> p.step().equals("prepareMigrationValues"))
         .singleElement()
         .satisfies(p -> assertThat(p.change()).endsWith("+ recoveryMode: true"));
+    // What the data checks create and remove is planned: the scratch pod and its emptyDir.
+    assertThat(plan)
+        .filteredOn(p -> p.step().equals("rehearseRestore"))
+        .singleElement()
+        .satisfies(p ->
+            assertThat(p.change())
+                .contains("create pod opschain-db-rehearsal", "emptyDir", "delete the pod"));
+    assertThat(plan)
+        .filteredOn(p -> p.step().equals("sourceCensus"))
+        .singleElement()
+        .satisfies(p -> assertThat(p.change()).contains("read-only", "census-source.tsv"));
     assertThat(plan)
         .filteredOn(p -> p.step().equals("copyBackupOut"))
         .singleElement()
@@ -77,6 +91,7 @@ class RunbookStepTest {
             "awaitStopped",
             "scaleDbUp",
             "awaitDbReady",
+            "sourceCensus",
             "takeBackup",
             "copyBackupOut",
             "verifyBackup");

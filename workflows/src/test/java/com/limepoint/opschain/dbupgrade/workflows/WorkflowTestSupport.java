@@ -122,6 +122,10 @@ final class WorkflowTestSupport {
                         .replace("Values", "")
                         .toUpperCase();
             case "Cnpg.setHibernation" -> s == RunbookStep.HIBERNATE_ON ? ":on" : ":off";
+            case "DataCheck.census" ->
+                s == RunbookStep.SOURCE_CENSUS
+                    ? ":source"
+                    : s == RunbookStep.CHECK_PARITY ? ":cnpg" : ":restored";
             default -> "";
           };
       calls.add(s.activity() + suffix);

@@ -1,0 +1,107 @@
+package com.limepoint.opschain.dbupgrade.workflows;
+
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
+import com.limepoint.opschain.dbupgrade.workflows.RunbookStep.Facts;
+
+/** The longer descriptions and plan lines of {@link RunbookStep}'s entries. */
+final class StepTexts {
+  private StepTexts() {}
+
+  /** The rehearsal's scratch pod: the db deployment's name and {@code -rehearsal}. */
+  static String rehearsalPod(Facts f) {
+    String base = f.req().dbDeployment();
+    return (base.length() > 52 ? base.substring(0, 52) : base) + "-rehearsal";
+  }
+
+  static String sourceCensus(Facts f) {
+    return "count every table of database "
+        + f.req().database()
+        + " (checksums up to 256 MiB per table) in the stopped legacy database";
+  }
+
+  static String sourceCensusPlan(Facts f) {
+    return "read-only census of "
+        + f.req().database()
+        + " in the "
+        + f.req().dbDeployment()
+        + " pod, kept as "
+        + f.host()
+        + ":"
+        + f.hostDir()
+        + "/census-source.tsv";
+  }
+
+  static String rehearsal(Facts f) {
+    return f.req().skipRehearsal() != null
+        ? "skipped: " + f.req().skipRehearsal()
+        : "restore the backup once in pod "
+            + rehearsalPod(f)
+            + " ("
+            + f.req().restoreImage()
+            + ", emptyDir), start PostgreSQL, compare counts and checksums with the source";
+  }
+
+  static String rehearsalPlan(Facts f) {
+    return f.req().skipRehearsal() != null
+        ? "no restore rehearsal (skipped: " + f.req().skipRehearsal() + ")"
+        : "create pod "
+            + rehearsalPod(f)
+            + " ("
+            + f.req().restoreImage()
+            + ", an emptyDir sized from the database), upload and extract the backup, start"
+            + " PostgreSQL, census compared with the source; then delete the pod and its emptyDir";
+  }
+
+  static String parity(Facts f) {
+    return "counts and checksums of "
+        + f.req().database()
+        + " in CNPG cluster "
+        + f.req().clusterName()
+        + " compared with the source";
+  }
+
+  static String parityPlan(Facts f) {
+    return "read-only census of the CNPG database compared with the source; a difference keeps"
+        + " FINALIZE closed and offers MANUAL_RESTORE";
+  }
+
+  static String restoredParity(Facts f) {
+    return "counts and checksums after the manual restore compared with the source";
+  }
+
+  static boolean byAnnotation(Facts f) {
+    return UpgradeRequests.HIBERNATE_BY_ANNOTATION.equals(f.req().hibernateBy());
+  }
+
+  static String restoreDeploy(Facts f, String how) {
+    return "helm upgrade " + f.req().targetVersion() + " with the restore values, " + how;
+  }
+
+  static String stopPlan(Facts f) {
+    return "helm upgrade "
+        + f.req().release()
+        + " --version "
+        + f.req().currentVersion()
+        + " --set stopped=true; wait for all deployments and statefulsets in "
+        + f.req().namespace()
+        + " to stop";
+  }
+
+  static String upgradePlan(Facts f) {
+    return "helm upgrade "
+        + f.req().release()
+        + " --version "
+        + f.req().targetVersion()
+        + " with the migration values (point of no return)";
+  }
+
+  static String finalizePlan(Facts f) {
+    return "helm upgrade "
+        + f.req().release()
+        + " --version "
+        + f.req().targetVersion()
+        + " with the final values; the legacy "
+        + f.req().dbDeployment()
+        + " deployment is deleted";
+  }
+}
