@@ -50,7 +50,7 @@ public final class ClusterInABox implements AutoCloseable {
             .pods()
             .inAnyNamespace()
             .watch(new PodsStartRunning(controller, shortLivedPods, scratchPods));
-    registerCnpgCrd();
+    CnpgOperatorInstalls.registerCrd(client);
     controllers = new Controllers(controller, this);
   }
 
@@ -98,36 +98,6 @@ public final class ClusterInABox implements AutoCloseable {
    */
   public void afterExec(String regex, java.util.function.Consumer<List<String>> effect) {
     dispatcher.addAfterExec(Pattern.compile(regex), effect);
-  }
-
-  /** The {@code clusters.postgresql.cnpg.io} CRD, as installing the CNPG operator creates it. */
-  private void registerCnpgCrd() {
-    client
-        .apiextensions()
-        .v1()
-        .customResourceDefinitions()
-        .resource(
-            new io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder()
-                .withNewMetadata()
-                .withName("clusters.postgresql.cnpg.io")
-                .endMetadata()
-                .withNewSpec()
-                .withGroup("postgresql.cnpg.io")
-                .withScope("Namespaced")
-                .withNewNames()
-                .withKind("Cluster")
-                .withPlural("clusters")
-                .withSingular("cluster")
-                .withListKind("ClusterList")
-                .endNames()
-                .addNewVersion()
-                .withName("v1")
-                .withServed(true)
-                .withStorage(true)
-                .endVersion()
-                .endSpec()
-                .build())
-        .create();
   }
 
   /**

@@ -23,6 +23,16 @@ final class CnpgInstances implements AutoCloseable {
     this.box = box;
   }
 
+  /**
+   * The primary's labels: the cluster's and {@code cnpg.io/instanceRole=primary} (CNPG pkg/specs
+   * ClusterRoleLabelPrimary), which {@code kubectl cnpg psql} selects it by.
+   */
+  static Map<String, String> primaryLabels(Map<String, String> clusterSelector) {
+    Map<String, String> labels = new java.util.HashMap<>(clusterSelector);
+    labels.put("cnpg.io/instanceRole", "primary");
+    return labels;
+  }
+
   void dataAt(String ns, String cluster, Path pgdata) {
     data.put(ns + "/" + cluster, pgdata);
   }

@@ -103,4 +103,34 @@ final class CnpgOperatorInstalls {
                 .build())
         .create();
   }
+
+  /** The {@code clusters.postgresql.cnpg.io} CRD, as installing the CNPG operator creates it. */
+  static void registerCrd(KubernetesClient client) {
+    client
+        .apiextensions()
+        .v1()
+        .customResourceDefinitions()
+        .resource(
+            new io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder()
+                .withNewMetadata()
+                .withName("clusters.postgresql.cnpg.io")
+                .endMetadata()
+                .withNewSpec()
+                .withGroup("postgresql.cnpg.io")
+                .withScope("Namespaced")
+                .withNewNames()
+                .withKind("Cluster")
+                .withPlural("clusters")
+                .withSingular("cluster")
+                .withListKind("ClusterList")
+                .endNames()
+                .addNewVersion()
+                .withName("v1")
+                .withServed(true)
+                .withStorage(true)
+                .endVersion()
+                .endSpec()
+                .build())
+        .create();
+  }
 }

@@ -135,10 +135,7 @@ final class Controllers implements AutoCloseable {
     dbPorts.put(namespace + "/" + deployment, port);
   }
 
-  /**
-   * What the import pod does (a real pg_dump | psql, say); a failure fails the pod with its
-   * message.
-   */
+  /** What the import pod does (a real pg_dump | psql, say); a failure fails the pod. */
   void onImport(Runnable importer) {
     this.importer = importer;
   }
@@ -349,11 +346,8 @@ final class Controllers implements AutoCloseable {
             .noneMatch(p -> !"import".equals(p.getMetadata().getLabels().get("cnpg.io/jobRole")))) {
       String pod = name + "-1";
       if (client.pods().inNamespace(ns).withName(pod).get() == null) {
-        // The primary carries cnpg.io/instanceRole=primary (CNPG pkg/specs
-        // ClusterRoleLabelPrimary), which `kubectl cnpg psql` selects it by.
-        Map<String, String> labels = new java.util.HashMap<>(selector);
-        labels.put("cnpg.io/instanceRole", "primary");
-        client.pods().inNamespace(ns).resource(PodStates.runningPod(ns, pod, labels)).create();
+        var primary = PodStates.runningPod(ns, pod, CnpgInstances.primaryLabels(selector));
+        client.pods().inNamespace(ns).resource(primary).create();
       }
       box.instances().started(ns, name, pod);
       setStatus(ns, name, HEALTHY, instances, instances);
