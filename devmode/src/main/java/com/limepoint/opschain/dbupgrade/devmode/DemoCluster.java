@@ -68,6 +68,8 @@ public final class DemoCluster {
         .create();
     box.installCnpgOperator();
     box.bindExec(NAMESPACE, "restore-from-backup", 0);
+    // The CNPG instance runs on the restore PVC's data after a manual restore.
+    box.cnpgDataAt(NAMESPACE, "opschain-db", dir.resolve("pvc/data/pgdata"));
     if (simulated) {
       log.warn(
           "dev mode: {}; the demo simulates the database: pg_basebackup writes a small synthetic backup (copied, hashed and"
@@ -76,6 +78,7 @@ public final class DemoCluster {
               ? "simulation asked for"
               : "PostgreSQL 15 is not installed (" + LocalPostgres.BIN + ")");
       box.simulatedPostgresFor(NAMESPACE, "opschain-db");
+      box.simulatedCnpgInstance(NAMESPACE, "opschain-db-1");
       legacy = null;
     } else {
       legacy = LocalPostgres.init(dir.resolve("legacy/data/pgdata"), "opschain");
@@ -88,6 +91,7 @@ public final class DemoCluster {
         try {
           cnpg = LocalPostgres.init(dir.resolve("cnpg/data/pgdata"), "opschain");
           cnpg.importFrom(legacy, "opschain");
+          box.cnpgInstanceServes(NAMESPACE, "opschain-db-1", cnpg.port());
         } catch (IOException e) {
           throw new UncheckedIOException(e);
         }
@@ -162,6 +166,10 @@ public final class DemoCluster {
     // The harness's restore image is this machine's PostgreSQL, the major of the demo's backup.
     r.put("restoreImage", ClusterInABox.RESTORE_IMAGE);
     r.put("gateTimeout", "1h");
+    if (simulated) {
+      // A synthetic backup cannot be started: the rehearsal is skipped, and the gate says why.
+      r.put("skipRehearsal", "the demo simulates the database (PostgreSQL 15 is not installed)");
+    }
     new ObjectMapper()
         .enable(SerializationFeature.INDENT_OUTPUT)
         .writeValue(dir.resolve("request.json").toFile(), r);

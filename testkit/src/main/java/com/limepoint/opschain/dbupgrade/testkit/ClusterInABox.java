@@ -93,6 +93,13 @@ public final class ClusterInABox implements AutoCloseable {
   }
 
   /**
+   * Exec into this CNPG instance pod answers as the simulated PostgreSQL (the demo without one).
+   */
+  public void simulatedCnpgInstance(String namespace, String pod) {
+    dispatcher.bindPod(namespace, new PodRuntime(pod, SimulatedPostgres.PORT, Map.of()));
+  }
+
+  /**
    * After every command matching {@code regex} ends and before its exit status is sent, {@code
    * effect} runs with the command's argv: what a command did that the test changes (a fault).
    */

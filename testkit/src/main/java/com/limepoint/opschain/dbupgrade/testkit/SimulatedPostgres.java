@@ -28,6 +28,13 @@ final class SimulatedPostgres {
   static final String VERSION_LINE =
       "postgres (PostgreSQL) " + MAJOR + ".0 (simulated: PostgreSQL is not installed)";
 
+  /**
+   * The census query's answer (table, rows, checksum; tab-separated as psql -At -F prints it): the
+   * demo's one table, the same in the legacy database and in the CNPG one, whose import copies
+   * nothing when simulated.
+   */
+  static final String CENSUS = "public.changes\t5000\t6f1ed002ab5595859014ebf0951522d9";
+
   private SimulatedPostgres() {}
 
   /** What a simulated PostgreSQL command printed and how it exited. */
@@ -55,7 +62,7 @@ final class SimulatedPostgres {
     String out =
         sql.contains("data_directory")
             ? DATA_DIRECTORY + "|" + SYSTEM_IDENTIFIER
-            : Long.toString(DATABASE_BYTES);
+            : sql.contains("query_to_xml") ? CENSUS : Long.toString(DATABASE_BYTES);
     return new Result(0, (out + "\n").getBytes(StandardCharsets.UTF_8), new byte[0]);
   }
 
