@@ -16,12 +16,13 @@ import java.util.Map;
  * the {@code restore-from-backup} pod's exec bound to local processes; all under a sandbox folder
  * in {@code target}. Skips the test when PostgreSQL is not installed.
  */
-record DbPodFixture(Path sandbox, ClusterInABox box, LocalPostgres db) implements AutoCloseable {
-  static final String NS = "opschain";
+public record DbPodFixture(Path sandbox, ClusterInABox box, LocalPostgres db)
+    implements AutoCloseable {
+  public static final String NS = "opschain";
   static final String POD = "opschain-db-7d9f";
 
   /** Each row is its id and a payload of md5(id) and {@code pad} more characters. */
-  static DbPodFixture start(String prefix, int rows, int pad) throws IOException {
+  public static DbPodFixture start(String prefix, int rows, int pad) throws IOException {
     assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
     Path sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), prefix);
     LocalPostgres db = LocalPostgres.init(sandbox.resolve("db/data/pgdata"), "opschain");
