@@ -570,6 +570,16 @@ class UpgradeEndToEndIT {
         .filteredOn(c -> c.step().equals("prepareMigrationValues"))
         .singleElement()
         .satisfies(c -> assertThat(c.change()).contains("+ db.recoveryMode: true"));
+    // What the data checks will create and remove is in the plan.
+    assertThat(report.plan())
+        .filteredOn(c -> c.step().equals("rehearseRestore"))
+        .singleElement()
+        .satisfies(c -> assertThat(c.change())
+            .contains("create pod opschain-db-rehearsal (" + ClusterInABox.RESTORE_IMAGE)
+            .contains("delete the pod and its emptyDir"));
+    assertThat(report.plan()).extracting(c -> c.step()).contains("sourceCensus", "checkParity");
+    assertThat(box.client().pods().inNamespace(NS).list().getItems())
+        .noneMatch(p -> p.getMetadata().getName().endsWith("-rehearsal"));
     assertThat(releases.history(NS, "opschain")).hasSize(1);
   }
 

@@ -124,9 +124,21 @@ final class StatusPrinter {
    * computed, the written file's hash (no other values content reaches the workflow).
    */
   static void valuesChanges(java.io.PrintWriter out, OpenGate gate) {
+    dataChecks(out, gate);
     String changes = gate.evidence().valuesDiff();
     if (changes != null && !changes.isBlank()) {
       changes.lines().forEach(l -> out.printf("    %s%n", l));
     }
+  }
+
+  /** How the lines about the data begin. */
+  private static final java.util.List<String> DATA_CHECK_LINES =
+      java.util.List.of("source census", "restored once", "restore rehearsal", "parity:");
+
+  /** The gate's lines about the data: the source census, the restore rehearsal, the parity. */
+  static void dataChecks(java.io.PrintWriter out, OpenGate gate) {
+    gate.evidence().details().stream()
+        .filter(d -> DATA_CHECK_LINES.stream().anyMatch(d::startsWith))
+        .forEach(d -> out.printf("  %s%n", d));
   }
 }

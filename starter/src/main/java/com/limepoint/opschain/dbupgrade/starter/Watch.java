@@ -104,6 +104,7 @@ class Watch extends ConnectedCommand {
           namespace,
           gate.gate(),
           gate.opening());
+      StatusPrinter.dataChecks(out, gate);
     }
     if (s.progress() != null) {
       String bar = StatusPrinter.progressBar(s.progress(), 30);

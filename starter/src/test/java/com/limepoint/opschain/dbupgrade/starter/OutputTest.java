@@ -106,7 +106,7 @@ class OutputTest {
   }
 
   @Test
-  void theDemoShowsTheKeysTheDeployChangesAndSendsTheOpening() throws Exception {
+  void theDemoShowsTheRehearsalAndTheKeysTheDeployChangesAndSendsTheOpening() throws Exception {
     String changes =
         "values.migration.yaml (120 bytes, sha256 ab12) from values.yaml, keys changed:\n"
             + "+ db.recoveryMode: true";
@@ -117,7 +117,14 @@ class OutputTest {
             "t",
             null,
             List.of(),
-            new GateEvidence("verified", null, null, changes),
+            new GateEvidence(
+                "verified",
+                List.of(
+                    "sha256 equal",
+                    "source census: source: 3 tables, 20000 rows, 3 checksummed",
+                    "restored once: 3 tables, counts and checksums equal to source"),
+                null,
+                changes),
             "3f1c9a2e:BACKUP_VERIFIED#1");
     FakeUpgrade upgrade =
         new FakeUpgrade(
@@ -135,6 +142,8 @@ class OutputTest {
     assertThat(take())
         .isEqualTo(
             "gate BACKUP_VERIFIED: Deploy?\n  evidence: verified\n"
+                + "  source census: source: 3 tables, 20000 rows, 3 checksummed\n"
+                + "  restored once: 3 tables, counts and checksums equal to source\n"
                 + "    values.migration.yaml (120 bytes, sha256 ab12) from values.yaml, keys changed:\n"
                 + "    + db.recoveryMode: true\n"
                 + "  approved BACKUP_VERIFIED as alice\n");
