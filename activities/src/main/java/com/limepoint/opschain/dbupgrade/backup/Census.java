@@ -66,7 +66,7 @@ final class Census {
     return tables;
   }
 
-  /** Writes the census atomically: a temp file, then a rename. */
+  /** Writes the census atomically: a temp file, then a rename over the file. */
   static Path write(Path file, String database, Map<String, Table> tables) {
     StringBuilder b = new StringBuilder("# table\trows\tchecksum (database ").append(database);
     b.append(")\n");
@@ -79,7 +79,8 @@ final class Census {
             .append('\n'));
     try {
       Files.createDirectories(file.getParent());
-      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+      // A temp file of its own: an earlier attempt still writing never shares it.
+      Path tmp = Files.createTempFile(file.getParent(), file.getFileName() + ".", ".tmp");
       Files.writeString(tmp, b, StandardCharsets.UTF_8);
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       return file;
@@ -91,7 +92,10 @@ final class Census {
   static Map<String, Table> read(Path file) {
     try {
       String text = Files.readString(file, StandardCharsets.UTF_8);
-      return parse(text.lines().filter(l -> !l.startsWith("#")).reduce("", (a, l) -> a + l + "\n"));
+      return parse(
+          text.lines()
+              .filter(l -> !l.startsWith("#"))
+              .collect(java.util.stream.Collectors.joining("\n")));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

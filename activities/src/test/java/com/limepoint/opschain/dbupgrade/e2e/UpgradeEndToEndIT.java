@@ -574,9 +574,10 @@ class UpgradeEndToEndIT {
     assertThat(report.plan())
         .filteredOn(c -> c.step().equals("rehearseRestore"))
         .singleElement()
-        .satisfies(c -> assertThat(c.change())
-            .contains("create pod opschain-db-rehearsal (" + ClusterInABox.RESTORE_IMAGE)
-            .contains("delete the pod and its emptyDir"));
+        .satisfies(c ->
+            assertThat(c.change())
+                .contains("create pod opschain-db-rehearsal (" + ClusterInABox.RESTORE_IMAGE)
+                .contains("delete the pod and its emptyDir"));
     assertThat(report.plan()).extracting(c -> c.step()).contains("sourceCensus", "checkParity");
     assertThat(box.client().pods().inNamespace(NS).list().getItems())
         .noneMatch(p -> p.getMetadata().getName().endsWith("-rehearsal"));
