@@ -65,7 +65,8 @@ class HeartbeatGapIT {
         new BackupActivitiesImpl(box.client(), "test-host"),
         new RestorePodActivitiesImpl(box.client()),
         new com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl(box.client()),
-        new HelmActivitiesImpl(new SlowReleases()));
+        new HelmActivitiesImpl(new SlowReleases()),
+        new DataCheckActivitiesImpl(box.client()));
   }
 
   @AfterEach
@@ -120,6 +121,45 @@ class HeartbeatGapIT {
     HostFiles.reads = UnaryOperator.identity();
     HostFiles.commands = UnaryOperator.identity();
     assertThat(verified.passesVerification()).isTrue();
+
+    var checks =
+        env.newActivityStub(
+            com.limepoint.opschain.dbupgrade.activities.DataCheckActivities.class, options);
+    box.slowExecOnce("query_to_xml", SLOW);
+    measure(
+        "census (psql 11 s late)",
+        () ->
+            checks.census(
+                new com.limepoint.opschain.dbupgrade.activities.DataCheckActivities.CensusRequest(
+                    NS,
+                    com.limepoint.opschain.dbupgrade.activities.DataCheckActivities.Source
+                        .LEGACY_DEPLOYMENT,
+                    "opschain-db",
+                    "opschain",
+                    "opschain",
+                    hostDir,
+                    "source",
+                    null)));
+    box.slowExecOnce("pg_ctl", SLOW);
+    String owner = LocalPostgres.serverOwner();
+    var rehearsal =
+        measure(
+            "rehearseRestore (pg_ctl start 11 s late)",
+            () ->
+                checks.rehearseRestore(
+                    new com.limepoint.opschain.dbupgrade.activities.DataCheckActivities
+                        .RehearsalRequest(
+                        NS,
+                        "opschain-db-rehearsal",
+                        ClusterInABox.RESTORE_IMAGE,
+                        owner,
+                        "opschain",
+                        "opschain",
+                        hostDir,
+                        verified.files(),
+                        1L << 30,
+                        300)));
+    assertThat(rehearsal.passed()).as(String.valueOf(rehearsal.problem())).isTrue();
 
     Path pgdata = sandbox.resolve("pvc/data/pgdata");
     LocalPostgres.init(pgdata, "opschain").close();

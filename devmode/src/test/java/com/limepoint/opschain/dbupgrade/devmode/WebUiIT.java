@@ -66,10 +66,11 @@ class WebUiIT {
       page(
           run + "/history",
           "04-history-summaries",
-          "pg_basebackup in opschain/opschain-db",
+          // The page shows the latest events first, as many as fit: the steps before the backup
+          // gate (the copy, its verification, the restore rehearsal).
           "copy backup from",
           "verify backup in",
-          "helm upgrade opschain/opschain 2025-10-01 (stopOpsChain)");
+          "rehearse the restore in pod opschain-db-rehearsal");
       page(run + "/user-metadata", "05-backup-gate", "gate BACKUP_VERIFIED");
     }
   }

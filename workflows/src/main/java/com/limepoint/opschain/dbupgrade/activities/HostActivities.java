@@ -32,6 +32,8 @@ public interface HostActivities {
    *     activities; null from workers before it existed
    * @param policy the worker's approval policy; null from workers before it existed (then {@code
    *     defaultApprovers} apply when the request names nobody)
+   * @param hostStartSeconds how long this host's activities wait for its worker to take them
+   *     (schedule-to-start); 0: the workflow's default, 10 minutes
    */
   record HostQueue(
       String host,
@@ -40,9 +42,22 @@ public interface HostActivities {
       List<String> defaultApprovers,
       String cluster,
       String clusterQueue,
-      ApprovalPolicy policy) {
+      ApprovalPolicy policy,
+      long hostStartSeconds) {
     public HostQueue {
       defaultApprovers = defaultApprovers == null ? List.of() : List.copyOf(defaultApprovers);
+    }
+
+    /** With the workflow's own wait for this host's worker ({@code hostStartSeconds} 0). */
+    public HostQueue(
+        String host,
+        String taskQueue,
+        boolean searchAttributes,
+        List<String> defaultApprovers,
+        String cluster,
+        String clusterQueue,
+        ApprovalPolicy policy) {
+      this(host, taskQueue, searchAttributes, defaultApprovers, cluster, clusterQueue, policy, 0);
     }
 
     public HostQueue(String host, String taskQueue) {

@@ -232,14 +232,33 @@ final class AfterPointOfNoReturn {
         if (!continuable) {
           throw e;
         }
-        log.warn("{} failed after the point of no return: {}", step.id(), Failures.describe(e));
+        String why = describe(e);
+        log.warn("{} failed after the point of no return: {}", step.id(), why);
         stop.passOrStopHere(
             Gate.RETRY_STEP,
-            GateEvidences.retryStep(
-                runbook.facts(), runbook.backup(), step, Failures.describe(e), state),
+            GateEvidences.retryStep(runbook.facts(), runbook.backup(), step, why, state),
             step.id() + " failed; " + state);
       }
     }
+  }
+
+  /** The failure for a person; a host that never took its activity is named, with the way out. */
+  private String describe(RuntimeException e) {
+    String activity = Failures.notPickedUp(e);
+    if (activity == null) {
+      return Failures.describe(e);
+    }
+    return "HostGone: no worker of host "
+        + runbook.facts().host()
+        + " took "
+        + activity
+        + " from its queue "
+        + runbook.acts().hostQueue()
+        + " within "
+        + runbook.acts().hostStart().toSeconds()
+        + " s. That host holds the backup ("
+        + runbook.backupLocation()
+        + "): start its worker again, then approve RETRY_STEP";
   }
 
   private void untilDone(RunbookStep step, String state, Runnable body) {

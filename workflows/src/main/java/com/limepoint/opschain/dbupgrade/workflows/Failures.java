@@ -41,6 +41,20 @@ final class Failures {
     return type(e) + ": " + msg;
   }
 
+  /**
+   * The activity type when no worker picked the activity up within its schedule-to-start timeout
+   * (only the host-queue activities have one: the worker that holds the backup is gone), else null.
+   */
+  static String notPickedUp(Throwable e) {
+    if (e instanceof ActivityFailure af
+        && af.getCause() instanceof TimeoutFailure tf
+        && tf.getTimeoutType()
+            == io.temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START) {
+      return af.getActivityType();
+    }
+    return null;
+  }
+
   static boolean isCancellation(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof CanceledFailure) {

@@ -53,6 +53,13 @@ final class UpgradeActivities {
    */
   static final Duration HEARTBEAT = Duration.ofSeconds(45);
 
+  /**
+   * How long a host-queue activity may wait for the worker that holds the backup to take it. Longer
+   * than a worker's restart; a host that does not come back ends the wait, and the workflow stops
+   * at a gate that names it rather than wait forever.
+   */
+  static final Duration HOST_START = Duration.ofMinutes(10);
+
   /** How long the legacy database may take to answer after a compensation. */
   static final Duration DATABASE_CHECK = Duration.ofSeconds(60);
 
@@ -80,6 +87,19 @@ final class UpgradeActivities {
   private final String hostQueue;
   private final String clusterQueue;
   private final Duration importTimeout;
+  private Duration hostStart = HOST_START;
+
+  /** How long host-queue activities wait for the host's worker; 0 or less keeps the default. */
+  UpgradeActivities withHostStart(long seconds) {
+    if (seconds > 0) {
+      hostStart = Duration.ofSeconds(seconds);
+    }
+    return this;
+  }
+
+  Duration hostStart() {
+    return hostStart;
+  }
 
   /**
    * @param hostQueue the task queue of the host that holds the backup (from claimHost); null before
@@ -125,20 +145,20 @@ final class UpgradeActivities {
   }
 
   BackupActivities backup(String summary) {
-    return stub(BackupActivities.class, hostQueue, BACKUP_TRANSFER, HEARTBEAT, RETRY_LONG, summary);
+    return onHost(BackupActivities.class, BACKUP_TRANSFER, HEARTBEAT, RETRY_LONG, summary);
   }
 
   /** The census and the rehearsal: on the host that holds the backup and keeps the censuses. */
   DataCheckActivities dataCheck(String summary) {
-    return stub(DataCheckActivities.class, hostQueue, RESTORE_EXEC, HEARTBEAT, RETRY_LONG, summary);
+    return onHost(DataCheckActivities.class, RESTORE_EXEC, HEARTBEAT, RETRY_LONG, summary);
   }
 
   HelmActivities helm(String summary) {
-    return stub(HelmActivities.class, hostQueue, HELM_DEPLOY, HEARTBEAT, RETRY_LONG, summary);
+    return onHost(HelmActivities.class, HELM_DEPLOY, HEARTBEAT, RETRY_LONG, summary);
   }
 
   ValuesActivities values(String summary) {
-    return stub(ValuesActivities.class, hostQueue, API_CALL, null, RETRY, summary);
+    return onHost(ValuesActivities.class, API_CALL, null, RETRY, summary);
   }
 
   /**
@@ -208,6 +228,31 @@ final class UpgradeActivities {
             .setRetryOptions(RETRY_WAIT)
             .setSummary(summary)
             .build());
+  }
+
+  /**
+   * An activity on the host's queue, with {@link #hostStart} ({@link #HOST_START} by default):
+   * Temporal does not retry a schedule-to-start timeout, so a vanished host fails the step once
+   * (before the host is known, the shared queue, without it).
+   */
+  private <T> T onHost(
+      Class<T> type,
+      Duration startToClose,
+      Duration heartbeat,
+      RetryOptions retry,
+      String summary) {
+    ActivityOptions.Builder b =
+        ActivityOptions.newBuilder()
+            .setStartToCloseTimeout(startToClose)
+            .setRetryOptions(retry)
+            .setSummary(summary);
+    if (hostQueue != null) {
+      b.setTaskQueue(hostQueue).setScheduleToStartTimeout(hostStart);
+    }
+    if (heartbeat != null) {
+      b.setHeartbeatTimeout(heartbeat);
+    }
+    return Workflow.newActivityStub(type, b.build());
   }
 
   private static <T> T stub(

@@ -80,9 +80,10 @@ final class UpgradeSteps {
         Workflow.getVersion(Changes.CLUSTER_QUEUE, Workflow.DEFAULT_VERSION, 1) >= 1;
     acts =
         new UpgradeActivities(
-            q.taskQueue(),
-            clusterQueue ? q.clusterQueue() : null,
-            UpgradeRequests.parseDuration(req.importTimeout()));
+                q.taskQueue(),
+                clusterQueue ? q.clusterQueue() : null,
+                UpgradeRequests.parseDuration(req.importTimeout()))
+            .withHostStart(q.hostStartSeconds());
     return q;
   }
 

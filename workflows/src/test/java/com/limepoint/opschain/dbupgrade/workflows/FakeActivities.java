@@ -183,6 +183,22 @@ final class FakeActivities {
     when(dataCheck.removeRehearsalPod(any())).thenReturn(ChangeResult.unchanged("gone"));
   }
 
+  /**
+   * The host queue's worker, once registered: a test suspends its polling as a host that is gone.
+   */
+  Worker hostWorker;
+
+  /**
+   * The host's groups on a worker factory of their own: shutting it down is the host going away,
+   * and a new one is its worker coming back.
+   */
+  io.temporal.worker.WorkerFactory hostFactory(io.temporal.client.WorkflowClient client) {
+    io.temporal.worker.WorkerFactory f = io.temporal.worker.WorkerFactory.newInstance(client);
+    f.newWorker(HOST_QUEUE).registerActivitiesImplementations(backup, helm, values, dataCheck);
+    f.start();
+    return f;
+  }
+
   /** Registers the groups the way the worker does, then starts the environment. */
   void register(TestWorkflowEnvironment env, Worker sharedWorker) {
     sharedWorker.registerActivitiesImplementations(host, cluster, cnpg, restorePod);

@@ -13,6 +13,7 @@ import static org.mockito.Mockito.when;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.activities.HostActivities;
 import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
 import com.limepoint.opschain.dbupgrade.activities.WaitResult;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
@@ -264,6 +265,57 @@ class StopsAfterPointOfNoReturnTest {
     approveEveryGateUntil(wf, null);
     assertThat(result(client, WorkflowTestSupport.NAMESPACE).outcome())
         .isEqualTo(Outcome.COMPLETED);
+  }
+
+  /**
+   * The worker that holds the backup is gone after the point of no return: the step it would run is
+   * not picked up within {@code UpgradeActivities.HOST_START}, and the run stops at RETRY_STEP
+   * naming the host, its queue and the backup; once the host's worker is back, approving it
+   * finishes the upgrade.
+   */
+  @Test
+  void aHostThatIsGoneAfterThePointOfNoReturnStopsAtRetryStepNamingIt(
+      TestWorkflowEnvironment env, Worker worker, io.temporal.client.WorkflowClient client)
+      throws InterruptedException {
+    // The worker says its host's activities wait 3 s for it (the default is 10 minutes; the test
+    // server does not skip time over an activity nobody has taken).
+    when(fakes.host.claimHost(any()))
+        .thenReturn(
+            new HostActivities.HostQueue(
+                "test-host", FakeActivities.HOST_QUEUE, false, List.of(), null, null, null, 3));
+    worker.registerActivitiesImplementations(
+        fakes.host, fakes.cluster, fakes.cnpg, fakes.restorePod);
+    env.start();
+    io.temporal.worker.WorkerFactory host = fakes.hostFactory(client);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    for (Gate g : List.of(Gate.START, Gate.BACKUP_VERIFIED)) {
+      WorkflowTestSupport.awaitGate(wf, g);
+      wf.approveGate(new GateDecision(g.name(), "alice", null));
+    }
+    WorkflowTestSupport.awaitGate(wf, Gate.SERVICES_VERIFIED);
+    host.shutdownNow();
+    host.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+    wf.approveGate(new GateDecision("SERVICES_VERIFIED", "alice", null));
+    UpgradeStatus stopped = WorkflowTestSupport.awaitGate(wf, Gate.RETRY_STEP);
+
+    assertThat(stopped.openGate().evidence().summary())
+        .contains(
+            "prepareFinalValues failed after the point of no return",
+            "HostGone: no worker of host test-host took PrepareValues from its queue "
+                + FakeActivities.HOST_QUEUE
+                + " within 3 s",
+            "start its worker again");
+    io.temporal.worker.WorkerFactory back = fakes.hostFactory(client);
+    try {
+      wf.approveGate(new GateDecision("RETRY_STEP", "alice", null));
+      WorkflowTestSupport.awaitGate(wf, Gate.FINALIZE);
+      wf.approveGate(new GateDecision("FINALIZE", "alice", null));
+      UpgradeReport report = result(client, WorkflowTestSupport.NAMESPACE);
+
+      assertThat(report.outcome()).isEqualTo(Outcome.COMPLETED);
+    } finally {
+      back.shutdownNow();
+    }
   }
 
   /**
