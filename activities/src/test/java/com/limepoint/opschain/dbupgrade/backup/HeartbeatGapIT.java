@@ -226,7 +226,7 @@ class HeartbeatGapIT {
 
     gaps.forEach((what, gap) -> System.out.printf("heartbeat gap: %5d ms  %s%n", gap, what));
     assertThat(gaps)
-        .hasSize(8)
+        .hasSize(10)
         .allSatisfy((what, gap) -> assertThat(gap).as(what).isLessThanOrEqualTo(MAX_GAP_MILLIS));
   }
 
