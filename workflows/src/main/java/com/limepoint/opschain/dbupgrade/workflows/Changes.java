@@ -59,4 +59,11 @@ final class Changes {
    * difference offers MANUAL_RESTORE or blocks FINALIZE).
    */
   static final String PROVE_DATA = "prove-data";
+
+  /**
+   * Version 1: when putting OpsChain back finds the host that runs Helm gone (its activity not
+   * taken within the host's schedule-to-start), the cluster's workers scale the legacy database and
+   * OpsChain's deployments back instead.
+   */
+  static final String HOST_GONE = "host-gone";
 }

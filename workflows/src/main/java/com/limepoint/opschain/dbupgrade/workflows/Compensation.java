@@ -4,6 +4,9 @@ import static com.limepoint.opschain.dbupgrade.workflows.RunbookStep.*;
 
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import io.temporal.failure.ActivityFailure;
+import io.temporal.workflow.Workflow;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -19,11 +22,25 @@ final class Compensation {
     this.runbook = runbook;
   }
 
-  /** Compensation: the current version with the user's values, not stopped, and its services. */
-  void redeployCurrent() {
+  /**
+   * Compensation: the current version with the user's values, not stopped, and its services.
+   * Returns null, or, when the host that runs Helm is gone (its worker took nothing within the
+   * host's schedule-to-start), what was done instead: the cluster's workers scale the legacy
+   * database and OpsChain's deployments back to one replica, which needs no host.
+   */
+  String redeployCurrent() {
     UpgradeRequest req = runbook.facts().req();
-    runbook.helmUpgrade(
-        PUT_BACK_IN_SERVICE, req.currentVersion(), List.of(req.valuesFile()), Map.of());
+    String note = null;
+    try {
+      runbook.helmUpgrade(
+          PUT_BACK_IN_SERVICE, req.currentVersion(), List.of(req.valuesFile()), Map.of());
+    } catch (ActivityFailure e) {
+      if (Failures.notPickedUp(e) == null
+          || Workflow.getVersion(Changes.HOST_GONE, Workflow.DEFAULT_VERSION, 1) < 1) {
+        throw e;
+      }
+      note = scaleBackWithoutHost(req);
+    }
     runbook.step(
         AWAIT_SERVICES_BACK,
         () ->
@@ -32,6 +49,37 @@ final class Compensation {
                 .clusterWait("wait for OpsChain back in " + req.namespace())
                 .awaitRolloutComplete(UpgradeActivities.waitFor(req, req.restartDeployments())),
         r -> r.summary());
+    return note;
+  }
+
+  /** The legacy database and the restarted deployments at one replica, by the cluster's workers. */
+  private String scaleBackWithoutHost(UpgradeRequest req) {
+    List<String> names = new ArrayList<>();
+    names.add(req.dbDeployment());
+    names.addAll(req.restartDeployments());
+    runbook.step(
+        SCALE_BACK_WITHOUT_HOST,
+        () -> {
+          for (String name : names) {
+            runbook
+                .acts()
+                .cluster("scale " + req.namespace() + "/" + name + " to 1")
+                .scaleDeployment(
+                    new ClusterActivities.ScaleRequest(req.namespace(), name, 1, false));
+          }
+          return names;
+        },
+        r -> "scaled " + String.join(", ", r) + " to 1 replica");
+    return "; the host "
+        + runbook.facts().host()
+        + " that runs Helm is gone, so the cluster's workers scaled "
+        + String.join(", ", names)
+        + " back to 1 replica: the Helm release still has stopped=true as its last revision; run"
+        + " `helm upgrade "
+        + req.release()
+        + " --version "
+        + req.currentVersion()
+        + " -f <values.yaml>` before the next deploy";
   }
 
   /**

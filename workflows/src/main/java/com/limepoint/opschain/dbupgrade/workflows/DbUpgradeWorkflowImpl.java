@@ -36,10 +36,7 @@ import org.slf4j.Logger;
  */
 public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
 
-  /**
-   * Keyword search attributes; register them on the server (see the README) to filter upgrades in
-   * the UI.
-   */
+  /** Keyword search attributes; register them on the server (README) to filter in the UI. */
   public static final SearchAttributeKey<String> OPSCHAIN_NAMESPACE =
       SearchAttributeKey.forKeyword("OpsChainNamespace");
 
@@ -243,9 +240,10 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private UpgradeReport putBackInService(String why) {
     phase(
         Phase.COMPENSATING, why + "; putting OpsChain back in service on " + req.currentVersion());
+    String scaledBack;
     try {
       proof.removeUnfinishedRehearsal();
-      new Compensation(runbook).redeployCurrent();
+      scaledBack = new Compensation(runbook).redeployCurrent();
       if (Workflow.getVersion(Changes.CHECKED_COMPENSATION, Workflow.DEFAULT_VERSION, 1) >= 1) {
         new Compensation(runbook).checkDatabaseBack();
       }
@@ -264,7 +262,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
           e);
     }
     String backupNote =
-        backup() == null ? "" : "; the backup is kept at " + runbook.backupLocation();
+        (scaledBack == null ? "" : scaledBack)
+            + (backup() == null ? "" : "; the backup is kept at " + runbook.backupLocation());
     return finish(
         Outcome.ABORTED,
         Phase.ABORTED,

@@ -29,6 +29,12 @@ final class Failures {
 
   /** One line for a person: the type and the original message of the root failure. */
   static String describe(Throwable e) {
+    String notPickedUp = notPickedUp(e);
+    if (notPickedUp != null) {
+      return "HostGone: no worker of the host took "
+          + notPickedUp
+          + " within its schedule-to-start";
+    }
     Throwable root = e;
     while ((root instanceof ActivityFailure || root instanceof ChildWorkflowFailure)
         && root.getCause() != null) {

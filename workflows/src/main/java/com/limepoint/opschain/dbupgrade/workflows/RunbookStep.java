@@ -126,12 +126,7 @@ public enum RunbookStep {
       Path.UPGRADE,
       "Cnpg.awaitImport",
       f -> "wait for CNPG cluster " + f.req().clusterName() + " healthy and the import pod done",
-      f ->
-          "wait up to "
-              + f.req().importTimeout()
-              + " for CNPG cluster "
-              + f.req().clusterName()
-              + "; on failure offer MANUAL_RESTORE",
+      StepTexts::awaitImportPlan,
       false),
   CHECK_PARITY(
       "checkParity",
@@ -193,6 +188,8 @@ public enum RunbookStep {
       Path.COMPENSATION,
       "Helm.upgrade",
       f -> "helm upgrade " + f.req().currentVersion() + " with the user's values, not stopped"),
+  SCALE_BACK_WITHOUT_HOST(
+      "scaleBackWithoutHost", Path.COMPENSATION, "Cluster.scaleDeployment", StepTexts::scaleBack),
   AWAIT_SERVICES_BACK(
       "awaitServicesBack",
       Path.COMPENSATION,

@@ -104,4 +104,20 @@ final class StepTexts {
         + f.req().dbDeployment()
         + " deployment is deleted";
   }
+
+  static String awaitImportPlan(Facts f) {
+    return "wait up to "
+        + f.req().importTimeout()
+        + " for CNPG cluster "
+        + f.req().clusterName()
+        + "; on failure offer MANUAL_RESTORE";
+  }
+
+  static String scaleBack(Facts f) {
+    return "only when the host that runs Helm is gone: scale "
+        + f.req().dbDeployment()
+        + " and "
+        + String.join(", ", f.req().restartDeployments())
+        + " back to 1 replica";
+  }
 }

@@ -319,6 +319,60 @@ class StopsAfterPointOfNoReturnTest {
   }
 
   /**
+   * The host goes away after OpsChain was stopped, before the point of no return: the census is not
+   * taken, and putting OpsChain back cannot run Helm there either. The cluster's workers scale the
+   * legacy database and OpsChain's deployments back, the services and the database are checked, and
+   * the run ends saying what was done and what is left to do.
+   */
+  @Test
+  void aHostThatIsGoneBeforeThePointOfNoReturnLeavesOpsChainBackInServiceAndSaysHow(
+      TestWorkflowEnvironment env, Worker worker, io.temporal.client.WorkflowClient client)
+      throws InterruptedException {
+    when(fakes.host.claimHost(any()))
+        .thenReturn(
+            new HostActivities.HostQueue(
+                "test-host", FakeActivities.HOST_QUEUE, false, List.of(), null, null, null, 3));
+    io.temporal.worker.WorkerFactory[] host = new io.temporal.worker.WorkerFactory[1];
+    // The host's worker is gone as soon as the database is scaled up for the backup.
+    when(fakes.cluster.scaleDeployment(any()))
+        .thenAnswer(inv -> {
+          if (host[0] != null) {
+            host[0].shutdownNow();
+            host[0] = null;
+          }
+          return CHANGED;
+        });
+    worker.registerActivitiesImplementations(
+        fakes.host, fakes.cluster, fakes.cnpg, fakes.restorePod);
+    env.start();
+    host[0] = fakes.hostFactory(client);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    WorkflowTestSupport.awaitGate(wf, Gate.START);
+    wf.approveGate(new GateDecision("START", "alice", null));
+
+    assertThatThrownBy(() -> result(client, WorkflowTestSupport.NAMESPACE))
+        .cause()
+        .hasMessageContaining("HostGone: no worker of the host took Census")
+        .hasMessageContaining("OpsChain is back in service on " + FakeActivities.DEPLOYED_VERSION)
+        .hasMessageContaining("the host test-host that runs Helm is gone")
+        .hasMessageContaining("scaled opschain-db, opschain-api");
+    List<String> calls = fakes.calls();
+    assertThat(calls.subList(calls.indexOf("Cluster.awaitDeploymentReady") + 1, calls.size()))
+        .as("after the host was gone: nothing on it ran, the cluster's workers put OpsChain back")
+        .containsExactly(
+            "Cluster.scaleDeployment",
+            "Cluster.scaleDeployment",
+            "Cluster.scaleDeployment",
+            "Cluster.scaleDeployment",
+            "Cluster.awaitRolloutComplete",
+            "Cluster.checkDatabaseBack");
+    assertThat(wf.status().steps())
+        .filteredOn(st -> st.name().equals("scaleBackWithoutHost"))
+        .singleElement()
+        .satisfies(st -> assertThat(st.summary()).startsWith("scaled opschain-db, opschain-api"));
+  }
+
+  /**
    * Approves each gate as it opens, until {@code stopAt} is open (left open) or, with null, the run
    * has ended; returns the gates approved, in order.
    */
