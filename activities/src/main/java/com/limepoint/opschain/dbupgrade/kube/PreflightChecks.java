@@ -97,7 +97,23 @@ final class PreflightChecks {
         size,
         checks,
         identity == null ? null : identity[0],
-        identity == null ? null : identity[1]);
+        identity == null ? null : identity[1],
+        replicas());
+  }
+
+  /** The replicas of the db deployment and the restart deployments, as they are now. */
+  private java.util.Map<String, Integer> replicas() {
+    java.util.Map<String, Integer> replicas = new java.util.LinkedHashMap<>();
+    List<String> names = new ArrayList<>();
+    names.add(r.dbDeployment());
+    names.addAll(r.restartDeployments());
+    for (String name : names) {
+      var d = workloads.deployment(ns, name);
+      if (d != null && d.getSpec() != null && d.getSpec().getReplicas() != null) {
+        replicas.put(name, d.getSpec().getReplicas());
+      }
+    }
+    return replicas;
   }
 
   /** Every permission the run needs; without one, nothing else is checked. */

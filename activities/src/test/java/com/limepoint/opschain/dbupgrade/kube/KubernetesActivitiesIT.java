@@ -98,6 +98,10 @@ class KubernetesActivitiesIT {
 
     assertThat(r.legacyDbPresent()).isTrue();
     assertThat(r.cnpgServing()).isFalse();
+    // What OpsChain is scaled back to should the host that runs Helm be gone.
+    assertThat(r.replicas())
+        .containsEntry("opschain-db", 1)
+        .containsKeys(SERVICES.toArray(String[]::new));
     assertThat(r.checks())
         .anyMatch(c -> c.contains("permissions granted"))
         .contains("CNPG operator running: cnpg-system/cnpg-controller-manager (1 ready)")

@@ -102,6 +102,9 @@ public interface ClusterActivities {
    * @param checks one line per check that passed
    * @param dataDirectory the legacy database's {@code data_directory}, or null
    * @param systemIdentifier its {@code pg_control_system()} system identifier, or null
+   * @param replicas the replicas of the db deployment and the restart deployments as preflight
+   *     found them (what OpsChain is scaled back to should the host that runs Helm be gone); empty
+   *     from workers before it was recorded
    */
   record PreflightResult(
       boolean legacyDbPresent,
@@ -109,10 +112,15 @@ public interface ClusterActivities {
       long dbSizeBytes,
       List<String> checks,
       String dataDirectory,
-      String systemIdentifier) {
+      String systemIdentifier,
+      java.util.Map<String, Integer> replicas) {
+    public PreflightResult {
+      replicas = replicas == null ? java.util.Map.of() : java.util.Map.copyOf(replicas);
+    }
+
     public PreflightResult(
         boolean legacyDbPresent, boolean cnpgServing, long dbSizeBytes, List<String> checks) {
-      this(legacyDbPresent, cnpgServing, dbSizeBytes, checks, null, null);
+      this(legacyDbPresent, cnpgServing, dbSizeBytes, checks, null, null, null);
     }
   }
 

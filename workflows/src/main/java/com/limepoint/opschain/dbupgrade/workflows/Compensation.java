@@ -26,7 +26,7 @@ final class Compensation {
    * Compensation: the current version with the user's values, not stopped, and its services.
    * Returns null, or, when the host that runs Helm is gone (its worker took nothing within the
    * host's schedule-to-start), what was done instead: the cluster's workers scale the legacy
-   * database and OpsChain's deployments back to one replica, which needs no host.
+   * database and OpsChain's deployments back to their replicas at preflight, which needs no host.
    */
   String redeployCurrent() {
     UpgradeRequest req = runbook.facts().req();
@@ -52,30 +52,40 @@ final class Compensation {
     return note;
   }
 
-  /** The legacy database and the restarted deployments at one replica, by the cluster's workers. */
+  /**
+   * The legacy database and the restarted deployments back at the replicas preflight found (1 when
+   * preflight did not record them), by the cluster's workers.
+   */
   private String scaleBackWithoutHost(UpgradeRequest req) {
     List<String> names = new ArrayList<>();
     names.add(req.dbDeployment());
     names.addAll(req.restartDeployments());
+    Map<String, Integer> found = runbook.preflightResult().replicas();
+    List<String> scaled = new ArrayList<>();
+    for (String name : names) {
+      int replicas = Math.max(1, found.getOrDefault(name, 1));
+      scaled.add(name + " to " + replicas);
+    }
     runbook.step(
         SCALE_BACK_WITHOUT_HOST,
         () -> {
           for (String name : names) {
+            int replicas = Math.max(1, found.getOrDefault(name, 1));
             runbook
                 .acts()
-                .cluster("scale " + req.namespace() + "/" + name + " to 1")
+                .cluster("scale " + req.namespace() + "/" + name + " to " + replicas)
                 .scaleDeployment(
-                    new ClusterActivities.ScaleRequest(req.namespace(), name, 1, false));
+                    new ClusterActivities.ScaleRequest(req.namespace(), name, replicas, false));
           }
-          return names;
+          return scaled;
         },
-        r -> "scaled " + String.join(", ", r) + " to 1 replica");
+        r -> "scaled " + String.join(", ", r));
     return "; the host "
         + runbook.facts().host()
         + " that runs Helm is gone, so the cluster's workers scaled "
-        + String.join(", ", names)
-        + " back to 1 replica: the Helm release still has stopped=true as its last revision; run"
-        + " `helm upgrade "
+        + String.join(", ", scaled)
+        + " (their replicas at preflight): the Helm release still has stopped=true as its last"
+        + " revision; run `helm upgrade "
         + req.release()
         + " --version "
         + req.currentVersion()

@@ -11,6 +11,7 @@ import static org.mockito.Mockito.doThrow;
 import static org.mockito.Mockito.when;
 
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
+import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.activities.HostActivities;
@@ -342,6 +343,17 @@ class StopsAfterPointOfNoReturnTest {
           }
           return CHANGED;
         });
+    // Preflight found the API with two replicas (older workers' results have none: 1).
+    when(fakes.cluster.preflight(any()))
+        .thenReturn(
+            new ClusterActivities.PreflightResult(
+                true,
+                false,
+                1_000_000L,
+                List.of("namespace exists"),
+                null,
+                null,
+                java.util.Map.of("opschain-db", 1, "opschain-api", 2)));
     worker.registerActivitiesImplementations(
         fakes.host, fakes.cluster, fakes.cnpg, fakes.restorePod);
     env.start();
@@ -355,7 +367,9 @@ class StopsAfterPointOfNoReturnTest {
         .hasMessageContaining("HostGone: no worker of the host took Census")
         .hasMessageContaining("OpsChain is back in service on " + FakeActivities.DEPLOYED_VERSION)
         .hasMessageContaining("the host test-host that runs Helm is gone")
-        .hasMessageContaining("scaled opschain-db, opschain-api");
+        .hasMessageContaining(
+            "scaled opschain-db to 1, opschain-api to 2, opschain-api-worker to 1,"
+                + " opschain-log-aggregator to 1 (their replicas at preflight)");
     List<String> calls = fakes.calls();
     assertThat(calls.subList(calls.indexOf("Cluster.awaitDeploymentReady") + 1, calls.size()))
         .as("after the host was gone: nothing on it ran, the cluster's workers put OpsChain back")
@@ -369,7 +383,12 @@ class StopsAfterPointOfNoReturnTest {
     assertThat(wf.status().steps())
         .filteredOn(st -> st.name().equals("scaleBackWithoutHost"))
         .singleElement()
-        .satisfies(st -> assertThat(st.summary()).startsWith("scaled opschain-db, opschain-api"));
+        .satisfies(st ->
+            assertThat(st.summary()).startsWith("scaled opschain-db to 1, opschain-api to 2"));
+    assertThat(fakes.arguments())
+        .filteredOn(a -> a instanceof ClusterActivities.ScaleRequest)
+        .extracting(a -> ((ClusterActivities.ScaleRequest) a).replicas())
+        .containsExactly(1, 1, 2, 1, 1);
   }
 
   /**
