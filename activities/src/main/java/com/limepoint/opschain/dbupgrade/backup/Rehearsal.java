@@ -14,6 +14,7 @@ import com.limepoint.opschain.dbupgrade.kube.PodExec;
 import com.limepoint.opschain.dbupgrade.kube.PodFence;
 import com.limepoint.opschain.dbupgrade.kube.RunDir;
 import com.limepoint.opschain.dbupgrade.restore.PgVersions;
+import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import java.time.Duration;
 import java.util.List;
 
@@ -92,7 +93,8 @@ final class Rehearsal {
       return failed(r, t0, version, null, notStarted, RETAKE);
     }
     String controlData = exec.check(ns, pod, PodCommands.controlData(PGDATA), SHORT);
-    String state = field(controlData, "Database cluster state");
+    String state =
+        RestorePodActivitiesImpl.controlField(controlData, RestorePodActivitiesImpl.CLUSTER_STATE);
     CensusResult census =
         checks.census(
             ns,
@@ -189,14 +191,5 @@ final class Rehearsal {
 
   private static String firstLine(String text) {
     return text.strip().lines().findFirst().orElse("");
-  }
-
-  private static String field(String controlData, String name) {
-    return controlData
-        .lines()
-        .filter(l -> l.startsWith(name + ":"))
-        .map(l -> l.substring(name.length() + 1).strip())
-        .findFirst()
-        .orElse("unknown");
   }
 }

@@ -283,7 +283,7 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     return new ControlDataResult(state, needed);
   }
 
-  static final String CLUSTER_STATE = "Database cluster state";
+  public static final String CLUSTER_STATE = "Database cluster state";
 
   /**
    * The fields of pg_controldata's output the check needs, and nothing else of it (the output also
@@ -306,7 +306,8 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     return b.toString();
   }
 
-  private static String controlField(String out, String field) {
+  /** One field of pg_controldata's output, or "unknown". */
+  public static String controlField(String out, String field) {
     return out.lines()
         .filter(l -> l.startsWith(field + ":"))
         .map(l -> l.substring(field.length() + 1).strip())

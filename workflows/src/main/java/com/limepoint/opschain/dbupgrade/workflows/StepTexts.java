@@ -118,6 +118,6 @@ final class StepTexts {
         + f.req().dbDeployment()
         + " and "
         + String.join(", ", f.req().restartDeployments())
-        + " back to 1 replica";
+        + " back to their replicas at preflight";
   }
 }

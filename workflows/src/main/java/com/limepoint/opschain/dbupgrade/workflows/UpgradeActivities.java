@@ -241,22 +241,25 @@ final class UpgradeActivities {
       Duration heartbeat,
       RetryOptions retry,
       String summary) {
-    ActivityOptions.Builder b =
-        ActivityOptions.newBuilder()
-            .setStartToCloseTimeout(startToClose)
-            .setRetryOptions(retry)
-            .setSummary(summary);
+    ActivityOptions.Builder b = options(hostQueue, startToClose, heartbeat, retry, summary);
     if (hostQueue != null) {
-      b.setTaskQueue(hostQueue).setScheduleToStartTimeout(hostStart);
-    }
-    if (heartbeat != null) {
-      b.setHeartbeatTimeout(heartbeat);
+      b.setScheduleToStartTimeout(hostStart);
     }
     return Workflow.newActivityStub(type, b.build());
   }
 
   private static <T> T stub(
       Class<T> type,
+      String taskQueue,
+      Duration startToClose,
+      Duration heartbeat,
+      RetryOptions retry,
+      String summary) {
+    return Workflow.newActivityStub(
+        type, options(taskQueue, startToClose, heartbeat, retry, summary).build());
+  }
+
+  private static ActivityOptions.Builder options(
       String taskQueue,
       Duration startToClose,
       Duration heartbeat,
@@ -273,6 +276,6 @@ final class UpgradeActivities {
     if (heartbeat != null) {
       b.setHeartbeatTimeout(heartbeat);
     }
-    return Workflow.newActivityStub(type, b.build());
+    return b;
   }
 }
