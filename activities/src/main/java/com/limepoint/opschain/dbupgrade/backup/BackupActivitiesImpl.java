@@ -69,6 +69,10 @@ public class BackupActivitiesImpl implements BackupActivities {
     refuseDataDirectory(ns, pod, r);
     String runDir = RunDir.claim(exec, ns, pod, r.podBackupDir());
     String lock = fence(ns, pod, runDir, "takeBackup");
+    ArchiveFormat format = format(ns, pod, r);
+    if (r.streamed()) {
+      return StreamedBackup.take(exec, ns, pod, runDir, lock, r, format);
+    }
     // pg_basebackup needs an empty or new target: a folder inside the run's directory.
     String dir = RunDir.backupDir(runDir);
     List<String> listing = podFiles.list(ns, pod, runDir);
@@ -86,7 +90,7 @@ public class BackupActivitiesImpl implements BackupActivities {
       log.info("clearing this run's incomplete backup {}/{}:{}", ns, pod, dir);
       exec.check(ns, pod, PodCommands.fenced(lock, PodCommands.removeTree(dir)), SHORT);
     }
-    PgBasebackup.run(exec, ns, pod, dir, lock, r);
+    PgBasebackup.run(exec, ns, pod, dir, lock, r, format);
     Map<String, String> sums = recordPodChecksums(ns, pod, dir, lock);
     exec.check(
         ns, pod, PodCommands.fenced(lock, PodCommands.touch(runDir + "/" + COMPLETE)), SHORT);
@@ -104,8 +108,40 @@ public class BackupActivitiesImpl implements BackupActivities {
     return podFiles.recordChecksums(ns, pod, dir, lock);
   }
 
+  /**
+   * The request's format; {@code auto} asks the server its {@code server_version_num} (server-side
+   * compression came with PostgreSQL 15).
+   */
+  private ArchiveFormat format(String ns, String pod, BackupRequest r) {
+    if (r.format() == null || "gzip".equals(r.format())) {
+      return ArchiveFormat.GZIP;
+    }
+    PodExec.Result v = exec.run(ns, pod, PodCommands.serverVersionNum(r.dbUser()), SHORT);
+    String out = v.stdout().strip();
+    int version = v.ok() && out.matches("\\d{5,6}") ? Integer.parseInt(out) : 0;
+    if (version < 150000 && !"auto".equals(r.format())) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "backupFormat "
+              + r.format()
+              + " is compressed by the server, which PostgreSQL does from version 15; the server in "
+              + ns
+              + "/"
+              + pod
+              + " is "
+              + (version == 0 ? "of unknown version" : "at server_version_num " + version)
+              + ": set backupFormat to auto or gzip",
+          FailureTypes.BACKUP_FAILED);
+    }
+    ArchiveFormat f = ArchiveFormat.forServer(r.format(), version);
+    log.info("{}/{}: server_version_num {}: backup format {}", ns, pod, version, f.label);
+    return f;
+  }
+
   @Override
   public BackupEvidence copyBackupOut(CopyRequest r) {
+    if (BackupActivities.STREAM.equals(r.mode())) {
+      return StreamedCopy.confirm(host, r);
+    }
     return ResumableDownload.copyOut(exec, podFiles, host, r);
   }
 

@@ -9,13 +9,19 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestInputStream;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 
 /**
- * The checks on the host's copy before anything destructive: every archive there, non-empty, with
- * the pod's size and SHA-256, readable by {@code gzip -t} and {@code tar -tzf}, and the base
- * archive holding {@code PG_VERSION} and {@code backup_label}. One verifier per request.
+ * The checks on the host's copy before anything destructive: every file there, non-empty, with the
+ * pod's size and SHA-256; every archive decompressing whole with its tar walked to the end (what
+ * {@code gzip -t} and {@code tar -tf} check); the base archive holding {@code PG_VERSION} and
+ * {@code backup_label}; and WAL segments in the backup. The archive checks come from the record the
+ * copy wrote while the bytes arrived ({@link ArchiveCheck}); an archive without one (a copy resumed
+ * by an older worker, a file changed since) is read here once, hashed and checked in that pass.
  */
 final class BackupVerifier {
   private final String host;
@@ -24,6 +30,8 @@ final class BackupVerifier {
   private final List<String> problems = new ArrayList<>();
   private final List<String> checks = new ArrayList<>();
   private final List<BackupFile> files = new ArrayList<>();
+  private final List<String> reread = new ArrayList<>();
+  private int walSegments;
 
   BackupVerifier(String host, VerifyRequest r) {
     this.host = host;
@@ -33,10 +41,8 @@ final class BackupVerifier {
 
   /** The evidence of a valid backup; a non-retryable BACKUP_INVALID naming every problem if not. */
   BackupEvidence verify() {
-    for (String required : PodFiles.ARCHIVES) {
-      if (r.expected().stream().noneMatch(f -> f.name().equals(required))) {
-        problems.add(required + " is missing from the backup");
-      }
+    if (r.expected().stream().noneMatch(f -> isBase(f.name()))) {
+      problems.add("the base archive (base.tar.gz or base.tar.zst) is missing");
     }
     try {
       for (BackupFile f : r.expected()) {
@@ -45,14 +51,25 @@ final class BackupVerifier {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+    if (walSegments == 0 && problems.isEmpty()) {
+      problems.add(
+          "the backup holds no WAL segment (neither a pg_wal archive nor pg_wal/ in base)");
+    }
     if (!problems.isEmpty()) {
       throw ApplicationFailure.newNonRetryableFailure(
           "the backup in " + host + ":" + dir + " is not valid: " + String.join("; ", problems),
           FailureTypes.BACKUP_INVALID);
     }
     checks.add(0, "every file non-empty, sizes and SHA-256 equal in the pod and on the host");
-    checks.add("base.tar.gz holds PG_VERSION and backup_label");
+    checks.add(walSegments + " WAL segments in the backup");
+    if (!reread.isEmpty()) {
+      checks.add("read again here (no record of the copy's check): " + String.join(", ", reread));
+    }
     return new BackupEvidence(host, r.hostDir(), files, checks, true);
+  }
+
+  static boolean isBase(String name) {
+    return name.startsWith("base.tar") && ArchiveFormat.isArchive(name);
   }
 
   private void checkFile(BackupFile f) throws IOException {
@@ -62,7 +79,28 @@ final class BackupVerifier {
       return;
     }
     long size = Files.size(p);
-    String sha = HostFiles.sha256Hex(p);
+    // The copy checked each archive as it wrote it and kept the result beside it with the file's
+    // SHA-256; while the file is as the copy left it, that record stands and nothing is read again.
+    Optional<ArchiveCheck.Result> kept =
+        ArchiveFormat.isArchive(f.name())
+            ? ArchiveCheck.recorded(p, f.hostSha256())
+            : Optional.empty();
+    String sha;
+    ArchiveCheck.Result checked = null;
+    if (kept.isPresent()) {
+      sha = f.hostSha256();
+      checked = kept.get();
+    } else if (ArchiveFormat.isArchive(f.name())) {
+      DigestInputStream in = new DigestInputStream(Files.newInputStream(p), HostFiles.sha256());
+      try (in) {
+        checked = ArchiveCheck.of(f.name(), in);
+      }
+      sha = HexFormat.of().formatHex(in.getMessageDigest().digest());
+      ArchiveCheck.record(p, sha, checked);
+      reread.add(f.name());
+    } else {
+      sha = HostFiles.sha256Hex(p);
+    }
     files.add(new BackupFile(f.name(), f.podBytes(), f.podSha256(), size, sha));
     if (size == 0) {
       problems.add(f.name() + " is empty");
@@ -74,38 +112,40 @@ final class BackupVerifier {
     if (!sha.equals(f.podSha256())) {
       problems.add(f.name() + " SHA-256 " + sha + " differs from the pod's " + f.podSha256());
     }
-    if (f.name().endsWith(".gz")) {
-      checkArchive(f.name(), p);
+    if (checked != null) {
+      checkArchive(f.name(), checked, kept.isPresent());
     }
   }
 
-  private void checkArchive(String name, Path p) throws IOException {
-    HostFiles.Result gz = HostFiles.run(List.of("gzip", "-t", p.toString()));
-    if (gz.exitCode() != 0) {
-      problems.add("gzip -t " + name + " failed: " + gz.output().strip());
-    } else {
-      checks.add("gzip -t " + name + " passed");
+  private void checkArchive(String name, ArchiveCheck.Result c, boolean whileCopied) {
+    String how = whileCopied ? " while it was copied" : " on the host";
+    String format = ArchiveFormat.ofFile(name).label;
+    if (!c.ok()) {
+      problems.add(name + " is not a whole " + format + " tar archive: " + c.error());
+      return;
     }
-    HostFiles.Result tar = HostFiles.run(List.of("tar", "-tzf", p.toString()));
-    List<String> entries =
-        tar.output().lines().map(e -> e.startsWith("./") ? e.substring(2) : e).toList();
-    if (tar.exitCode() != 0 || entries.isEmpty()) {
-      problems.add("tar -tzf " + name + " failed: " + tail(tar.output()));
-    } else {
-      checks.add("tar -tzf " + name + " lists " + entries.size() + " entries");
-    }
-    if (name.equals("base.tar.gz")) {
-      for (String must : List.of("PG_VERSION", "backup_label")) {
-        if (!entries.contains(must)) {
-          problems.add("base.tar.gz does not hold " + must);
-        }
+    checks.add(
+        name
+            + ": "
+            + format
+            + " decompressed and "
+            + c.entries()
+            + " tar entries walked"
+            + how
+            + " ("
+            + c.plainBytes()
+            + " bytes as tar)");
+    walSegments += c.walSegments();
+    if (isBase(name)) {
+      if (c.pgVersion() == null) {
+        problems.add(name + " does not hold PG_VERSION");
+      }
+      if (!c.backupLabel()) {
+        problems.add(name + " does not hold backup_label");
+      }
+      if (c.pgVersion() != null && c.backupLabel()) {
+        checks.add(name + " holds PG_VERSION (" + c.pgVersion() + ") and backup_label");
       }
     }
-  }
-
-  /** The last 500 characters of a command's output, for a message. */
-  private static String tail(String s) {
-    String t = s.strip();
-    return t.length() <= 500 ? t : "..." + t.substring(t.length() - 500);
   }
 }

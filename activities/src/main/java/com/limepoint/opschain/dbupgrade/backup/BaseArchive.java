@@ -5,15 +5,14 @@ import com.limepoint.opschain.dbupgrade.activities.BackupActivities.BackupPgVers
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.temporal.failure.ApplicationFailure;
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
-import java.util.zip.GZIPInputStream;
 
 /**
  * Reads one file at the top of the backup's base.tar.gz, streaming: the data directory's {@code
@@ -25,16 +24,24 @@ import java.util.zip.GZIPInputStream;
 final class BaseArchive {
   private static final int BLOCK = 512;
   private static final int MAX_CONTENT = 64;
+  private static final List<String> BASE_NAMES = List.of("base.tar.gz", "base.tar.zst");
 
   private BaseArchive() {}
 
   static BackupPgVersion pgVersion(BackupPgVersionRequest r) {
-    Path archive = Path.of(r.hostDir()).resolve("base.tar.gz");
-    if (!Files.isRegularFile(archive)) {
-      throw ApplicationFailure.newNonRetryableFailure(
-          "base.tar.gz is not in " + r.hostDir() + "; the backup there is not whole",
-          FailureTypes.BACKUP_INVALID);
-    }
+    Path archive =
+        BASE_NAMES.stream()
+            .map(n -> Path.of(r.hostDir()).resolve(n))
+            .filter(Files::isRegularFile)
+            .findFirst()
+            .orElseThrow(() ->
+                ApplicationFailure.newNonRetryableFailure(
+                    "no base archive ("
+                        + String.join(", ", BASE_NAMES)
+                        + ") is in "
+                        + r.hostDir()
+                        + "; the backup there is not whole",
+                    FailureTypes.BACKUP_INVALID));
     String content;
     try {
       content = topLevelFile(archive, "PG_VERSION").orElse(null);
@@ -52,8 +59,8 @@ final class BaseArchive {
   /** The content of the entry {@code name} (or {@code ./name}) at the archive's top, if any. */
   static Optional<String> topLevelFile(Path tarGz, String name) throws IOException {
     long started = System.nanoTime();
-    try (InputStream in =
-        new GZIPInputStream(new BufferedInputStream(Files.newInputStream(tarGz), 1 << 16))) {
+    String format = tarGz.getFileName().toString();
+    try (InputStream in = ArchiveFormat.ofFile(format).decompress(Files.newInputStream(tarGz))) {
       byte[] header = new byte[BLOCK];
       String longName = null;
       long blocks = 0;

@@ -13,12 +13,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * The copy out's fsync pipeline. Writes the stream into the file and the digest, on the activity's
- * thread, gathered into {@value #WRITE_BUFFER}-byte blocks. The disk writes while the stream runs:
- * once {@value #SYNC_STEP} bytes have been written since the last fsync began, the next one starts
- * on a background thread (one at a time; {@code force} takes no lock that writes need). At most
- * every two seconds the offset that a finished fsync made durable is heartbeated, so a retry
- * resumes from it. A failed fsync fails the copy.
+ * The copy out's fsync pipeline. Writes the stream into the file, the digest and the archive
+ * check's tap, on the activity's thread, gathered into {@value #WRITE_BUFFER}-byte blocks. The disk
+ * writes while the stream runs: once {@value #SYNC_STEP} bytes have been written since the last
+ * fsync began, the next one starts on a background thread (one at a time; {@code force} takes no
+ * lock that writes need). At most every two seconds the offset that a finished fsync made durable
+ * is heartbeated, so a retry resumes from it. A failed fsync fails the copy.
  */
 final class ChannelSink extends OutputStream {
   private static final long CHECKPOINT_NANOS = 2_000_000_000L;
@@ -30,6 +30,7 @@ final class ChannelSink extends OutputStream {
 
   private final FileChannel ch;
   private final MessageDigest digest;
+  private final OutputStream tap;
   private final String name;
   private final long size;
   private final ByteBuffer block = ByteBuffer.allocateDirect(WRITE_BUFFER);
@@ -39,9 +40,20 @@ final class ChannelSink extends OutputStream {
   private long beaten;
   private long lastBeat = System.nanoTime();
 
-  ChannelSink(FileChannel ch, MessageDigest digest, String name, long size, long durable) {
+  /**
+   * @param tap also receives every byte, in order (the {@link ArchiveCheck.Tap}); may be a null
+   *     stream
+   */
+  ChannelSink(
+      FileChannel ch,
+      MessageDigest digest,
+      OutputStream tap,
+      String name,
+      long size,
+      long durable) {
     this.ch = ch;
     this.digest = digest;
+    this.tap = tap;
     this.name = name;
     this.size = size;
     this.durable = durable;
@@ -57,6 +69,7 @@ final class ChannelSink extends OutputStream {
   @Override
   public void write(byte[] b, int off, int len) throws IOException {
     digest.update(b, off, len);
+    tap.write(b, off, len);
     while (len > 0) {
       int n = Math.min(len, block.remaining());
       block.put(b, off, n);
@@ -67,7 +80,8 @@ final class ChannelSink extends OutputStream {
         startSync();
       }
     }
-    if (System.nanoTime() - lastBeat >= CHECKPOINT_NANOS) {
+    // A stream of unknown size (a streamed backup) heartbeats pg_basebackup's own progress.
+    if (size > 0 && System.nanoTime() - lastBeat >= CHECKPOINT_NANOS) {
       lastBeat = System.nanoTime();
       if (durable > beaten) {
         beaten = durable;

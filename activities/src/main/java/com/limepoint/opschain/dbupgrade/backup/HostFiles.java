@@ -3,6 +3,7 @@ package com.limepoint.opschain.dbupgrade.backup;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -44,8 +45,14 @@ final class HostFiles {
    * Feeds the first {@code length} bytes of a file into the digest (1 MiB at a time), heartbeating
    * at least every {@link Heartbeats#CADENCE} while it reads.
    */
-  @SuppressWarnings("try") // the keep-alive works by being open
   static void digestPrefix(Path file, long length, MessageDigest digest) throws IOException {
+    digestPrefix(file, length, digest, OutputStream.nullOutputStream());
+  }
+
+  /** {@link #digestPrefix(Path, long, MessageDigest)} that also writes the bytes to {@code tap}. */
+  @SuppressWarnings("try") // the keep-alive works by being open
+  static void digestPrefix(Path file, long length, MessageDigest digest, OutputStream tap)
+      throws IOException {
     byte[] buf = new byte[1 << 20];
     long left = length;
     // One read may block for long on a slow disk: a keep-alive heartbeats beside it, and stops the
@@ -60,6 +67,7 @@ final class HostFiles {
           throw new IOException(file + " is shorter than " + length + " bytes");
         }
         digest.update(buf, 0, n);
+        tap.write(buf, 0, n);
         left -= n;
       }
     } catch (IOException | RuntimeException e) {

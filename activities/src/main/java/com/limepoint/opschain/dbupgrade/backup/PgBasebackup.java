@@ -23,14 +23,23 @@ final class PgBasebackup {
   /**
    * Backs up into {@code dir}, fenced by {@code lock}; BACKUP_FAILED with its log's tail if not.
    */
-  static void run(PodExec exec, String ns, String pod, String dir, String lock, BackupRequest r) {
+  static void run(
+      PodExec exec,
+      String ns,
+      String pod,
+      String dir,
+      String lock,
+      BackupRequest r,
+      ArchiveFormat format) {
     LogTail tail = new LogTail(20);
     double[] percent = {0};
     int code =
         exec.stream(
             ns,
             pod,
-            PodCommands.fenced(lock, PodCommands.pgBasebackup(dir, r.dbUser(), r.maxRate())),
+            PodCommands.fenced(
+                lock,
+                PodCommands.pgBasebackup(dir, r.dbUser(), r.maxRate(), format.compressArgs(false))),
             OutputStream.nullOutputStream(),
             line -> {
               tail.accept(line);

@@ -12,10 +12,26 @@ import java.util.Map;
 
 /** The backup's files in the pod: which are there, their sizes, and their SHA-256. */
 final class PodFiles {
-  /** What pg_basebackup -Ft -z --wal-method=stream writes; the manifest only on PostgreSQL 13+. */
-  static final List<String> FILES = List.of("base.tar.gz", "pg_wal.tar.gz", "backup_manifest");
+  /**
+   * What pg_basebackup -Ft --wal-method=stream writes: base.tar and pg_wal.tar, each as the format
+   * names it ({@code .gz}, {@code .zst}, or plain), and backup_manifest (PostgreSQL 13+).
+   */
+  static final String MANIFEST = "backup_manifest";
 
-  static final List<String> ARCHIVES = List.of("base.tar.gz", "pg_wal.tar.gz");
+  /** The names pg_basebackup may have written, base first. */
+  static List<String> backupNames(List<String> present) {
+    List<String> names = new ArrayList<>();
+    for (String prefix : List.of("base.tar", "pg_wal.tar")) {
+      present.stream()
+          .filter(n -> n.startsWith(prefix) && ArchiveFormat.isArchive(n))
+          .sorted()
+          .forEach(names::add);
+    }
+    if (present.contains(MANIFEST)) {
+      names.add(MANIFEST);
+    }
+    return names;
+  }
 
   private static final Duration SHORT = Duration.ofMinutes(2);
   private static final Duration LONG = Duration.ofHours(12);
@@ -36,15 +52,16 @@ final class PodFiles {
    */
   List<BackupFile> backupFiles(String ns, String pod, String dir, Map<String, String> sums) {
     List<String> present = list(ns, pod, dir);
-    List<BackupFile> files = new ArrayList<>();
-    for (String name : FILES) {
-      if (!present.contains(name)) {
-        if (ARCHIVES.contains(name)) {
-          throw ApplicationFailure.newNonRetryableFailure(
-              name + " is missing from " + ns + "/" + pod + ":" + dir, FailureTypes.BACKUP_INVALID);
-        }
-        continue;
+    List<String> names = backupNames(present);
+    for (String prefix : List.of("base.tar", "pg_wal.tar")) {
+      if (names.stream().noneMatch(n -> n.startsWith(prefix))) {
+        throw ApplicationFailure.newNonRetryableFailure(
+            prefix + " (or " + prefix + ".gz, .zst) is missing from " + ns + "/" + pod + ":" + dir,
+            FailureTypes.BACKUP_INVALID);
       }
+    }
+    List<BackupFile> files = new ArrayList<>();
+    for (String name : names) {
       String path = dir + "/" + name;
       long size = size(ns, pod, path);
       if (size <= 0) {
@@ -62,7 +79,7 @@ final class PodFiles {
    */
   Map<String, String> recordChecksums(String ns, String pod, String dir, String lock) {
     List<String> present = list(ns, pod, dir);
-    List<String> paths = FILES.stream().filter(present::contains).map(n -> dir + "/" + n).toList();
+    List<String> paths = backupNames(present).stream().map(n -> dir + "/" + n).toList();
     Map<String, String> sums =
         SumsFile.parse(
             exec.check(ns, pod, PodCommands.fenced(lock, PodCommands.sha256All(paths)), LONG));

@@ -130,10 +130,11 @@ final class Rehearsal {
     String uploadDir = upload(r);
     beat("extract base and WAL into " + PGDATA);
     exec.check(ns, pod, PodCommands.mkdirPrivate(PGDATA), SHORT);
-    exec.check(ns, pod, PodCommands.extract(uploadDir + "/base.tar.gz", PGDATA), LONG);
-    exec.check(ns, pod, PodCommands.mkdirs(PGDATA + "/pg_wal"), SHORT);
-    exec.check(
-        ns, pod, PodCommands.extract(uploadDir + "/pg_wal.tar.gz", PGDATA + "/pg_wal"), LONG);
+    for (String a : ArchiveFormat.uploadedArchives(r.files())) {
+      String into = a.startsWith("pg_wal.tar") ? PGDATA + "/pg_wal" : PGDATA;
+      exec.check(ns, pod, PodCommands.mkdirs(into), SHORT);
+      exec.check(ns, pod, PodCommands.extract(uploadDir + "/" + a, into), LONG);
+    }
     beat("start PostgreSQL on the restored copy");
     PodExec.Result start =
         exec.run(
@@ -152,7 +153,7 @@ final class Rehearsal {
     String runDir = RunDir.claim(exec, r.namespace(), r.podName(), SCRATCH + "/upload");
     PodFence.Fence f = new PodFence(exec).begin(r.namespace(), r.podName(), runDir);
     String dir = RunDir.backupDir(runDir);
-    var archives = r.files().stream().filter(b -> b.name().endsWith(".tar.gz")).toList();
+    var archives = r.files().stream().filter(b -> ArchiveFormat.isArchive(b.name())).toList();
     beat("upload " + archives.size() + " archives into " + r.podName());
     new ResumableUpload(exec, new PodFiles(exec), r.namespace(), r.podName(), f.lock())
         .uploadAll(new UploadRequest(r.namespace(), r.podName(), r.hostDir(), dir, archives), dir);

@@ -9,6 +9,7 @@ import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.temporal.failure.ApplicationFailure;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -132,11 +133,19 @@ final class ResumableDownload {
     }
     Path part = hostDir.resolve(name + ".part");
     MessageDigest digest = HostFiles.sha256();
-    Streamed streamed = stream(name, size, part, resumeOffset(part, name, size), digest);
-    String hostSha = HexFormat.of().formatHex(digest.digest());
-    keep(podFile, podPath, part, target, hostSha);
-    return new Outcome(
-        withHost(podFile, size, hostSha), streamed.transferred(), streamed.resumes());
+    // The archive check runs beside the copy, on the same bytes: verifyBackup reads its record
+    // instead of the archive (gzip -t and tar -t each read it again inside the downtime).
+    try (ArchiveCheck.Tap tap = new ArchiveCheck.Tap(name)) {
+      Streamed streamed = stream(name, size, part, resumeOffset(part, name, size), digest, tap);
+      String hostSha = HexFormat.of().formatHex(digest.digest());
+      ArchiveCheck.Result checked = tap.finish();
+      keep(podFile, podPath, part, target, hostSha);
+      if (ArchiveFormat.isArchive(name)) {
+        ArchiveCheck.record(target, hostSha, checked);
+      }
+      return new Outcome(
+          withHost(podFile, size, hostSha), streamed.transferred(), streamed.resumes());
+    }
   }
 
   /** Where a part file left by an earlier attempt resumes: no further than its last heartbeat. */
@@ -153,17 +162,18 @@ final class ResumableDownload {
   }
 
   /** Streams the file from {@code offset} into {@code part} until it has all {@code size} bytes. */
-  private Streamed stream(String name, long size, Path part, long offset, MessageDigest digest)
+  private Streamed stream(
+      String name, long size, Path part, long offset, MessageDigest digest, OutputStream tap)
       throws IOException {
     long transferred = 0;
     int resumes = 0;
     try (FileChannel ch =
         lock.guard(FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE))) {
       ch.truncate(offset);
-      HostFiles.digestPrefix(part, offset, digest);
+      HostFiles.digestPrefix(part, offset, digest, tap);
       ch.position(offset);
       StallRule stalls = new StallRule();
-      ChannelSink sink = new ChannelSink(ch, digest, name, size, offset);
+      ChannelSink sink = new ChannelSink(ch, digest, tap, name, size, offset);
       while (offset < size) {
         long before = offset;
         PodExec.Result read;

@@ -73,16 +73,24 @@ final class ResumableUpload {
                 + ", SHA-256 checked in the pod");
   }
 
-  /** Uploads one file; false when it was in the pod already. */
+  /**
+   * Uploads one file; false when it was in the pod already. A zstd archive is decompressed on the
+   * way and lands as a plain tar ({@code base.tar.zst} as {@code base.tar}), so the restore image
+   * needs no decompressor; its size and SHA-256 are those the archive check recorded.
+   */
   private boolean upload(Path source, BackupFile f, String podDir) throws IOException {
-    long size = Files.size(source);
-    String sha = HostFiles.sha256Hex(source);
-    if (!sha.equals(f.hostSha256())) {
+    boolean decompress = ArchiveFormat.decompressedOnUpload(f.name());
+    var checked = ArchiveCheck.recorded(source, f.hostSha256());
+    if (decompress && checked.isEmpty()
+        || !decompress && checked.isEmpty() && !unchanged(source, f)) {
       throw ApplicationFailure.newNonRetryableFailure(
           f.name() + " on the host no longer matches the verified SHA-256",
           FailureTypes.BACKUP_CHECKSUM_MISMATCH);
     }
-    String target = podDir + "/" + f.name();
+    String name = decompress ? ArchiveFormat.plainName(f.name()) : f.name();
+    long size = decompress ? checked.get().plainBytes() : Files.size(source);
+    String sha = decompress ? checked.get().plainSha256() : f.hostSha256();
+    String target = podDir + "/" + name;
     if (podFiles.size(ns, pod, target) == size && sha.equals(podFiles.sha256(ns, pod, target))) {
       return false;
     }
@@ -91,12 +99,14 @@ final class ResumableUpload {
     if (offset < 0 || offset > size) {
       offset = 0;
     }
-    send(source, f.name(), part, offset, size);
+    try (Source in = new Source(source, decompress)) {
+      send(in, name, part, offset, size);
+    }
     String inPod = podFiles.sha256(ns, pod, part);
     if (!sha.equals(inPod)) {
       exec.run(ns, pod, PodCommands.fenced(lock, PodCommands.removeFile(part)), SHORT);
       throw ApplicationFailure.newFailure(
-          f.name()
+          name
               + " in the pod hashes to "
               + inPod
               + ", not "
@@ -105,12 +115,17 @@ final class ResumableUpload {
           PodExec.POD_COMMAND_FAILED);
     }
     exec.check(ns, pod, PodCommands.fenced(lock, PodCommands.move(part, target)), SHORT);
-    Heartbeats.beat(CopyProgress.at("uploadBackup", f.name(), size, size, "uploaded"));
+    Heartbeats.beat(CopyProgress.at("uploadBackup", name, size, size, "uploaded"));
     return true;
   }
 
-  /** Writes {@code source} into {@code part} from {@code offset} on, segment by segment. */
-  private void send(Path source, String name, String part, long offset, long size)
+  /** A file without a check record (backup_manifest): hashed again, as it is small. */
+  private static boolean unchanged(Path source, BackupFile f) throws IOException {
+    return HostFiles.sha256Hex(source).equals(f.hostSha256());
+  }
+
+  /** Writes {@code in} into {@code part} from {@code offset} on, segment by segment. */
+  private void send(Source in, String name, String part, long offset, long size)
       throws IOException {
     StallRule stalls = new StallRule();
     while (offset < size) {
@@ -118,7 +133,13 @@ final class ResumableUpload {
       // previous one is pending, so a segment can stop short: the pod-side size is the
       // verified offset to resume from, and the SHA-256 in the pod is the final word.
       long count = Math.min(SEGMENT, size - offset);
-      PodExec.Result w = writeSegment(source, part, offset, count);
+      PodExec.Result w =
+          exec.feed(
+              ns,
+              pod,
+              PodCommands.fenced(lock, PodCommands.writeAt(part, offset, count)),
+              new BoundedStream(in.at(offset), count),
+              LONG);
       long now = podFiles.size(ns, pod, part);
       if (now < offset || now > offset + count) {
         throw ApplicationFailure.newFailure(
@@ -132,7 +153,12 @@ final class ResumableUpload {
                 + " bytes, expected "
                 + offset
                 + " to "
-                + (offset + count),
+                + (offset + count)
+                + " (exit "
+                + w.exitCode()
+                + ": "
+                + w.stderr().strip()
+                + ")",
             PodExec.POD_COMMAND_FAILED);
       }
       if (stalls.giveUp(offset, now)) {
@@ -153,19 +179,6 @@ final class ResumableUpload {
       }
       offset = now;
       Heartbeats.beat(CopyProgress.at("uploadBackup", name, offset, size, null));
-    }
-  }
-
-  private PodExec.Result writeSegment(Path source, String part, long offset, long count)
-      throws IOException {
-    try (InputStream in = Files.newInputStream(source)) {
-      in.skipNBytes(offset);
-      return exec.feed(
-          ns,
-          pod,
-          PodCommands.fenced(lock, PodCommands.writeAt(part, offset, count)),
-          new BoundedStream(in, count),
-          LONG);
     }
   }
 
@@ -201,6 +214,60 @@ final class ResumableUpload {
         left -= n;
       }
       return n;
+    }
+  }
+
+  /**
+   * The bytes to upload, read on from where the last segment stopped; opened again (and, for an
+   * archive decompressed on the way, decompressed again up to there) only when the pod's size says
+   * a segment stopped short.
+   */
+  private static final class Source implements AutoCloseable {
+    private final Path file;
+    private final boolean decompress;
+    private InputStream in;
+    private long position;
+
+    Source(Path file, boolean decompress) {
+      this.file = file;
+      this.decompress = decompress;
+    }
+
+    InputStream at(long offset) throws IOException {
+      if (in == null || position != offset) {
+        close();
+        InputStream raw = Files.newInputStream(file);
+        in = decompress ? ArchiveFormat.ofFile(file.getFileName().toString()).decompress(raw) : raw;
+        in.skipNBytes(offset);
+        position = offset;
+      }
+      return new InputStream() {
+        @Override
+        public int read() throws IOException {
+          int b = in.read();
+          position += b < 0 ? 0 : 1;
+          return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+          // A decompressor may return 0 bytes between blocks; the feed reads on until -1.
+          int n = 0;
+          while (n == 0 && len > 0) {
+            n = in.read(b, off, len);
+          }
+          position += Math.max(n, 0);
+          return n;
+        }
+      };
+    }
+
+    @Override
+    public void close() throws IOException {
+      if (in != null) {
+        in.close();
+        in = null;
+      }
     }
   }
 }

@@ -37,7 +37,7 @@ final class SumsFile {
       if (m.matches()) {
         String path = m.group(2);
         String name = path.substring(path.lastIndexOf('/') + 1);
-        if (PodFiles.FILES.contains(name)) {
+        if (ArchiveFormat.isArchive(name) || name.equals(PodFiles.MANIFEST)) {
           sums.put(name, m.group(1));
         }
       }
@@ -73,5 +73,11 @@ final class SumsFile {
         dir.resolve(NAME),
         StandardCopyOption.ATOMIC_MOVE,
         StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /** The sums in the host's {@code dir}; empty when there are none. */
+  static Map<String, String> readOnHost(Path dir) throws IOException {
+    Path f = dir.resolve(NAME);
+    return Files.isRegularFile(f) ? parse(Files.readString(f)) : Map.of();
   }
 }

@@ -16,24 +16,79 @@ public final class PodCommands {
    * -vvv logs what -v does, to stderr).
    */
   public static List<String> pgBasebackup(String dir, String user, String maxRate) {
-    return List.of(
-        "pg_basebackup",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        "5432",
-        "-U",
-        user,
-        "-D",
-        dir,
-        "-Ft",
-        "-z",
-        "--compress=6",
-        "-P",
-        "-vvv",
-        "--wal-method=stream",
-        "--checkpoint=fast",
-        "--max-rate=" + maxRate);
+    return pgBasebackup(dir, user, maxRate, List.of("-z", "--compress=6"));
+  }
+
+  /** The runbook's pg_basebackup into {@code dir}, compressed as {@code compress} says. */
+  public static List<String> pgBasebackup(
+      String dir, String user, String maxRate, List<String> compress) {
+    List<String> argv =
+        new java.util.ArrayList<>(
+            List.of(
+                "pg_basebackup", "-h", "127.0.0.1", "-p", "5432", "-U", user, "-D", dir, "-Ft"));
+    argv.addAll(compress);
+    argv.addAll(
+        List.of("-P", "-vvv", "--wal-method=stream", "--checkpoint=fast", "--max-rate=" + maxRate));
+    return List.copyOf(argv);
+  }
+
+  /** The last stderr line of {@link #streamBackup}: exit codes and the SHA-256 of what it sent. */
+  public static final String STREAM_DONE = "opschain-stream-done";
+
+  /**
+   * The streamed backup: pg_basebackup writes one tar (WAL fetched into it) to stdout, and {@code
+   * tee} hands the same bytes to {@code sha256sum} through a FIFO in {@code runDir}, so the pod
+   * hashes what it sent as it sends it; the last stderr line is {@link #STREAM_DONE} with
+   * pg_basebackup's and tee's exit codes and that SHA-256. The script is a constant; the run
+   * directory and pg_basebackup's argv are its positional parameters, never spliced into it.
+   */
+  public static List<String> streamBackup(
+      String runDir, String user, String maxRate, List<String> compress) {
+    List<String> argv =
+        new java.util.ArrayList<>(
+            List.of(
+                "sh",
+                "-c",
+                STREAM_SCRIPT,
+                "sh",
+                runDir,
+                "pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                "5432",
+                "-U",
+                user,
+                "-D",
+                "-",
+                "-Ft"));
+    argv.addAll(compress);
+    argv.addAll(
+        List.of("-P", "-v", "--wal-method=fetch", "--checkpoint=fast", "--max-rate=" + maxRate));
+    return List.copyOf(argv);
+  }
+
+  private static final String STREAM_SCRIPT =
+      """
+      d=$1; shift
+      rm -f "$d/stream.fifo" "$d/stream.sum" "$d/stream.rc"
+      mkfifo "$d/stream.fifo" || exit 90
+      sha256sum < "$d/stream.fifo" > "$d/stream.sum" &
+      h=$!
+      { "$@"; echo $? > "$d/stream.rc"; } | tee "$d/stream.fifo"
+      t=$?
+      wait $h
+      rc=$(cat "$d/stream.rc" 2>/dev/null || echo 91)
+      sum=$(cut -d' ' -f1 "$d/stream.sum" 2>/dev/null)
+      echo "%s pg_basebackup=$rc tee=$t sha256=$sum" >&2
+      rm -f "$d/stream.fifo" "$d/stream.sum" "$d/stream.rc"
+      [ "$rc" = 0 ] && [ "$t" = 0 ]
+      """
+          .formatted(STREAM_DONE);
+
+  /** The server's version as a number (150004 for 15.4): what the backup format depends on. */
+  public static List<String> serverVersionNum(String user) {
+    return psql(user, "SHOW server_version_num");
   }
 
   /** Total size of every database, for the free-space check. */
@@ -237,8 +292,9 @@ public final class PodCommands {
     return List.of("find", dir, "-mindepth", "1", "-delete");
   }
 
+  /** {@code tar -xzf} for a {@code .tar.gz}, plain {@code tar -xf} for a {@code .tar}. */
   public static List<String> extract(String archive, String into) {
-    return List.of("tar", "-xzf", archive, "-C", into);
+    return List.of("tar", archive.endsWith(".gz") ? "-xzf" : "-xf", archive, "-C", into);
   }
 
   public static List<String> chownRecursive(String owner, String dir) {

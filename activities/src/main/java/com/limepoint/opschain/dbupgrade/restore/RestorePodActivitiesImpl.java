@@ -200,7 +200,7 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
           FailureTypes.PREFLIGHT_FAILED);
     }
     String uploadDir = RunDir.backupDir(RunDir.path(r.uploadDir()));
-    requireUploads(r, uploadDir);
+    List<String> archives = requireUploads(r, uploadDir);
     // One attempt at a time restores this run's pgdata: an earlier attempt's tar, find or chown is
     // stopped before this one goes on (the fence lives beside the saved conf files, on the
     // volume), and each step's marker lets it resume where that one stopped.
@@ -209,7 +209,7 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     String lock = fenced.lock();
     // Read the step markers again now that no earlier attempt can add one.
     saved = listing(r, saveDir);
-    List<Map.Entry<String, List<String>>> steps = restoreSteps(r, saveDir, uploadDir);
+    List<Map.Entry<String, List<String>>> steps = restoreSteps(r, saveDir, uploadDir, archives);
     List<String> resumed = new ArrayList<>();
     for (int i = 0; i < steps.size(); i++) {
       String what = steps.get(i).getKey();
@@ -232,30 +232,45 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
             + r.dataOwner());
   }
 
-  /** Refuses to empty pgdata unless both archives were uploaded. */
-  private void requireUploads(PgdataRequest r, String uploadDir) {
+  /**
+   * The uploaded archives, base first: base.tar.gz or base.tar (a zstd base, decompressed on
+   * upload) and, unless the backup was streamed with its WAL inside the base, pg_wal.tar.gz or
+   * pg_wal.tar. Refuses to empty pgdata without a base archive.
+   */
+  private List<String> requireUploads(PgdataRequest r, String uploadDir) {
     List<String> uploaded = listing(r, uploadDir);
-    for (String a : List.of("base.tar.gz", "pg_wal.tar.gz")) {
-      if (!uploaded.contains(a)) {
-        throw ApplicationFailure.newNonRetryableFailure(
-            a + " is not in " + r.podName() + ":" + uploadDir + "; refusing to empty " + r.pgdata(),
-            FailureTypes.BACKUP_INVALID);
-      }
+    List<String> archives = new ArrayList<>();
+    for (String prefix : List.of("base.tar", "pg_wal.tar")) {
+      uploaded.stream()
+          .filter(n -> n.equals(prefix) || n.equals(prefix + ".gz"))
+          .findFirst()
+          .ifPresent(archives::add);
     }
+    if (archives.isEmpty() || !archives.get(0).startsWith("base.tar")) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "base.tar.gz (or base.tar) is not in "
+              + r.podName()
+              + ":"
+              + uploadDir
+              + "; refusing to empty "
+              + r.pgdata(),
+          FailureTypes.BACKUP_INVALID);
+    }
+    return archives;
   }
 
   /** The restore's commands in order, each named for its heartbeat; step i's marker is i + 1. */
   private static List<Map.Entry<String, List<String>>> restoreSteps(
-      PgdataRequest r, String saveDir, String uploadDir) {
+      PgdataRequest r, String saveDir, String uploadDir, List<String> archives) {
     List<Map.Entry<String, List<String>>> steps = new ArrayList<>();
     steps.add(Map.entry("empty pgdata", PodCommands.emptyDir(r.pgdata())));
-    steps.add(
-        Map.entry("extract base", PodCommands.extract(uploadDir + "/base.tar.gz", r.pgdata())));
+    String base = uploadDir + "/" + archives.get(0);
+    steps.add(Map.entry("extract base", PodCommands.extract(base, r.pgdata())));
     steps.add(Map.entry("create pg_wal", PodCommands.mkdirs(r.pgdata() + "/pg_wal")));
-    steps.add(
-        Map.entry(
-            "extract WAL",
-            PodCommands.extract(uploadDir + "/pg_wal.tar.gz", r.pgdata() + "/pg_wal")));
+    if (archives.size() > 1) {
+      String wal = uploadDir + "/" + archives.get(1);
+      steps.add(Map.entry("extract WAL", PodCommands.extract(wal, r.pgdata() + "/pg_wal")));
+    }
     for (String f : CONF_FILES) {
       steps.add(
           Map.entry("restore " + f, PodCommands.copy(saveDir + "/" + f, r.pgdata() + "/" + f)));

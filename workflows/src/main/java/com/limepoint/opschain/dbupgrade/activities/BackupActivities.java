@@ -65,13 +65,45 @@ public interface BackupActivities {
    */
   record BackupPgVersion(String hostDir, String pgVersion) {}
 
+  /**
+   * @param mode {@code pod} (the runbook's: the backup is written in the pod, then copied out) or
+   *     {@code stream} (straight to {@code hostDir}, nothing on the pod's disk); null is {@code
+   *     pod}
+   * @param format {@code gzip}, {@code zstd} or {@code auto} (zstd where the server compresses,
+   *     PostgreSQL 15+, else gzip); null is {@code gzip}, the runbook's
+   * @param hostDir where a streamed backup is written; unused in pod mode
+   */
   record BackupRequest(
       String namespace,
       String dbDeployment,
       String podBackupDir,
       String maxRate,
       String dbUser,
-      String marker) {}
+      String marker,
+      String mode,
+      String format,
+      String hostDir) {
+
+    /** The runbook's backup: written in the pod, gzip. */
+    public BackupRequest(
+        String namespace,
+        String dbDeployment,
+        String podBackupDir,
+        String maxRate,
+        String dbUser,
+        String marker) {
+      this(namespace, dbDeployment, podBackupDir, maxRate, dbUser, marker, null, null, null);
+    }
+
+    public boolean streamed() {
+      return STREAM.equals(mode);
+    }
+  }
+
+  /** The backup modes a request may name. */
+  String POD = "pod";
+
+  String STREAM = "stream";
 
   /** The files pg_basebackup wrote in the pod, with in-pod sizes and hashes. */
   record PodBackup(String pod, String podDir, List<BackupFile> files, boolean reused) {
@@ -80,7 +112,15 @@ public interface BackupActivities {
     }
   }
 
-  record CopyRequest(String namespace, String pod, String podDir, String hostDir) {}
+  /**
+   * @param mode the backup's mode: a {@code stream} backup is on the host already, and the copy
+   *     only confirms it
+   */
+  record CopyRequest(String namespace, String pod, String podDir, String hostDir, String mode) {
+    public CopyRequest(String namespace, String pod, String podDir, String hostDir) {
+      this(namespace, pod, podDir, hostDir, null);
+    }
+  }
 
   record VerifyRequest(String hostDir, List<BackupFile> expected) {
     public VerifyRequest {

@@ -17,11 +17,14 @@ public record BackupEvidence(
     checks = checks == null ? List.of() : List.copyOf(checks);
   }
 
-  /** The definition of a verified backup: non-empty, hashes equal, archives intact. */
+  /**
+   * The definition of a verified backup: non-empty, hashes equal, archives intact. A base archive
+   * in any format; its WAL, in pg_wal.tar or (streamed) inside the base, is counted by
+   * verifyBackup, which does not set {@code verified} without it.
+   */
   public boolean passesVerification() {
     return verified
-        && files.stream().anyMatch(f -> f.name().equals("base.tar.gz"))
-        && files.stream().anyMatch(f -> f.name().equals("pg_wal.tar.gz"))
+        && files.stream().anyMatch(f -> f.name().startsWith("base.tar"))
         && files.stream().allMatch(BackupFile::matches);
   }
 }

@@ -44,6 +44,8 @@ public record UpgradeRequest(
     Boolean dryRun,
     String database,
     String skipRehearsal,
+    String backupMode,
+    String backupFormat,
     @JsonIgnore List<String> inputProblems) {
 
   /** Every field name a request may carry; anything else is reported as unknown. */
@@ -73,7 +75,9 @@ public record UpgradeRequest(
           "skipGates",
           "dryRun",
           "database",
-          "skipRehearsal");
+          "skipRehearsal",
+          "backupMode",
+          "backupFormat");
 
   public UpgradeRequest {
     restartDeployments = restartDeployments == null ? null : List.copyOf(restartDeployments);
@@ -96,6 +100,8 @@ public record UpgradeRequest(
         currentVersion,
         targetVersion,
         valuesFile,
+        null,
+        null,
         null,
         null,
         null,
@@ -148,6 +154,8 @@ public record UpgradeRequest(
         r.bool("dryRun"),
         r.string("database"),
         r.string("skipRehearsal"),
+        r.string("backupMode"),
+        r.string("backupFormat"),
         r.problems());
   }
 
@@ -178,6 +186,8 @@ public record UpgradeRequest(
         value,
         database,
         skipRehearsal,
+        backupMode,
+        backupFormat,
         inputProblems);
   }
 
@@ -208,6 +218,8 @@ public record UpgradeRequest(
         dryRun,
         database,
         skipRehearsal,
+        backupMode,
+        backupFormat,
         inputProblems);
   }
 
@@ -238,6 +250,8 @@ public record UpgradeRequest(
         dryRun,
         database,
         skipRehearsal,
+        backupMode,
+        backupFormat,
         inputProblems);
   }
 

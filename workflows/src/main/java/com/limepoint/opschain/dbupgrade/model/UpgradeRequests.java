@@ -28,6 +28,20 @@ public final class UpgradeRequests {
   public static final String DEFAULT_DATA_OWNER = "26:26";
   public static final String DEFAULT_DB_USER = "opschain";
 
+  /**
+   * The backup goes straight from the db pod to the worker host, zstd-compressed by the server
+   * where it can (PostgreSQL 15+): at 4 GiB it keeps OpsChain down for less than half of the
+   * runbook's own work (docs/performance.md, "Downtime"). {@code pod} and {@code gzip} are the
+   * runbook's.
+   */
+  public static final String DEFAULT_BACKUP_MODE = "stream";
+
+  public static final String DEFAULT_BACKUP_FORMAT = "auto";
+
+  static final java.util.List<String> BACKUP_MODES = java.util.List.of("stream", "pod");
+
+  static final java.util.List<String> BACKUP_FORMATS = java.util.List.of("auto", "gzip", "zstd");
+
   /** The database OpsChain keeps its data in: what the census counts and compares. */
   public static final String DEFAULT_DATABASE = "opschain";
 
@@ -162,6 +176,20 @@ public final class UpgradeRequests {
           "skipRehearsal: the reason the restore rehearsal is skipped, one line of 1 to 300"
               + " characters; it is recorded and shown at BACKUP_VERIFIED");
     }
+    if (!BACKUP_MODES.contains(r.backupMode())) {
+      problems.add(
+          "backupMode: 'stream' (straight to the worker host, no pod disk) or 'pod' (the runbook's:"
+              + " written in the db pod, then copied), got '"
+              + r.backupMode()
+              + "'");
+    }
+    if (!BACKUP_FORMATS.contains(r.backupFormat())) {
+      problems.add(
+          "backupFormat: 'auto' (zstd on PostgreSQL 15 and later, else gzip), 'gzip' (the"
+              + " runbook's) or 'zstd', got '"
+              + r.backupFormat()
+              + "'");
+    }
     timeout(problems, "importTimeout", r.importTimeout());
     timeout(problems, "gateTimeout", r.gateTimeout());
     for (int i = 0; i < r.approvers().size(); i++) {
@@ -213,6 +241,8 @@ public final class UpgradeRequests {
         r.dryRun() == null ? Boolean.FALSE : r.dryRun(),
         or(r.database(), DEFAULT_DATABASE),
         r.skipRehearsal(),
+        or(r.backupMode(), DEFAULT_BACKUP_MODE),
+        or(r.backupFormat(), DEFAULT_BACKUP_FORMAT),
         r.inputProblems());
   }
 

@@ -1,5 +1,9 @@
 package com.limepoint.opschain.dbupgrade.workflows;
 
+import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import io.temporal.workflow.Workflow;
+
 /**
  * The {@code Workflow.getVersion} change ids: every change to the workflows' command sequence is
  * guarded by one, and the committed histories under {@code workflows/src/test/resources/histories}
@@ -66,4 +70,27 @@ final class Changes {
    * OpsChain's deployments back instead.
    */
   static final String HOST_GONE = "host-gone";
+
+  /**
+   * Version 1: the backup is taken in the request's {@code backupMode} and {@code backupFormat} (by
+   * default streamed to the host, zstd where the server compresses). Runs from before take the
+   * runbook's: written in the pod, gzip.
+   */
+  static final String BACKUP_MODES = "backup-modes";
+
+  /** takeBackup's request: the mode and format of {@link #BACKUP_MODES}, or the runbook's. */
+  static BackupActivities.BackupRequest backupRequest(
+      UpgradeRequest req, String marker, String hostDir) {
+    boolean v1 = Workflow.getVersion(BACKUP_MODES, Workflow.DEFAULT_VERSION, 1) >= 1;
+    return new BackupActivities.BackupRequest(
+        req.namespace(),
+        req.dbDeployment(),
+        req.podBackupDir(),
+        req.maxRate(),
+        req.dbUser(),
+        marker,
+        v1 ? req.backupMode() : BackupActivities.POD,
+        v1 ? req.backupFormat() : null,
+        hostDir);
+  }
 }

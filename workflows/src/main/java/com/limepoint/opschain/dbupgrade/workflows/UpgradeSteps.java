@@ -41,6 +41,7 @@ final class UpgradeSteps {
   private UpgradeRequest req;
   private String workflowId;
   private String hostDir;
+  private BackupActivities.BackupRequest backupRequest;
   private UpgradeActivities acts;
   private String host;
   private ClusterActivities.PreflightResult preflight;
@@ -185,14 +186,7 @@ final class UpgradeSteps {
             TAKE_BACKUP,
             () ->
                 acts.backup("pg_basebackup in " + req.namespace() + "/" + req.dbDeployment())
-                    .takeBackup(
-                        new BackupActivities.BackupRequest(
-                            req.namespace(),
-                            req.dbDeployment(),
-                            req.podBackupDir(),
-                            req.maxRate(),
-                            req.dbUser(),
-                            workflowId)),
+                    .takeBackup(backupRequest = Changes.backupRequest(req, workflowId, hostDir)),
             r ->
                 (r.reused() ? "reused " : "took ") + r.files().size() + " files in pod " + r.pod());
   }
@@ -206,7 +200,11 @@ final class UpgradeSteps {
                 acts.backup("copy backup from " + podBackup.pod() + " to " + host + ":" + hostDir)
                     .copyBackupOut(
                         new BackupActivities.CopyRequest(
-                            req.namespace(), podBackup.pod(), podBackup.podDir(), hostDir)),
+                            req.namespace(),
+                            podBackup.pod(),
+                            podBackup.podDir(),
+                            hostDir,
+                            backupRequest.mode())),
             r -> r.files().size() + " files copied to " + r.hostDir());
     backup =
         step(
