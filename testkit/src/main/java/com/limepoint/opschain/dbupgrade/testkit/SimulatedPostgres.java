@@ -47,6 +47,7 @@ final class SimulatedPostgres {
     return switch (argv.get(0)) {
       case "psql" -> Optional.of(psql(argv));
       case "pg_basebackup" -> Optional.of(basebackup(argv));
+      case "sh" -> argv.contains("pg_basebackup") ? Optional.of(streamed(argv)) : Optional.empty();
       default -> Optional.empty();
     };
   }
@@ -60,9 +61,11 @@ final class SimulatedPostgres {
   private static Result psql(List<String> argv) {
     String sql = argv.get(argv.size() - 1);
     String out =
-        sql.contains("data_directory")
-            ? DATA_DIRECTORY + "|" + SYSTEM_IDENTIFIER
-            : sql.contains("query_to_xml") ? CENSUS : Long.toString(DATABASE_BYTES);
+        sql.equals("SHOW server_version_num")
+            ? MAJOR + "0000"
+            : sql.contains("data_directory")
+                ? DATA_DIRECTORY + "|" + SYSTEM_IDENTIFIER
+                : sql.contains("query_to_xml") ? CENSUS : Long.toString(DATABASE_BYTES);
     return new Result(0, (out + "\n").getBytes(StandardCharsets.UTF_8), new byte[0]);
   }
 
@@ -87,28 +90,15 @@ final class SimulatedPostgres {
       }
     }
     Files.createDirectories(dir);
-    Path stage = Files.createTempDirectory("simulated-pgdata-");
+    Path stage = stage();
     try {
-      Path base = Files.createDirectories(stage.resolve("base"));
-      Files.writeString(base.resolve("PG_VERSION"), MAJOR + "\n");
-      Files.writeString(
-          base.resolve("backup_label"),
-          "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nCHECKPOINT LOCATION: 0/2000060\n"
-              + "BACKUP METHOD: streamed\nBACKUP FROM: primary\nLABEL: pg_basebackup base backup (simulated by the demo)\n");
-      Files.writeString(
-          Files.createDirectories(base.resolve("global")).resolve("pg_control.simulated"),
-          "simulated\n");
-      Path wal = Files.createDirectories(stage.resolve("wal"));
-      Files.write(wal.resolve("000000010000000000000002"), new byte[1 << 20]);
-      tar(dir.resolve("base.tar.gz"), base);
-      tar(dir.resolve("pg_wal.tar.gz"), wal);
+      tar(dir.resolve("base.tar.gz"), stage.resolve("base"));
+      tar(dir.resolve("pg_wal.tar.gz"), stage.resolve("wal"));
       Files.writeString(
           dir.resolve("backup_manifest"),
           "{ \"PostgreSQL-Backup-Manifest-Version\": 1, \"Files\": [], \"Simulated\": true }\n");
     } finally {
-      try (var paths = Files.walk(stage)) {
-        paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
+      delete(stage);
     }
     String log =
         "pg_basebackup: initiating base backup, waiting for checkpoint to complete\n"
@@ -116,6 +106,77 @@ final class SimulatedPostgres {
             + "30720/30720 kB (100%), 1/1 tablespace\n"
             + "pg_basebackup: base backup completed (simulated: PostgreSQL is not installed)\n";
     return new Result(0, new byte[0], log.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** A data directory's few files and one WAL segment, in {@code base} and {@code wal}. */
+  private static Path stage() throws IOException {
+    Path stage = Files.createTempDirectory("simulated-pgdata-");
+    Path base = Files.createDirectories(stage.resolve("base"));
+    Files.writeString(base.resolve("PG_VERSION"), MAJOR + "\n");
+    Files.writeString(
+        base.resolve("backup_label"),
+        "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nCHECKPOINT LOCATION: 0/2000060\n"
+            + "BACKUP METHOD: streamed\nBACKUP FROM: primary\nLABEL: pg_basebackup base backup (simulated by the demo)\n");
+    Files.writeString(
+        Files.createDirectories(base.resolve("global")).resolve("pg_control.simulated"),
+        "simulated\n");
+    Path wal = Files.createDirectories(stage.resolve("wal"));
+    Files.write(wal.resolve("000000010000000000000002"), new byte[1 << 20]);
+    return stage;
+  }
+
+  private static void delete(Path stage) throws IOException {
+    try (var paths = Files.walk(stage)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  /**
+   * The streamed backup's script ({@code sh -c <script> sh <runDir> pg_basebackup ... -D - ...}):
+   * one tar with the WAL under {@code pg_wal/}, as {@code -X fetch} puts it, gzip for {@code -z} or
+   * zstd for {@code --compress=server-zstd...}, on stdout; the script's last stderr line carries
+   * the exit codes and the SHA-256 of what was sent, as the real script's {@code tee} and {@code
+   * sha256sum} would.
+   */
+  private static Result streamed(List<String> argv) throws IOException {
+    Path stage = stage();
+    try {
+      Path base = stage.resolve("base");
+      Files.move(stage.resolve("wal"), base.resolve("pg_wal"));
+      ByteArrayOutputStream plain = new ByteArrayOutputStream();
+      Process p =
+          new ProcessBuilder("tar", "-cf", "-", "-C", base.toString(), ".")
+              .redirectError(ProcessBuilder.Redirect.DISCARD)
+              .start();
+      p.getInputStream().transferTo(plain);
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      boolean zstd = argv.stream().anyMatch(a -> a.startsWith("--compress=server-zstd"));
+      try (java.io.OutputStream c =
+          zstd
+              ? new com.github.luben.zstd.ZstdOutputStream(out, 1)
+              : new java.util.zip.GZIPOutputStream(out)) {
+        c.write(plain.toByteArray());
+      }
+      byte[] bytes = out.toByteArray();
+      String sha;
+      try {
+        sha =
+            java.util.HexFormat.of()
+                .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+      } catch (java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+      String log =
+          "pg_basebackup: initiating base backup, waiting for checkpoint to complete\n"
+              + "30720/30720 kB (100%), 1/1 tablespace\n"
+              + "pg_basebackup: base backup completed (simulated: PostgreSQL is not installed)\n"
+              + "opschain-stream-done pg_basebackup=0 tee=0 sha256="
+              + sha
+              + "\n";
+      return new Result(0, bytes, log.getBytes(StandardCharsets.UTF_8));
+    } finally {
+      delete(stage);
+    }
   }
 
   private static void tar(Path archive, Path from) throws IOException {
