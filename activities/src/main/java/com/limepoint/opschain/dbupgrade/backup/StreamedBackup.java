@@ -112,30 +112,11 @@ final class StreamedBackup {
                     StandardOpenOption.TRUNCATE_EXISTING));
         ArchiveCheck.Tap tap = new ArchiveCheck.Tap(name)) {
       ChannelSink sink = new ChannelSink(ch, digest, tap, name, 0, 0);
-      double[] percent = {0};
-      code =
-          exec.stream(
-              ns,
-              pod,
-              PodCommands.fenced(
-                  lock,
-                  PodCommands.streamBackup(
-                      runDir, r.dbUser(), r.maxRate(), format.compressArgs(true))),
-              sink,
-              line -> {
-                if (line.startsWith(PodCommands.STREAM_DONE)) {
-                  done[0] = line;
-                  return;
-                }
-                tail.accept(line);
-                Matcher m = PERCENT.matcher(line);
-                if (m.find()) {
-                  percent[0] = Double.parseDouble(m.group(1));
-                }
-                Heartbeats.beat(
-                    new Checkpoint("takeBackup", name, 0, 0, percent[0], line, tail.lines()));
-              },
-              LONG);
+      List<String> argv =
+          PodCommands.fenced(
+              lock,
+              PodCommands.streamBackup(runDir, r.dbUser(), r.maxRate(), format.compressArgs(true)));
+      code = exec.stream(ns, pod, argv, sink, progress(name, tail, done), LONG);
       sink.flush();
       sink.settle();
       ch.force(true);
@@ -163,6 +144,27 @@ final class StreamedBackup {
     long size = Files.size(target);
     log.info("streamed {} bytes of {} from {}/{} to {}", size, name, ns, pod, target);
     return new PodBackup(pod, runDir, List.of(file(name, size, podSha, hostSha)), false);
+  }
+
+  /**
+   * pg_basebackup's stderr: each line into the log tail and a heartbeat with its {@code -P}
+   * percentage; the script's last line into {@code done}.
+   */
+  private static java.util.function.Consumer<String> progress(
+      String name, LogTail tail, String[] done) {
+    double[] percent = {0};
+    return line -> {
+      if (line.startsWith(PodCommands.STREAM_DONE)) {
+        done[0] = line;
+        return;
+      }
+      tail.accept(line);
+      Matcher m = PERCENT.matcher(line);
+      if (m.find()) {
+        percent[0] = Double.parseDouble(m.group(1));
+      }
+      Heartbeats.beat(new Checkpoint("takeBackup", name, 0, 0, percent[0], line, tail.lines()));
+    };
   }
 
   /** The pod's SHA-256 of what it sent, from the script's last line; BACKUP_FAILED if it failed. */

@@ -14,6 +14,7 @@ public class HostActivitiesImpl implements HostActivities {
   private final java.util.List<String> defaultApprovers;
   private final ClusterIdentity cluster;
   private final String clusterQueue;
+  private final long hostStartSeconds;
   private final com.limepoint.opschain.dbupgrade.model.ApprovalPolicy policy;
 
   public HostActivitiesImpl(String host, String hostQueue) {
@@ -43,6 +44,23 @@ public class HostActivitiesImpl implements HostActivities {
       ClusterIdentity cluster,
       String clusterQueue,
       com.limepoint.opschain.dbupgrade.model.ApprovalPolicy policy) {
+    this(host, hostQueue, searchAttributes, defaultApprovers, cluster, clusterQueue, policy, 0);
+  }
+
+  /**
+   * @param hostStartSeconds how long this host's activities may wait for this worker to take them
+   *     (the worker's {@code opschain.host-start}); 0: the workflow's default
+   */
+  public HostActivitiesImpl(
+      String host,
+      String hostQueue,
+      boolean searchAttributes,
+      java.util.List<String> defaultApprovers,
+      ClusterIdentity cluster,
+      String clusterQueue,
+      com.limepoint.opschain.dbupgrade.model.ApprovalPolicy policy,
+      long hostStartSeconds) {
+    this.hostStartSeconds = hostStartSeconds;
     this.policy = policy;
     this.cluster = cluster;
     this.clusterQueue = clusterQueue;
@@ -62,6 +80,7 @@ public class HostActivitiesImpl implements HostActivities {
         defaultApprovers,
         cluster == null ? null : cluster.id(),
         clusterQueue,
-        policy);
+        policy,
+        hostStartSeconds);
   }
 }

@@ -32,6 +32,10 @@ import java.util.List;
  * @param secondApproverGates gates that need a second, different approver
  * @param requireEncryption with {@code encryptionKeyFile}, refuse plaintext payloads (an approval
  *     signalled without the key, say) instead of passing them through
+ * @param hostStart how long an activity for this host (the backup's, Helm's) may wait for this
+ *     worker to take it from the host's queue (its schedule-to-start) before the upgrade says the
+ *     host is gone: before the point of no return the cluster's workers put OpsChain back, after it
+ *     the run stops at RETRY_STEP naming the host
  */
 @ConfigurationProperties("opschain")
 public record WorkerConfig(
@@ -53,7 +57,8 @@ public record WorkerConfig(
     @Bindable(defaultValue = "false") boolean anyoneMayApprove,
     @Bindable(defaultValue = "false") boolean skipGatesAllowed,
     @Nullable List<String> secondApproverGates,
-    @Bindable(defaultValue = "false") boolean requireEncryption) {
+    @Bindable(defaultValue = "false") boolean requireEncryption,
+    @Bindable(defaultValue = "10m") Duration hostStart) {
 
   /**
    * The approval policy every upgrade this worker claims follows: {@code approvers}, whether anyone

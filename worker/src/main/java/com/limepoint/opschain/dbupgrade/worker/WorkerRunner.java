@@ -64,7 +64,8 @@ public class WorkerRunner {
             config.approvers(),
             cluster,
             clusterQueue,
-            config.approvalPolicy()),
+            config.approvalPolicy(),
+            config.hostStart().toSeconds()),
         // On the shared queue too, for upgrades started before the cluster queue existed.
         new ClusterActivitiesImpl(kube),
         new CnpgActivitiesImpl(kube),

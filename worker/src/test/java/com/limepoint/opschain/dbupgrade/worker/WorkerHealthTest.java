@@ -45,7 +45,8 @@ class WorkerHealthTest {
             false,
             false,
             null,
-            false);
+            false,
+            Duration.ofMinutes(10));
     WorkflowServiceStubs stubs =
         WorkflowServiceStubs.newServiceStubs(
             WorkflowServiceStubsOptions.newBuilder().setTarget(config.temporalTarget()).build());
