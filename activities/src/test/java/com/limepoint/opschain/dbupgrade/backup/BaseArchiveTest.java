@@ -66,6 +66,6 @@ class BaseArchiveTest {
               assertThat(f.getOriginalMessage()).contains("holds no top-level PG_VERSION");
             });
     assertThatThrownBy(() -> BaseArchive.pgVersion(new BackupPgVersionRequest(dir.toString())))
-        .hasMessageContaining("base.tar.gz is not in");
+        .hasMessageContaining("no base archive (base.tar.gz, base.tar.zst) is in");
   }
 }

@@ -35,6 +35,7 @@ import io.temporal.testing.TestWorkflowEnvironment;
 import io.temporal.worker.Worker;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -79,7 +80,7 @@ class UpgradeEndToEndIT {
   void setUp() throws Exception {
     assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
     sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "e2e-");
-    legacy = LocalPostgres.init(sandbox.resolve("legacy/data/pgdata"), "opschain");
+    legacy = legacy(sandbox.resolve("legacy/data/pgdata"));
     legacy.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
     legacy.sql(
         "opschain", "INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
@@ -154,6 +155,21 @@ class UpgradeEndToEndIT {
     com.limepoint.opschain.dbupgrade.kube.Heartbeats.reportTo(client);
   }
 
+  /**
+   * The benchmark's grown database (see DowntimeBenchmark): each run's legacy database starts as a
+   * copy of it. Null in the tests: a fresh one.
+   */
+  static Path legacyTemplate;
+
+  private static LocalPostgres legacy(Path pgdata) throws IOException {
+    if (legacyTemplate == null) {
+      return LocalPostgres.init(pgdata, "opschain");
+    }
+    Files.createDirectories(pgdata.getParent());
+    run(List.of("cp", "-a", legacyTemplate.toString(), pgdata.toString()));
+    return LocalPostgres.startExisting(pgdata);
+  }
+
   @AfterEach
   void tearDown() throws Exception {
     com.limepoint.opschain.dbupgrade.kube.Heartbeats.reportTo(null);
@@ -199,7 +215,7 @@ class UpgradeEndToEndIT {
     assertThat(violations).isEmpty();
   }
 
-  private void close() throws Exception {
+  void close() throws Exception {
     if (env != null) {
       env.close();
     }
@@ -271,7 +287,7 @@ class UpgradeEndToEndIT {
    * its instance pod {@code opschain-db-1} then serves; {@code after} runs on the imported
    * database.
    */
-  private void importsInto(java.util.function.Consumer<LocalPostgres> after) {
+  void importsInto(java.util.function.Consumer<LocalPostgres> after) {
     box.onImport(() -> {
       try {
         cnpgDb = LocalPostgres.init(sandbox.resolve("cnpg/data/pgdata"), "opschain");
@@ -435,8 +451,9 @@ class UpgradeEndToEndIT {
    */
   @Test
   void aBackupWithoutItsWalFailsTheRehearsalAndKeepsBackupVerifiedClosed() throws Exception {
-    box.afterExec("pg_basebackup", argv -> emptyWalArchive(argv.get(argv.indexOf("-D") + 1)));
-    DbUpgradeWorkflow wf = start();
+    // The runbook's procedure (written in the pod, gzip), whose pg_wal.tar.gz is replaced.
+    box.afterExec("pg_basebackup", argv -> zeroedWalArchive(argv.get(argv.indexOf("-D") + 1)));
+    DbUpgradeWorkflow wf = start(request(Map.of("backupMode", "pod", "backupFormat", "gzip")));
     approveByUpdate(wf, Gate.START, "alice");
     UpgradeStatus at = awaitGate(wf, Gate.BACKUP_VERIFIED);
 
@@ -518,29 +535,47 @@ class UpgradeEndToEndIT {
   }
 
   /**
-   * Replaces a backup's WAL archive by one as pg_basebackup writes it (its {@code archive_status/}
-   * directory) without the WAL segments: gzip -t and tar -t pass.
+   * Replaces a backup's WAL archive by one with the same segment names and sizes, all zeros, and
+   * its {@code archive_status/} directory: gzip -t and tar -t pass and the segments are counted,
+   * but PostgreSQL finds no valid record in them.
    */
-  private static void emptyWalArchive(String backupDir) {
+  private static void zeroedWalArchive(String backupDir) {
     try {
       Path wal = Path.of(backupDir, "pg_wal.tar.gz");
-      Path empty = Files.createTempDirectory("wal-");
-      Files.createDirectory(empty.resolve("archive_status"));
-      Process p =
-          new ProcessBuilder(
-                  "tar", "-czf", wal.toString(), "-C", empty.toString(), "archive_status")
-              .redirectErrorStream(true)
-              .start();
-      p.getInputStream().readAllBytes();
-      if (p.waitFor() != 0) {
-        throw new IllegalStateException("tar exited " + p.exitValue());
+      Path zeroed = Files.createTempDirectory("wal-");
+      Files.createDirectory(zeroed.resolve("archive_status"));
+      List<String> segments =
+          run(List.of("tar", "-tzf", wal.toString()))
+              .lines()
+              .map(n -> n.startsWith("./") ? n.substring(2) : n)
+              .filter(n -> n.matches("[0-9A-F]{24}"))
+              .toList();
+      assertThat(segments).isNotEmpty();
+      for (String n : segments) {
+        Files.write(zeroed.resolve(n), new byte[16 << 20]);
       }
+      List<String> tar = new ArrayList<>(List.of("tar", "-czf", wal.toString(), "-C"));
+      tar.add(zeroed.toString());
+      tar.add("archive_status");
+      tar.addAll(segments);
+      run(tar);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  static String run(List<String> argv) throws IOException {
+    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    try {
+      if (p.waitFor() != 0) {
+        throw new IllegalStateException(argv.get(0) + " exited " + p.exitValue() + ": " + out);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
     }
+    return out;
   }
 
   /** The data checks' times, from the report's steps, beside the run's. */
@@ -756,8 +791,7 @@ class UpgradeEndToEndIT {
         scenario, (System.nanoTime() - t0) / 1e9, client.fetchHistory(WF).getEvents().size());
   }
 
-  private static UpgradeStatus awaitGate(DbUpgradeWorkflow wf, Gate gate)
-      throws InterruptedException {
+  static UpgradeStatus awaitGate(DbUpgradeWorkflow wf, Gate gate) throws InterruptedException {
     long deadline = System.nanoTime() + 180_000_000_000L;
     UpgradeStatus s = null;
     while (System.nanoTime() < deadline) {
@@ -773,13 +807,13 @@ class UpgradeEndToEndIT {
     throw new AssertionError("gate " + gate + " did not open; status: " + s);
   }
 
-  private static void approveByUpdate(DbUpgradeWorkflow wf, Gate gate, String by)
+  static void approveByUpdate(DbUpgradeWorkflow wf, Gate gate, String by)
       throws InterruptedException {
     awaitGate(wf, gate);
     wf.approveGate(new GateDecision(gate.name(), by, "checked"));
   }
 
-  private static void approveBySignal(DbUpgradeWorkflow wf, Gate gate, String by)
+  static void approveBySignal(DbUpgradeWorkflow wf, Gate gate, String by)
       throws InterruptedException {
     awaitGate(wf, gate);
     wf.approve(new GateDecision(gate.name(), by, "checked"));

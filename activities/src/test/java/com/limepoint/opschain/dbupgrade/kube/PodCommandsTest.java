@@ -85,8 +85,12 @@ class PodCommandsTest {
         .containsExactly("mv", "-f", "--", HOSTILE, "/b/x");
     assertThat(PodCommands.emptyDir(HOSTILE))
         .containsExactly("find", HOSTILE, "-mindepth", "1", "-delete");
+    // A .gz archive is gunzipped by tar; anything else (a zstd base decompressed on upload) is a
+    // plain tar.
+    assertThat(PodCommands.extract(HOSTILE + ".gz", "/pgdata"))
+        .containsExactly("tar", "-xzf", HOSTILE + ".gz", "-C", "/pgdata");
     assertThat(PodCommands.extract(HOSTILE, "/pgdata"))
-        .containsExactly("tar", "-xzf", HOSTILE, "-C", "/pgdata");
+        .containsExactly("tar", "-xf", HOSTILE, "-C", "/pgdata");
   }
 
   @Test

@@ -51,6 +51,9 @@ class UpgradeRequestTest {
     assertThat(v.approvers()).containsExactly("alice", "bob");
     assertThat(v.dryRunRequested()).isFalse();
     assertThat(v.gatesSkipped()).isFalse();
+    // Streamed to the host, zstd where the server compresses (README, "How the backup is taken").
+    assertThat(v.backupMode()).isEqualTo("stream");
+    assertThat(v.backupFormat()).isEqualTo("auto");
   }
 
   @Test
@@ -97,6 +100,9 @@ class UpgradeRequestTest {
             "2026-02-30",
             "targetVersion: '2026-02-30' is not an OpsChain version"),
         Arguments.of("valuesFile", "values.yaml", "valuesFile:"),
+        Arguments.of("backupMode", "kubectl-cp", "backupMode: 'stream' (straight to the worker"),
+        Arguments.of("backupFormat", "lz4", "backupFormat: 'auto' (zstd on PostgreSQL 15"),
+        Arguments.of("backupFormat", "-z", "backupFormat:"),
         Arguments.of("pgdata", "/", "pgdata:"),
         Arguments.of("pgdata", "/pgdata", "at least 2 levels deep"),
         Arguments.of("podBackupDir", "/tmp/$(id)", "podBackupDir:"),

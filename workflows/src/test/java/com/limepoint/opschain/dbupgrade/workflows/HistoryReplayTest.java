@@ -82,6 +82,11 @@ class HistoryReplayTest {
             "e2e-v14-automatic.json",
             "e2e-v14-manual-restore-parent.json",
             "e2e-v14-manual-restore-child.json",
-            "e2e-v14-abort.json");
+            "e2e-v14-abort.json",
+            // backup-modes: streamed to the host, zstd where the server compresses
+            "e2e-v17-automatic.json",
+            "e2e-v17-manual-restore-parent.json",
+            "e2e-v17-manual-restore-child.json",
+            "e2e-v17-abort.json");
   }
 }

@@ -1,0 +1,344 @@
+package com.limepoint.opschain.dbupgrade.e2e;
+
+import com.limepoint.opschain.dbupgrade.model.Gate;
+import com.limepoint.opschain.dbupgrade.model.Outcome;
+import com.limepoint.opschain.dbupgrade.model.StepStatus;
+import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
+import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
+import io.temporal.api.workflow.v1.PendingActivityInfo;
+import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest;
+import io.temporal.client.WorkflowClient;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The downtime at scale (not in CI): a legacy database of {@code pgbench -i -s <scale>} plus a
+ * table of random hex text ({@code -DrandomMb}, hard to compress), grown once and copied for each
+ * run; then the whole automatic path and the whole manual-restore path (the import fails, the
+ * backup is restored by hand) on the e2e harness, in each backup mode and format. Per run it prints
+ * each step's wall time, the largest heartbeat gap seen on a running activity, the bytes moved, the
+ * worker's peak heap and RSS (the worker runs in this JVM), and the downtime (START approved →
+ * services restarted) beside the runbook's own work measured alone on the same data: {@code
+ * pg_basebackup -z} to a local directory, {@code sha256sum} of it, the import alone ({@code pg_dump
+ * | psql}) or the restore alone ({@code tar -xzf} of base and WAL), and the run's own data checks
+ * (census, rehearsal, parity). Run: {@code ./mvnw -q -pl activities -am -Pbench-downtime
+ * -DskipTests verify} ({@code -Dscale=210 -DrandomMb=1100 -Dmodes=pod/gzip,stream/zstd
+ * -Dpaths=automatic,manual}).
+ */
+public final class DowntimeBenchmark {
+  private static final List<String> CHECKS =
+      List.of("sourceCensus", "rehearseRestore", "checkParity", "checkRestoredParity");
+
+  private DowntimeBenchmark() {}
+
+  public static void main(String[] args) throws Exception {
+    int scale = Integer.getInteger("scale", 210);
+    int randomMb = Integer.getInteger("randomMb", 1100);
+    List<String> modes =
+        List.of(
+            System.getProperty("modes", "pod/gzip,pod/zstd,stream/gzip,stream/zstd").split(","));
+    List<String> paths = List.of(System.getProperty("paths", "automatic,manual").split(","));
+    Path root = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "bench-downtime-");
+    Path template = root.resolve("template/pgdata");
+    long t0 = System.nanoTime();
+    String size;
+    try (LocalPostgres t = LocalPostgres.init(template, "opschain")) {
+      grow(t, scale, randomMb);
+      size = t.sql("opschain", "SELECT pg_database_size('opschain')");
+    }
+    System.out.printf(
+        "database: pgbench scale %d + %d MB of random hex text: %.2f GiB on disk (grown in %.0f s)%n",
+        scale, randomMb, Long.parseLong(size) / (double) (1L << 30), secondsSince(t0));
+    UpgradeEndToEndIT.legacyTemplate = template;
+    Map<String, Double> baseline = new LinkedHashMap<>();
+    for (String path : paths) {
+      for (String mode : modes) {
+        run(path, mode, baseline);
+      }
+    }
+    System.out.println("done");
+    System.exit(0);
+  }
+
+  private static void run(String path, String mode, Map<String, Double> baseline) throws Exception {
+    String[] mf = mode.split("/");
+    UpgradeEndToEndIT t = new UpgradeEndToEndIT();
+    t.setUp();
+    Sampler sampler = new Sampler(t.client);
+    try {
+      boolean manual = path.equals("manual");
+      if (manual) {
+        t.box.importFails(true, "FATAL: could not import database opschain (benchmark)");
+        LocalPostgres.init(t.pvcPgdata, "opschain").close();
+      } else {
+        t.importsInto(db -> {});
+      }
+      DbUpgradeWorkflow wf = t.start(t.request(Map.of("backupMode", mf[0], "backupFormat", mf[1])));
+      UpgradeEndToEndIT.approveByUpdate(wf, Gate.START, "alice");
+      Instant startApproved = Instant.now();
+      UpgradeEndToEndIT.approveBySignal(wf, Gate.BACKUP_VERIFIED, "bob");
+      if (manual) {
+        UpgradeEndToEndIT.approveByUpdate(wf, Gate.MANUAL_RESTORE, "alice");
+      }
+      UpgradeEndToEndIT.approveBySignal(wf, Gate.SERVICES_VERIFIED, manual ? "bob" : "alice");
+      UpgradeEndToEndIT.approveByUpdate(wf, Gate.FINALIZE, manual ? "alice" : "bob");
+      UpgradeReport report =
+          t.client.newUntypedWorkflowStub(UpgradeEndToEndIT.WF).getResult(UpgradeReport.class);
+      sampler.stop();
+      if (report.outcome() != Outcome.COMPLETED) {
+        throw new IllegalStateException(path + " " + mode + ": " + report.reason());
+      }
+      if (t.cnpgDb != null) {
+        t.cnpgDb.close();
+        t.cnpgDb = null;
+      }
+      if (!baseline.containsKey(path)) {
+        runbookAlone(t, manual, baseline, path);
+      }
+      print(path, mode, report, startApproved, sampler, backupBytes(t), baseline.get(path));
+    } finally {
+      sampler.stop();
+      t.close();
+      UpgradeEndToEndIT.run(List.of("rm", "-rf", t.sandbox.toString()));
+    }
+  }
+
+  /**
+   * The runbook's work alone on the same legacy database, measured once per path: pg_basebackup -z
+   * (as the runbook runs it) into a local directory, sha256sum of its files, and the import
+   * (pg_dump | psql into a new server) or the restore (tar -xzf of base and WAL).
+   */
+  private static void runbookAlone(
+      UpgradeEndToEndIT t, boolean manual, Map<String, Double> baseline, String path)
+      throws IOException {
+    Path dir = t.sandbox.resolve("runbook-alone");
+    Files.createDirectories(dir);
+    Path backup = dir.resolve("backup");
+    long a = System.nanoTime();
+    UpgradeEndToEndIT.run(
+        List.of(
+            LocalPostgres.BIN.resolve("pg_basebackup").toString(),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            Integer.toString(t.legacy.port()),
+            "-U",
+            "opschain",
+            "-D",
+            backup.toString(),
+            "-Ft",
+            "-z",
+            "--compress=6",
+            "--wal-method=stream",
+            "--checkpoint=fast"));
+    double basebackup = secondsSince(a);
+    long b = System.nanoTime();
+    UpgradeEndToEndIT.run(
+        List.of(
+            "sha256sum",
+            backup.resolve("base.tar.gz").toString(),
+            backup.resolve("pg_wal.tar.gz").toString()));
+    double sha = secondsSince(b);
+    double work;
+    if (manual) {
+      Path pgdata = Files.createDirectories(dir.resolve("restored/pg_wal"));
+      long c = System.nanoTime();
+      UpgradeEndToEndIT.run(
+          List.of(
+              "tar",
+              "-xzf",
+              backup.resolve("base.tar.gz").toString(),
+              "-C",
+              pgdata.getParent() + ""));
+      UpgradeEndToEndIT.run(
+          List.of("tar", "-xzf", backup.resolve("pg_wal.tar.gz").toString(), "-C", pgdata + ""));
+      work = secondsSince(c);
+    } else {
+      try (LocalPostgres target = LocalPostgres.init(dir.resolve("import/pgdata"), "opschain")) {
+        long c = System.nanoTime();
+        target.importFrom(t.legacy, "opschain");
+        work = secondsSince(c);
+      }
+    }
+    UpgradeEndToEndIT.run(List.of("rm", "-rf", dir.toString()));
+    baseline.put(path, basebackup + sha + work);
+    System.out.printf(
+        "%s path, the runbook's work alone: pg_basebackup -z %.1f s, sha256sum %.1f s, %s %.1f s%n",
+        path, basebackup, sha, manual ? "restore (tar -xzf)" : "import (pg_dump | psql)", work);
+  }
+
+  private static long backupBytes(UpgradeEndToEndIT t) throws IOException {
+    Path host = t.sandbox.resolve("host/backup");
+    if (!Files.exists(host)) {
+      return 0;
+    }
+    try (var files = Files.walk(host)) {
+      return files
+          .filter(Files::isRegularFile)
+          .filter(p -> p.getFileName().toString().contains(".tar"))
+          .filter(p -> !p.getFileName().toString().endsWith(".check"))
+          .mapToLong(p -> p.toFile().length())
+          .sum();
+    }
+  }
+
+  private static void print(
+      String path,
+      String mode,
+      UpgradeReport report,
+      Instant startApproved,
+      Sampler sampler,
+      long bytes,
+      double runbookWork) {
+    System.out.printf("%n%s path, %s%n", path, mode);
+    double checks = 0;
+    Instant servicesUp = null;
+    for (StepStatus s : report.steps()) {
+      if (s.startedAt() == null || s.endedAt() == null) {
+        continue;
+      }
+      Instant start = Instant.parse(s.startedAt());
+      Instant end = Instant.parse(s.endedAt());
+      double secs = Duration.between(start, end).toMillis() / 1000.0;
+      System.out.printf("  %-28s %8.1f s%n", s.name(), secs);
+      if (CHECKS.contains(s.name())) {
+        checks += secs;
+      }
+      if (s.name().equals("awaitRollout")) {
+        servicesUp = end;
+      }
+    }
+    double downtime =
+        servicesUp == null
+            ? Double.NaN
+            : Duration.between(startApproved, servicesUp).toMillis() / 1e3;
+    double alone = runbookWork + checks;
+    System.out.printf(
+        "  backup on the host %.1f MB; largest heartbeat gap %.1f s; peak heap %d MB, peak RSS %d MB%n",
+        bytes / 1e6, sampler.gap / 1e3, sampler.heap >> 20, sampler.rss >> 20);
+    System.out.printf(
+        "  DOWNTIME %.1f s; runbook's work alone %.1f s (+ the data checks %.1f s = %.1f s);"
+            + " ratio %.2f%n",
+        downtime, runbookWork, checks, alone, downtime / alone);
+  }
+
+  /** Grows the database: pgbench tables, then a table of random hex text in 1 KiB rows. */
+  private static void grow(LocalPostgres db, int scale, int randomMb) throws IOException {
+    UpgradeEndToEndIT.run(
+        List.of(
+            LocalPostgres.BIN.resolve("pgbench").toString(),
+            "-i",
+            "-q",
+            "-s",
+            Integer.toString(scale),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            Integer.toString(db.port()),
+            "-U",
+            "opschain",
+            "opschain"));
+    db.sql("opschain", "CREATE TABLE noise(id int PRIMARY KEY, t text NOT NULL)");
+    int rows = randomMb * 1024;
+    for (int from = 0; from < rows; from += 100_000) {
+      db.sql(
+          "opschain",
+          "INSERT INTO noise SELECT g, (SELECT string_agg(md5(random()::text || g || i), '')"
+              + " FROM generate_series(1, 32) i) FROM generate_series("
+              + (from + 1)
+              + ", "
+              + Math.min(rows, from + 100_000)
+              + ") g");
+    }
+    db.sql("opschain", "CHECKPOINT");
+  }
+
+  private static double secondsSince(long t0) {
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
+  /**
+   * Once a second: the running activities' time since their last heartbeat (from the server's
+   * pending-activity info), this JVM's heap in use and its resident set (/proc/self/status).
+   */
+  static final class Sampler {
+    volatile long gap;
+    volatile long heap;
+    volatile long rss;
+    private final AtomicBoolean stop = new AtomicBoolean();
+    private final Thread thread;
+
+    Sampler(WorkflowClient client) {
+      thread =
+          Thread.ofPlatform()
+              .daemon()
+              .start(() -> {
+                while (!stop.get()) {
+                  sample(client);
+                  try {
+                    Thread.sleep(1000);
+                  } catch (InterruptedException e) {
+                    return;
+                  }
+                }
+              });
+    }
+
+    private void sample(WorkflowClient client) {
+      heap = Math.max(heap, ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
+      try {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+          if (line.startsWith("VmRSS:")) {
+            rss = Math.max(rss, Long.parseLong(line.replaceAll("\\D", "")) << 10);
+          }
+        }
+        for (String id : List.of(UpgradeEndToEndIT.WF, UpgradeEndToEndIT.WF + "-manual-restore")) {
+          pending(client, id);
+        }
+      } catch (IOException e) {
+        // /proc is not there: no RSS.
+      }
+    }
+
+    private void pending(WorkflowClient client, String workflowId) {
+      try {
+        var info =
+            client
+                .getWorkflowServiceStubs()
+                .blockingStub()
+                .describeWorkflowExecution(
+                    DescribeWorkflowExecutionRequest.newBuilder()
+                        .setNamespace(client.getOptions().getNamespace())
+                        .setExecution(
+                            io.temporal.api.common.v1.WorkflowExecution.newBuilder()
+                                .setWorkflowId(workflowId))
+                        .build());
+        long now = System.currentTimeMillis();
+        for (PendingActivityInfo a : info.getPendingActivitiesList()) {
+          long last =
+              a.hasLastHeartbeatTime()
+                  ? a.getLastHeartbeatTime().getSeconds() * 1000
+                  : a.getLastStartedTime().getSeconds() * 1000;
+          if (a.hasLastStartedTime() && last > 0) {
+            gap = Math.max(gap, now - last);
+          }
+        }
+      } catch (RuntimeException e) {
+        // Not started yet, or finished: nothing pending to sample.
+      }
+    }
+
+    void stop() {
+      stop.set(true);
+    }
+  }
+}
