@@ -66,6 +66,7 @@ public final class LocalPostgres implements AutoCloseable {
 
   /** Starts a server on an existing pgdata (a restored one), on a new free port. */
   public static LocalPostgres startExisting(Path pgdata) throws IOException {
+    openForServerUser(pgdata.getParent());
     chownToServerUser(pgdata);
     LocalPostgres pg = new LocalPostgres(pgdata, freePort());
     pg.start();
