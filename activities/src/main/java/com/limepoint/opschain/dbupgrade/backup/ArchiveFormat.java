@@ -1,11 +1,9 @@
 package com.limepoint.opschain.dbupgrade.backup;
 
 import com.github.luben.zstd.ZstdInputStream;
-import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.Comparator;
 import java.util.List;
 import java.util.zip.GZIPInputStream;
 
@@ -79,19 +77,6 @@ enum ArchiveFormat {
   static boolean decompressedOnUpload(String name) {
     ArchiveFormat f = ofFile(name);
     return f == ZSTD;
-  }
-
-  /**
-   * The archives' names in the pod after {@code uploadBackup}, base first: zstd ones decompressed
-   * ({@link #plainName}), gzip ones as they are.
-   */
-  static List<String> uploadedArchives(List<BackupFile> files) {
-    return files.stream()
-        .map(BackupFile::name)
-        .filter(ArchiveFormat::isArchive)
-        .map(n -> decompressedOnUpload(n) ? plainName(n) : n)
-        .sorted(Comparator.comparing((String n) -> !n.startsWith("base.tar")))
-        .toList();
   }
 
   /**

@@ -130,10 +130,15 @@ final class Rehearsal {
     String uploadDir = upload(r);
     beat("extract base and WAL into " + PGDATA);
     exec.check(ns, pod, PodCommands.mkdirPrivate(PGDATA), SHORT);
-    for (String a : ArchiveFormat.uploadedArchives(r.files())) {
-      String into = a.startsWith("pg_wal.tar") ? PGDATA + "/pg_wal" : PGDATA;
+    for (var f : r.files().stream().filter(b -> ArchiveFormat.isArchive(b.name())).toList()) {
+      String into = f.name().startsWith("pg_wal.tar") ? PGDATA + "/pg_wal" : PGDATA;
       exec.check(ns, pod, PodCommands.mkdirs(into), SHORT);
-      exec.check(ns, pod, PodCommands.extract(uploadDir + "/" + a, into), LONG);
+      if (ArchiveFormat.decompressedOnUpload(f.name())) {
+        // zstd: decompressed here, straight into tar in the pod (no copy on its disk).
+        StreamedExtract.extract(exec, ns, pod, java.nio.file.Path.of(r.hostDir()), f, into);
+      } else {
+        exec.check(ns, pod, PodCommands.extract(uploadDir + "/" + f.name(), into), LONG);
+      }
     }
     beat("start PostgreSQL on the restored copy");
     PodExec.Result start =
@@ -153,7 +158,11 @@ final class Rehearsal {
     String runDir = RunDir.claim(exec, r.namespace(), r.podName(), SCRATCH + "/upload");
     PodFence.Fence f = new PodFence(exec).begin(r.namespace(), r.podName(), runDir);
     String dir = RunDir.backupDir(runDir);
-    var archives = r.files().stream().filter(b -> ArchiveFormat.isArchive(b.name())).toList();
+    var archives =
+        r.files().stream()
+            .filter(b -> ArchiveFormat.isArchive(b.name()))
+            .filter(b -> !ArchiveFormat.decompressedOnUpload(b.name()))
+            .toList();
     beat("upload " + archives.size() + " archives into " + r.podName());
     new ResumableUpload(exec, new PodFiles(exec), r.namespace(), r.podName(), f.lock())
         .uploadAll(new UploadRequest(r.namespace(), r.podName(), r.hostDir(), dir, archives), dir);

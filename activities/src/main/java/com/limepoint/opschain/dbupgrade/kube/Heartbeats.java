@@ -77,7 +77,23 @@ public final class Heartbeats {
     if (LAST.size() > 1000) {
       LAST.clear();
     }
-    LAST.put(attempt, new Sent(cp, System.nanoTime()));
+    long now = System.nanoTime();
+    Sent before = LAST.put(attempt, new Sent(cp, now));
+    if (before != null) {
+      LARGEST_GAP.accumulateAndGet(now - before.atNanos(), Math::max);
+    }
+  }
+
+  private static final java.util.concurrent.atomic.AtomicLong LARGEST_GAP =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  /**
+   * The largest gap between two heartbeats of one attempt in this worker since the last call (what
+   * the downtime benchmark prints; every blocking call keeps it within {@link #CADENCE} and a
+   * second).
+   */
+  public static long takeLargestGapMillis() {
+    return LARGEST_GAP.getAndSet(0) / 1_000_000;
   }
 
   /**

@@ -6,9 +6,6 @@ import com.limepoint.opschain.dbupgrade.model.StepStatus;
 import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
-import io.temporal.api.workflow.v1.PendingActivityInfo;
-import io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest;
-import io.temporal.client.WorkflowClient;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -59,6 +56,7 @@ public final class DowntimeBenchmark {
         "database: pgbench scale %d + %d MB of random hex text: %.2f GiB on disk (grown in %.0f s)%n",
         scale, randomMb, Long.parseLong(size) / (double) (1L << 30), secondsSince(t0));
     UpgradeEndToEndIT.legacyTemplate = template;
+    UpgradeEndToEndIT.gateWaitSeconds = 3600;
     Map<String, Double> baseline = new LinkedHashMap<>();
     for (String path : paths) {
       for (String mode : modes) {
@@ -73,7 +71,8 @@ public final class DowntimeBenchmark {
     String[] mf = mode.split("/");
     UpgradeEndToEndIT t = new UpgradeEndToEndIT();
     t.setUp();
-    Sampler sampler = new Sampler(t.client);
+    com.limepoint.opschain.dbupgrade.kube.Heartbeats.takeLargestGapMillis();
+    Sampler sampler = new Sampler();
     try {
       boolean manual = path.equals("manual");
       if (manual) {
@@ -224,7 +223,10 @@ public final class DowntimeBenchmark {
     double alone = runbookWork + checks;
     System.out.printf(
         "  backup on the host %.1f MB; largest heartbeat gap %.1f s; peak heap %d MB, peak RSS %d MB%n",
-        bytes / 1e6, sampler.gap / 1e3, sampler.heap >> 20, sampler.rss >> 20);
+        bytes / 1e6,
+        com.limepoint.opschain.dbupgrade.kube.Heartbeats.takeLargestGapMillis() / 1e3,
+        sampler.heap >> 20,
+        sampler.rss >> 20);
     System.out.printf(
         "  DOWNTIME %.1f s; runbook's work alone %.1f s (+ the data checks %.1f s = %.1f s);"
             + " ratio %.2f%n",
@@ -267,23 +269,23 @@ public final class DowntimeBenchmark {
   }
 
   /**
-   * Once a second: the running activities' time since their last heartbeat (from the server's
-   * pending-activity info), this JVM's heap in use and its resident set (/proc/self/status).
+   * Once a second: this JVM's heap in use and its resident set (/proc/self/status). The heartbeat
+   * gap comes from the worker itself (Heartbeats): the server sees heartbeats only as often as the
+   * SDK sends them, 80 % of the heartbeat timeout.
    */
   static final class Sampler {
-    volatile long gap;
     volatile long heap;
     volatile long rss;
     private final AtomicBoolean stop = new AtomicBoolean();
     private final Thread thread;
 
-    Sampler(WorkflowClient client) {
+    Sampler() {
       thread =
           Thread.ofPlatform()
               .daemon()
               .start(() -> {
                 while (!stop.get()) {
-                  sample(client);
+                  sample();
                   try {
                     Thread.sleep(1000);
                   } catch (InterruptedException e) {
@@ -293,7 +295,7 @@ public final class DowntimeBenchmark {
               });
     }
 
-    private void sample(WorkflowClient client) {
+    private void sample() {
       heap = Math.max(heap, ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
       try {
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
@@ -301,39 +303,8 @@ public final class DowntimeBenchmark {
             rss = Math.max(rss, Long.parseLong(line.replaceAll("\\D", "")) << 10);
           }
         }
-        for (String id : List.of(UpgradeEndToEndIT.WF, UpgradeEndToEndIT.WF + "-manual-restore")) {
-          pending(client, id);
-        }
       } catch (IOException e) {
         // /proc is not there: no RSS.
-      }
-    }
-
-    private void pending(WorkflowClient client, String workflowId) {
-      try {
-        var info =
-            client
-                .getWorkflowServiceStubs()
-                .blockingStub()
-                .describeWorkflowExecution(
-                    DescribeWorkflowExecutionRequest.newBuilder()
-                        .setNamespace(client.getOptions().getNamespace())
-                        .setExecution(
-                            io.temporal.api.common.v1.WorkflowExecution.newBuilder()
-                                .setWorkflowId(workflowId))
-                        .build());
-        long now = System.currentTimeMillis();
-        for (PendingActivityInfo a : info.getPendingActivitiesList()) {
-          long last =
-              a.hasLastHeartbeatTime()
-                  ? a.getLastHeartbeatTime().getSeconds() * 1000
-                  : a.getLastStartedTime().getSeconds() * 1000;
-          if (a.hasLastStartedTime() && last > 0) {
-            gap = Math.max(gap, now - last);
-          }
-        }
-      } catch (RuntimeException e) {
-        // Not started yet, or finished: nothing pending to sample.
       }
     }
 

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The approval policy as the worker reads it from its settings. */
+/** The approval policy and the host-start wait as the worker reads them from its settings. */
 class WorkerConfigTest {
 
   private static WorkerConfig read(Map<String, Object> properties) {
@@ -40,5 +40,19 @@ class WorkerConfigTest {
     assertThat(policy.secondApproverGates()).containsExactly("FINALIZE");
     assertThat(read(Map.of("opschain.second-approver-gates", "none")).approvalPolicy())
         .satisfies(p -> assertThat(p.secondApproverGates()).isEmpty());
+  }
+
+  @Test
+  void theHostStartDefaultsToTenMinutesAndReachesTheWorkflowThroughClaimHost() {
+    assertThat(read(Map.of()).hostStart()).isEqualTo(java.time.Duration.ofMinutes(10));
+    WorkerConfig c = read(Map.of("opschain.host-start", "90s"));
+    assertThat(c.hostStart()).isEqualTo(java.time.Duration.ofSeconds(90));
+    // What the workflow gives this host's activities as their schedule-to-start.
+    var claimed =
+        new com.limepoint.opschain.dbupgrade.kube.HostActivitiesImpl(
+                "h1", "q1", false, List.of(), null, null, null, c.hostStart().toSeconds())
+            .claimHost(
+                new com.limepoint.opschain.dbupgrade.activities.HostActivities.ClaimRequest("ns"));
+    assertThat(claimed.hostStartSeconds()).isEqualTo(90);
   }
 }

@@ -157,10 +157,8 @@ final class DataProof {
     RunbookStep.Facts f = runbook.facts();
     UpgradeRequest req = f.req();
     List<BackupFile> files = runbook.backup() == null ? List.of() : runbook.backup().files();
-    long db = runbook.preflightResult() == null ? 0 : runbook.preflightResult().dbSizeBytes();
     long archives = files.stream().mapToLong(b -> b.hostBytes() == null ? 0 : b.hostBytes()).sum();
-    // A zstd archive is uploaded decompressed: about the database's size.
-    archives += files.stream().filter(b -> b.name().endsWith(".tar.zst")).count() * db;
+    long db = runbook.preflightResult() == null ? 0 : runbook.preflightResult().dbSizeBytes();
     // The uploads, the restored database with its WAL, a quarter more, and 256 MiB for the log.
     long scratch = archives + db + (archives + db) / 4 + (256L << 20);
     return new RehearsalRequest(

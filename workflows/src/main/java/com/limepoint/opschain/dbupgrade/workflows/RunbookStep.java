@@ -77,13 +77,8 @@ public enum RunbookStep {
       "takeBackup",
       Path.UPGRADE,
       "Backup.takeBackup",
-      f -> "pg_basebackup -Ft -z --wal-method=stream into " + f.req().podBackupDir(),
-      f ->
-          "pg_basebackup -D "
-              + f.req().podBackupDir()
-              + " -Ft -z --max-rate="
-              + f.req().maxRate()
-              + " in the db pod",
+      StepTexts::takeBackup,
+      StepTexts::takeBackupPlan,
       false),
   COPY_BACKUP_OUT(
       "copyBackupOut",
@@ -96,7 +91,7 @@ public enum RunbookStep {
       "verifyBackup",
       Path.UPGRADE,
       "Backup.verifyBackup",
-      f -> "sizes, SHA-256, gzip -t, tar listing, PG_VERSION and backup_label"),
+      f -> "sizes, SHA-256, archives whole (checked as copied), PG_VERSION, backup_label, WAL"),
   REHEARSE_RESTORE(
       "rehearseRestore",
       Path.UPGRADE,

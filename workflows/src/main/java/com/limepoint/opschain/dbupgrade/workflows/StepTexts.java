@@ -19,6 +19,34 @@ final class StepTexts {
         + " (checksums up to 256 MiB per table) in the stopped legacy database";
   }
 
+  static String takeBackup(Facts f) {
+    return "stream".equals(f.req().backupMode())
+        ? "pg_basebackup -D - -Ft -X fetch (" + f.req().backupFormat() + ") straight to the host"
+        : "pg_basebackup -Ft --wal-method=stream ("
+            + f.req().backupFormat()
+            + ") into "
+            + f.req().podBackupDir();
+  }
+
+  static String takeBackupPlan(Facts f) {
+    return "stream".equals(f.req().backupMode())
+        ? "pg_basebackup -D - -Ft -X fetch --max-rate="
+            + f.req().maxRate()
+            + " in the db pod, streamed to "
+            + f.host()
+            + ":"
+            + f.hostDir()
+            + " and hashed on both ends; format "
+            + f.req().backupFormat()
+            + " (auto: zstd on PostgreSQL 15+, else gzip)"
+        : "pg_basebackup -D "
+            + f.req().podBackupDir()
+            + " -Ft --max-rate="
+            + f.req().maxRate()
+            + " in the db pod; format "
+            + f.req().backupFormat();
+  }
+
   static String sourceCensusPlan(Facts f) {
     return "read-only census of "
         + f.req().database()
