@@ -43,10 +43,64 @@ final class StreamedBackup {
   private static final Logger log = LoggerFactory.getLogger(StreamedBackup.class);
   private static final Duration LONG = Duration.ofHours(12);
   private static final Pattern PERCENT = Pattern.compile("\\((\\d{1,3})%\\)");
-  private static final Pattern DONE =
-      Pattern.compile(PodCommands.STREAM_DONE + " pg_basebackup=(\\d+) tee=(\\d+) sha256=(\\S*)");
 
   private StreamedBackup() {}
+
+  /** The last stderr line of {@link #command}: exit codes and the SHA-256 of what it sent. */
+  static final String STREAM_DONE = "opschain-stream-done";
+
+  private static final Pattern DONE =
+      Pattern.compile(STREAM_DONE + " pg_basebackup=(\\d+) tee=(\\d+) sha256=(\\S*)");
+
+  /**
+   * The streamed backup: pg_basebackup writes one tar (WAL fetched into it) to stdout, and {@code
+   * tee} hands the same bytes to {@code sha256sum} through a FIFO in {@code runDir}, so the pod
+   * hashes what it sent as it sends it; the last stderr line is {@link #STREAM_DONE} with
+   * pg_basebackup's and tee's exit codes and that SHA-256. The script is a constant; the run
+   * directory and pg_basebackup's argv are its positional parameters, never spliced into it.
+   */
+  static List<String> command(String runDir, String user, String maxRate, List<String> compress) {
+    List<String> argv =
+        new java.util.ArrayList<>(
+            List.of(
+                "sh",
+                "-c",
+                STREAM_SCRIPT,
+                "sh",
+                runDir,
+                "pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                "5432",
+                "-U",
+                user,
+                "-D",
+                "-",
+                "-Ft"));
+    argv.addAll(compress);
+    argv.addAll(
+        List.of("-P", "-v", "--wal-method=fetch", "--checkpoint=fast", "--max-rate=" + maxRate));
+    return List.copyOf(argv);
+  }
+
+  private static final String STREAM_SCRIPT =
+      """
+      d=$1; shift
+      rm -f "$d/stream.fifo" "$d/stream.sum" "$d/stream.rc"
+      mkfifo "$d/stream.fifo" || exit 90
+      sha256sum < "$d/stream.fifo" > "$d/stream.sum" &
+      h=$!
+      { "$@"; echo $? > "$d/stream.rc"; } | tee "$d/stream.fifo"
+      t=$?
+      wait $h
+      rc=$(cat "$d/stream.rc" 2>/dev/null || echo 91)
+      sum=$(cut -d' ' -f1 "$d/stream.sum" 2>/dev/null)
+      echo "%s pg_basebackup=$rc tee=$t sha256=$sum" >&2
+      rm -f "$d/stream.fifo" "$d/stream.sum" "$d/stream.rc"
+      [ "$rc" = 0 ] && [ "$t" = 0 ]
+      """
+          .formatted(STREAM_DONE);
 
   /** The archive's name on the host: one tar, WAL inside. */
   static String archiveName(ArchiveFormat format) {
@@ -114,8 +168,7 @@ final class StreamedBackup {
       ChannelSink sink = new ChannelSink(ch, digest, tap, name, 0, 0);
       List<String> argv =
           PodCommands.fenced(
-              lock,
-              PodCommands.streamBackup(runDir, r.dbUser(), r.maxRate(), format.compressArgs(true)));
+              lock, command(runDir, r.dbUser(), r.maxRate(), format.compressArgs(true)));
       code = exec.stream(ns, pod, argv, sink, progress(name, tail, done), LONG);
       sink.flush();
       sink.settle();
@@ -124,19 +177,7 @@ final class StreamedBackup {
     }
     String hostSha = HexFormat.of().formatHex(digest.digest());
     String podSha = podSha(ns, pod, lock, code, done[0], tail);
-    if (!podSha.equals(hostSha)) {
-      host.check();
-      Files.deleteIfExists(part);
-      throw ApplicationFailure.newFailure(
-          name
-              + ": the pod sent bytes hashing to "
-              + podSha
-              + " but the host received "
-              + hostSha
-              + "; the partial file was deleted and the backup is taken again",
-          FailureTypes.BACKUP_CHECKSUM_MISMATCH);
-    }
-    host.check();
+    requireSame(host, part, podSha, hostSha);
     Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     HostFiles.fsyncDir(target.getParent());
     ArchiveCheck.record(target, hostSha, checked);
@@ -147,6 +188,26 @@ final class StreamedBackup {
   }
 
   /**
+   * The pod's SHA-256 of what it sent against the host's; the partial file goes when they differ.
+   */
+  private static void requireSame(HostLock host, Path part, String podSha, String hostSha)
+      throws IOException {
+    host.check();
+    if (!podSha.equals(hostSha)) {
+      Files.deleteIfExists(part);
+      throw ApplicationFailure.newFailure(
+          part.getFileName()
+              + ": the pod sent bytes hashing to "
+              + podSha
+              + " but the host received "
+              + hostSha
+              + "; the partial file was deleted and the backup is taken again",
+          // A stream cut on the way, not a bad backup: retried, the backup is streamed again.
+          PodExec.POD_COMMAND_FAILED);
+    }
+  }
+
+  /**
    * pg_basebackup's stderr: each line into the log tail and a heartbeat with its {@code -P}
    * percentage; the script's last line into {@code done}.
    */
@@ -154,7 +215,7 @@ final class StreamedBackup {
       String name, LogTail tail, String[] done) {
     double[] percent = {0};
     return line -> {
-      if (line.startsWith(PodCommands.STREAM_DONE)) {
+      if (line.startsWith(STREAM_DONE)) {
         done[0] = line;
         return;
       }
@@ -181,7 +242,9 @@ final class StreamedBackup {
               + " exited "
               + code
               + (code == PodCommands.LOCK_BUSY ? " (another attempt holds " + lock + ")" : "")
-              + Optional.ofNullable(done).map(d -> " (" + d + ")").orElse("")
+              + Optional.ofNullable(done)
+                  .map(d -> " (" + d + ")")
+                  .orElse(" before the pod reported the SHA-256 of what it sent (cut on the way?)")
               + ": "
               + String.join("\n", tail.lines()),
           FailureTypes.BACKUP_FAILED);

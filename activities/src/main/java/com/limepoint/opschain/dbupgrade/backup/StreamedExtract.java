@@ -25,7 +25,12 @@ import java.util.HexFormat;
  * records from a pipe, has its end-of-archive blocks without waiting for the end of stdin.
  */
 final class StreamedExtract {
-  private static final Duration LONG = Duration.ofHours(6);
+  /**
+   * How long tar may take after the last byte was sent. A send the websocket refused leaves tar
+   * waiting for bytes that never come; this bounds that wait, and the attempt fails (retryably).
+   */
+  private static final Duration AFTER_LAST_BYTE = Duration.ofMinutes(10);
+
   private static final int RECORD = 20 * 512;
 
   private StreamedExtract() {}
@@ -52,7 +57,7 @@ final class StreamedExtract {
                 pod,
                 PodCommands.extractStdin(into),
                 new Padded(plain, "stream " + f.name() + " into tar in " + pod),
-                LONG);
+                AFTER_LAST_BYTE);
         plain.transferTo(OutputStream.nullOutputStream());
       }
       String sent = HexFormat.of().formatHex(plain.getMessageDigest().digest());

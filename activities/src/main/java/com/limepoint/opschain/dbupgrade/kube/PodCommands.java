@@ -32,60 +32,6 @@ public final class PodCommands {
     return List.copyOf(argv);
   }
 
-  /** The last stderr line of {@link #streamBackup}: exit codes and the SHA-256 of what it sent. */
-  public static final String STREAM_DONE = "opschain-stream-done";
-
-  /**
-   * The streamed backup: pg_basebackup writes one tar (WAL fetched into it) to stdout, and {@code
-   * tee} hands the same bytes to {@code sha256sum} through a FIFO in {@code runDir}, so the pod
-   * hashes what it sent as it sends it; the last stderr line is {@link #STREAM_DONE} with
-   * pg_basebackup's and tee's exit codes and that SHA-256. The script is a constant; the run
-   * directory and pg_basebackup's argv are its positional parameters, never spliced into it.
-   */
-  public static List<String> streamBackup(
-      String runDir, String user, String maxRate, List<String> compress) {
-    List<String> argv =
-        new java.util.ArrayList<>(
-            List.of(
-                "sh",
-                "-c",
-                STREAM_SCRIPT,
-                "sh",
-                runDir,
-                "pg_basebackup",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                "5432",
-                "-U",
-                user,
-                "-D",
-                "-",
-                "-Ft"));
-    argv.addAll(compress);
-    argv.addAll(
-        List.of("-P", "-v", "--wal-method=fetch", "--checkpoint=fast", "--max-rate=" + maxRate));
-    return List.copyOf(argv);
-  }
-
-  private static final String STREAM_SCRIPT =
-      """
-      d=$1; shift
-      rm -f "$d/stream.fifo" "$d/stream.sum" "$d/stream.rc"
-      mkfifo "$d/stream.fifo" || exit 90
-      sha256sum < "$d/stream.fifo" > "$d/stream.sum" &
-      h=$!
-      { "$@"; echo $? > "$d/stream.rc"; } | tee "$d/stream.fifo"
-      t=$?
-      wait $h
-      rc=$(cat "$d/stream.rc" 2>/dev/null || echo 91)
-      sum=$(cut -d' ' -f1 "$d/stream.sum" 2>/dev/null)
-      echo "%s pg_basebackup=$rc tee=$t sha256=$sum" >&2
-      rm -f "$d/stream.fifo" "$d/stream.sum" "$d/stream.rc"
-      [ "$rc" = 0 ] && [ "$t" = 0 ]
-      """
-          .formatted(STREAM_DONE);
-
   /** The server's version as a number (150004 for 15.4): what the backup format depends on. */
   public static List<String> serverVersionNum(String user) {
     return psql(user, "SHOW server_version_num");

@@ -1,6 +1,7 @@
 package com.limepoint.opschain.dbupgrade.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.limepoint.opschain.dbupgrade.ActivityStubs;
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
@@ -148,5 +149,38 @@ class BackupFormatsIT {
     try (LocalPostgres after = LocalPostgres.startExisting(newPgdata)) {
       assertThat(DbPodFixture.rowsAndChecksum(after)).isEqualTo(before);
     }
+  }
+
+  /**
+   * The streamed backup's stdout is cut after 1 MiB and the exec still reports exit 0 (the known
+   * {@code kubectl cp} failure): without the pod's SHA-256 of what it sent the attempt fails
+   * retryably and leaves no file under the archive's name; the retry streams it again.
+   */
+  @org.junit.jupiter.api.Test
+  void aStreamCutHalfwayIsRefusedAndTheRetryStreamsItAgain() throws Exception {
+    BackupActivities backup = ActivityStubs.of(env, BackupActivities.class);
+    String podDir = sandbox.resolve("pod/tmp/backup").toString();
+    Files.createDirectories(sandbox.resolve("pod/tmp"));
+    String hostDir = sandbox.resolve("host/backup/run").toString();
+    var req =
+        new BackupActivities.BackupRequest(
+            NS, "opschain-db", podDir, "300M", "opschain", "wf", "stream", "zstd", hostDir);
+    box.cutExecStream("command=sh&command=-c", 1, 1 << 20);
+
+    // The harness ends the cut exec with exit 0 and without the script's last line: the attempt
+    // fails (retryably: BackupFailed is not among the workflow's non-retryable types).
+    assertThatThrownBy(() -> backup.takeBackup(req))
+        .hasStackTraceContaining("before the pod reported the SHA-256 of what it sent")
+        .hasStackTraceContaining("BackupFailed");
+    assertThat(com.limepoint.opschain.dbupgrade.model.FailureTypes.NON_RETRYABLE)
+        .doesNotContain("BackupFailed");
+    assertThat(Path.of(hostDir, "base.tar.zst")).doesNotExist();
+
+    BackupActivities.PodBackup taken = backup.takeBackup(req);
+    assertThat(taken.reused()).isFalse();
+    assertThat(taken.files()).allMatch(BackupFile::matches);
+    BackupEvidence verified =
+        backup.verifyBackup(new BackupActivities.VerifyRequest(hostDir, taken.files()));
+    assertThat(verified.passesVerification()).isTrue();
   }
 }

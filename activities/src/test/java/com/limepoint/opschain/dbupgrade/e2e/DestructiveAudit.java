@@ -142,7 +142,7 @@ final class DestructiveAudit {
       case "cp" -> args.contains("-n") ? List.of() : List.of(args.get(args.size() - 1));
       case "dd" -> args.stream().filter(a -> a.startsWith("of=")).map(a -> a.substring(3)).toList();
       case "pg_basebackup" -> List.of(args.get(args.indexOf("-D") + 1));
-      // The streamed backup's script (PodCommands.streamBackup) removes only its FIFO and the two
+      // The streamed backup's script (StreamedBackup.command) removes only its FIFO and the two
       // small files beside it, in the run directory it is given as $1; any other shell script is
       // not audited, so it is reported.
       case "sh" ->

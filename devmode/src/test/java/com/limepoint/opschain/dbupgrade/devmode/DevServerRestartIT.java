@@ -28,14 +28,15 @@ class DevServerRestartIT {
       DevMode.require(server.real(), "no temporal CLI here: bin/ensure-temporal installs it");
       DemoCluster demo = dev.context().getBean(DemoCluster.class);
       String rowsBefore = demo.rows();
-      // The copy out of base.tar.gz starts 8 s late, so that the second restart lands inside it.
-      demo.box().slowExecOnce("dd if=\\S*base\\.tar\\.gz", Duration.ofSeconds(8));
+      // The streamed backup (the default mode) starts 8 s late, so that the second restart lands
+      // inside it.
+      demo.box().slowExecOnce("stream\\.fifo", Duration.ofSeconds(8));
 
       upgrade.start(dev.demoDir().resolve("request.json"));
       upgrade.awaitGate(Gate.START);
       server.restart();
       upgrade.approve(Gate.START);
-      upgrade.awaitRunning("copyBackupOut");
+      upgrade.awaitRunning("takeBackup");
       server.restart();
       UpgradeReport report = upgrade.approveAllAndResult(Duration.ofMinutes(5));
 

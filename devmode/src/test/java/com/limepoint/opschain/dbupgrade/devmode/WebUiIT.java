@@ -29,7 +29,7 @@ class WebUiIT {
   static final Path SHOTS = Path.of("target", "webui");
 
   @Test
-  void theWebUiShowsThePhaseTheOpenGateTheCopyInProgressAndEachStepsSummary() throws Exception {
+  void theWebUiShowsThePhaseTheOpenGateTheBackupInProgressAndEachStepsSummary() throws Exception {
     DevMode.require(
         LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
     DevMode.require(
@@ -41,8 +41,9 @@ class WebUiIT {
       DevTemporalServer server = dev.context().getBean(DevTemporalServer.class);
       DevMode.require(server.real(), "no temporal CLI here: bin/ensure-temporal installs it");
       DemoCluster demo = dev.context().getBean(DemoCluster.class);
-      // The copy of base.tar.gz starts 25 s late: long enough to look at it while it runs.
-      demo.box().slowExecOnce("dd if=\\S*base\\.tar\\.gz", Duration.ofSeconds(25));
+      // The streamed backup (the default mode) starts 25 s late: long enough to look at it while
+      // it runs. Its command is the stream script, which names its FIFO.
+      demo.box().slowExecOnce("stream\\.fifo", Duration.ofSeconds(25));
       String workflow = server.webUi(Upgrades.WORKFLOW_ID);
 
       upgrade.start(dev.demoDir().resolve("request.json"));
@@ -58,9 +59,9 @@ class WebUiIT {
           "Running");
 
       upgrade.approve(Gate.START);
-      UpgradeStatus copying = upgrade.awaitRunning("copyBackupOut");
+      UpgradeStatus copying = upgrade.awaitRunning("takeBackup");
       assertThat(copying.phase().name()).isEqualTo("BACKING_UP");
-      page(run + "/pending-activities", "03-copy-pending", "CopyBackupOut", "Heartbeat");
+      page(run + "/pending-activities", "03-copy-pending", "TakeBackup", "Heartbeat");
 
       upgrade.awaitGate(Gate.BACKUP_VERIFIED);
       page(

@@ -73,8 +73,7 @@ final class Changes {
 
   /**
    * Version 1: the backup is taken in the request's {@code backupMode} and {@code backupFormat} (by
-   * default streamed to the host, zstd where the server compresses). Runs from before take the
-   * runbook's: written in the pod, gzip.
+   * default streamed to the host, gzip). Runs from before take the runbook's: written in the pod.
    */
   static final String BACKUP_MODES = "backup-modes";
 

@@ -51,9 +51,9 @@ class UpgradeRequestTest {
     assertThat(v.approvers()).containsExactly("alice", "bob");
     assertThat(v.dryRunRequested()).isFalse();
     assertThat(v.gatesSkipped()).isFalse();
-    // Streamed to the host, zstd where the server compresses (README, "How the backup is taken").
+    // Streamed to the host, gzip (README, "How the backup is taken").
     assertThat(v.backupMode()).isEqualTo("stream");
-    assertThat(v.backupFormat()).isEqualTo("auto");
+    assertThat(v.backupFormat()).isEqualTo("gzip");
   }
 
   @Test
