@@ -144,7 +144,7 @@ final class BackupVerifier {
         problems.add(name + " does not hold backup_label");
       }
       if (c.pgVersion() != null && c.backupLabel()) {
-        checks.add(name + " holds PG_VERSION (" + c.pgVersion() + ") and backup_label");
+        checks.add(name + " holds PG_VERSION and backup_label (PostgreSQL " + c.pgVersion() + ")");
       }
     }
   }
