@@ -91,7 +91,9 @@ final class BackupVerifier {
       sha = f.hostSha256();
       checked = kept.get();
     } else if (ArchiveFormat.isArchive(f.name())) {
-      DigestInputStream in = new DigestInputStream(Files.newInputStream(p), HostFiles.sha256());
+      DigestInputStream in =
+          new DigestInputStream(
+              HostFiles.readBeating(p, "checking " + f.name()), HostFiles.sha256());
       try (in) {
         checked = ArchiveCheck.of(f.name(), in);
       }

@@ -77,6 +77,21 @@ final class HostFiles {
     }
   }
 
+  /**
+   * The file for reading, through {@link #reads} (the tests' slow disk), heartbeating on every read
+   * (Heartbeats.alive sends at most one per cadence), so a long read keeps its attempt alive.
+   */
+  static InputStream readBeating(Path file, String what) throws IOException {
+    long started = System.nanoTime();
+    return new java.io.FilterInputStream(reads.apply(Files.newInputStream(file))) {
+      @Override
+      public int read(byte[] b, int off, int len) throws IOException {
+        com.limepoint.opschain.dbupgrade.kube.Heartbeats.alive(what, started);
+        return super.read(b, off, len);
+      }
+    };
+  }
+
   static String sha256Hex(Path file) throws IOException {
     MessageDigest d = sha256();
     digestPrefix(file, Files.size(file), d);
