@@ -19,9 +19,6 @@ enum ArchiveFormat {
   ZSTD("zstd", ".zst"),
   NONE("none", "");
 
-  /** The request's names: {@code auto} picks by the server's version ({@link #forServer}). */
-  static final List<String> NAMES = List.of("auto", "gzip", "zstd");
-
   private static final int BUFFER = 1 << 16;
 
   final String label;

@@ -12,13 +12,13 @@ import java.util.Map;
 
 /** The backup's files in the pod: which are there, their sizes, and their SHA-256. */
 final class PodFiles {
-  /**
-   * What pg_basebackup -Ft --wal-method=stream writes: base.tar and pg_wal.tar, each as the format
-   * names it ({@code .gz}, {@code .zst}, or plain), and backup_manifest (PostgreSQL 13+).
-   */
+  /** The backup manifest pg_basebackup writes beside the archives (PostgreSQL 13+). */
   static final String MANIFEST = "backup_manifest";
 
-  /** The names pg_basebackup may have written, base first. */
+  /**
+   * What pg_basebackup -Ft --wal-method=stream wrote, base first: base.tar and pg_wal.tar, each as
+   * the format names it ({@code .gz}, {@code .zst}, or plain), and the manifest.
+   */
   static List<String> backupNames(List<String> present) {
     List<String> names = new ArrayList<>();
     for (String prefix : List.of("base.tar", "pg_wal.tar")) {

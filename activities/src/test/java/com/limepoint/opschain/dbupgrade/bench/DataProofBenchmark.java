@@ -184,7 +184,8 @@ public final class DataProofBenchmark {
     }
   }
 
-  private static void pgbench(LocalPostgres db, int scale) throws Exception {
+  /** {@code pgbench -i -q -s <scale>} into database opschain (also the downtime benchmark's). */
+  public static void pgbench(LocalPostgres db, int scale) throws Exception {
     Process p =
         new ProcessBuilder(
                 LocalPostgres.BIN.resolve("pgbench").toString(),

@@ -234,21 +234,8 @@ public final class DowntimeBenchmark {
   }
 
   /** Grows the database: pgbench tables, then a table of random hex text in 1 KiB rows. */
-  private static void grow(LocalPostgres db, int scale, int randomMb) throws IOException {
-    UpgradeEndToEndIT.run(
-        List.of(
-            LocalPostgres.BIN.resolve("pgbench").toString(),
-            "-i",
-            "-q",
-            "-s",
-            Integer.toString(scale),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            Integer.toString(db.port()),
-            "-U",
-            "opschain",
-            "opschain"));
+  private static void grow(LocalPostgres db, int scale, int randomMb) throws Exception {
+    com.limepoint.opschain.dbupgrade.bench.DataProofBenchmark.pgbench(db, scale);
     db.sql("opschain", "CREATE TABLE noise(id int PRIMARY KEY, t text NOT NULL)");
     int rows = randomMb * 1024;
     for (int from = 0; from < rows; from += 100_000) {
