@@ -25,7 +25,7 @@ import java.util.List;
 final class ResumableUpload {
   private static final Duration SHORT = Duration.ofMinutes(2);
   private static final Duration LONG = Duration.ofHours(12);
-  private static final long SEGMENT = 1L << 20;
+  private static final long SEGMENT = 64L << 20;
 
   private final PodExec exec;
   private final PodFiles podFiles;
@@ -129,9 +129,9 @@ final class ResumableUpload {
       throws IOException {
     StallRule stalls = new StallRule();
     while (offset < size) {
-      // One bounded segment per exec. fabric8's JDK websocket refuses a send while the
-      // previous one is pending, so a segment can stop short: the pod-side size is the
-      // verified offset to resume from, and the SHA-256 in the pod is the final word.
+      // One bounded segment per exec (two execs per segment: the write and its size). A cut
+      // connection can stop a segment short: the pod-side size is the verified offset to
+      // resume from, and the SHA-256 in the pod is the final word.
       long count = Math.min(SEGMENT, size - offset);
       PodExec.Result w =
           exec.feed(

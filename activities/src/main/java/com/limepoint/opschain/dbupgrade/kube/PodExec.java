@@ -179,6 +179,7 @@ public final class PodExec {
    * bytes are written through the exec's stdin channel; the channel is not closed afterwards,
    * because the command ends by itself once it has its count.
    */
+  @SuppressWarnings("try") // the keep-alive works by being open
   public Result feed(
       String namespace, String pod, List<String> argv, InputStream stdin, Duration timeout) {
     LimitedBuffer out = new LimitedBuffer(CAPTURE_LIMIT);
@@ -195,9 +196,19 @@ public final class PodExec {
       OutputStream in = watch.getInput();
       // One write is one websocket message: keep them well under API servers' frame limits.
       byte[] buf = new byte[STDIN_CHUNK];
+      StdinPacer pacer = StdinPacer.of(watch);
       int n;
-      while ((n = stdin.read(buf)) >= 0 && send(in, buf, n)) {
-        // sent
+      // A pod that reads slowly holds the sends back (flow control): the keep-alive heartbeats
+      // meanwhile, and closes the exec when the attempt is over.
+      try (AutoCloseable beating =
+          Heartbeats.keepAlive(PodCommands.describe(argv) + " in pod " + pod, watch::close)) {
+        while ((n = stdin.read(buf)) >= 0 && send(in, buf, n, pacer)) {
+          // sent
+        }
+      } catch (IOException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
       }
       try {
         long started = System.nanoTime();
@@ -253,13 +264,12 @@ public final class PodExec {
    * exited, closing the stream under the last write: its exit status decides, and callers check
    * what arrived (SHA-256 in the pod).
    */
-  private static boolean send(OutputStream in, byte[] buf, int n) {
+  private static boolean send(OutputStream in, byte[] buf, int n, StdinPacer pacer) {
     try {
       in.write(buf, 0, n);
       in.flush();
-      // fabric8's JDK websocket refuses a send while the previous one is pending; a short pause
-      // per chunk makes that rare (the caller resumes from the pod-side size when it happens).
-      Thread.sleep(1);
+      // fabric8's JDK websocket refuses a send while the previous one is pending (StdinPacer).
+      pacer.awaitSent();
       return true;
     } catch (IOException | KubernetesClientException e) {
       return false;

@@ -121,16 +121,16 @@ class RetryFenceIT {
             false);
     restore2.createRestorePod(podReq);
 
-    // uploadBackup: the dd writing the third 1 MiB segment of base.tar.gz.part is stopped as it
-    // starts, two segments in.
+    // uploadBackup: the dd writing base.tar.gz.part (one 64 MiB segment holds all of it) is
+    // stopped as it starts, with the upload's directory made and the client's sends held back.
     String uploadBase = sandbox.resolve("restorepod/tmp").toString();
     var upload =
         new BackupActivities.UploadRequest(
             NS, "restore-from-backup", hostDir, uploadBase, verified.files());
-    paused = box.pauseExec("dd of=.*base\\.tar\\.gz\\.part", Duration.ZERO, 2);
+    paused = box.pauseExec("dd of=.*base\\.tar\\.gz\\.part", Duration.ZERO);
     cutOff = abandoned(() -> backup1.uploadBackup(upload));
     paused.await(Duration.ofSeconds(60));
-    partial(Path.of(uploadBase), "base.tar.gz.part");
+    partial(Path.of(uploadBase), "backup");
     ChangeResult uploaded = backup2.uploadBackup(upload);
     assertStoppedFirst(cutOff, "dd of=.*base\\.tar\\.gz\\.part");
     assertThat(uploaded.summary()).contains("SHA-256 checked in the pod");

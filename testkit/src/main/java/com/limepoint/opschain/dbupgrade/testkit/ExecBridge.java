@@ -72,6 +72,7 @@ final class ExecBridge extends WebSocketListener {
 
   @Override
   public void onOpen(WebSocket ws, Response response) {
+    stdinFlow = Sender.vertxSocket(ws);
     Thread.ofPlatform().daemon().name("exec-" + pod.name()).start(() -> run(ws));
   }
 
@@ -271,6 +272,11 @@ final class ExecBridge extends WebSocketListener {
       this.socket = s;
     }
 
+    /** The Vert.x socket behind a mock websocket, or null (then no flow control). */
+    static io.vertx.core.http.ServerWebSocket vertxSocket(WebSocket ws) {
+      return new Sender(ws).socket;
+    }
+
     private static java.lang.reflect.Field vertxSocketField() {
       try {
         java.lang.reflect.Field f =
@@ -318,9 +324,21 @@ final class ExecBridge extends WebSocketListener {
    * Stdin for the process, written by a thread of its own: the server's event loop only queues. A
    * kubelet likewise never lets one stuck process (a stopped {@code dd} whose pipe is full) hold up
    * the API server; writing on the event loop would stall every other request.
+   *
+   * <p>Flow control as the API server's: its websocket reader ({@code wsstream/conn.go}, {@code
+   * Conn.handle}) reads one message, then writes it into the channel's {@code io.Pipe}, which
+   * blocks until the process side has taken it; no next message is read meanwhile, so a slow
+   * process pushes back through TCP to the client. Here the socket is paused while more than {@link
+   * #STDIN_HIGH} bytes wait for the process, and resumed below {@link #STDIN_LOW}.
    */
   private final java.util.concurrent.LinkedBlockingQueue<byte[]> stdinQueue =
       new java.util.concurrent.LinkedBlockingQueue<>();
+
+  private static final long STDIN_HIGH = 4L << 20;
+  private static final long STDIN_LOW = 1L << 20;
+  private final AtomicLong stdinQueued = new AtomicLong();
+  private volatile io.vertx.core.http.ServerWebSocket stdinFlow;
+  private volatile boolean stdinPaused;
 
   private static final byte[] END_OF_STDIN = new byte[0];
 
@@ -331,6 +349,7 @@ final class ExecBridge extends WebSocketListener {
     }
     if (bytes[0] == 0 && bytes.length > 1) {
       stdinQueue.add(Arrays.copyOfRange(bytes, 1, bytes.length));
+      queued(bytes.length - 1);
     } else if ((bytes[0] & 0xff) == 255 && bytes.length > 1 && bytes[1] == 0) {
       stdinQueue.add(END_OF_STDIN);
     }
@@ -357,9 +376,41 @@ final class ExecBridge extends WebSocketListener {
         }
         in.write(chunk);
         in.flush();
+        taken(chunk.length);
       }
     } catch (IOException | InterruptedException e) {
       // The process has exited and closed its stdin: what is left is not needed.
+    } finally {
+      taken(Long.MAX_VALUE / 2);
+    }
+  }
+
+  /** {@code n} more bytes wait for the process: reading pauses while too many wait. */
+  private synchronized void queued(long n) {
+    if (stdinQueued.addAndGet(n) > STDIN_HIGH && stdinFlow != null && !stdinPaused) {
+      stdinPaused = true;
+      // The mock's message handler fetches one more message after this call returns
+      // (ServerWebSocketHandler.configureWebSocket): pause after it, on the socket's context.
+      io.vertx.core.Context context = io.vertx.core.Vertx.currentContext();
+      if (context == null) {
+        pauseIfStillFull();
+      } else {
+        context.runOnContext(v -> pauseIfStillFull());
+      }
+    }
+  }
+
+  private synchronized void pauseIfStillFull() {
+    if (stdinPaused) {
+      stdinFlow.pause();
+    }
+  }
+
+  /** The process took {@code n} bytes: reading resumes once the queue is low again. */
+  private synchronized void taken(long n) {
+    if (stdinQueued.addAndGet(-n) < STDIN_LOW && stdinPaused) {
+      stdinPaused = false;
+      stdinFlow.resume();
     }
   }
 
