@@ -48,6 +48,7 @@ public class HelmProcessReleases implements HelmReleases {
   private final String kubeContext;
   private final List<String> java;
   private final Path tmp;
+  private final HelmSlots slots;
   private final ObjectMapper json = new ObjectMapper();
 
   /** Runs Helm with this JVM's {@code java} and class path. */
@@ -60,6 +61,13 @@ public class HelmProcessReleases implements HelmReleases {
    *     the kubeconfig's current context)
    */
   public HelmProcessReleases(Path kubeconfig, String kubeContext) {
+    this(kubeconfig, kubeContext, new HelmSlots(HelmSlots.defaultFor(HelmSlots.memoryLimit())));
+  }
+
+  /**
+   * @param slots how many Helm processes may run at once (the worker's {@code helm-processes})
+   */
+  public HelmProcessReleases(Path kubeconfig, String kubeContext, HelmSlots slots) {
     this(
         kubeconfig,
         kubeContext,
@@ -67,7 +75,8 @@ public class HelmProcessReleases implements HelmReleases {
             Path.of(System.getProperty("java.home"), "bin", "java").toString(),
             "-cp",
             System.getProperty("java.class.path")),
-        Path.of(System.getProperty("java.io.tmpdir")));
+        Path.of(System.getProperty("java.io.tmpdir")),
+        slots);
   }
 
   /**
@@ -79,10 +88,21 @@ public class HelmProcessReleases implements HelmReleases {
   }
 
   HelmProcessReleases(Path kubeconfig, String kubeContext, List<String> java, Path tmp) {
+    this(kubeconfig, kubeContext, java, tmp, new HelmSlots(HelmSlots.MAX_DEFAULT));
+  }
+
+  HelmProcessReleases(
+      Path kubeconfig, String kubeContext, List<String> java, Path tmp, HelmSlots slots) {
     this.kubeconfig = kubeconfig;
     this.kubeContext = kubeContext;
     this.java = List.copyOf(java);
     this.tmp = tmp;
+    this.slots = slots;
+  }
+
+  /** The bound on Helm processes this runs under. */
+  public HelmSlots slots() {
+    return slots;
   }
 
   @Override
@@ -114,8 +134,17 @@ public class HelmProcessReleases implements HelmReleases {
     return kubeconfig == null ? null : kubeconfig.toAbsolutePath().toString();
   }
 
-  /** Runs one request in a Helm process; its failure is thrown here as Helm threw it there. */
+  /**
+   * Runs one request in a Helm process, once one of the {@link HelmSlots} is free; its failure is
+   * thrown here as Helm threw it there.
+   */
   Response run(Request request) {
+    return slots.run(
+        request.operation() + " " + request.namespace() + "/" + request.release(),
+        () -> runProcess(request));
+  }
+
+  private Response runProcess(Request request) {
     Path dir = null;
     Process p = null;
     try {

@@ -42,8 +42,9 @@ class DemoSimulationIT {
         .contains("database " + 31_457_280 + " bytes")
         .containsPattern(
             "done +verifyBackup +verified: every file non-empty, sizes and SHA-256 equal")
-        // Streamed (the default): one archive, its tar walked as it arrived, WAL inside.
-        .contains("base.tar.gz: gzip decompressed and", "while it was copied", "COMPLETED");
+        // Streamed (the default), zstd (the simulated server says PostgreSQL 15): one archive, its
+        // tar walked as it arrived, WAL inside.
+        .contains("base.tar.zst: zstd decompressed and", "while it was copied", "COMPLETED");
     // The synthetic backup really went to the host, whole.
     // It went to the run's own directory, <hostBackupDir>/<workflowId>/<runId>.
     java.util.List<Path> runDirs;
@@ -52,7 +53,7 @@ class DemoSimulationIT {
     }
     assertThat(runDirs).hasSize(1);
     Path copied = runDirs.get(0);
-    assertThat(copied.resolve("base.tar.gz")).isNotEmptyFile();
-    assertThat(Files.readString(copied.resolve("SHA256SUMS"))).contains("base.tar.gz");
+    assertThat(copied.resolve("base.tar.zst")).isNotEmptyFile();
+    assertThat(Files.readString(copied.resolve("SHA256SUMS"))).contains("base.tar.zst");
   }
 }

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The dev-mode worker's application context as the worker ITs start it: its own Temporal dev server
@@ -59,6 +60,42 @@ record DevMode(ApplicationContext context, int port, Path demoDir) implements Au
     String printed = buf.toString();
     System.out.print(printed);
     return new DemoRun(code, printed);
+  }
+
+  /**
+   * A production-mode worker process on the demo cluster's kubeconfig and chart releases, started
+   * and polling; every one has the same host name, so a replacement polls the same host queue.
+   */
+  Process worker(DemoCluster demo, String name) throws Exception {
+    Path log = demoDir().resolve("worker-" + name + ".log");
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "com.limepoint.opschain.dbupgrade.devmode.DevMain")
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile());
+    pb.environment()
+        .putAll(
+            Map.of(
+                "OPSCHAIN_TEMPORAL_TARGET", target(),
+                "OPSCHAIN_KUBECONFIG", demo.kubeconfig().toString(),
+                "OPSCHAIN_DEMO_CHART", "true",
+                "OPSCHAIN_HOST", "killed-worker-host",
+                "OPSCHAIN_SEARCH_ATTRIBUTES", "true",
+                "OPSCHAIN_APPROVERS", "alice",
+                "OPSCHAIN_SECOND_APPROVER_GATES", "none",
+                "MICRONAUT_SERVER_PORT", "-1"));
+    Process p = pb.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    while (!Files.readString(log).contains("polling ")) {
+      if (!p.isAlive() || System.nanoTime() > deadline) {
+        throw new AssertionError("worker " + name + " did not start:\n" + Files.readString(log));
+      }
+      Thread.sleep(200);
+    }
+    return p;
   }
 
   /**

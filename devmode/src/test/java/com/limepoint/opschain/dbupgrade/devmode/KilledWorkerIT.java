@@ -7,8 +7,6 @@ import com.limepoint.opschain.dbupgrade.model.StepState;
 import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import com.limepoint.opschain.dbupgrade.testkit.PodCommand;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -39,7 +37,7 @@ class KilledWorkerIT {
       // pg_basebackup starts 20 s late: the kill lands while the activity runs.
       demo.box().slowExecOnce("pg_basebackup", Duration.ofSeconds(20));
 
-      Process first = worker(dev, demo, "first");
+      Process first = dev.worker(demo, "first");
       upgrade.start(dev.demoDir().resolve("request.json"));
       upgrade.approve(com.limepoint.opschain.dbupgrade.model.Gate.START);
       upgrade.awaitRunning("takeBackup");
@@ -47,7 +45,7 @@ class KilledWorkerIT {
       first.destroyForcibly();
       assertThat(first.waitFor(10, TimeUnit.SECONDS)).isTrue();
       assertThat(first.exitValue()).isEqualTo(137);
-      Process second = worker(dev, demo, "second");
+      Process second = dev.worker(demo, "second");
       try {
         UpgradeReport report = upgrade.approveAllAndResult(Duration.ofMinutes(6));
 
@@ -68,38 +66,5 @@ class KilledWorkerIT {
         second.waitFor(30, TimeUnit.SECONDS);
       }
     }
-  }
-
-  /** A production-mode worker process on the demo cluster's kubeconfig and chart releases. */
-  private static Process worker(DevMode dev, DemoCluster demo, String name) throws Exception {
-    Path log = dev.demoDir().resolve("worker-" + name + ".log");
-    ProcessBuilder pb =
-        new ProcessBuilder(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp",
-                System.getProperty("java.class.path"),
-                "com.limepoint.opschain.dbupgrade.devmode.DevMain")
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile());
-    pb.environment()
-        .putAll(
-            Map.of(
-                "OPSCHAIN_TEMPORAL_TARGET", dev.target(),
-                "OPSCHAIN_KUBECONFIG", demo.kubeconfig().toString(),
-                "OPSCHAIN_DEMO_CHART", "true",
-                "OPSCHAIN_HOST", "killed-worker-host",
-                "OPSCHAIN_SEARCH_ATTRIBUTES", "true",
-                "OPSCHAIN_APPROVERS", "alice",
-                "OPSCHAIN_SECOND_APPROVER_GATES", "none",
-                "MICRONAUT_SERVER_PORT", "-1"));
-    Process p = pb.start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-    while (!Files.readString(log).contains("polling ")) {
-      if (!p.isAlive() || System.nanoTime() > deadline) {
-        throw new AssertionError("worker " + name + " did not start:\n" + Files.readString(log));
-      }
-      Thread.sleep(200);
-    }
-    return p;
   }
 }

@@ -105,6 +105,31 @@ final class Upgrades implements AutoCloseable {
         .getResult(timeout.toSeconds(), java.util.concurrent.TimeUnit.SECONDS, UpgradeReport.class);
   }
 
+  /** The status now, or null while the server or the workflow task cannot answer. */
+  UpgradeStatus statusOrNull() {
+    try {
+      return wf.status();
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** Approves {@code gate}; false when the call did not get through (it is tried again later). */
+  boolean tryApprove(Gate gate) {
+    try {
+      wf.approveGate(new GateDecision(gate.name(), "alice", "checked"));
+      return true;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  /** The report once the workflow has ended, waiting up to {@code timeout}. */
+  UpgradeReport result(Duration timeout) throws Exception {
+    return WorkflowStub.fromTyped(wf)
+        .getResult(timeout.toSeconds(), java.util.concurrent.TimeUnit.SECONDS, UpgradeReport.class);
+  }
+
   static long count(UpgradeReport report, String step, StepState state) {
     return report.steps().stream()
         .filter(s -> s.name().equals(step) && s.state() == state)

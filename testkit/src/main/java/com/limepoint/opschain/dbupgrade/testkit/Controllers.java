@@ -77,6 +77,8 @@ final class Controllers implements AutoCloseable {
    * reconciles the latest state of that object, and a failed reconcile (a conflict, say) is retried
    * shortly, so no event is lost.
    */
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Controllers.class);
+
   private final java.util.concurrent.ScheduledExecutorService queue =
       java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "harness-controllers");
@@ -121,12 +123,14 @@ final class Controllers implements AutoCloseable {
               }
             }
           } catch (RuntimeException e) {
-            if (attempt < 50 && !queue.isShutdown()) {
-              submit(kind, ns, name, attempt + 1);
+            // Never given up, as client-go's workqueue (DefaultControllerRateLimiter) requeues.
+            if (attempt % 20 == 0) {
+              LOG.warn("reconcile {} {}/{} failed (attempt {}): {}", kind, ns, name, attempt, e);
             }
+            submit(kind, ns, name, attempt + 1);
           }
         },
-        attempt == 0 ? 0 : 50,
+        attempt == 0 ? 0 : Math.min(1000, 50L << Math.min(attempt - 1, 5)),
         java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
@@ -155,12 +159,10 @@ final class Controllers implements AutoCloseable {
   static final int IMPORT_BACKOFF_LIMIT = 1;
 
   /**
-   * How long a pod of a scaled-down deployment stays Terminating before it is gone. Kubernetes sets
-   * the pod's deletionTimestamp at once and removes it only after the kubelet has stopped its
-   * containers, up to terminationGracePeriodSeconds (30 s by default; "Termination of Pods" in the
-   * Kubernetes docs). The ReplicaSet controller no longer counts such a pod (FilterActivePods in
-   * kubernetes pkg/controller/controller_utils.go skips pods with a deletionTimestamp), so the
-   * deployment reports 0 replicas while the pod still holds its volume.
+   * How long a pod of a scaled-down deployment stays Terminating: Kubernetes sets deletionTimestamp
+   * at once and removes the pod after the kubelet stopped it, up to terminationGracePeriodSeconds
+   * ("Termination of Pods"); FilterActivePods (pkg/controller/controller_utils.go) no longer counts
+   * it, so the deployment reports 0 replicas while the pod still holds its volume.
    */
   void podGrace(java.time.Duration grace) {
     podGrace = grace;

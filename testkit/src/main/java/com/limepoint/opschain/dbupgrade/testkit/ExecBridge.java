@@ -6,7 +6,6 @@ import io.fabric8.mockwebserver.http.WebSocket;
 import io.fabric8.mockwebserver.http.WebSocketListener;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -72,7 +71,7 @@ final class ExecBridge extends WebSocketListener {
 
   @Override
   public void onOpen(WebSocket ws, Response response) {
-    stdinFlow = Sender.vertxSocket(ws);
+    stdin.flowControl(Sender.vertxSocket(ws));
     Thread.ofPlatform().daemon().name("exec-" + pod.name()).start(() -> run(ws));
   }
 
@@ -123,8 +122,10 @@ final class ExecBridge extends WebSocketListener {
       if (fault != null && fault.pauseAfter() != null) {
         pauseLater(process, fault.pauseAfter().toMillis());
       }
-      OutputStream stdin = process.getOutputStream();
-      Thread.ofVirtual().name("exec-stdin-" + pod.name()).start(() -> pumpStdin(stdin));
+      Process started = process;
+      Thread.ofVirtual()
+          .name("exec-stdin-" + pod.name())
+          .start(() -> stdin.pump(started, () -> paused));
       AtomicLong sent = new AtomicLong();
       Thread err =
           Thread.ofVirtual()
@@ -320,27 +321,8 @@ final class ExecBridge extends WebSocketListener {
     onMessage(ws, bytes.toByteArray());
   }
 
-  /**
-   * Stdin for the process, written by a thread of its own: the server's event loop only queues. A
-   * kubelet likewise never lets one stuck process (a stopped {@code dd} whose pipe is full) hold up
-   * the API server; writing on the event loop would stall every other request.
-   *
-   * <p>Flow control as the API server's: its websocket reader ({@code wsstream/conn.go}, {@code
-   * Conn.handle}) reads one message, then writes it into the channel's {@code io.Pipe}, which
-   * blocks until the process side has taken it; no next message is read meanwhile, so a slow
-   * process pushes back through TCP to the client. Here the socket is paused while more than {@link
-   * #STDIN_HIGH} bytes wait for the process, and resumed below {@link #STDIN_LOW}.
-   */
-  private final java.util.concurrent.LinkedBlockingQueue<byte[]> stdinQueue =
-      new java.util.concurrent.LinkedBlockingQueue<>();
-
-  private static final long STDIN_HIGH = 4L << 20;
-  private static final long STDIN_LOW = 1L << 20;
-  private final AtomicLong stdinQueued = new AtomicLong();
-  private volatile io.vertx.core.http.ServerWebSocket stdinFlow;
-  private volatile boolean stdinPaused;
-
-  private static final byte[] END_OF_STDIN = new byte[0];
+  /** Stdin for the process, with the API server's flow control (see {@link ExecStdin}). */
+  private final ExecStdin stdin = new ExecStdin();
 
   @Override
   public void onMessage(WebSocket ws, byte[] bytes) {
@@ -348,69 +330,9 @@ final class ExecBridge extends WebSocketListener {
       return;
     }
     if (bytes[0] == 0 && bytes.length > 1) {
-      stdinQueue.add(Arrays.copyOfRange(bytes, 1, bytes.length));
-      queued(bytes.length - 1);
+      stdin.add(Arrays.copyOfRange(bytes, 1, bytes.length));
     } else if ((bytes[0] & 0xff) == 255 && bytes.length > 1 && bytes[1] == 0) {
-      stdinQueue.add(END_OF_STDIN);
-    }
-  }
-
-  /** Feeds queued stdin to the process until it ends or stdin is closed. */
-  private void pumpStdin(OutputStream in) {
-    try {
-      while (true) {
-        byte[] chunk =
-            paused ? null : stdinQueue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
-        if (paused) {
-          Thread.sleep(100);
-        }
-        if (chunk == null) {
-          if (!process.isAlive()) {
-            return;
-          }
-          continue;
-        }
-        if (chunk == END_OF_STDIN) {
-          in.close();
-          return;
-        }
-        in.write(chunk);
-        in.flush();
-        taken(chunk.length);
-      }
-    } catch (IOException | InterruptedException e) {
-      // The process has exited and closed its stdin: what is left is not needed.
-    } finally {
-      taken(Long.MAX_VALUE / 2);
-    }
-  }
-
-  /** {@code n} more bytes wait for the process: reading pauses while too many wait. */
-  private synchronized void queued(long n) {
-    if (stdinQueued.addAndGet(n) > STDIN_HIGH && stdinFlow != null && !stdinPaused) {
-      stdinPaused = true;
-      // The mock's message handler fetches one more message after this call returns
-      // (ServerWebSocketHandler.configureWebSocket): pause after it, on the socket's context.
-      io.vertx.core.Context context = io.vertx.core.Vertx.currentContext();
-      if (context == null) {
-        pauseIfStillFull();
-      } else {
-        context.runOnContext(v -> pauseIfStillFull());
-      }
-    }
-  }
-
-  private synchronized void pauseIfStillFull() {
-    if (stdinPaused) {
-      stdinFlow.pause();
-    }
-  }
-
-  /** The process took {@code n} bytes: reading resumes once the queue is low again. */
-  private synchronized void taken(long n) {
-    if (stdinQueued.addAndGet(-n) < STDIN_LOW && stdinPaused) {
-      stdinPaused = false;
-      stdinFlow.resume();
+      stdin.end();
     }
   }
 
@@ -422,7 +344,7 @@ final class ExecBridge extends WebSocketListener {
    */
   @Override
   public void onClosed(WebSocket ws, int code, String reason) {
-    stdinQueue.add(END_OF_STDIN);
+    stdin.end();
   }
 
   static byte[] status(int exitCode) {

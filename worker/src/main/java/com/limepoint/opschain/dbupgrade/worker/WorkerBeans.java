@@ -3,6 +3,7 @@ package com.limepoint.opschain.dbupgrade.worker;
 import com.limepoint.opschain.dbupgrade.codec.AesGcmPayloadCodec;
 import com.limepoint.opschain.dbupgrade.helm.HelmProcessReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
+import com.limepoint.opschain.dbupgrade.helm.HelmSlots;
 import com.uber.m3.tally.RootScopeBuilder;
 import com.uber.m3.tally.Scope;
 import io.fabric8.kubernetes.client.Config;
@@ -125,7 +126,8 @@ public class WorkerBeans {
   @Requires(notEnv = "dev")
   @Requires(property = "opschain.demo-chart", notEquals = "true")
   HelmReleases helmReleases(WorkerConfig c) {
-    return new HelmProcessReleases(kubeconfigPath(c), c.kubeContext());
+    return new HelmProcessReleases(
+        kubeconfigPath(c), c.kubeContext(), new HelmSlots(c.helmProcessLimit()));
   }
 
   private static Path kubeconfigPath(WorkerConfig c) {

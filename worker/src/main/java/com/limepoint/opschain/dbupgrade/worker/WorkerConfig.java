@@ -1,5 +1,6 @@
 package com.limepoint.opschain.dbupgrade.worker;
 
+import com.limepoint.opschain.dbupgrade.helm.HelmSlots;
 import com.limepoint.opschain.dbupgrade.model.ApprovalPolicy;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
 import io.micronaut.context.annotation.ConfigurationProperties;
@@ -36,6 +37,10 @@ import java.util.List;
  *     worker to take it from the host's queue (its schedule-to-start) before the upgrade says the
  *     host is gone: before the point of no return the cluster's workers put OpsChain back, after it
  *     the run stops at RETRY_STEP naming the host
+ * @param helmProcesses how many Helm processes (a JVM of about 160 MiB each) may run at once; unset
+ *     or 0: sized from the worker's memory limit ({@link HelmSlots#defaultFor}, 2 at 1 GiB)
+ * @param activitySlots how many activities each of the worker's task queues runs at once; more wait
+ *     in Temporal's queue
  */
 @ConfigurationProperties("opschain")
 public record WorkerConfig(
@@ -58,7 +63,16 @@ public record WorkerConfig(
     @Bindable(defaultValue = "false") boolean skipGatesAllowed,
     @Nullable List<String> secondApproverGates,
     @Bindable(defaultValue = "false") boolean requireEncryption,
-    @Bindable(defaultValue = "10m") Duration hostStart) {
+    @Bindable(defaultValue = "10m") Duration hostStart,
+    @Nullable Integer helmProcesses,
+    @Bindable(defaultValue = "16") int activitySlots) {
+
+  /** The Helm process bound: the setting, or the default for this worker's memory limit. */
+  public int helmProcessLimit() {
+    return helmProcesses == null || helmProcesses <= 0
+        ? HelmSlots.defaultFor(HelmSlots.memoryLimit())
+        : helmProcesses;
+  }
 
   /**
    * The approval policy every upgrade this worker claims follows: {@code approvers}, whether anyone

@@ -17,6 +17,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micronaut.context.annotation.Context;
 import io.temporal.worker.Worker;
 import io.temporal.worker.WorkerFactory;
+import io.temporal.worker.WorkerOptions;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import java.util.concurrent.TimeUnit;
@@ -53,7 +54,12 @@ public class WorkerRunner {
     ClusterIdentity cluster = ClusterIdentity.of(kube.getConfiguration());
     String hostQueue = config.hostQueue(cluster.shortId());
     String clusterQueue = config.clusterQueue(cluster.shortId());
-    Worker shared = factory.newWorker(config.taskQueue());
+    WorkerOptions slots =
+        WorkerOptions.newBuilder()
+            .setMaxConcurrentActivityExecutionSize(config.activitySlots())
+            .setMaxConcurrentLocalActivityExecutionSize(config.activitySlots())
+            .build();
+    Worker shared = factory.newWorker(config.taskQueue(), slots);
     shared.registerWorkflowImplementationTypes(
         DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
     shared.registerActivitiesImplementations(
@@ -71,12 +77,12 @@ public class WorkerRunner {
         new CnpgActivitiesImpl(kube),
         new RestorePodActivitiesImpl(kube));
     factory
-        .newWorker(clusterQueue)
+        .newWorker(clusterQueue, slots)
         .registerActivitiesImplementations(
             new ClusterActivitiesImpl(kube),
             new CnpgActivitiesImpl(kube),
             new RestorePodActivitiesImpl(kube));
-    Worker files = factory.newWorker(hostQueue);
+    Worker files = factory.newWorker(hostQueue, slots);
     files.registerActivitiesImplementations(
         new BackupActivitiesImpl(kube, host),
         new DataCheckActivitiesImpl(kube),
@@ -85,14 +91,16 @@ public class WorkerRunner {
     Heartbeats.reportTo(factory.getWorkflowClient());
     factory.start();
     log.info(
-        "polling {}, {} and {} on {} (namespace {}); cluster {} ({})",
+        "polling {}, {} and {} on {} (namespace {}); cluster {} ({}); {} activities at once per"
+            + " queue",
         config.taskQueue(),
         clusterQueue,
         hostQueue,
         config.temporalTarget(),
         config.temporalNamespace(),
         cluster.id(),
-        cluster.source());
+        cluster.source(),
+        config.activitySlots());
   }
 
   @PreDestroy

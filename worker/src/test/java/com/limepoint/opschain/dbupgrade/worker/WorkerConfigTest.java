@@ -55,4 +55,21 @@ class WorkerConfigTest {
                 new com.limepoint.opschain.dbupgrade.activities.HostActivities.ClaimRequest("ns"));
     assertThat(claimed.hostStartSeconds()).isEqualTo(90);
   }
+
+  @Test
+  void helmProcessesDefaultFromTheMemoryLimitAndActivitySlotsFromTheSetting() {
+    // 1 GiB (the deployment's limit): 512 MiB kept for the worker, 192 MiB per Helm JVM.
+    assertThat(com.limepoint.opschain.dbupgrade.helm.HelmSlots.defaultFor(1L << 30)).isEqualTo(2);
+    assertThat(com.limepoint.opschain.dbupgrade.helm.HelmSlots.defaultFor(512L << 20)).isEqualTo(1);
+    assertThat(com.limepoint.opschain.dbupgrade.helm.HelmSlots.defaultFor(64L << 30)).isEqualTo(8);
+    WorkerConfig unset = read(Map.of());
+    assertThat(unset.helmProcessLimit())
+        .isEqualTo(
+            com.limepoint.opschain.dbupgrade.helm.HelmSlots.defaultFor(
+                com.limepoint.opschain.dbupgrade.helm.HelmSlots.memoryLimit()));
+    assertThat(unset.activitySlots()).isEqualTo(16);
+    WorkerConfig set = read(Map.of("opschain.helm-processes", "3", "opschain.activity-slots", "4"));
+    assertThat(set.helmProcessLimit()).isEqualTo(3);
+    assertThat(set.activitySlots()).isEqualTo(4);
+  }
 }

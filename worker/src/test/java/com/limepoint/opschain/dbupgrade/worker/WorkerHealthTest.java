@@ -46,7 +46,9 @@ class WorkerHealthTest {
             false,
             null,
             false,
-            Duration.ofMinutes(10));
+            Duration.ofMinutes(10),
+            null,
+            16);
     WorkflowServiceStubs stubs =
         WorkflowServiceStubs.newServiceStubs(
             WorkflowServiceStubsOptions.newBuilder().setTarget(config.temporalTarget()).build());

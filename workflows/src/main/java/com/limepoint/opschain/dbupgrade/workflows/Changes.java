@@ -2,6 +2,7 @@ package com.limepoint.opschain.dbupgrade.workflows;
 
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
 import io.temporal.workflow.Workflow;
 
 /**
@@ -73,9 +74,22 @@ final class Changes {
 
   /**
    * Version 1: the backup is taken in the request's {@code backupMode} and {@code backupFormat} (by
-   * default streamed to the host, gzip). Runs from before take the runbook's: written in the pod.
+   * default streamed to the host). Runs from before take the runbook's: written in the pod.
    */
   static final String BACKUP_MODES = "backup-modes";
+
+  /**
+   * Version 1: a request without a backupFormat gets {@code auto} (server-side zstd on PostgreSQL
+   * 15 and later), measured the shortest downtime; runs from before keep the runbook's gzip.
+   */
+  static final String AUTO_FORMAT = "auto-format";
+
+  /** The backupFormat of a request that names none: {@link #AUTO_FORMAT}. */
+  static String defaultBackupFormat() {
+    return Workflow.getVersion(AUTO_FORMAT, Workflow.DEFAULT_VERSION, 1) >= 1
+        ? UpgradeRequests.DEFAULT_BACKUP_FORMAT
+        : UpgradeRequests.RUNBOOK_BACKUP_FORMAT;
+  }
 
   /** takeBackup's request: the mode and format of {@link #BACKUP_MODES}, or the runbook's. */
   static BackupActivities.BackupRequest backupRequest(

@@ -115,11 +115,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   /** Validates the request, sets up the gates and the host dir, and lists the steps ahead. */
   private void begin(UpgradeRequest request) {
     workflowId = Workflow.getInfo().getWorkflowId();
-    req =
-        UpgradeRequests.validate(
-            request,
-            workflowId,
-            Workflow.getVersion(Changes.PATH_OVERLAP, Workflow.DEFAULT_VERSION, 1) >= 1);
+    boolean pathOverlap =
+        Workflow.getVersion(Changes.PATH_OVERLAP, Workflow.DEFAULT_VERSION, 1) >= 1;
+    req = UpgradeRequests.validate(request, workflowId, pathOverlap, Changes.defaultBackupFormat());
     gates.configure(
         req.approvers(), UpgradeRequests.parseDuration(req.gateTimeout()), req.gatesSkipped());
     // Version 1: the host dir, like every marker, carries the run id, so a later run of the same

@@ -87,6 +87,11 @@ class HistoryReplayTest {
             "e2e-v17-automatic.json",
             "e2e-v17-manual-restore-parent.json",
             "e2e-v17-manual-restore-child.json",
-            "e2e-v17-abort.json");
+            "e2e-v17-abort.json",
+            // auto-format: a request without a format is backed up with zstd where it can be
+            "e2e-v18-automatic.json",
+            "e2e-v18-manual-restore-parent.json",
+            "e2e-v18-manual-restore-child.json",
+            "e2e-v18-abort.json");
   }
 }
