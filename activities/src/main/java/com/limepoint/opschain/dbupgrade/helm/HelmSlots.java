@@ -8,8 +8,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * How many Helm processes may run at once. Each is a JVM of about 160 MiB resident (measured: a
- * render or an upgrade with its chart loaded), so a worker with many upgrades at once would
+ * How many Helm processes may run at once. Each is a JVM of about 160 MiB resident (issue 18's
+ * measurement of a Helm call; not re-measured here), so a worker with many upgrades at once would
  * otherwise start as many as it has Helm activities running and overrun its memory limit. A call
  * waits for a slot, heartbeating, and the largest wait is kept for the load benchmark.
  */
