@@ -22,6 +22,19 @@ import org.slf4j.LoggerFactory;
 public class HelmActivitiesImpl implements HelmActivities {
   private static final Logger log = LoggerFactory.getLogger(HelmActivitiesImpl.class);
 
+  /**
+   * Where a Helm call runs while the activity thread heartbeats: a platform thread of its own per
+   * call (HelmSlots bounds how many). Not {@code CompletableFuture}'s default executor: on JDK 25
+   * that is the common pool even with one worker (two CPUs), and the JDK HTTP client completes
+   * every {@code sendAsync} there ({@code HttpClientImpl.sendAsync}'s {@code whenCompleteAsync} on
+   * the default executor), so a Helm call parked on it for minutes stalled every Kubernetes call of
+   * this worker (found by ChaosIT). Not a virtual thread: helm-java's native calls would pin its
+   * carrier.
+   */
+  static final java.util.concurrent.ExecutorService CALLS =
+      java.util.concurrent.Executors.newThreadPerTaskExecutor(
+          Thread.ofPlatform().daemon().name("helm-call-", 0).factory());
+
   private final HelmReleases releases;
 
   public HelmActivitiesImpl(HelmReleases releases) {
@@ -119,7 +132,7 @@ public class HelmActivitiesImpl implements HelmActivities {
   /** Helm blocks while it waits for the rollout; heartbeat meanwhile. */
   private HelmReleases.Revision runHeartbeating(HelmCall call) {
     CompletableFuture<HelmReleases.Revision> f =
-        CompletableFuture.supplyAsync(() -> releases.upgrade(call));
+        CompletableFuture.supplyAsync(() -> releases.upgrade(call), CALLS);
     long start = System.nanoTime();
     while (true) {
       try {

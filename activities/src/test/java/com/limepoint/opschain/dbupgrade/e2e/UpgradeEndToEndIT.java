@@ -127,11 +127,42 @@ class UpgradeEndToEndIT {
         TestWorkflowEnvironment.newInstance(
             TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build());
     k8s = box.activityClient();
-    Worker shared = env.newWorker(DbUpgradeWorkflow.TASK_QUEUE);
-    shared.registerWorkflowImplementationTypes(
-        DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
+    if (workers == null) {
+      register(env.newWorker(DbUpgradeWorkflow.TASK_QUEUE), env.newWorker(HOST_QUEUE), null);
+      env.start();
+    } else {
+      workers.accept(this);
+    }
+    client = env.getWorkflowClient();
+    com.limepoint.opschain.dbupgrade.kube.Heartbeats.reportTo(client);
+  }
+
+  /**
+   * Starts the workers instead of the environment's own (KillAnywhereIT's, which it stops and
+   * replaces); null: the environment's. Each calls {@link #register}.
+   */
+  java.util.function.Consumer<UpgradeEndToEndIT> workers;
+
+  /** Stops the {@link #workers}' own workers before the environment closes; null: none. */
+  Runnable stopWorkers;
+
+  /** The workflow task timeout of {@link #start}; null: Temporal's default (10 s). */
+  java.time.Duration workflowTaskTimeout;
+
+  /**
+   * The workflows and activities, as a production worker registers them (its approval policy: alice
+   * and bob), on the shared queue and this host's queue; {@code options} null for the workflows'
+   * defaults.
+   */
+  void register(
+      Worker shared, Worker host, io.temporal.worker.WorkflowImplementationOptions options) {
+    var types = new Class<?>[] {DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class};
+    if (options == null) {
+      shared.registerWorkflowImplementationTypes(types);
+    } else {
+      shared.registerWorkflowImplementationTypes(options, types);
+    }
     shared.registerActivitiesImplementations(
-        // The worker's approval policy, as a production worker has it: alice and bob.
         new HostActivitiesImpl(
             "e2e-host",
             HOST_QUEUE,
@@ -144,15 +175,11 @@ class UpgradeEndToEndIT {
         new ClusterActivitiesImpl(k8s),
         new CnpgActivitiesImpl(k8s),
         new RestorePodActivitiesImpl(k8s));
-    env.newWorker(HOST_QUEUE)
-        .registerActivitiesImplementations(
-            new BackupActivitiesImpl(k8s, "e2e-host"),
-            new com.limepoint.opschain.dbupgrade.backup.DataCheckActivitiesImpl(k8s),
-            new HelmActivitiesImpl(helm),
-            new ValuesActivitiesImpl());
-    env.start();
-    client = env.getWorkflowClient();
-    com.limepoint.opschain.dbupgrade.kube.Heartbeats.reportTo(client);
+    host.registerActivitiesImplementations(
+        new BackupActivitiesImpl(k8s, "e2e-host"),
+        new com.limepoint.opschain.dbupgrade.backup.DataCheckActivitiesImpl(k8s),
+        new HelmActivitiesImpl(helm),
+        new ValuesActivitiesImpl());
   }
 
   /**
@@ -219,6 +246,9 @@ class UpgradeEndToEndIT {
   }
 
   void close() throws Exception {
+    if (stopWorkers != null) {
+      stopWorkers.run();
+    }
     if (env != null) {
       env.close();
     }
@@ -274,13 +304,12 @@ class UpgradeEndToEndIT {
 
   DbUpgradeWorkflow start(UpgradeRequest r) {
     started = true;
-    DbUpgradeWorkflow wf =
-        client.newWorkflowStub(
-            DbUpgradeWorkflow.class,
-            WorkflowOptions.newBuilder()
-                .setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE)
-                .setWorkflowId(WF)
-                .build());
+    WorkflowOptions.Builder options =
+        WorkflowOptions.newBuilder().setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE).setWorkflowId(WF);
+    if (workflowTaskTimeout != null) {
+      options.setWorkflowTaskTimeout(workflowTaskTimeout);
+    }
+    DbUpgradeWorkflow wf = client.newWorkflowStub(DbUpgradeWorkflow.class, options.build());
     WorkflowClient.start(wf::run, r);
     return wf;
   }

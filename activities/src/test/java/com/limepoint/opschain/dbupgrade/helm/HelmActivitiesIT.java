@@ -117,6 +117,55 @@ class HelmActivitiesIT {
         .isNotNull();
   }
 
+  /**
+   * A Helm call blocks for as long as its {@code --wait} (minutes), so it must not sit on the
+   * common pool: on JDK 25 with two CPUs that pool has a single worker, and the JDK HTTP client
+   * completes every Kubernetes request there, so while Helm waited on it no API call of the worker
+   * got its answer (ChaosIT's stall). Asked inside the call: on the old code both fail here.
+   */
+  @Test
+  void aHelmCallRunsOnAThreadOfItsOwnNotOnTheCommonPool() {
+    var seen = new java.util.concurrent.atomic.AtomicReference<Thread>();
+    var inPool = new java.util.concurrent.atomic.AtomicBoolean(true);
+    BoxHelmReleases inner = new BoxHelmReleases(releases);
+    HelmReleases watching =
+        new HelmReleases() {
+          @Override
+          public List<Revision> history(String namespace, String release) {
+            return inner.history(namespace, release);
+          }
+
+          @Override
+          public Revision upgrade(HelmCall call) {
+            seen.set(Thread.currentThread());
+            inPool.set(java.util.concurrent.ForkJoinTask.inForkJoinPool());
+            return inner.upgrade(call);
+          }
+
+          @Override
+          public Revision rollback(String ns, String release, int to, String description) {
+            return inner.rollback(ns, release, to, description);
+          }
+
+          @Override
+          public String render(HelmCall call) {
+            return inner.render(call);
+          }
+        };
+    TestActivityEnvironment own =
+        com.limepoint.opschain.dbupgrade.kube.SameRun.environment("helm-run", 1);
+    try {
+      own.registerActivitiesImplementations(new HelmActivitiesImpl(watching));
+      ActivityStubs.of(own, HelmActivities.class)
+          .upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false));
+    } finally {
+      own.close();
+    }
+    assertThat(inPool).as("ran in a ForkJoinPool").isFalse();
+    assertThat(seen.get().getName()).startsWith("helm-call-");
+    assertThat(seen.get().isVirtual()).isFalse();
+  }
+
   /** The migration deploy with a 1-second timeout, while the import takes 3 s. */
   private HelmActivities.UpgradeRequest migrationDuringASlowImport(boolean noWait) {
     box.onImport(() -> {

@@ -51,6 +51,11 @@ public class DevTemporalServer implements LocalTemporalServer {
         : "http://localhost:" + config.uiPort() + "/namespaces/default/workflows/" + workflowId;
   }
 
+  @Override
+  public boolean keepsStickyQueues() {
+    return real();
+  }
+
   /** True when this is the real development server (not the Java test server). */
   public boolean real() {
     return cliServer != null;

@@ -66,7 +66,13 @@ class ChaosIT {
       long t0 = System.nanoTime();
       upgrade.start(dev.demoDir().resolve("request.json"));
       CompletableFuture<UpgradeReport> result =
-          CompletableFuture.supplyAsync(() -> approveUntilEnded(upgrade));
+          // Not on the common pool: with two CPUs it has one worker, which the JDK HTTP client
+          // needs to complete every request of the harness in this JVM.
+          CompletableFuture.supplyAsync(
+              () -> approveUntilEnded(upgrade),
+              java.util.concurrent.Executors.newSingleThreadExecutor(
+                  r -> Thread.ofPlatform().daemon().name("chaos-approver").unstarted(r)));
+      Thread watchdog = dumpThreadsWhileStalled(result, dev.demoDir());
       List<Kill> done = new ArrayList<>();
       try {
         for (int k = 1; k <= kills && !result.isDone(); k++) {
@@ -88,22 +94,65 @@ class ChaosIT {
         }
         UpgradeReport report = result.get(30, TimeUnit.MINUTES);
         print(seed, done, (System.nanoTime() - t0) / 1e9, report);
+        demo.releases()
+            .history(DemoCluster.NAMESPACE, "opschain")
+            .forEach(r ->
+                System.out.printf(
+                    "helm revision %d %-10s %s%n", r.revision(), r.status(), r.description()));
 
         assertThat(done).as("every kill landed before the upgrade ended").hasSize(kills);
         assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
         assertThat(report.backup().passesVerification()).isTrue();
         assertThat(demo.rows()).isEqualTo(rowsBefore);
         assertThat(report.steps()).allSatisfy(s -> assertThat(s.state()).isEqualTo(StepState.DONE));
-        // Effects once: installed, stopped, upgraded, finalized.
-        assertThat(demo.releases().history(DemoCluster.NAMESPACE, "opschain")).hasSize(4);
+        // Effects once: stopped, upgraded, finalized, each deployed once (a Helm call killed
+        // mid-upgrade leaves a failed revision and its retry's rollback in history as well).
+        var history = demo.releases().history(DemoCluster.NAMESPACE, "opschain");
+        assertThat(history.get(history.size() - 1).status()).isEqualTo("deployed");
+        assertThat(
+                com.limepoint.opschain.dbupgrade.testkit.ChartReleases.deployedPerStep(
+                    history, Upgrades.WORKFLOW_ID))
+            .containsExactlyEntriesOf(
+                new java.util.TreeMap<>(
+                    Map.of("stopOpsChain", 1L, "upgradeRelease", 1L, "finalizeUpgrade", 1L)));
         assertThat(demo.box().maxConcurrent("pg_basebackup")).isLessThanOrEqualTo(1);
         assertThat(scratchPods(demo)).as("no rehearsal or restore pod left").isEmpty();
       } finally {
+        watchdog.interrupt();
         Process p = worker.get();
         p.destroy();
         p.waitFor(30, TimeUnit.SECONDS);
       }
     }
+  }
+
+  /**
+   * Every 60 s until the upgrade ends, all threads of this JVM (virtual ones too, which jstack and
+   * jhsdb do not show) into {@code threads-N.txt} beside the demo: what the harness was doing when
+   * a run stalls.
+   */
+  private static Thread dumpThreadsWhileStalled(
+      CompletableFuture<?> result, java.nio.file.Path dir) {
+    return Thread.ofPlatform()
+        .daemon()
+        .name("chaos-thread-dumps")
+        .start(() -> {
+          var bean =
+              java.lang.management.ManagementFactory.getPlatformMXBean(
+                  com.sun.management.HotSpotDiagnosticMXBean.class);
+          for (int n = 1; !result.isDone(); n++) {
+            try {
+              Thread.sleep(60_000);
+              bean.dumpThreads(
+                  dir.resolve("threads-" + n + ".txt").toString(),
+                  com.sun.management.HotSpotDiagnosticMXBean.ThreadDumpFormat.TEXT_PLAIN);
+            } catch (InterruptedException e) {
+              return;
+            } catch (java.io.IOException e) {
+              System.err.println("thread dump: " + e);
+            }
+          }
+        });
   }
 
   /** Approves each expected gate as it opens until the workflow ends; fails on any other gate. */

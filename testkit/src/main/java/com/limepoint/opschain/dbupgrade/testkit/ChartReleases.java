@@ -32,6 +32,23 @@ public final class ChartReleases {
   public record Revision(
       int revision, String status, String chartVersion, String description, String manifest) {}
 
+  /**
+   * How many revisions that reached deployed (deployed or superseded since) each step of a run has,
+   * by the step its description names (ours end in {@code <workflow>/<run>/<step>}). A Helm call
+   * killed mid-upgrade leaves its revision failed or pending and the retry rolls back first ({@code
+   * <step>-recovered}): those are history, not effects, and not counted.
+   */
+  public static java.util.Map<String, Long> deployedPerStep(List<Revision> history, String run) {
+    return history.stream()
+        .filter(r -> r.status().equals("deployed") || r.status().equals("superseded"))
+        .filter(r -> r.description().contains(run) && !r.description().endsWith("-recovered"))
+        .collect(
+            java.util.stream.Collectors.groupingBy(
+                r -> r.description().substring(r.description().lastIndexOf('/') + 1),
+                java.util.TreeMap::new,
+                java.util.stream.Collectors.counting()));
+  }
+
   /** What one upgrade is given (the fields of the activities' HelmCall). */
   public record Call(
       String namespace,

@@ -214,7 +214,7 @@ final class HarnessDispatcher extends Dispatcher {
       return new MockResponse()
           .withWebSocketUpgrade(new ExecBridge(pod, argv, cut, slow, record, after));
     }
-    return crud.dispatch(request);
+    return WatchClose.offTheLoop(crud.dispatch(request));
   }
 
   /** Answers a SelfSubjectAccessReview: allowed unless the test denied that verb and resource. */

@@ -58,6 +58,10 @@ public final class WorkerHealth {
   @Singleton
   @Readiness
   public static class Kubernetes extends AbstractHealthIndicator<Map<String, Object>> {
+    private static final java.util.concurrent.Executor PROBES =
+        java.util.concurrent.Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("health-kubernetes-", 0).factory());
+
     private final KubernetesClient client;
 
     public Kubernetes(KubernetesClient client) {
@@ -67,7 +71,10 @@ public final class WorkerHealth {
     @Override
     protected Map<String, Object> getHealthInformation() {
       io.fabric8.kubernetes.client.VersionInfo version;
-      var call = java.util.concurrent.CompletableFuture.supplyAsync(client::getKubernetesVersion);
+      // On a thread of its own: the common pool may have a single worker (two CPUs), which the
+      // JDK HTTP client needs to complete the very request this waits for.
+      var call =
+          java.util.concurrent.CompletableFuture.supplyAsync(client::getKubernetesVersion, PROBES);
       try {
         // The client retries with back-off; readiness must answer within its probe's timeout.
         version = call.get(5, TimeUnit.SECONDS);

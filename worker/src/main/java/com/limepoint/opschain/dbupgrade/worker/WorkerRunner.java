@@ -13,6 +13,7 @@ import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.values.ValuesActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflowImpl;
 import com.limepoint.opschain.dbupgrade.workflows.ManualRestoreWorkflowImpl;
+import com.limepoint.opschain.dbupgrade.workflows.QueueOptions;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micronaut.context.annotation.Context;
 import io.temporal.worker.Worker;
@@ -39,13 +40,19 @@ public class WorkerRunner {
   private final WorkerConfig config;
   private final KubernetesClient kube;
   private final HelmReleases helm;
+  private final boolean stickyQueues;
 
   public WorkerRunner(
-      WorkerFactory factory, WorkerConfig config, KubernetesClient kube, HelmReleases helm) {
+      WorkerFactory factory,
+      WorkerConfig config,
+      KubernetesClient kube,
+      HelmReleases helm,
+      java.util.Optional<LocalTemporalServer> localServer) {
     this.factory = factory;
     this.config = config;
     this.kube = kube;
     this.helm = helm;
+    this.stickyQueues = localServer.map(LocalTemporalServer::keepsStickyQueues).orElse(true);
   }
 
   @PostConstruct
@@ -54,11 +61,7 @@ public class WorkerRunner {
     ClusterIdentity cluster = ClusterIdentity.of(kube.getConfiguration());
     String hostQueue = config.hostQueue(cluster.shortId());
     String clusterQueue = config.clusterQueue(cluster.shortId());
-    WorkerOptions slots =
-        WorkerOptions.newBuilder()
-            .setMaxConcurrentActivityExecutionSize(config.activitySlots())
-            .setMaxConcurrentLocalActivityExecutionSize(config.activitySlots())
-            .build();
+    WorkerOptions slots = QueueOptions.of(config.activitySlots(), stickyQueues);
     Worker shared = factory.newWorker(config.taskQueue(), slots);
     shared.registerWorkflowImplementationTypes(
         DbUpgradeWorkflowImpl.class, ManualRestoreWorkflowImpl.class);
@@ -92,7 +95,7 @@ public class WorkerRunner {
     factory.start();
     log.info(
         "polling {}, {} and {} on {} (namespace {}); cluster {} ({}); {} activities at once per"
-            + " queue",
+            + " queue{}",
         config.taskQueue(),
         clusterQueue,
         hostQueue,
@@ -100,7 +103,8 @@ public class WorkerRunner {
         config.temporalNamespace(),
         cluster.id(),
         cluster.source(),
-        config.activitySlots());
+        config.activitySlots(),
+        stickyQueues ? "" : "; no sticky queues (the Java test server ignores their timeout)");
   }
 
   @PreDestroy
