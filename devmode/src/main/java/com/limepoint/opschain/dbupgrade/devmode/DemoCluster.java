@@ -150,9 +150,47 @@ public final class DemoCluster {
             .formatted(server, NAMESPACE));
   }
 
+  /**
+   * Another OpsChain in the demo cluster, for the load benchmark: namespace {@code ns} with its own
+   * release on 2025-10-01 and a simulated database (a simulated demo only). Its request is {@code
+   * <demoDir>/<ns>/request.json}, returned.
+   */
+  public Path addOpsChain(String ns) throws IOException {
+    if (!simulated) {
+      throw new IllegalStateException("more OpsChains need the simulated demo");
+    }
+    box.client()
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
+        .create();
+    box.simulatedPostgresFor(ns, "opschain-db");
+    box.simulatedCnpgInstance(ns, "opschain-db-1");
+    Path home = Files.createDirectories(dir.resolve(ns));
+    Path values =
+        Files.writeString(
+            Files.createDirectories(home.resolve("etc")).resolve("values.yaml"),
+            "# OpsChain values ("
+                + ns
+                + ")\ndb:\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n");
+    releases.upgrade(
+        new ChartReleases.Call(
+            ns,
+            "opschain",
+            "2025-10-01",
+            List.of(values.toString()),
+            Map.of(),
+            "Install complete"));
+    writeRequest(ns, values, home);
+    return home.resolve("request.json");
+  }
+
   private void writeRequest(Path values) throws IOException {
+    writeRequest(NAMESPACE, values, dir);
+  }
+
+  private void writeRequest(String namespace, Path values, Path dir) throws IOException {
     Map<String, Object> r = new LinkedHashMap<>();
-    r.put("namespace", NAMESPACE);
+    r.put("namespace", namespace);
     r.put("release", "opschain");
     r.put("chart", "opschain/opschain");
     r.put("currentVersion", "2025-10-01");

@@ -22,7 +22,6 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
  * Chaos across processes, on the real server: the dev mode without its worker ({@code temporal
@@ -30,9 +29,14 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * process, and one upgrade driven by a client that approves the four gates as they open. The worker
  * is killed with SIGKILL at seeded random moments and a new one started each time; once, halfway,
  * the dev server itself is stopped and started on its database file. The upgrade must complete as
- * an undisturbed one does: every row moved, every step done, one Helm revision per deploy step,
- * never two pg_basebackups at once, no scratch pod left. CI runs {@value #CI_KILLS} kills; {@code
- * bin/chaos 30} runs thirty ({@code -Dchaos.kills}, {@code -Dchaos.seed}).
+ * an undisturbed one does: every row moved, every step done, one deployed Helm revision per deploy
+ * step, never two pg_basebackups at once, no scratch pod left. CI runs {@value #CI_KILLS} kills;
+ * {@code bin/chaos 30} runs thirty ({@code -Dchaos.kills}, {@code -Dchaos.seed}).
+ *
+ * <p>It found two stalls, both fixed: a Helm call and this test's own approval loop parked on the
+ * common pool, which on JDK 25 with two CPUs has one worker that the JDK HTTP client needs for
+ * every answer (HelmActivitiesImpl.CALLS); and fabric8's mock server blocking its event loop for up
+ * to a minute when a killed worker's watch closed (WatchClose).
  */
 class ChaosIT {
   static final int CI_KILLS = 5;
@@ -46,7 +50,6 @@ class ChaosIT {
 
   @Test
   @Timeout(value = 40, unit = TimeUnit.MINUTES)
-  @EnabledIfSystemProperty(named = "chaos.kills", matches = "\\d+")
   void theWorkerKilledAtSeededMomentsAndTheServerRestartedOnceTheUpgradeStillCompletes()
       throws Exception {
     int kills = Integer.getInteger("chaos.kills", CI_KILLS);

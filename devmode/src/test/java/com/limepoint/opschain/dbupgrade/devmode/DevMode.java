@@ -6,6 +6,7 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -67,15 +68,26 @@ record DevMode(ApplicationContext context, int port, Path demoDir) implements Au
    * and polling; every one has the same host name, so a replacement polls the same host queue.
    */
   Process worker(DemoCluster demo, String name) throws Exception {
+    return worker(demo, name, List.of(), List.of());
+  }
+
+  /**
+   * A worker process started by {@code launcher} (for example into a memory cgroup; empty: none)
+   * with these JVM options.
+   */
+  Process worker(DemoCluster demo, String name, List<String> launcher, List<String> jvm)
+      throws Exception {
     Path log = demoDir().resolve("worker-" + name + ".log");
+    List<String> command = new java.util.ArrayList<>(launcher);
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(jvm);
+    command.addAll(
+        List.of(
+            "-cp",
+            System.getProperty("java.class.path"),
+            "com.limepoint.opschain.dbupgrade.devmode.DevMain"));
     ProcessBuilder pb =
-        new ProcessBuilder(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp",
-                System.getProperty("java.class.path"),
-                "com.limepoint.opschain.dbupgrade.devmode.DevMain")
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile());
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment()
         .putAll(
             Map.of(
