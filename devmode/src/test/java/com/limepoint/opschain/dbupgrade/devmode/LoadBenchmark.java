@@ -198,7 +198,10 @@ class LoadBenchmark {
         * 1024;
   }
 
-  /** The largest time an activity task waited for a worker (ActivityTaskStarted − Scheduled). */
+  /**
+   * The largest time an activity task waited for a worker (ActivityTaskStarted − Scheduled, first
+   * attempts).
+   */
   private static long largestScheduleToStart(WorkflowClient client, List<String> namespaces) {
     long largest = 0;
     for (String ns : namespaces) {
@@ -207,7 +210,10 @@ class LoadBenchmark {
         long at = e.getEventTime().getSeconds() * 1000 + e.getEventTime().getNanos() / 1_000_000;
         if (e.hasActivityTaskScheduledEventAttributes()) {
           scheduled.put(e.getEventId(), at);
-        } else if (e.hasActivityTaskStartedEventAttributes()) {
+        } else if (e.hasActivityTaskStartedEventAttributes()
+            && e.getActivityTaskStartedEventAttributes().getAttempt() == 1) {
+          // A retried activity's started event is its last attempt's: its wait includes the
+          // retries' back-off, not only the queue.
           Long s = scheduled.get(e.getActivityTaskStartedEventAttributes().getScheduledEventId());
           if (s != null) {
             largest = Math.max(largest, at - s);

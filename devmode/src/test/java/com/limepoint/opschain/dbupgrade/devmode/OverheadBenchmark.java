@@ -92,11 +92,11 @@ class OverheadBenchmark {
               .getInput()
               .getPayloads(0);
       print("1 upgrade alone", run(client, input, List.of("overhead-alone")));
-      List<String> ids = new ArrayList<>();
+      List<String> namespaces = new ArrayList<>();
       for (int i = 1; i <= n; i++) {
-        ids.add(String.format("overhead-%02d", i));
+        namespaces.add(String.format("overhead-%02d", i));
       }
-      print(n + " upgrades at once", run(client, input, ids));
+      print(n + " upgrades at once", run(client, input, namespaces));
       factory.shutdownNow();
     } finally {
       stubs.shutdownNow();
@@ -104,10 +104,25 @@ class OverheadBenchmark {
     }
   }
 
-  /** Starts the upgrades, approves their gates until all ended; each step's milliseconds. */
-  private static List<Long> run(WorkflowClient client, Payload input, List<String> ids)
+  /**
+   * Starts one upgrade per namespace (the recorded request, its namespace replaced: the workflow id
+   * must name it), approves their gates until all ended; each step's milliseconds.
+   */
+  private static List<Long> run(WorkflowClient client, Payload input, List<String> namespaces)
       throws Exception {
-    for (String id : ids) {
+    List<String> ids = new ArrayList<>();
+    for (String ns : namespaces) {
+      var json = new com.fasterxml.jackson.databind.ObjectMapper();
+      var request =
+          (com.fasterxml.jackson.databind.node.ObjectNode)
+              json.readTree(input.getData().toByteArray());
+      request.put("namespace", ns);
+      Payload p =
+          input.toBuilder()
+              .setData(com.google.protobuf.ByteString.copyFrom(json.writeValueAsBytes(request)))
+              .build();
+      String id = "opschain-db-upgrade-" + ns;
+      ids.add(id);
       client
           .newUntypedWorkflowStub(
               "DbUpgradeWorkflow",
@@ -115,7 +130,7 @@ class OverheadBenchmark {
                   .setWorkflowId(id)
                   .setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE)
                   .build())
-          .start(new RawValue(input));
+          .start(new RawValue(p));
     }
     Set<String> open = new LinkedHashSet<>(ids);
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(20);
