@@ -52,7 +52,10 @@ final class Rehearsal {
       return inPod(r, backupMajor, t0);
     } finally {
       try {
+        // Logged, not a heartbeat: a canceled attempt's heartbeat throws, and the pod must go.
+        log.info("rehearsal: delete pod {}", r.podName());
         pods.deleteIfOurs(r.namespace(), r.podName());
+        log.info("rehearsal: pod {} deleted", r.podName());
       } catch (RuntimeException e) {
         // The retry (or removeRehearsalPod after it) deletes it; Kubernetes ends it at its
         // activeDeadlineSeconds at the latest.
@@ -65,6 +68,7 @@ final class Rehearsal {
     String ns = r.namespace();
     String pod = r.podName();
     Duration timeout = Duration.ofSeconds(Math.max(60, r.timeoutSeconds()));
+    beat("wait for pod " + pod + " to run");
     String notRunning = pods.awaitRunning(r, timeout);
     if (notRunning != null) {
       return failed(
@@ -92,6 +96,7 @@ final class Rehearsal {
     if (notStarted != null) {
       return failed(r, t0, version, null, notStarted, RETAKE);
     }
+    beat("pg_controldata and the census of the restored copy");
     String controlData = exec.check(ns, pod, PodCommands.controlData(PGDATA), SHORT);
     String state =
         RestorePodActivitiesImpl.controlField(controlData, RestorePodActivitiesImpl.CLUSTER_STATE);
@@ -104,6 +109,7 @@ final class Rehearsal {
             r.hostDir(),
             "rehearsal",
             "source");
+    beat("stop PostgreSQL on the restored copy");
     exec.run(ns, pod, PodCommands.pgCtlStop(PGDATA), SHORT);
     boolean equal = census.comparison().equal();
     boolean inProduction = "in production".equals(state);
@@ -191,6 +197,7 @@ final class Rehearsal {
   }
 
   private static void beat(String what) {
+    log.info("rehearsal: {}", what);
     Heartbeats.beat(
         new Heartbeats.Checkpoint("rehearseRestore", null, 0, 0, null, what, List.of()));
   }

@@ -226,6 +226,7 @@ final class ResumableUpload {
     private final Path file;
     private final boolean decompress;
     private InputStream in;
+    private InputStream decoder;
     private long position;
 
     Source(Path file, boolean decompress) {
@@ -237,7 +238,10 @@ final class ResumableUpload {
       if (in == null || position != offset) {
         close();
         InputStream raw = Files.newInputStream(file);
-        in = decompress ? ArchiveFormat.ofFile(file.getFileName().toString()).decompress(raw) : raw;
+        String name = file.getFileName().toString();
+        // Decompressed ahead, on a thread of its own, while the exec sends (ReadAhead).
+        decoder = decompress ? ArchiveFormat.ofFile(name).decompress(raw) : raw;
+        in = decompress ? new ReadAhead(decoder, name) : raw;
         in.skipNBytes(offset);
         position = offset;
       }
@@ -265,8 +269,13 @@ final class ResumableUpload {
     @Override
     public void close() throws IOException {
       if (in != null) {
-        in.close();
+        try {
+          in.close(); // a ReadAhead stops its thread first; then the decoder closes
+        } finally {
+          decoder.close();
+        }
         in = null;
+        decoder = null;
       }
     }
   }

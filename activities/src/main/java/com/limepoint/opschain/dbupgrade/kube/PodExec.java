@@ -22,7 +22,17 @@ public final class PodExec {
   public static final String POD_COMMAND_FAILED = "PodCommandFailed";
 
   private static final int CAPTURE_LIMIT = 1 << 20;
-  private static final int STDIN_CHUNK = 32 * 1024;
+
+  /**
+   * Bytes per stdin message. Each is one websocket message of one frame (the JDK client sends a
+   * message whole) plus fabric8's channel byte. The API server reads messages of up to 32 MiB
+   * (golang.org/x/net/websocket hybi.go, DefaultMaxPayloadBytes, which k8s.io/apimachinery's
+   * wsstream serves exec with); the harness's mock server, Vert.x, refuses frames over 64 KiB
+   * (HttpServerOptions.DEFAULT_MAX_WEBSOCKET_FRAME_SIZE, which fabric8's MockWebServer 8.0.0
+   * keeps). 63 KiB fits both, and halves the messages of the 32 KiB before: each message waits for
+   * the previous one to leave ({@link StdinPacer}).
+   */
+  private static final int STDIN_CHUNK = 63 * 1024;
 
   /** The exec ended without a readable exit status. */
   public static final int UNKNOWN_EXIT = -1;

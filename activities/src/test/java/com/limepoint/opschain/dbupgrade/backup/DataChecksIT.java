@@ -156,6 +156,40 @@ class DataChecksIT {
     caller.shutdownNow();
   }
 
+  @Test
+  void aStreamedArchiveChangedOnTheHostAfterItsVerificationIsNotRehearsed() throws Exception {
+    BackupEvidence verified = backup("stream", "zstd");
+    java.nio.file.Path archive = java.nio.file.Path.of(hostDir, "base.tar.zst");
+    var mtime = Files.getLastModifiedTime(archive);
+    // One byte changed in place: the size and modification time the check record keeps still hold.
+    try (var ch =
+        java.nio.channels.FileChannel.open(
+            archive,
+            java.nio.file.StandardOpenOption.READ,
+            java.nio.file.StandardOpenOption.WRITE)) {
+      java.nio.ByteBuffer one = java.nio.ByteBuffer.allocate(1);
+      long at = ch.size() / 2;
+      ch.read(one, at);
+      one.put(0, (byte) ~one.get(0)).rewind();
+      ch.write(one, at);
+    }
+    Files.setLastModifiedTime(archive, mtime);
+
+    assertThatThrownBy(() -> checks.rehearseRestore(request(verified)))
+        .cause()
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(FailureTypes.BACKUP_CHECKSUM_MISMATCH);
+              assertThat(f.isNonRetryable()).isTrue();
+              assertThat(f.getOriginalMessage())
+                  .contains(
+                      "base.tar.zst read as",
+                      "not the verified " + verified.files().get(0).hostSha256());
+            });
+    assertThat(fixture.box().client().pods().inNamespace(NS).withName(POD).get()).isNull();
+  }
+
   DataCheckActivities.RehearsalRequest request(BackupEvidence verified) {
     try {
       return new DataCheckActivities.RehearsalRequest(
@@ -176,6 +210,11 @@ class DataChecksIT {
 
   /** A census of the source and a verified backup on the host, as the workflow has them. */
   BackupEvidence backup() throws Exception {
+    return backup(null, null);
+  }
+
+  /** The same, in a backup mode and format ({@code null}: the runbook's, pod and gzip). */
+  BackupEvidence backup(String mode, String format) throws Exception {
     checks.census(census("source", null));
     BackupActivities backup = ActivityStubs.of(env, BackupActivities.class);
     Files.createDirectories(fixture.sandbox().resolve("pod/tmp"));
@@ -187,10 +226,13 @@ class DataChecksIT {
                 fixture.sandbox().resolve("pod/tmp/backup").toString(),
                 "300M",
                 "opschain",
-                "test-workflow-id"));
+                "test-workflow-id",
+                mode,
+                format,
+                mode == null ? null : hostDir));
     BackupEvidence copied =
         backup.copyBackupOut(
-            new BackupActivities.CopyRequest(NS, taken.pod(), taken.podDir(), hostDir));
+            new BackupActivities.CopyRequest(NS, taken.pod(), taken.podDir(), hostDir, mode));
     return backup.verifyBackup(new BackupActivities.VerifyRequest(hostDir, copied.files()));
   }
 }

@@ -29,7 +29,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * | psql}) or the restore alone ({@code tar -xzf} of base and WAL), and the run's own data checks
  * (census, rehearsal, parity). Run: {@code ./mvnw -q -pl activities -am -Pbench-downtime
  * -DskipTests verify} ({@code -Dscale=210 -DrandomMb=1100 -Dmodes=pod/gzip,stream/zstd
- * -Dpaths=automatic,manual}).
+ * -Dpaths=automatic,manual -Dtemplate=<a pgdata grown before> -DbenchJvm=<one JVM flag>}).
  */
 public final class DowntimeBenchmark {
   private static final List<String> CHECKS =
@@ -45,11 +45,19 @@ public final class DowntimeBenchmark {
             System.getProperty("modes", "pod/gzip,pod/zstd,stream/gzip,stream/zstd").split(","));
     List<String> paths = List.of(System.getProperty("paths", "automatic,manual").split(","));
     Path root = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "bench-downtime-");
-    Path template = root.resolve("template/pgdata");
+    String given = System.getProperty("template", "");
+    Path template = given.isEmpty() ? root.resolve("template/pgdata") : Path.of(given);
     long t0 = System.nanoTime();
     String size;
-    try (LocalPostgres t = LocalPostgres.init(template, "opschain")) {
-      grow(t, scale, randomMb);
+    // -Dtemplate: a stopped pgdata grown before (by this benchmark:
+    // target/bench-downtime-*/template).
+    try (LocalPostgres t =
+        given.isEmpty()
+            ? LocalPostgres.init(template, "opschain")
+            : LocalPostgres.startExisting(template)) {
+      if (given.isEmpty()) {
+        grow(t, scale, randomMb);
+      }
       size = t.sql("opschain", "SELECT pg_database_size('opschain')");
     }
     System.out.printf(

@@ -322,8 +322,15 @@ class UpgradeEndToEndIT {
   void importsInto(java.util.function.Consumer<LocalPostgres> after) {
     box.onImport(() -> {
       try {
+        long t0 = System.nanoTime();
         cnpgDb = LocalPostgres.init(sandbox.resolve("cnpg/data/pgdata"), "opschain");
+        long t1 = System.nanoTime();
         cnpgDb.importFrom(legacy, "opschain");
+        org.slf4j.LoggerFactory.getLogger(UpgradeEndToEndIT.class)
+            .info(
+                "harness import: initdb and start {} ms, pg_dump | psql {} ms",
+                (t1 - t0) / 1_000_000,
+                (System.nanoTime() - t1) / 1_000_000);
         after.accept(cnpgDb);
         box.cnpgInstanceServes(NS, "opschain-db-1", cnpgDb.port());
       } catch (IOException e) {
