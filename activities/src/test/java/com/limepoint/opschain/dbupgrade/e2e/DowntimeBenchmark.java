@@ -29,7 +29,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * | psql}) or the restore alone ({@code tar -xzf} of base and WAL), and the run's own data checks
  * (census, rehearsal, parity). Run: {@code ./mvnw -q -pl activities -am -Pbench-downtime
  * -DskipTests verify} ({@code -Dscale=210 -DrandomMb=1100 -Dmodes=pod/gzip,stream/zstd
- * -Dpaths=automatic,manual -Dtemplate=<a pgdata grown before> -DbenchJvm=<one JVM flag>}).
+ * -Dpaths=automatic,manual -Dtemplate=<a pgdata grown before> -DbenchJvm=<one JVM flag>
+ * -Drepeat=3}: each run three times, with medians).
  */
 public final class DowntimeBenchmark {
   private static final List<String> CHECKS =
@@ -65,17 +66,31 @@ public final class DowntimeBenchmark {
         scale, randomMb, Long.parseLong(size) / (double) (1L << 30), secondsSince(t0));
     UpgradeEndToEndIT.legacyTemplate = template;
     UpgradeEndToEndIT.gateWaitSeconds = 3600;
+    // -Drepeat=N: each run N times, each with the runbook's work measured alone right after it, so
+    // every ratio pairs numbers from the same minutes (this machine's speed drifts between them).
+    int repeat = Integer.getInteger("repeat", 1);
     Map<String, Double> baseline = new LinkedHashMap<>();
     for (String path : paths) {
       for (String mode : modes) {
-        run(path, mode, baseline);
+        List<double[]> runs = new java.util.ArrayList<>();
+        for (int i = 0; i < repeat; i++) {
+          if (repeat > 1) {
+            baseline.remove(path);
+          }
+          runs.add(run(path, mode, baseline));
+        }
+        if (repeat > 1) {
+          summary(path, mode, runs);
+        }
       }
     }
     System.out.println("done");
     System.exit(0);
   }
 
-  private static void run(String path, String mode, Map<String, Double> baseline) throws Exception {
+  /** One run: its downtime and the runbook's work alone with the data checks, in seconds. */
+  private static double[] run(String path, String mode, Map<String, Double> baseline)
+      throws Exception {
     String[] mf = mode.split("/");
     UpgradeEndToEndIT t = new UpgradeEndToEndIT();
     t.setUp();
@@ -111,7 +126,7 @@ public final class DowntimeBenchmark {
       if (!baseline.containsKey(path)) {
         runbookAlone(t, manual, baseline, path);
       }
-      print(path, mode, report, startApproved, sampler, backupBytes(t), baseline.get(path));
+      return print(path, mode, report, startApproved, sampler, backupBytes(t), baseline.get(path));
     } finally {
       sampler.stop();
       t.close();
@@ -198,7 +213,7 @@ public final class DowntimeBenchmark {
     }
   }
 
-  private static void print(
+  private static double[] print(
       String path,
       String mode,
       UpgradeReport report,
@@ -239,6 +254,34 @@ public final class DowntimeBenchmark {
         "  DOWNTIME %.1f s; runbook's work alone %.1f s (+ the data checks %.1f s = %.1f s);"
             + " ratio %.2f%n",
         downtime, runbookWork, checks, alone, downtime / alone);
+    return new double[] {downtime, alone};
+  }
+
+  /** The medians of repeated runs, and each run's ratio. */
+  private static void summary(String path, String mode, List<double[]> runs) {
+    double[] down = runs.stream().mapToDouble(r -> r[0]).sorted().toArray();
+    double[] alone = runs.stream().mapToDouble(r -> r[1]).sorted().toArray();
+    String ratios =
+        String.join(", ", runs.stream().map(r -> String.format("%.2f", r[0] / r[1])).toList());
+    System.out.printf(
+        "%n%s path, %s, %d runs: median downtime %.1f s (%.1f to %.1f), median runbook's work"
+            + " alone with the checks %.1f s (%.1f to %.1f); ratios %s; ratio of the medians %.2f%n",
+        path,
+        mode,
+        runs.size(),
+        median(down),
+        down[0],
+        down[down.length - 1],
+        median(alone),
+        alone[0],
+        alone[alone.length - 1],
+        ratios,
+        median(down) / median(alone));
+  }
+
+  private static double median(double[] sorted) {
+    int n = sorted.length;
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
 
   /** Grows the database: pgbench tables, then a table of random hex text in 1 KiB rows. */
