@@ -27,7 +27,7 @@ final class ReadAhead extends InputStream {
   private final BlockingQueue<byte[]> chunks = new ArrayBlockingQueue<>(DEPTH);
   private final Thread thread;
   private volatile boolean closed;
-  private volatile IOException failure;
+  private volatile Throwable failure;
   private byte[] current = new byte[0];
   private int pos;
   private boolean ended;
@@ -38,25 +38,35 @@ final class ReadAhead extends InputStream {
 
   private void pump(InputStream source) {
     try {
-      while (!closed) {
-        byte[] buf = source.readNBytes(CHUNK);
-        if (buf.length == 0) {
+      boolean eof = false;
+      while (!closed && !eof) {
+        byte[] buf = new byte[CHUNK];
+        int n = 0;
+        // One read of the source at a time, so that close() waits for one read, not a chunk's.
+        while (n < CHUNK && !closed) {
+          int r = source.read(buf, n, CHUNK - n);
+          if (r < 0) {
+            eof = true;
+            break;
+          }
+          n += r;
+        }
+        if (n > 0 && !offer(n == CHUNK ? buf : Arrays.copyOf(buf, n))) {
           break;
         }
-        if (!offer(buf.length == CHUNK ? buf : Arrays.copyOf(buf, buf.length))) {
-          return;
-        }
       }
-    } catch (IOException | RuntimeException e) {
-      failure = e instanceof IOException io ? io : new IOException(e);
+    } catch (Throwable e) {
+      // Errors too (an OutOfMemoryError): the reader must never wait for an END that never comes.
+      failure = e;
+    } finally {
+      offer(END);
     }
-    offer(END);
   }
 
   /** Hands a chunk over; false once closed (nobody reads any more). */
   private boolean offer(byte[] chunk) {
     try {
-      while (!closed) {
+      while (!closed || chunk == END) {
         if (chunks.offer(chunk, 100, TimeUnit.MILLISECONDS)) {
           return true;
         }
@@ -86,14 +96,10 @@ final class ReadAhead extends InputStream {
         throw new InterruptedIOException("interrupted while reading ahead");
       }
       pos = 0;
-      if (current == END) {
-        ended = true;
-        if (failure != null) {
-          throw failure;
-        }
-      }
+      ended = current == END;
     }
     if (ended) {
+      rethrow();
       return -1;
     }
     int n = Math.min(len, current.length - pos);
@@ -102,16 +108,40 @@ final class ReadAhead extends InputStream {
     return n;
   }
 
-  /** Stops the read-ahead thread and waits for it, so the source is no longer in use. */
+  /** The source's failure, on every read once the stream has ended with one. */
+  private void rethrow() throws IOException {
+    Throwable f = failure;
+    if (f instanceof IOException io) {
+      throw io;
+    } else if (f instanceof RuntimeException re) {
+      throw re;
+    } else if (f instanceof Error err) {
+      throw err;
+    } else if (f != null) {
+      throw new IOException(f);
+    }
+  }
+
+  /**
+   * Stops the read-ahead thread and waits for it, even when this thread is interrupted (a canceled
+   * attempt, a worker shutting down): the caller may use or close the source only afterwards. The
+   * wait is at most one read of the source; the interrupt is kept for the caller.
+   */
   @Override
-  public void close() throws IOException {
+  public void close() {
     closed = true;
     chunks.clear();
-    try {
-      thread.join();
-    } catch (InterruptedException e) {
+    boolean interrupted = false;
+    while (thread.isAlive()) {
+      try {
+        thread.join();
+      } catch (InterruptedException e) {
+        interrupted = true;
+        chunks.clear();
+      }
+    }
+    if (interrupted) {
       Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted while stopping the read-ahead");
     }
   }
 }

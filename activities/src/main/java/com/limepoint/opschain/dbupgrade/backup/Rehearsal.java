@@ -109,7 +109,6 @@ final class Rehearsal {
             r.hostDir(),
             "rehearsal",
             "source");
-    beat("stop PostgreSQL on the restored copy");
     exec.run(ns, pod, PodCommands.pgCtlStop(PGDATA), SHORT);
     boolean equal = census.comparison().equal();
     boolean inProduction = "in production".equals(state);

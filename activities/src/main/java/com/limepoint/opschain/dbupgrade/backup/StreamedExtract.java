@@ -48,35 +48,18 @@ final class StreamedExtract {
                       f.name() + " on the host no longer matches the verified SHA-256",
                       FailureTypes.BACKUP_CHECKSUM_MISMATCH));
       // The archive's own bytes are hashed as they are read, and compared with the SHA-256 that the
-      // pod reported and the host verified: what tar received was decompressed from exactly the
-      // verified archive. The plain tar is counted, not hashed again (hashing 4.7 GB took as
-      // long as decompressing it, on the thread that sends).
+      // pod reported and the host verified: what was sent was decompressed from exactly the
+      // verified archive (what tar made of it, the rehearsal's census checks). The plain tar is
+      // counted, not hashed again (hashing 4.7 GB took as long as decompressing it).
       DigestInputStream archive =
           new DigestInputStream(Files.newInputStream(source), HostFiles.sha256());
-      long plainBytes;
-      PodExec.Result x;
+      Sent sent;
       try (archive;
           InputStream decompressed = ArchiveFormat.ofFile(f.name()).decompress(archive)) {
-        Padded padded;
-        try (ReadAhead plain = new ReadAhead(decompressed, f.name())) {
-          padded = new Padded(plain, "stream " + f.name() + " into tar in " + pod);
-          x = exec.feed(ns, pod, PodCommands.extractStdin(into), padded, AFTER_LAST_BYTE);
-          padded.transferTo(OutputStream.nullOutputStream());
-        } catch (IOException | RuntimeException e) {
-          // An archive changed since its verification usually fails to decompress first: its
-          // hash says whether that is what happened.
-          archive.transferTo(OutputStream.nullOutputStream());
-          String read = HexFormat.of().formatHex(archive.getMessageDigest().digest());
-          if (!read.equals(f.hostSha256())) {
-            throw mismatch(f, read, -1, checked.plainBytes());
-          }
-          throw e;
-        }
-        plainBytes = padded.plainCount();
-        // Trailing bytes the decompressor left unread are part of the verified file too.
-        archive.transferTo(OutputStream.nullOutputStream());
+        sent = send(exec, ns, pod, f, into, archive, decompressed, checked.plainBytes());
       }
-      String read = HexFormat.of().formatHex(archive.getMessageDigest().digest());
+      String read = hex(archive);
+      PodExec.Result x = sent.result();
       if (!x.ok() && x.exitCode() != PodExec.UNKNOWN_EXIT) {
         throw ApplicationFailure.newFailure(
             "tar -xf - into "
@@ -91,16 +74,62 @@ final class StreamedExtract {
                 + x.stderr().strip(),
             PodExec.POD_COMMAND_FAILED);
       }
-      if (!read.equals(f.hostSha256()) || plainBytes != checked.plainBytes()) {
-        throw mismatch(f, read, plainBytes, checked.plainBytes());
+      if (!read.equals(f.hostSha256()) || sent.plainBytes() != checked.plainBytes()) {
+        throw mismatch(f, read, sent.plainBytes(), checked.plainBytes(), null);
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  private static ApplicationFailure mismatch(BackupFile f, String read, long plain, long expected) {
-    return ApplicationFailure.newNonRetryableFailure(
+  private record Sent(PodExec.Result result, long plainBytes) {}
+
+  /**
+   * Feeds the decompressed archive into tar, then reads the archive to its end (trailing bytes the
+   * decompressor left are part of the verified file too). On a failure, the archive's hash says
+   * whether it changed since its verification, which usually shows first as a failed decompression.
+   */
+  private static Sent send(
+      PodExec exec,
+      String ns,
+      String pod,
+      BackupFile f,
+      String into,
+      DigestInputStream archive,
+      InputStream decompressed,
+      long expected)
+      throws IOException {
+    Padded padded;
+    PodExec.Result x;
+    try (ReadAhead plain = new ReadAhead(decompressed, f.name())) {
+      padded = new Padded(plain, "stream " + f.name() + " into tar in " + pod);
+      x = exec.feed(ns, pod, PodCommands.extractStdin(into), padded, AFTER_LAST_BYTE);
+      padded.transferTo(OutputStream.nullOutputStream());
+    } catch (IOException | RuntimeException e) {
+      String read;
+      try {
+        archive.transferTo(OutputStream.nullOutputStream());
+        read = hex(archive);
+      } catch (IOException | RuntimeException again) {
+        e.addSuppressed(again);
+        throw e;
+      }
+      if (!read.equals(f.hostSha256())) {
+        throw mismatch(f, read, -1, expected, e);
+      }
+      throw e;
+    }
+    archive.transferTo(OutputStream.nullOutputStream());
+    return new Sent(x, padded.plainCount());
+  }
+
+  private static String hex(DigestInputStream in) {
+    return HexFormat.of().formatHex(in.getMessageDigest().digest());
+  }
+
+  private static ApplicationFailure mismatch(
+      BackupFile f, String read, long plain, long expected, Throwable cause) {
+    return ApplicationFailure.newNonRetryableFailureWithCause(
         f.name()
             + " read as "
             + read
@@ -110,7 +139,8 @@ final class StreamedExtract {
             + " ("
             + expected
             + " bytes); the backup on the host changed after it was verified",
-        FailureTypes.BACKUP_CHECKSUM_MISMATCH);
+        FailureTypes.BACKUP_CHECKSUM_MISMATCH,
+        cause);
   }
 
   /** The stream, then zeros to a whole record; heartbeats as it is read. */
