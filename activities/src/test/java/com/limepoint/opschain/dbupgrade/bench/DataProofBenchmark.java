@@ -23,9 +23,10 @@ import java.util.concurrent.Callable;
  * The data checks at scale: a legacy database grown with {@code pgbench -i -s <scale>} (scale 70 is
  * about 1 GiB; {@code -Dscale=}), then, through the activities on the harness as the workflow runs
  * them, the source census, the backup (pg_basebackup, copy out, verify), the restore rehearsal, the
- * import the runbook's CNPG import does ({@code pg_dump | psql}) and the parity census. Prints each
- * step's seconds, the downtime they make up (OpsChain is stopped for all of them) and what the data
- * checks add to it. Run: {@code ./mvnw -q -pl activities -am -Pbench-data -DskipTests verify}.
+ * import the runbook's CNPG import does (CNPG's {@code pg_dump -Fd}, {@code pg_restore}) and the
+ * parity census. Prints each step's seconds, the downtime they make up (OpsChain is stopped for all
+ * of them) and what the data checks add to it. Run: {@code ./mvnw -q -pl activities -am
+ * -Pbench-data -DskipTests verify}.
  */
 public final class DataProofBenchmark {
   private static final String WF = "bench-data";
@@ -111,7 +112,7 @@ public final class DataProofBenchmark {
                           900))));
       LocalPostgres[] cnpg = new LocalPostgres[1];
       seconds.put(
-          "import: pg_dump | psql (the CNPG import's work)",
+          "import: CNPG's pg_dump -Fd, pg_restore by section, ANALYZE",
           time(() -> {
             cnpg[0] = LocalPostgres.init(sandbox.resolve("cnpg/data/pgdata"), "opschain");
             cnpg[0].importFrom(legacy, "opschain");

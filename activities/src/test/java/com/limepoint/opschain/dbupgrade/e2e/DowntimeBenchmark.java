@@ -25,12 +25,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * each step's wall time, the largest heartbeat gap seen on a running activity, the bytes moved, the
  * worker's peak heap and RSS (the worker runs in this JVM), and the downtime (START approved →
  * services restarted) beside the runbook's own work measured alone on the same data: {@code
- * pg_basebackup -z} to a local directory, {@code sha256sum} of it, the import alone ({@code pg_dump
- * | psql}) or the restore alone ({@code tar -xzf} of base and WAL), and the run's own data checks
- * (census, rehearsal, parity). Run: {@code ./mvnw -q -pl activities -am -Pbench-downtime
- * -DskipTests verify} ({@code -Dscale=210 -DrandomMb=1100 -Dmodes=pod/gzip,stream/zstd
- * -Dpaths=automatic,manual -Dtemplate=<a pgdata grown before> -DbenchJvm=<one JVM flag>
- * -Drepeat=3}: each run three times, with medians).
+ * pg_basebackup -z} to a local directory, {@code sha256sum} of it, the import alone (CNPG's {@code
+ * pg_dump -Fd} then {@code pg_restore}) or the restore alone ({@code tar -xzf} of base and WAL),
+ * and the run's own data checks (census, rehearsal, parity). Run: {@code ./mvnw -q -pl activities
+ * -am -Pbench-downtime -DskipTests verify} ({@code -Dscale=210 -DrandomMb=1100
+ * -Dmodes=pod/gzip,stream/zstd -Dpaths=automatic,manual -Dtemplate=<a pgdata grown before>
+ * -DbenchJvm=<one JVM flag> -Drepeat=3}: each run three times, with medians).
  */
 public final class DowntimeBenchmark {
   private static final List<String> CHECKS =
@@ -136,8 +136,9 @@ public final class DowntimeBenchmark {
 
   /**
    * The runbook's work alone on the same legacy database, measured once per path: pg_basebackup -z
-   * (as the runbook runs it) into a local directory, sha256sum of its files, and the import
-   * (pg_dump | psql into a new server) or the restore (tar -xzf of base and WAL).
+   * (as the runbook runs it) into a local directory, sha256sum of its files, and the import (CNPG's
+   * import, pg_dump -Fd then pg_restore, into a new server) or the restore (tar -xzf of base and
+   * WAL).
    */
   private static void runbookAlone(
       UpgradeEndToEndIT t, boolean manual, Map<String, Double> baseline, String path)
@@ -195,7 +196,11 @@ public final class DowntimeBenchmark {
     baseline.put(path, basebackup + sha + work);
     System.out.printf(
         "%s path, the runbook's work alone: pg_basebackup -z %.1f s, sha256sum %.1f s, %s %.1f s%n",
-        path, basebackup, sha, manual ? "restore (tar -xzf)" : "import (pg_dump | psql)", work);
+        path,
+        basebackup,
+        sha,
+        manual ? "restore (tar -xzf)" : "import (CNPG's pg_dump -Fd, pg_restore, ANALYZE)",
+        work);
   }
 
   private static long backupBytes(UpgradeEndToEndIT t) throws IOException {

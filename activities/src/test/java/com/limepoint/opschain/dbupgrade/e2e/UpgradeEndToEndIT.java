@@ -315,9 +315,9 @@ class UpgradeEndToEndIT {
   }
 
   /**
-   * What CNPG's import does on the harness: pg_dump | psql into the new cluster's database, which
-   * its instance pod {@code opschain-db-1} then serves; {@code after} runs on the imported
-   * database.
+   * What CNPG's import does on the harness ({@link LocalPostgres#importFrom}: pg_dump -Fd to disk,
+   * pg_restore by section, ANALYZE) into the new cluster's database, which its instance pod {@code
+   * opschain-db-1} then serves; {@code after} runs on the imported database.
    */
   void importsInto(java.util.function.Consumer<LocalPostgres> after) {
     box.onImport(() -> {
@@ -328,7 +328,7 @@ class UpgradeEndToEndIT {
         cnpgDb.importFrom(legacy, "opschain");
         org.slf4j.LoggerFactory.getLogger(UpgradeEndToEndIT.class)
             .info(
-                "harness import: initdb and start {} ms, pg_dump | psql {} ms",
+                "harness import: initdb and start {} ms, CNPG's dump, restore and analyze {} ms",
                 (t1 - t0) / 1_000_000,
                 (System.nanoTime() - t1) / 1_000_000);
         after.accept(cnpgDb);

@@ -156,8 +156,8 @@ public final class ClusterInABox implements AutoCloseable {
   }
 
   /**
-   * What the CNPG import pod really does when it runs (a pg_dump | psql into the cluster's
-   * database).
+   * What the CNPG import pod really does when it runs (CNPG's dump to disk and sectioned restore,
+   * {@link LocalPostgres#importFrom}, into the cluster's database).
    */
   public void onImport(Runnable importer) {
     controllers.onImport(importer);

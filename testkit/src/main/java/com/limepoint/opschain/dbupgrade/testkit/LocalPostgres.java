@@ -101,49 +101,94 @@ public final class LocalPostgres implements AutoCloseable {
         .trim();
   }
 
-  /** Copies database {@code db} of {@code from} into this server (pg_dump | psql, no shell). */
+  /**
+   * Copies database {@code db} of {@code from} into this server the way CloudNativePG's {@code
+   * microservice} import does it (read at v1.30.0, {@code pkg/management/postgres/logicalimport}),
+   * so the harness's import costs what the real one costs:
+   *
+   * <ol>
+   *   <li>the instance runs with {@code fsync=off}, {@code wal_level=minimal}, {@code
+   *       full_page_writes=off}, {@code archive_mode=off}, {@code max_wal_senders=0} while it
+   *       imports ({@code configurePostgresForImport}, configuration.go:441-452);
+   *   <li>{@code pg_dump -Fd} writes the whole dump to {@code $PGDATA/dumps/<db>.dump} first
+   *       (database.go:104-124; directory format, so gzip-compressed by pg_dump's default, one
+   *       thread, no {@code --jobs} unless {@code pgDumpExtraOptions} adds it); nothing is piped;
+   *   <li>then {@code pg_restore --no-owner --no-privileges --role=<owner>} runs three times, for
+   *       the pre-data, data and post-data sections in that order (database.go:185-250);
+   *   <li>the dump directory is deleted, then {@code ANALYZE VERBOSE} (microservice.go:43-89);
+   *   <li>the normal configuration is put back and {@code initdb --sync-only} flushes the data
+   *       before the instance starts for good (initdb.go:556-566, 625-638).
+   * </ol>
+   *
+   * CNPG also makes the owner a superuser for the restore and drops user extensions in the empty
+   * target; the harness's owner role is a superuser already and its databases have no extensions.
+   * Commands are argv lists, no shell.
+   */
   public void importFrom(LocalPostgres from, String db) throws IOException {
-    List<Process> ps =
-        ProcessBuilder.startPipeline(
-            List.of(
-                new ProcessBuilder(
-                    BIN.resolve("pg_dump").toString(),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    Integer.toString(from.port),
-                    "-U",
-                    "postgres",
-                    "--no-owner",
-                    db),
-                new ProcessBuilder(
-                        BIN.resolve("psql").toString(),
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        Integer.toString(port),
-                        "-U",
-                        "postgres",
-                        "-d",
-                        db,
-                        "-v",
-                        "ON_ERROR_STOP=1",
-                        "-q")
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)));
+    close();
+    start(
+        "-c fsync=off -c wal_level=minimal -c full_page_writes=off -c archive_mode=off"
+            + " -c max_wal_senders=0");
+    Path dumps = pgdata.resolve("dumps");
+    Path dump = dumps.resolve(db + ".dump");
+    Files.createDirectories(dumps);
+    String source =
+        "host=127.0.0.1 port=" + from.port + " user=postgres dbname=" + db + " sslmode=disable";
+    runLong(
+        List.of(
+            BIN.resolve("pg_dump").toString(),
+            "-Fd",
+            "-f",
+            dump.toString(),
+            "-d",
+            source,
+            "-v",
+            "--section=pre-data",
+            "--section=data",
+            "--section=post-data"));
+    for (String section : List.of("pre-data", "data", "post-data")) {
+      runLong(
+          List.of(
+              BIN.resolve("pg_restore").toString(),
+              "-h",
+              "127.0.0.1",
+              "-p",
+              Integer.toString(port),
+              "-U",
+              "postgres",
+              "--no-owner",
+              "--no-privileges",
+              "--role=" + db,
+              "-d",
+              db,
+              "--section",
+              section,
+              dump.toString()));
+    }
+    run(List.of("rm", "-rf", dumps.toString()));
+    sql(db, "ANALYZE VERBOSE");
+    close();
+    run(asServerUser(List.of(BIN.resolve("initdb").toString(), "--sync-only", "-D", pgdata + "")));
+    start("");
+  }
+
+  /** A command that may run for as long as the data takes (a dump, a restore); no shell. */
+  private static void runLong(List<String> argv) throws IOException {
+    Process p = new ProcessBuilder(argv).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
     try {
-      for (Process p : ps) {
-        if (p.waitFor() != 0) {
-          throw new IOException(
-              "import of "
-                  + db
-                  + " failed: "
-                  + new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
-        }
+      if (p.waitFor() != 0) {
+        throw new IOException(argv.get(0) + " exited " + p.exitValue() + ": " + tail(err));
       }
     } catch (InterruptedException e) {
+      p.destroyForcibly();
       Thread.currentThread().interrupt();
       throw new IOException(e);
     }
+  }
+
+  private static String tail(String text) {
+    return text.length() <= 2000 ? text : text.substring(text.length() - 2000);
   }
 
   /** uid:gid that owns the server's files: what {@code chown -R} must restore to. */
@@ -157,6 +202,11 @@ public final class LocalPostgres implements AutoCloseable {
   }
 
   private void start() throws IOException {
+    start("");
+  }
+
+  /** pg_ctl start with this port and socket directory, and {@code extra} server options. */
+  private void start(String extra) throws IOException {
     Path logs = pgdata.resolveSibling(pgdata.getFileName() + "-logs");
     Files.createDirectories(logs);
     chownToServerUser(logs);
@@ -169,7 +219,7 @@ public final class LocalPostgres implements AutoCloseable {
                 "-l",
                 logs.resolve("server.log").toString(),
                 "-o",
-                "-p " + port + " -k " + pgdata + " -c listen_addresses=127.0.0.1",
+                "-p " + port + " -k " + pgdata + " -c listen_addresses=127.0.0.1 " + extra,
                 "-w",
                 "-t",
                 "60",
