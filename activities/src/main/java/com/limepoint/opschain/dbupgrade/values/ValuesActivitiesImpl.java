@@ -47,7 +47,7 @@ public class ValuesActivitiesImpl implements ValuesActivities {
     List<String> changes = new ArrayList<>();
     String edited = ValuesTextEdit.edit(original, r.kind(), source.toString(), changes);
     if (r.minStorageBytes() > 0) {
-      requireStorageFor(edited, r.minStorageBytes(), source.toString());
+      requireStorageFor(edited, r.minStorageBytes(), r.importDumpBytes(), source.toString());
     }
     Path out = Path.of(r.outputDir()).resolve("values." + r.kind().name().toLowerCase() + ".yaml");
     if (!r.dryRun()) {
@@ -147,10 +147,14 @@ public class ValuesActivitiesImpl implements ValuesActivities {
   }
 
   /**
-   * Refuses values whose {@code db.cnpg.storage.size} cannot hold the database: CNPG's volume would
-   * fill up during the import, after OpsChain was stopped.
+   * Refuses values whose {@code db.cnpg.storage.size} cannot hold the database, and with {@code
+   * dumpBytes} its import dump beside it: CNPG's microservice import writes {@code pg_dump -Fd}
+   * whole into {@code $PGDATA/dumps} on the new instance's volume and deletes it only after the
+   * restore (cloudnative-pg v1.30.0 pkg/management/postgres/logicalimport/database.go:104-124,
+   * microservice.go:43-89), so the volume would fill up during the import, after OpsChain was
+   * stopped.
    */
-  static void requireStorageFor(String edited, long dbBytes, String name) {
+  static void requireStorageFor(String edited, long dbBytes, long dumpBytes, String name) {
     Object db = yaml().<java.util.Map<String, Object>>load(edited).get("db");
     Object size =
         db instanceof java.util.Map<?, ?> d
@@ -169,7 +173,8 @@ public class ValuesActivitiesImpl implements ValuesActivities {
           name + ": db.cnpg.storage.size '" + size + "' is not a Kubernetes quantity such as 20Gi",
           FailureTypes.INVALID_VALUES);
     }
-    if (bytes < dbBytes) {
+    long need = dbBytes + Math.max(0, dumpBytes);
+    if (bytes < need) {
       throw ApplicationFailure.newNonRetryableFailure(
           name
               + ": db.cnpg.storage.size "
@@ -178,8 +183,14 @@ public class ValuesActivitiesImpl implements ValuesActivities {
               + bytes
               + " bytes) is smaller than the database ("
               + dbBytes
-              + " bytes); set db.cnpg.storage.size (or db.volume.size) to at least "
-              + ((dbBytes + (1L << 30) - 1) >> 30)
+              + " bytes)"
+              + (dumpBytes > 0
+                  ? " plus the dump CNPG's import writes beside it (about "
+                      + dumpBytes
+                      + " bytes, the size of the compressed backup)"
+                  : "")
+              + "; set db.cnpg.storage.size (or db.volume.size) to at least "
+              + ((need + (1L << 30) - 1) >> 30)
               + "Gi",
           FailureTypes.INVALID_VALUES);
     }

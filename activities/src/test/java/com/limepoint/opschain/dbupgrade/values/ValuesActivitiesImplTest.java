@@ -35,6 +35,39 @@ class ValuesActivitiesImplTest {
   final ValuesActivitiesImpl values = new ValuesActivitiesImpl();
 
   @Test
+  void theMigrationValuesAreRefusedWhenCnpgsStorageCannotHoldTheDatabaseAndItsImportDump(
+      @TempDir Path dir) throws Exception {
+    Path in = dir.resolve("values.yaml");
+    Files.writeString(in, VALUES);
+    String out = dir.resolve("out").toString();
+    long gib = 1L << 30;
+
+    // 45 GiB of database fits the 50Gi volume alone, but not with CNPG's 6 GiB dump beside it.
+    values.prepareValues(
+        new ValuesActivities.ValuesRequest(in.toString(), out, Kind.MIGRATION, true, 45 * gib));
+    assertThatThrownBy(() ->
+            values.prepareValues(
+                new ValuesActivities.ValuesRequest(
+                    in.toString(), out, Kind.MIGRATION, false, 45 * gib, 6 * gib)))
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            e -> {
+              assertThat(e.getType()).isEqualTo(FailureTypes.INVALID_VALUES);
+              assertThat(e.isNonRetryable()).isTrue();
+              assertThat(e.getOriginalMessage())
+                  .contains("plus the dump CNPG's import writes beside it", "at least 51Gi")
+                  .doesNotContain("hunter2");
+            });
+    assertThat(dir.resolve("out/values.migration.yaml")).doesNotExist();
+
+    ValuesActivities.ValuesResult fits =
+        values.prepareValues(
+            new ValuesActivities.ValuesRequest(
+                in.toString(), out, Kind.MIGRATION, false, 45 * gib, 4 * gib));
+    assertThat(Path.of(fits.path())).exists();
+  }
+
+  @Test
   void migrationAddsRecoveryModeAndCopiesTheVolumeKeepingCommentsAndOrder(@TempDir Path dir)
       throws Exception {
     Path in = dir.resolve("values.yaml");

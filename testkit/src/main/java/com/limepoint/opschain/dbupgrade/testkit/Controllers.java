@@ -139,10 +139,7 @@ final class Controllers implements AutoCloseable {
     dbPorts.put(namespace + "/" + deployment, port);
   }
 
-  /**
-   * What the import pod does (CNPG's real pg_dump -Fd and pg_restore, say); a failure fails the
-   * pod.
-   */
+  /** What the import pod does (CNPG's pg_dump -Fd and pg_restore); a failure fails the pod. */
   void onImport(Runnable importer) {
     this.importer = importer;
   }

@@ -32,12 +32,25 @@ public interface ValuesActivities {
   /**
    * @param minStorageBytes when above 0, the CNPG storage size the values give must hold this many
    *     bytes (the database size preflight measured), else the values are refused
+   * @param importDumpBytes when above 0, the storage must hold this many more: CNPG's import writes
+   *     its whole dump into the new instance's PGDATA before it restores it (estimated from the
+   *     verified backup's compressed size)
    */
   record ValuesRequest(
-      String valuesFile, String outputDir, Kind kind, boolean dryRun, long minStorageBytes) {
+      String valuesFile,
+      String outputDir,
+      Kind kind,
+      boolean dryRun,
+      long minStorageBytes,
+      long importDumpBytes) {
 
     public ValuesRequest(String valuesFile, String outputDir, Kind kind, boolean dryRun) {
-      this(valuesFile, outputDir, kind, dryRun, 0);
+      this(valuesFile, outputDir, kind, dryRun, 0, 0);
+    }
+
+    public ValuesRequest(
+        String valuesFile, String outputDir, Kind kind, boolean dryRun, long minStorageBytes) {
+      this(valuesFile, outputDir, kind, dryRun, minStorageBytes, 0);
     }
   }
 

@@ -9,6 +9,7 @@ import com.limepoint.opschain.dbupgrade.activities.HostActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
 import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
 import com.limepoint.opschain.dbupgrade.activities.WaitRequest;
+import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import io.temporal.activity.ActivityOptions;
@@ -186,6 +187,27 @@ final class UpgradeActivities {
         HELM_DEPLOY.minusMinutes(5).toSeconds(),
         false,
         pastPointOfNoReturn);
+  }
+
+  /**
+   * The migration values, written after the backup: CNPG's storage must hold the database and,
+   * beside it, the dump CNPG's import writes before restoring it, estimated by the verified base
+   * archive's compressed size (pg_dump -Fd compresses its table data with gzip by default; the base
+   * archive also holds the indexes, which the dump does not). Only the activity's input changes,
+   * not the command sequence: a run replays as before, and one in flight checks with it from here
+   * on.
+   */
+  static ValuesActivities.ValuesRequest migrationValues(
+      UpgradeRequest req, String hostDir, long dbBytes, BackupEvidence backup) {
+    long dump =
+        backup == null
+            ? 0
+            : backup.files().stream()
+                .filter(f -> f.name().startsWith("base.tar"))
+                .mapToLong(f -> f.hostBytes() == null ? 0 : f.hostBytes())
+                .sum();
+    return new ValuesActivities.ValuesRequest(
+        req.valuesFile(), hostDir, ValuesActivities.Kind.MIGRATION, false, dbBytes, dump);
   }
 
   /** A wait for the named workloads (none: all of them) in the request's namespace. */

@@ -218,7 +218,9 @@ final class UpgradeSteps {
 
   void prepareMigrationValues() {
     ValuesActivities.ValuesResult v =
-        values(PREPARE_MIGRATION_VALUES, ValuesActivities.Kind.MIGRATION, false);
+        values(
+            PREPARE_MIGRATION_VALUES,
+            UpgradeActivities.migrationValues(req, hostDir, preflight.dbSizeBytes(), backup));
     migrationValues = v.path();
     migrationDiff = v.diff();
   }

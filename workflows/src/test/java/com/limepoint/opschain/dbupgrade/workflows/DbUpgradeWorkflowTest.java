@@ -421,6 +421,57 @@ class DbUpgradeWorkflowTest {
   }
 
   @Test
+  void migrationValuesThatCannotHoldTheImportDumpPutOpsChainBackBeforeAnyDeploy(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    org.mockito.Mockito.doAnswer(
+            inv -> {
+              ValuesActivities.ValuesRequest r = inv.getArgument(0);
+              if (!r.dryRun() && r.kind() == ValuesActivities.Kind.MIGRATION) {
+                throw ApplicationFailure.newNonRetryableFailure(
+                    "values.yaml: db.cnpg.storage.size is smaller than the database plus the dump",
+                    FailureTypes.INVALID_VALUES);
+              }
+              return new ValuesActivities.ValuesResult(r.outputDir() + "/v.yaml", "");
+            })
+        .when(fakes.values)
+        .prepareValues(any());
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    awaitGate(wf, Gate.START);
+    wf.approve(new GateDecision("START", "alice", null));
+
+    WorkflowFailedException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            WorkflowFailedException.class, () -> result(client, "opschain"));
+
+    ApplicationFailure failure = (ApplicationFailure) e.getCause();
+    assertThat(failure.getType()).isEqualTo(FailureTypes.INVALID_VALUES);
+    assertThat(failure.getOriginalMessage()).contains("back in service on 2025-10-01");
+    assertThat(fakes.calls())
+        .endsWith(
+            "Values.prepareValues:MIGRATION",
+            "Helm.upgrade:putBackInService",
+            "Cluster.awaitRolloutComplete",
+            "Cluster.checkDatabaseBack")
+        .noneMatch(c -> c.equals("Helm.upgrade:upgradeRelease"));
+    // The write asked for room for the database (preflight's size) and the dump beside it (the
+    // verified base archive's size); the dry run at preflight for the database alone.
+    List<ValuesActivities.ValuesRequest> asked =
+        fakes.arguments().stream()
+            .filter(ValuesActivities.ValuesRequest.class::isInstance)
+            .map(ValuesActivities.ValuesRequest.class::cast)
+            .filter(r -> r.kind() == ValuesActivities.Kind.MIGRATION)
+            .toList();
+    assertThat(asked)
+        .extracting(ValuesActivities.ValuesRequest::dryRun)
+        .containsExactly(true, false);
+    assertThat(asked.get(0).minStorageBytes()).isEqualTo(1_000_000L);
+    assertThat(asked.get(0).importDumpBytes()).isZero();
+    assertThat(asked.get(1).minStorageBytes()).isEqualTo(1_000_000L);
+    assertThat(asked.get(1).importDumpBytes()).isEqualTo(4096L);
+  }
+
+  @Test
   void aCompensationOverADatabaseThatDoesNotAnswerFailsInsteadOfClaimingService(
       TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     when(fakes.cluster.checkDatabaseBack(any()))
