@@ -187,7 +187,7 @@ public class ValuesActivitiesImpl implements ValuesActivities {
               + (dumpBytes > 0
                   ? " plus the dump CNPG's import writes beside it (about "
                       + dumpBytes
-                      + " bytes, the size of the compressed backup)"
+                      + " bytes, the size of the compressed base archive)"
                   : "")
               + "; set db.cnpg.storage.size (or db.volume.size) to at least "
               + ((need + (1L << 30) - 1) >> 30)

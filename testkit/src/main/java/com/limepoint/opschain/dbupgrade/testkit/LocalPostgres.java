@@ -132,6 +132,7 @@ public final class LocalPostgres implements AutoCloseable {
     Path dumps = pgdata.resolve("dumps");
     Path dump = dumps.resolve(db + ".dump");
     Files.createDirectories(dumps);
+    chownToServerUser(dumps);
     String source =
         "host=127.0.0.1 port=" + from.port + " user=postgres dbname=" + db + " sslmode=disable";
     runLong(
@@ -168,22 +169,39 @@ public final class LocalPostgres implements AutoCloseable {
     run(List.of("rm", "-rf", dumps.toString()));
     sql(db, "ANALYZE VERBOSE");
     close();
+    if (Thread.currentThread().isInterrupted()) {
+      throw new IOException("interrupted: the import of " + db + " stopped, its server too");
+    }
     run(asServerUser(List.of(BIN.resolve("initdb").toString(), "--sync-only", "-D", pgdata + "")));
     start("");
   }
 
-  /** A command that may run for as long as the data takes (a dump, a restore); no shell. */
-  private static void runLong(List<String> argv) throws IOException {
-    Process p = new ProcessBuilder(argv).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+  /**
+   * A command that may run for as long as the data takes (a dump, a restore), as the server user
+   * (CNPG's import runs as postgres); no shell. Its stderr goes to a file beside the server's log,
+   * so waiting never depends on reading it, and an interrupt kills it and its children at once.
+   */
+  private void runLong(List<String> argv) throws IOException {
+    if (Thread.currentThread().isInterrupted()) {
+      throw new IOException("interrupted before " + argv.get(0));
+    }
+    Path err = pgdata.resolveSibling(pgdata.getFileName() + "-logs").resolve("import-stderr.log");
+    Process p =
+        new ProcessBuilder(asServerUser(argv))
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .redirectError(err.toFile())
+            .start();
     try {
-      if (p.waitFor() != 0) {
-        throw new IOException(argv.get(0) + " exited " + p.exitValue() + ": " + tail(err));
-      }
+      p.waitFor();
     } catch (InterruptedException e) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();
       Thread.currentThread().interrupt();
-      throw new IOException(e);
+      throw new IOException("interrupted: " + argv.get(0) + " killed", e);
+    }
+    if (p.exitValue() != 0) {
+      throw new IOException(
+          argv.get(0) + " exited " + p.exitValue() + ": " + tail(Files.readString(err)));
     }
   }
 
