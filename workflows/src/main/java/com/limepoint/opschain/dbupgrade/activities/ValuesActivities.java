@@ -34,7 +34,7 @@ public interface ValuesActivities {
    *     bytes (the database size preflight measured), else the values are refused
    * @param importDumpBytes when above 0, the storage must hold this many more: CNPG's import writes
    *     its whole dump into the new instance's PGDATA before it restores it (estimated from the
-   *     verified backup's compressed size)
+   *     verified base archive's compressed size)
    */
   record ValuesRequest(
       String valuesFile,
