@@ -17,14 +17,14 @@ import java.time.Duration;
 import java.util.HexFormat;
 
 /**
- * A zstd archive decompressed on the worker straight into {@code tar -xf -} in a pod, in one exec:
- * no copy of the archive (or of its plain tar) on the pod's disk, nothing for the image to
- * decompress. The worker hashes the archive's bytes as it reads them and compares them with the
- * verified SHA-256, and counts the plain bytes against the archive check's; the decompression runs
- * ahead of the send on a thread of its own ({@link ReadAhead}). The stream is padded with zeros to
- * a whole tar record (10240 bytes, GNU tar's default blocking factor 20 of 512-byte blocks), so
- * tar, which reads whole records from a pipe, has its end-of-archive blocks without waiting for the
- * end of stdin.
+ * An archive (zstd, gzip or a plain tar) decompressed on the worker straight into {@code tar -xf -}
+ * in a pod, in one exec: no copy of the archive (or of its plain tar) on the pod's disk, nothing
+ * for the image to decompress. The restore rehearsal extracts every archive this way. The worker
+ * hashes the archive's bytes as it reads them and compares them with the verified SHA-256, and
+ * counts the plain bytes against the archive check's; the decompression runs ahead of the send on a
+ * thread of its own ({@link ReadAhead}). The stream is padded with zeros to a whole tar record
+ * (10240 bytes, GNU tar's default blocking factor 20 of 512-byte blocks), so tar, which reads whole
+ * records from a pipe, has its end-of-archive blocks without waiting for the end of stdin.
  */
 final class StreamedExtract {
   /**

@@ -243,7 +243,7 @@ public final class PodCommands {
     return List.of("tar", archive.endsWith(".gz") ? "-xzf" : "-xf", archive, "-C", into);
   }
 
-  /** A plain tar from stdin into {@code into}: a zstd archive decompressed on the worker. */
+  /** A plain tar from stdin into {@code into}: an archive decompressed on the worker. */
   public static List<String> extractStdin(String into) {
     return List.of("tar", "-xf", "-", "-C", into);
   }

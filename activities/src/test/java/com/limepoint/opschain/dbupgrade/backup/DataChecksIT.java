@@ -19,6 +19,7 @@ import io.temporal.failure.CanceledFailure;
 import io.temporal.testing.TestActivityEnvironment;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.Test;
 class DataChecksIT {
   static final String NS = DbPodFixture.NS;
   static final String POD = "opschain-db-rehearsal";
+  static final List<String> STDIN_TAR = List.of("tar", "-xf", "-", "-C");
 
   DbPodFixture fixture;
   TestActivityEnvironment env;
@@ -160,20 +162,7 @@ class DataChecksIT {
   void aStreamedArchiveChangedOnTheHostAfterItsVerificationIsNotRehearsed() throws Exception {
     BackupEvidence verified = backup("stream", "zstd");
     java.nio.file.Path archive = java.nio.file.Path.of(hostDir, "base.tar.zst");
-    var mtime = Files.getLastModifiedTime(archive);
-    // One byte changed in place: the size and modification time the check record keeps still hold.
-    try (var ch =
-        java.nio.channels.FileChannel.open(
-            archive,
-            java.nio.file.StandardOpenOption.READ,
-            java.nio.file.StandardOpenOption.WRITE)) {
-      java.nio.ByteBuffer one = java.nio.ByteBuffer.allocate(1);
-      long at = ch.size() / 2;
-      ch.read(one, at);
-      one.put(0, (byte) ~one.get(0)).rewind();
-      ch.write(one, at);
-    }
-    Files.setLastModifiedTime(archive, mtime);
+    flipOneByteKeepingSizeAndTime(archive);
 
     assertThatThrownBy(() -> checks.rehearseRestore(request(verified)))
         .cause()
@@ -188,6 +177,72 @@ class DataChecksIT {
                       "not the verified " + verified.files().get(0).hostSha256());
             });
     assertThat(fixture.box().client().pods().inNamespace(NS).withName(POD).get()).isNull();
+  }
+
+  @Test
+  void theRunbooksGzipBackupIsRehearsedFromTheWorkersStreamWithNothingUploadedToThePod()
+      throws Exception {
+    BackupEvidence verified = backup();
+    assertThat(verified.files()).extracting(f -> f.name()).contains("base.tar.gz", "pg_wal.tar.gz");
+    int before = fixture.box().podCommands().size();
+
+    DataCheckActivities.RehearsalResult r = checks.rehearseRestore(request(verified));
+
+    assertThat(r.passed()).as(String.valueOf(r.problem())).isTrue();
+    assertThat(r.clusterState()).isEqualTo("in production");
+    var inRehearsal =
+        fixture.box().podCommands().subList(before, fixture.box().podCommands().size()).stream()
+            .filter(c -> POD.equals(c.pod()))
+            .map(c -> c.argv())
+            .toList();
+    // Base and WAL each went through one tar reading stdin; no dd wrote an upload, no tar -xzf or
+    // gzip ran in the pod.
+    assertThat(inRehearsal)
+        .filteredOn(argv -> argv.size() == 5 && argv.subList(0, 4).equals(STDIN_TAR))
+        .extracting(argv -> argv.get(4))
+        .containsExactly("/rehearsal/pgdata", "/rehearsal/pgdata/pg_wal");
+    assertThat(inRehearsal)
+        .noneMatch(argv -> argv.contains("dd") || argv.contains("-xzf") || argv.contains("gzip"));
+  }
+
+  @Test
+  void aGzipArchiveChangedOnTheHostAfterItsVerificationIsNotRehearsed() throws Exception {
+    BackupEvidence verified = backup();
+    java.nio.file.Path archive = java.nio.file.Path.of(hostDir, "base.tar.gz");
+    flipOneByteKeepingSizeAndTime(archive);
+
+    assertThatThrownBy(() -> checks.rehearseRestore(request(verified)))
+        .cause()
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(FailureTypes.BACKUP_CHECKSUM_MISMATCH);
+              assertThat(f.isNonRetryable()).isTrue();
+              assertThat(f.getOriginalMessage())
+                  .contains(
+                      "base.tar.gz read as",
+                      "not the verified " + verified.files().get(0).hostSha256());
+            });
+    assertThat(fixture.box().client().pods().inNamespace(NS).withName(POD).get()).isNull();
+  }
+
+  /**
+   * One byte changed in place: the size and modification time the check record keeps still hold.
+   */
+  static void flipOneByteKeepingSizeAndTime(java.nio.file.Path archive) throws Exception {
+    var mtime = Files.getLastModifiedTime(archive);
+    try (var ch =
+        java.nio.channels.FileChannel.open(
+            archive,
+            java.nio.file.StandardOpenOption.READ,
+            java.nio.file.StandardOpenOption.WRITE)) {
+      java.nio.ByteBuffer one = java.nio.ByteBuffer.allocate(1);
+      long at = ch.size() / 2;
+      ch.read(one, at);
+      one.put(0, (byte) ~one.get(0)).rewind();
+      ch.write(one, at);
+    }
+    Files.setLastModifiedTime(archive, mtime);
   }
 
   DataCheckActivities.RehearsalRequest request(BackupEvidence verified) {
