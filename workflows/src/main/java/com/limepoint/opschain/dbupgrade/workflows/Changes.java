@@ -84,6 +84,13 @@ final class Changes {
    */
   static final String AUTO_FORMAT = "auto-format";
 
+  /**
+   * Version 1: a long activity whose attempts all ended by heartbeat timeout (the worker running it
+   * was lost each time) is scheduled again, up to {@link LostWorkers#ROUNDS} times, instead of
+   * failing the step ({@link LostWorkers}). Runs from before fail the step there.
+   */
+  static final String LOST_WORKER_ROUNDS = "lost-worker-rounds";
+
   /** The backupFormat of a request that names none: {@link #AUTO_FORMAT}. */
   static String defaultBackupFormat() {
     return Workflow.getVersion(AUTO_FORMAT, Workflow.DEFAULT_VERSION, 1) >= 1

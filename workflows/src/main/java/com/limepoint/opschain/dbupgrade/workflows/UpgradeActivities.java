@@ -141,21 +141,34 @@ final class UpgradeActivities {
   }
 
   RestorePodActivities restorePod(String summary) {
-    return stub(
-        RestorePodActivities.class, clusterQueue, RESTORE_EXEC, HEARTBEAT, RETRY_LONG, summary);
+    return LostWorkers.survive(
+        RestorePodActivities.class,
+        stub(
+            RestorePodActivities.class,
+            clusterQueue,
+            RESTORE_EXEC,
+            HEARTBEAT,
+            RETRY_LONG,
+            summary));
   }
 
   BackupActivities backup(String summary) {
-    return onHost(BackupActivities.class, BACKUP_TRANSFER, HEARTBEAT, RETRY_LONG, summary);
+    return LostWorkers.survive(
+        BackupActivities.class,
+        onHost(BackupActivities.class, BACKUP_TRANSFER, HEARTBEAT, RETRY_LONG, summary));
   }
 
   /** The census and the rehearsal: on the host that holds the backup and keeps the censuses. */
   DataCheckActivities dataCheck(String summary) {
-    return onHost(DataCheckActivities.class, RESTORE_EXEC, HEARTBEAT, RETRY_LONG, summary);
+    return LostWorkers.survive(
+        DataCheckActivities.class,
+        onHost(DataCheckActivities.class, RESTORE_EXEC, HEARTBEAT, RETRY_LONG, summary));
   }
 
   HelmActivities helm(String summary) {
-    return onHost(HelmActivities.class, HELM_DEPLOY, HEARTBEAT, RETRY_LONG, summary);
+    return LostWorkers.survive(
+        HelmActivities.class,
+        onHost(HelmActivities.class, HELM_DEPLOY, HEARTBEAT, RETRY_LONG, summary));
   }
 
   ValuesActivities values(String summary) {
