@@ -26,10 +26,13 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Chaos across processes, on the real server: the dev mode without its worker ({@code temporal
  * server start-dev} and the demo cluster with its real PostgreSQL), a production-mode worker
- * process, and one upgrade driven by a client that approves the four gates as they open. The worker
- * is killed with SIGKILL at seeded random moments and a new one started each time; once, halfway,
- * the dev server itself is stopped and started on its database file. The upgrade must complete as
- * an undisturbed one does: every row moved, every step done, one deployed Helm revision per deploy
+ * process, and one upgrade driven by a client that approves the four gates. It holds a gate until
+ * its share of the kills has landed (START a quarter, BACKUP_VERIFIED half, SERVICES_VERIFIED three
+ * quarters, FINALIZE all), as a person reading the evidence takes a while: every kill lands inside
+ * the upgrade, which without kills ends in about a minute on the demo's database. The worker is
+ * killed with SIGKILL at seeded random moments and a new one started each time; once, halfway, the
+ * dev server itself is stopped and started on its database file. The upgrade must complete as an
+ * undisturbed one does: every row moved, every step done, one deployed Helm revision per deploy
  * step, never two pg_basebackups at once, no scratch pod left. CI runs {@value #CI_KILLS} kills;
  * {@code bin/chaos 30} runs thirty ({@code -Dchaos.kills}, {@code -Dchaos.seed}).
  *
@@ -42,6 +45,10 @@ class ChaosIT {
   static final int CI_KILLS = 5;
   private static final Set<Gate> EXPECTED_GATES =
       EnumSet.of(Gate.START, Gate.BACKUP_VERIFIED, Gate.SERVICES_VERIFIED, Gate.FINALIZE);
+
+  /** The gates in the order they open: the i-th is held until i quarters of the kills landed. */
+  private static final List<Gate> GATE_ORDER =
+      List.of(Gate.START, Gate.BACKUP_VERIFIED, Gate.SERVICES_VERIFIED, Gate.FINALIZE);
 
   private static final Set<String> ENDED = Set.of("COMPLETED", "ABORTED", "FAILED");
 
@@ -68,11 +75,13 @@ class ChaosIT {
       AtomicReference<Process> worker = new AtomicReference<>(dev.worker(demo, "w0"));
       long t0 = System.nanoTime();
       upgrade.start(dev.demoDir().resolve("request.json"));
+      java.util.concurrent.atomic.AtomicInteger landed =
+          new java.util.concurrent.atomic.AtomicInteger();
       CompletableFuture<UpgradeReport> result =
           // Not on the common pool: with two CPUs it has one worker, which the JDK HTTP client
           // needs to complete every request of the harness in this JVM.
           CompletableFuture.supplyAsync(
-              () -> approveUntilEnded(upgrade),
+              () -> approveUntilEnded(upgrade, landed, kills),
               java.util.concurrent.Executors.newSingleThreadExecutor(
                   r -> Thread.ofPlatform().daemon().name("chaos-approver").unstarted(r)));
       Thread watchdog = dumpThreadsWhileStalled(result, dev.demoDir());
@@ -90,6 +99,7 @@ class ChaosIT {
           p.destroyForcibly();
           assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
           done.add(new Kill(k, (System.nanoTime() - t0) / 1e9, running(s), gate(s)));
+          landed.incrementAndGet();
           if (k == (kills + 1) / 2) {
             server.restart();
           }
@@ -164,8 +174,12 @@ class ChaosIT {
         });
   }
 
-  /** Approves each expected gate as it opens until the workflow ends; fails on any other gate. */
-  private static UpgradeReport approveUntilEnded(Upgrades upgrade) {
+  /**
+   * Approves each expected gate once its share of the {@code kills} has {@code landed}, until the
+   * workflow ends; fails on any other gate.
+   */
+  private static UpgradeReport approveUntilEnded(
+      Upgrades upgrade, java.util.concurrent.atomic.AtomicInteger landed, int kills) {
     try {
       long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
       while (System.nanoTime() < deadline) {
@@ -178,7 +192,9 @@ class ChaosIT {
           if (!EXPECTED_GATES.contains(g)) {
             throw new AssertionError("gate " + g + " opened: " + s.message());
           }
-          upgrade.tryApprove(g);
+          if (landed.get() >= kills * (GATE_ORDER.indexOf(g) + 1) / GATE_ORDER.size()) {
+            upgrade.tryApprove(g);
+          }
         }
         Thread.sleep(500);
       }
