@@ -129,11 +129,11 @@ final class Rehearsal {
    * in the pod ({@link StreamedExtract}): nothing is uploaded first and nothing is decompressed in
    * the pod, so the archive is read once and the decompression overlaps the send. Uploading the
    * runbook's {@code base.tar.gz} and then {@code tar -xzf} in the pod took 10.5 s + 35.9 s at 4.33
-   * GiB (docs/performance.md). The bytes decompressed are hashed against the verified SHA-256 on
-   * the way, as for zstd. The manual restore still uploads the runbook's files and extracts them in
-   * the pod: it must survive a cut connection ({@link ResumableUpload}), where this pod is made
-   * anew by each attempt ({@link RehearsalPod#create}), so no earlier attempt's tar runs beside
-   * this one.
+   * GiB (docs/performance.md). The archive's bytes are hashed against the verified SHA-256 as they
+   * are read, and the decompressed ones counted against the archive check's, as for zstd. The
+   * manual restore still uploads the runbook's files and extracts them in the pod: it must survive
+   * a cut connection ({@link ResumableUpload}), where this pod is made anew by each attempt ({@link
+   * RehearsalPod#create}), so no earlier attempt's tar runs beside this one.
    */
   private String restoreAndStart(RehearsalRequest r, Duration timeout) {
     String ns = r.namespace();

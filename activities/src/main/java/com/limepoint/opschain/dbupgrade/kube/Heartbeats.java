@@ -237,6 +237,26 @@ public final class Heartbeats {
     return context().map(c -> c.getInfo().getAttempt()).orElse(1);
   }
 
+  /**
+   * This attempt's fencing token ({@link PodFence}): larger for every later attempt of the step,
+   * also across the rounds that the workflow's LostWorkers schedules, whose attempts count from 1
+   * again but whose activity is scheduled later. The activity's scheduled time in milliseconds
+   * times {@link #TOKEN_ATTEMPTS}, plus the attempt; the attempt alone outside an activity or where
+   * no scheduled time is known.
+   */
+  public static long fenceToken() {
+    return context()
+        .map(c -> fenceToken(c.getInfo().getScheduledTimestamp(), c.getInfo().getAttempt()))
+        .orElse(1L);
+  }
+
+  /** Room for the attempts of one scheduled activity in a {@link #fenceToken}. */
+  static final long TOKEN_ATTEMPTS = 1000;
+
+  static long fenceToken(long scheduledMillis, int attempt) {
+    return Math.max(0, scheduledMillis) * TOKEN_ATTEMPTS + attempt;
+  }
+
   private static Optional<ActivityExecutionContext> context() {
     try {
       return Optional.of(Activity.getExecutionContext());

@@ -12,7 +12,10 @@ import java.util.List;
  * still be running in a worker that lost touch with Temporal; either may go on changing what the
  * retry changes. So every command that changes what a run owns runs {@link PodCommands#fenced
  * fenced}, under an exclusive flock on this attempt's lock file, {@code
- * <fenceDir>/attempt-<n>/.lock}, as the leader of its own process group.
+ * <fenceDir>/attempt-<n>/.lock}, as the leader of its own process group. {@code n} is the attempt's
+ * {@link Heartbeats#fenceToken fencing token}: it grows with every attempt, also across the new
+ * rounds of attempts the workflow schedules when a step's workers were lost (their attempt numbers
+ * start at 1 again).
  *
  * <p>{@link #begin} makes attempt {@code n} the only one: it renames every earlier attempt's folder
  * away, so that attempt's next fenced command cannot even open its lock and fails before it runs (a
@@ -43,7 +46,7 @@ public final class PodFence {
    * and returns the lock its fenced commands must hold.
    */
   public Fence begin(String ns, String pod, String fenceDir) {
-    int me = Heartbeats.attempt();
+    long me = Heartbeats.fenceToken();
     exec.check(ns, pod, PodCommands.mkdirs(fenceDir), SHORT);
     List<String> stopped = new ArrayList<>();
     for (String entry :
@@ -64,7 +67,7 @@ public final class PodFence {
       if (!m.matches()) {
         continue;
       }
-      int other = Integer.parseInt(m.group(1));
+      long other = Long.parseLong(m.group(1));
       if (other > me) {
         throw laterAttempt(ns, pod, other, me);
       }
@@ -87,23 +90,27 @@ public final class PodFence {
     for (String entry :
         exec.check(ns, pod, PodCommands.listDir(fenceDir), SHORT).lines().toList()) {
       var m = ATTEMPT.matcher(entry);
-      if (m.matches() && Integer.parseInt(m.group(1)) > me) {
-        throw laterAttempt(ns, pod, Integer.parseInt(m.group(1)), me);
+      if (m.matches() && Long.parseLong(m.group(1)) > me) {
+        throw laterAttempt(ns, pod, Long.parseLong(m.group(1)), me);
       }
     }
     return new Fence(mine + "/" + LOCK, stopped);
   }
 
-  private static ApplicationFailure laterAttempt(String ns, String pod, int later, int me) {
+  /** Says attempt numbers: a token's attempt is its remainder (see Heartbeats.fenceToken). */
+  private static ApplicationFailure laterAttempt(String ns, String pod, long later, long me) {
     return ApplicationFailure.newFailure(
         "attempt "
-            + later
+            + later % Heartbeats.TOKEN_ATTEMPTS
+            + (later / Heartbeats.TOKEN_ATTEMPTS > me / Heartbeats.TOKEN_ATTEMPTS
+                ? " of a later round"
+                : "")
             + " of this step has started in pod "
             + ns
             + "/"
             + pod
             + "; attempt "
-            + me
+            + me % Heartbeats.TOKEN_ATTEMPTS
             + " stops without changing anything",
         PodExec.POD_COMMAND_FAILED);
   }

@@ -80,4 +80,71 @@ class PodFenceIT {
     assertThat(dir.resolve("attempt-5")).isDirectory();
     assertThat(dir.resolve("attempt-1")).doesNotExist();
   }
+
+  /** One call of the fence inside an activity, so that it has an attempt and a scheduled time. */
+  @io.temporal.activity.ActivityInterface
+  public interface FenceStep {
+    String begin(String fenceDir);
+  }
+
+  String beginAs(int attempt, long scheduledMillis) {
+    io.temporal.testing.TestActivityEnvironment env =
+        SameRun.environment("run-1", attempt, scheduledMillis);
+    try {
+      env.registerActivitiesImplementations(
+          new FenceStep() {
+            @Override
+            public String begin(String fenceDir) {
+              return fence.begin(NS, POD, fenceDir).lock();
+            }
+          });
+      return com.limepoint.opschain.dbupgrade.ActivityStubs.of(env, FenceStep.class)
+          .begin(dir.toString());
+    } finally {
+      env.close();
+    }
+  }
+
+  static final long ROUND_1 = 1_764_400_000_000L;
+  static final long ROUND_2 = ROUND_1 + 60_000;
+
+  @Test
+  void aNewRoundsFirstAttemptStopsTheThirdAttemptOfTheRoundBeforeIt() throws Exception {
+    // The workflow's LostWorkers scheduled the step again: its attempts count from 1 again, and
+    // the earlier round's attempt 3 may still run where its worker lost touch with Temporal.
+    String earlier = "attempt-" + Heartbeats.fenceToken(ROUND_1, 3);
+    Files.createDirectories(dir.resolve(earlier));
+    String named = dir + "/" + earlier + "/.lock";
+    holder =
+        new ProcessBuilder(PodCommands.fenced(named, List.of("sleep", "300")))
+            .redirectErrorStream(true)
+            .start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!Files.exists(Path.of(named)) && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    Thread.sleep(200);
+
+    String lock = beginAs(1, ROUND_2);
+
+    assertThat(holder.waitFor(10, TimeUnit.SECONDS)).as("the earlier round was stopped").isTrue();
+    assertThat(dir.resolve(earlier)).doesNotExist();
+    assertThat(lock).isEqualTo(dir + "/attempt-" + Heartbeats.fenceToken(ROUND_2, 1) + "/.lock");
+  }
+
+  @Test
+  void theRoundBeforesAttemptThatFindsTheNewRoundStopsWithoutChangingAnything() throws Exception {
+    String later = "attempt-" + Heartbeats.fenceToken(ROUND_2, 1);
+    Files.createDirectories(dir.resolve(later));
+
+    assertThatThrownBy(() -> beginAs(3, ROUND_1))
+        .cause()
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            e ->
+                assertThat(e.getOriginalMessage())
+                    .contains("attempt 1 of a later round", "attempt 3 stops"));
+    assertThat(dir.resolve(later)).isDirectory();
+    assertThat(dir.resolve("attempt-" + Heartbeats.fenceToken(ROUND_1, 3))).doesNotExist();
+  }
 }

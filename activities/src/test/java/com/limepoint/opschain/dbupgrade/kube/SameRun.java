@@ -28,11 +28,28 @@ public final class SameRun {
   }
 
   /**
+   * As {@link #environment(String, int)}, with the activity scheduled at {@code scheduledMillis}
+   * (the other environments say 0, unknown): a new round of attempts is a later scheduled activity.
+   */
+  public static TestActivityEnvironment environment(
+      String runId, int attempt, long scheduledMillis) {
+    return environment(runId, attempt, scheduledMillis, details -> {});
+  }
+
+  /**
    * As {@link #environment(String, int)}, and {@code onHeartbeat} sees every heartbeat the
    * activity's code makes, before the SDK throttles them: what a heartbeat-cadence test measures.
    */
   public static TestActivityEnvironment environment(
       String runId, int attempt, java.util.function.Consumer<Object> onHeartbeat) {
+    return environment(runId, attempt, 0, onHeartbeat);
+  }
+
+  private static TestActivityEnvironment environment(
+      String runId,
+      int attempt,
+      long scheduledMillis,
+      java.util.function.Consumer<Object> onHeartbeat) {
     WorkerInterceptorBase interceptor =
         new WorkerInterceptorBase() {
           @Override
@@ -41,7 +58,7 @@ public final class SameRun {
             return new ActivityInboundCallsInterceptorBase(next) {
               @Override
               public void init(ActivityExecutionContext context) {
-                super.init(withRun(context, runId, attempt, onHeartbeat));
+                super.init(withRun(context, runId, attempt, scheduledMillis, onHeartbeat));
               }
             };
           }
@@ -57,6 +74,7 @@ public final class SameRun {
       ActivityExecutionContext context,
       String runId,
       int attempt,
+      long scheduledMillis,
       java.util.function.Consumer<Object> onHeartbeat) {
     ActivityInfo info = context.getInfo();
     ActivityInfo fixed =
@@ -66,6 +84,7 @@ public final class SameRun {
                 switch (m.getName()) {
                   case "getRunId", "getWorkflowRunId" -> runId;
                   case "getAttempt" -> attempt;
+                  case "getScheduledTimestamp" -> scheduledMillis;
                   default -> call(m, info, args);
                 });
     return proxy(

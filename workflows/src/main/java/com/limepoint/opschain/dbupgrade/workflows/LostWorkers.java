@@ -15,10 +15,12 @@ import org.slf4j.Logger;
  * step that keeps failing ends and OpsChain is put back instead of retrying for hours. A worker
  * that is lost (killed, evicted, its node drained) also costs an attempt: its attempt ends by
  * heartbeat timeout. Three lost workers in a row used to end the upgrade, although nothing failed
- * (seen with {@code bin/chaos 30}: takeBackup killed three times). Here a step whose every attempt
- * was lost that way is scheduled again, a new round of attempts, up to {@link #ROUNDS} rounds; a
- * failure the activity itself reported still ends the step after its attempts. The activities are
- * idempotent and fenced, so a new round resumes or redoes what the lost ones left.
+ * (seen with {@code bin/chaos 30}: takeBackup killed three times). Here a step whose attempts ran
+ * out and whose last attempt ended by heartbeat timeout is scheduled again, a new round of
+ * attempts, up to {@link #ROUNDS} rounds; a step whose last attempt failed by itself still ends.
+ * The activities are idempotent and fenced, and the fence's token grows across rounds too (the pod
+ * fence orders attempts by their activity's scheduled time, then their number), so a new round
+ * stops whatever a lost attempt left running, then resumes or redoes its work.
  */
 final class LostWorkers {
   private static final Logger log = Workflow.getLogger(LostWorkers.class);
