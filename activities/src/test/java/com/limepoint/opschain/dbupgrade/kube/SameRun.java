@@ -29,7 +29,8 @@ public final class SameRun {
 
   /**
    * As {@link #environment(String, int)}, with the activity scheduled at {@code scheduledMillis}
-   * (the other environments say 0, unknown): a new round of attempts is a later scheduled activity.
+   * (the other environments keep the test environment's own scheduled time, which the waits count
+   * from): a new round of attempts is a later scheduled activity.
    */
   public static TestActivityEnvironment environment(
       String runId, int attempt, long scheduledMillis) {
@@ -42,7 +43,7 @@ public final class SameRun {
    */
   public static TestActivityEnvironment environment(
       String runId, int attempt, java.util.function.Consumer<Object> onHeartbeat) {
-    return environment(runId, attempt, 0, onHeartbeat);
+    return environment(runId, attempt, -1, onHeartbeat);
   }
 
   private static TestActivityEnvironment environment(
@@ -84,7 +85,8 @@ public final class SameRun {
                 switch (m.getName()) {
                   case "getRunId", "getWorkflowRunId" -> runId;
                   case "getAttempt" -> attempt;
-                  case "getScheduledTimestamp" -> scheduledMillis;
+                  case "getScheduledTimestamp" ->
+                      scheduledMillis < 0 ? info.getScheduledTimestamp() : scheduledMillis;
                   default -> call(m, info, args);
                 });
     return proxy(
