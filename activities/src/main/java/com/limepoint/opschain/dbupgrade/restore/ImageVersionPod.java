@@ -100,12 +100,29 @@ final class ImageVersionPod {
           FailureTypes.NOT_OWNED);
     }
     Outcome outcome = null;
+    // Heartbeats from a thread of its own as well: after the wait, describing, closing the informer
+    // and deleting the pod are API calls that a busy API server can hold for seconds
+    // (RestoreTargetIT
+    // once saw 11.1 s between the last heartbeat and the end).
+    AutoCloseable beating = Heartbeats.keepAlive("pod " + name, () -> {});
     try {
       start(pod, ns, name, image, timeout, started);
       outcome = await(pod, name, timeout, started);
       return outcome;
     } finally {
-      delete(pod, name, outcome != null);
+      try {
+        delete(pod, name, outcome != null);
+      } finally {
+        stop(beating);
+      }
+    }
+  }
+
+  private static void stop(AutoCloseable beating) {
+    try {
+      beating.close();
+    } catch (Exception e) {
+      log.debug("keep-alive did not stop cleanly: {}", e.toString());
     }
   }
 

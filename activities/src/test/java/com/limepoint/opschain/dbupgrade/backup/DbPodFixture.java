@@ -35,8 +35,12 @@ public record DbPodFixture(Path sandbox, ClusterInABox box, LocalPostgres db)
             + rows
             + ") g");
     ClusterInABox box = new ClusterInABox();
-    OpsChainFixture.deployment(box.client(), NS, "opschain-db", 1);
+    // The pod first: the deployment's controller counts it and makes no second one. And should it
+    // make one anyway, that pod's exec reaches the same PostgreSQL (a census once ran on such a
+    // pod, bound to no database, and found nothing on 127.0.0.1:5432).
+    box.postgresFor(NS, "opschain-db", db.port());
     box.runPod(NS, POD, Map.of("app", "opschain-db"), db.port());
+    OpsChainFixture.deployment(box.client(), NS, "opschain-db", 1);
     box.bindExec(NS, "restore-from-backup", 0);
     return new DbPodFixture(sandbox, box, db);
   }
