@@ -81,6 +81,7 @@ public class HostActivitiesImpl implements HostActivities {
         cluster == null ? null : cluster.id(),
         clusterQueue,
         policy,
-        hostStartSeconds);
+        hostStartSeconds,
+        cluster == null ? null : cluster.source());
   }
 }

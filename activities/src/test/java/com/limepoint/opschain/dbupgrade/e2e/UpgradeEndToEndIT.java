@@ -25,6 +25,7 @@ import com.limepoint.opschain.dbupgrade.values.ValuesActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflowImpl;
 import com.limepoint.opschain.dbupgrade.workflows.ManualRestoreWorkflowImpl;
+import com.limepoint.opschain.dbupgrade.workflows.QueueOptions;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.temporal.client.WorkflowClient;
@@ -128,7 +129,10 @@ class UpgradeEndToEndIT {
             TestEnvironmentOptions.newBuilder().setUseTimeskipping(false).build());
     k8s = box.activityClient();
     if (workers == null) {
-      register(env.newWorker(DbUpgradeWorkflow.TASK_QUEUE), env.newWorker(HOST_QUEUE), null);
+      register(
+          env.newWorker(DbUpgradeWorkflow.TASK_QUEUE, QueueOptions.of(16, false)),
+          env.newWorker(HOST_QUEUE, QueueOptions.of(16, false)),
+          null);
       env.start();
     } else {
       workers.accept(this);

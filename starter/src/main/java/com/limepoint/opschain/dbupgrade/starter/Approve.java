@@ -22,7 +22,7 @@ class Approve extends ConnectedCommand {
     try (Connection temporal = connect()) {
       var wf = temporal.upgrade(decision.namespace);
       UpgradeStatus s = wf.approveGate(decision.toGateDecision(wf));
-      out().println("approved " + decision.gate + "; phase now " + s.phase());
+      out().println("approved " + decision.gate + "; " + Decision.after(s, decision.gate));
       return ExitCode.OK;
     } catch (WorkflowUpdateException e) {
       err()

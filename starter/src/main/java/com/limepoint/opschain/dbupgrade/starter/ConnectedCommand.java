@@ -52,6 +52,12 @@ abstract class ConnectedCommand implements Callable<Integer> {
       out().println(report.outcome() + ": " + report.reason());
       return report;
     } catch (WorkflowFailedException e) {
+      if (e.getCause() instanceof io.temporal.failure.CanceledFailure) {
+        // Temporal keeps no result for a cancelled run: the status holds what the cancel led to.
+        var s = temporal.upgrade(namespace).status();
+        out().println(s.phase() + ": " + s.message());
+        return null;
+      }
       out().println("FAILED: " + e.getCause().getMessage());
       return null;
     }

@@ -59,6 +59,30 @@ final class Connection implements AutoCloseable {
         .getResult(UpgradeReport.class);
   }
 
+  /** The converter the client decodes payloads with (through the codec when encryption is on). */
+  io.temporal.common.converter.DataConverter dataConverter() {
+    return client.getOptions().getDataConverter();
+  }
+
+  /**
+   * The upgrade's last run as the server records it: running, or closed and how (completed, failed,
+   * cancelled, terminated, timed out, continued as new).
+   */
+  io.temporal.api.enums.v1.WorkflowExecutionStatus executionStatus(String namespace) {
+    return client
+        .getWorkflowServiceStubs()
+        .blockingStub()
+        .describeWorkflowExecution(
+            io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest.newBuilder()
+                .setNamespace(client.getOptions().getNamespace())
+                .setExecution(
+                    io.temporal.api.common.v1.WorkflowExecution.newBuilder()
+                        .setWorkflowId(UpgradeRequests.workflowId(namespace)))
+                .build())
+        .getWorkflowExecutionInfo()
+        .getStatus();
+  }
+
   /** The upgrade's history events, oldest first. */
   List<HistoryEvent> history(String namespace) {
     return client.fetchHistory(UpgradeRequests.workflowId(namespace)).getEvents();

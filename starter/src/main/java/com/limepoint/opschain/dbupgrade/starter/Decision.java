@@ -2,6 +2,7 @@ package com.limepoint.opschain.dbupgrade.starter;
 
 import com.limepoint.opschain.dbupgrade.model.GateDecision;
 import com.limepoint.opschain.dbupgrade.model.OpenGate;
+import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -34,5 +35,17 @@ class Decision {
       id = open != null && open.gate().name().equalsIgnoreCase(gate) ? open.opening() : null;
     }
     return new GateDecision(gate, by, comment, id);
+  }
+
+  /**
+   * What the workflow did with a decision, from the status its update answered with (taken after
+   * the gate closed): the phase and message now, or that the gate still waits for a second
+   * approver.
+   */
+  static String after(UpgradeStatus s, String gate) {
+    if (s.openGate() != null && s.openGate().gate().name().equalsIgnoreCase(gate)) {
+      return "gate " + s.openGate().gate() + " is still open: it needs a second approver";
+    }
+    return "phase now " + s.phase() + ": " + s.message();
   }
 }

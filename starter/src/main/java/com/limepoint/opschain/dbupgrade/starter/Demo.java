@@ -89,23 +89,7 @@ class Demo extends ConnectedCommand {
         .printf(
             "gate %s: %s%n  evidence: %s%n",
             gate.gate(), gate.question(), gate.evidence().summary());
-    if (gate.evidence().backup() != null) {
-      gate.evidence()
-          .backup()
-          .files()
-          .forEach(f ->
-              out()
-                  .printf(
-                      "    %-16s %10d bytes  pod sha256 %s  host sha256 %s%n",
-                      f.name(),
-                      f.podBytes(),
-                      abbreviate(f.podSha256()),
-                      abbreviate(f.hostSha256())));
-    }
+    StatusPrinter.backupFiles(out(), gate);
     StatusPrinter.valuesChanges(out(), gate);
-  }
-
-  private static String abbreviate(String sha) {
-    return sha == null ? "-" : sha.substring(0, Math.min(12, sha.length())) + "...";
   }
 }

@@ -1,10 +1,19 @@
 package com.limepoint.opschain.dbupgrade.starter;
 
+import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
+import io.temporal.client.WorkflowUpdateException;
+import io.temporal.failure.ApplicationFailure;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
-/** Rejects the open gate (a signal: {@code status} shows how the workflow took it). */
-@Command(name = "reject", description = "Reject the open gate (signal).")
+/**
+ * Rejects the open gate through the {@code rejectGate} update: a refusal (no such gate open, not an
+ * approver) is seen at once and exits 2, as {@code approve} does; the answer is the status after
+ * the rejection took effect.
+ */
+@Command(
+    name = "reject",
+    description = "Reject the open gate (the rejectGate update: you see at once if it is refused).")
 class Reject extends ConnectedCommand {
   @Mixin Decision decision;
 
@@ -12,9 +21,17 @@ class Reject extends ConnectedCommand {
   ExitCode execute() {
     try (Connection temporal = connect()) {
       var wf = temporal.upgrade(decision.namespace);
-      wf.reject(decision.toGateDecision(wf));
+      UpgradeStatus s = wf.rejectGate(decision.toGateDecision(wf));
+      out().println("rejected " + decision.gate + "; " + Decision.after(s, decision.gate));
+      return ExitCode.OK;
+    } catch (WorkflowUpdateException e) {
+      err()
+          .println(
+              "refused: "
+                  + (e.getCause() instanceof ApplicationFailure af
+                      ? af.getOriginalMessage()
+                      : e.getMessage()));
+      return ExitCode.REFUSED;
     }
-    out().println("sent reject of " + decision.gate + "; check `status` for how it was taken");
-    return ExitCode.OK;
   }
 }

@@ -10,8 +10,15 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import org.yaml.snakeyaml.DumperOptions;
+import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
 import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.NodeId;
+import org.yaml.snakeyaml.nodes.Tag;
+import org.yaml.snakeyaml.representer.Representer;
+import org.yaml.snakeyaml.resolver.Resolver;
 
 /** The request file of {@code start}, {@code plan} and {@code demo}: YAML or JSON (a subset). */
 final class RequestFile {
@@ -37,7 +44,7 @@ final class RequestFile {
   private static Map<String, Object> fields(Path file) {
     Object parsed;
     try {
-      parsed = new Yaml().load(Files.readString(file));
+      parsed = yaml().load(Files.readString(file));
     } catch (IOException e) {
       throw new IllegalArgumentException("cannot read " + file + ": " + reason(e));
     } catch (YAMLException e) {
@@ -49,6 +56,25 @@ final class RequestFile {
     Map<String, Object> fields = new HashMap<>();
     map.forEach((k, v) -> fields.put(String.valueOf(k), v));
     return fields;
+  }
+
+  /**
+   * SnakeYAML with YAML 1.1's timestamps read as the text written: {@code currentVersion:
+   * 2025-10-01} is the version string, not a date (a chart version is never a timestamp here).
+   */
+  private static Yaml yaml() {
+    LoaderOptions options = new LoaderOptions();
+    DumperOptions dump = new DumperOptions();
+    Resolver textTimestamps =
+        new Resolver() {
+          @Override
+          public Tag resolve(NodeId kind, String value, boolean implicit) {
+            Tag tag = super.resolve(kind, value, implicit);
+            return Tag.TIMESTAMP.equals(tag) ? Tag.STR : tag;
+          }
+        };
+    return new Yaml(
+        new SafeConstructor(options), new Representer(dump), dump, options, textTimestamps);
   }
 
   private static String reason(IOException e) {

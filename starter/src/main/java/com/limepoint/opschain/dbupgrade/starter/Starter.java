@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
@@ -25,6 +26,7 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "opschain-upgrade",
     mixinStandardHelpOptions = true,
+    versionProvider = Starter.Version.class,
     // Every subcommand takes --help, and its help lists the exit codes too.
     scope = ScopeType.INHERIT,
     description = "Start, steer and watch OpsChain database upgrades.",
@@ -58,7 +60,7 @@ public class Starter implements Runnable {
     try (ApplicationContext context =
         ApplicationContext.builder(Starter.class, Environment.CLI).start()) {
       CommandLine cmd = new CommandLine(Starter.class, new MicronautFactory(context));
-      System.exit(cmd.setExecutionExceptionHandler(Starter::failed).execute(args));
+      System.exit(commandLine(cmd).execute(args));
     }
   }
 
@@ -99,6 +101,45 @@ public class Starter implements Runnable {
     return status != null
         ? code + ": " + status.getStatus().getDescription()
         : String.valueOf(e.getMessage());
+  }
+
+  /** {@code -V}/{@code --version}: the project's version, from the build. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() throws java.io.IOException {
+      var p = new java.util.Properties();
+      try (var in = Starter.class.getResourceAsStream("/opschain-upgrade-version.properties")) {
+        if (in == null) {
+          return new String[] {"opschain-upgrade (version unknown: not built by Maven)"};
+        }
+        p.load(in);
+      }
+      return new String[] {
+        "opschain-upgrade " + p.getProperty("version"),
+        "Temporal Java SDK " + p.getProperty("temporal")
+      };
+    }
+  }
+
+  /**
+   * A refused command line or input (a missing request file, an unknown option): the one line that
+   * says why, and exit 2; the usage only when the command line itself was malformed, and then as a
+   * pointer to --help, not the whole page.
+   */
+  static int refused(ParameterException e, String[] args) {
+    CommandLine cmd = e.getCommandLine();
+    cmd.getErr().println("error: " + e.getMessage());
+    if (e instanceof CommandLine.UnmatchedArgumentException
+        || e instanceof CommandLine.MissingParameterException) {
+      cmd.getErr().println("see: " + cmd.getCommandSpec().qualifiedName() + " --help");
+    }
+    return ExitCode.REFUSED.code();
+  }
+
+  /** The command line as main runs it: one-line errors for refusals and for Temporal's errors. */
+  public static CommandLine commandLine(CommandLine cmd) {
+    return cmd.setExecutionExceptionHandler(Starter::failed)
+        .setParameterExceptionHandler(Starter::refused);
   }
 
   @Override

@@ -33,7 +33,7 @@ final class StatusPrinter {
   /** Whether the upgrade has ended: nothing more will change. */
   static boolean isFinal(Phase p) {
     return switch (p) {
-      case COMPLETED, ABORTED, FAILED, SKIPPED, PLANNED -> true;
+      case COMPLETED, ABORTED, CANCELED, FAILED, SKIPPED, PLANNED -> true;
       default -> false;
     };
   }
@@ -58,6 +58,7 @@ final class StatusPrinter {
           s.openGate().opening(),
           s.openGate().question(),
           s.openGate().evidence().summary());
+      backupFiles(out, s.openGate());
       valuesChanges(out, s.openGate());
     }
     for (ApprovalEntry a : s.approvals()) {
@@ -129,6 +130,24 @@ final class StatusPrinter {
     if (changes != null && !changes.isBlank()) {
       changes.lines().forEach(l -> out.printf("    %s%n", l));
     }
+  }
+
+  /** The backup's files at the gate: each one's size and SHA-256 in the pod and on the host. */
+  static void backupFiles(java.io.PrintWriter out, OpenGate gate) {
+    if (gate.evidence().backup() == null || gate.evidence().backup().files() == null) {
+      return;
+    }
+    gate.evidence()
+        .backup()
+        .files()
+        .forEach(f ->
+            out.printf(
+                "    %-16s %10d bytes  pod sha256 %s  host sha256 %s%n",
+                f.name(), f.podBytes(), abbreviate(f.podSha256()), abbreviate(f.hostSha256())));
+  }
+
+  private static String abbreviate(String sha) {
+    return sha == null ? "-" : sha.substring(0, Math.min(12, sha.length())) + "...";
   }
 
   /** How the lines about the data begin. */

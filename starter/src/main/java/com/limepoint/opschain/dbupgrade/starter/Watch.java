@@ -5,11 +5,13 @@ import com.limepoint.opschain.dbupgrade.model.Phase;
 import com.limepoint.opschain.dbupgrade.model.StepStatus;
 import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
+import io.temporal.api.enums.v1.WorkflowExecutionStatus;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -45,19 +47,47 @@ class Watch extends ConnectedCommand {
   @Override
   ExitCode execute() throws IOException, InterruptedException {
     try (Connection temporal = connect()) {
-      return follow(temporal.upgrade(namespace));
+      return follow(temporal.upgrade(namespace), () -> closedHow(temporal));
     }
   }
 
-  /** Queries the status until the upgrade ends; 0 when it completed (or planned), else 1. */
+  /** How the server says the run closed (TERMINATED, ...), or null while it runs. */
+  private String closedHow(Connection temporal) {
+    var st = temporal.executionStatus(namespace);
+    return st == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+        ? null
+        : st.name().replace("WORKFLOW_EXECUTION_STATUS_", "");
+  }
+
+  /** {@link #follow(DbUpgradeWorkflow, Supplier)} with the status query alone. */
   ExitCode follow(DbUpgradeWorkflow wf) throws IOException, InterruptedException {
+    return follow(wf, () -> null);
+  }
+
+  /**
+   * Queries the status until the upgrade ends, or until the server says the run closed in another
+   * way (terminated, timed out, cancelled or failed before the workflow could say so: {@code
+   * closedHow} is not null); 0 when it completed (or planned), else 1.
+   */
+  ExitCode follow(DbUpgradeWorkflow wf, Supplier<String> closedHow)
+      throws IOException, InterruptedException {
     boolean terminal = System.console() != null && output.equals("text");
     seen.clear();
     lastBar = "";
     lastJson = "";
     StatusPrinter printer = new StatusPrinter(out());
     while (true) {
-      UpgradeStatus s = wf.status();
+      UpgradeStatus s;
+      try {
+        s = wf.status();
+      } catch (RuntimeException e) {
+        String closed = closedHow.get();
+        if (closed == null) {
+          throw e;
+        }
+        out().println(closed + ": the run closed before it could report its status");
+        return ExitCode.NOT_COMPLETED;
+      }
       if (output.equals("json")) {
         printIfChanged(StatusPrinter.json(s));
       } else {
@@ -72,6 +102,20 @@ class Watch extends ConnectedCommand {
         return s.phase() == Phase.COMPLETED || s.phase() == Phase.PLANNED
             ? ExitCode.OK
             : ExitCode.NOT_COMPLETED;
+      }
+      String closed = closedHow.get();
+      if (closed != null) {
+        out()
+            .println(
+                (terminal && !lastBar.isEmpty() ? "\n" : "")
+                    + closed
+                    + ": the run was closed by the server while "
+                    + s.phase()
+                    + " ("
+                    + s.message()
+                    + "); nothing compensated it: check the cluster (status and history show the"
+                    + " last step)");
+        return ExitCode.NOT_COMPLETED;
       }
       Thread.sleep((long) (every * 1000));
     }
@@ -105,6 +149,7 @@ class Watch extends ConnectedCommand {
           gate.gate(),
           gate.opening());
       StatusPrinter.dataChecks(out, gate);
+      StatusPrinter.backupFiles(out, gate);
     }
     if (s.progress() != null) {
       String bar = StatusPrinter.progressBar(s.progress(), 30);

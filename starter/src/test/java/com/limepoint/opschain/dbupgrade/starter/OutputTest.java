@@ -273,6 +273,16 @@ class OutputTest {
     }
 
     @Override
+    public UpgradeStatus rejectGate(GateDecision decision) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public void validateRejectGate(GateDecision decision) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
     public void reportProgress(Progress progress) {
       throw new UnsupportedOperationException();
     }

@@ -105,6 +105,34 @@ public class WorkerRunner {
         cluster.source(),
         config.activitySlots(),
         stickyQueues ? "" : "; no sticky queues (the Java test server ignores their timeout)");
+    approvalPolicyWarnings(config.approvalPolicy()).forEach(log::warn);
+  }
+
+  /**
+   * What this worker lets through that a production worker would not, said once at start (each
+   * gate's evidence says it again): anyone may approve, or one approval decides the gates that take
+   * two by default.
+   */
+  static java.util.List<String> approvalPolicyWarnings(
+      com.limepoint.opschain.dbupgrade.model.ApprovalPolicy p) {
+    java.util.List<String> warnings = new java.util.ArrayList<>();
+    if (p.approvers().isEmpty() && p.anyoneMayApprove()) {
+      warnings.add(
+          "anyone who can reach Temporal may approve every gate, whatever --by says:"
+              + " OPSCHAIN_ANYONE_MAY_APPROVE=true and no OPSCHAIN_APPROVERS (the dev mode sets"
+              + " this so that one person can run the demo alone; name approvers in production)");
+    }
+    var defaults =
+        com.limepoint.opschain.dbupgrade.model.ApprovalPolicy.DEFAULT_SECOND_APPROVER_GATES;
+    var single = defaults.stream().filter(g -> !p.secondApproverGates().contains(g)).toList();
+    if (!single.isEmpty()) {
+      warnings.add(
+          "one approval decides "
+              + String.join(" and ", single)
+              + ": OPSCHAIN_SECOND_APPROVER_GATES does not name them (the dev mode sets none;"
+              + " by default they need two different people)");
+    }
+    return warnings;
   }
 
   @PreDestroy

@@ -27,13 +27,16 @@ public interface HostActivities {
    *     (setting an unregistered one would fail every workflow task)
    * @param defaultApprovers the worker's default approvers, for requests that name none
    * @param cluster the identity of the Kubernetes cluster the worker talks to (the SHA-256 of its
-   *     CA certificate); null from workers before it was reported
+   *     CA certificate, or of the API server URL when no CA is configured); null from workers
+   *     before it was reported
    * @param clusterQueue the task queue that only workers of that cluster poll, for the Kubernetes
    *     activities; null from workers before it existed
    * @param policy the worker's approval policy; null from workers before it existed (then {@code
    *     defaultApprovers} apply when the request names nobody)
    * @param hostStartSeconds how long this host's activities wait for its worker to take them
    *     (schedule-to-start); 0: the workflow's default, 10 minutes
+   * @param clusterSource what {@code cluster} is the SHA-256 of, in words ({@link #cluster}'s
+   *     source); null: not reported
    */
   record HostQueue(
       String host,
@@ -43,7 +46,8 @@ public interface HostActivities {
       String cluster,
       String clusterQueue,
       ApprovalPolicy policy,
-      long hostStartSeconds) {
+      long hostStartSeconds,
+      String clusterSource) {
     public HostQueue {
       defaultApprovers = defaultApprovers == null ? List.of() : List.copyOf(defaultApprovers);
     }
@@ -58,6 +62,28 @@ public interface HostActivities {
         String clusterQueue,
         ApprovalPolicy policy) {
       this(host, taskQueue, searchAttributes, defaultApprovers, cluster, clusterQueue, policy, 0);
+    }
+
+    /** Without saying what the cluster id was computed from. */
+    public HostQueue(
+        String host,
+        String taskQueue,
+        boolean searchAttributes,
+        List<String> defaultApprovers,
+        String cluster,
+        String clusterQueue,
+        ApprovalPolicy policy,
+        long hostStartSeconds) {
+      this(
+          host,
+          taskQueue,
+          searchAttributes,
+          defaultApprovers,
+          cluster,
+          clusterQueue,
+          policy,
+          hostStartSeconds,
+          null);
     }
 
     public HostQueue(String host, String taskQueue) {

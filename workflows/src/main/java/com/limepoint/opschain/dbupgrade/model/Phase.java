@@ -17,5 +17,10 @@ public enum Phase {
   SKIPPED,
   PLANNED,
   ABORTED,
+  /**
+   * A cancel request ended the run; the message says what state it left (back in service, or after
+   * the point of no return the state and the way on).
+   */
+  CANCELED,
   FAILED
 }

@@ -10,6 +10,7 @@ import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.ChildWorkflowFailure;
+import io.temporal.workflow.CancellationScope;
 import io.temporal.workflow.ChildWorkflowOptions;
 import io.temporal.workflow.Workflow;
 import java.util.function.BiConsumer;
@@ -226,11 +227,12 @@ final class AfterPointOfNoReturn {
    */
   private <T> T resultUntilDone(RunbookStep step, String state, Supplier<T> body) {
     while (true) {
+      runbook.stateIfStoppedNow(step.id() + " did not finish; " + state);
       try {
         return body.get();
       } catch (ActivityFailure | ChildWorkflowFailure e) {
-        if (!continuable) {
-          throw e;
+        if (!continuable || CancellationScope.current().isCancelRequested()) {
+          throw e; // a cancel ends the run with the state left (DbUpgradeWorkflowImpl.cancelled)
         }
         String why = describe(e);
         log.warn("{} failed after the point of no return: {}", step.id(), why);

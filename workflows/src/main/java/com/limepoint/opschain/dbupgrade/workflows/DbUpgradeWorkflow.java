@@ -45,12 +45,26 @@ public interface DbUpgradeWorkflow {
   @SignalMethod
   void abort(AbortRequest request);
 
-  /** Approves the open gate like {@link #approve}, but a bad decision is rejected to the caller. */
+  /**
+   * Approves the open gate like {@link #approve}, but a bad decision is rejected to the caller. The
+   * returned status is the one after the gate closed (the next step running), or, for the first of
+   * two approvals, with the gate still open.
+   */
   @UpdateMethod
   UpgradeStatus approveGate(GateDecision decision);
 
   @UpdateValidatorMethod(updateName = "approveGate")
   void validateApproveGate(GateDecision decision);
+
+  /**
+   * Rejects the open gate like {@link #reject}, but a bad decision is refused to the caller;
+   * returns the status after the gate closed (what the rejection led to).
+   */
+  @UpdateMethod
+  UpgradeStatus rejectGate(GateDecision decision);
+
+  @UpdateValidatorMethod(updateName = "rejectGate")
+  void validateRejectGate(GateDecision decision);
 
   /** Phase, steps, the open gate with its evidence, approvals and progress. */
   @QueryMethod

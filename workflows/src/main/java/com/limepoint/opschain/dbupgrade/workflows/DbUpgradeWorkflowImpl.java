@@ -61,15 +61,64 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private boolean manualRestore;
   private boolean continuable;
   private String cluster;
+  private String clusterSource;
   private CancellationScope reversibleScope;
+  private CancellationScope root;
+  private boolean startApproved;
 
+  /**
+   * Runs the upgrade. A cancel request (the Web UI's "Request Cancellation", {@code temporal
+   * workflow cancel}, or a parent) is taken as an abort: see {@link #cancelled}. Temporal ends a
+   * run whose cancel was requested as CANCELED whatever the method returns (sdk-java 1.38
+   * ReplayWorkflowExecutor lines 126-127), so what the cancel led to is in the {@code status}
+   * query, the Current Details and the UpgradePhase search attribute, not in a result.
+   */
   @Override
   public UpgradeReport run(UpgradeRequest request) {
+    root = CancellationScope.current();
     try {
       return upgrade(request);
     } catch (Ended ended) {
       return ended.report;
+    } catch (RuntimeException e) {
+      if (!cancelRequested() || req == null) {
+        throw e;
+      }
+      UpgradeReport[] report = new UpgradeReport[1];
+      Workflow.newDetachedCancellationScope(() -> report[0] = cancelled(e)).run();
+      return report[0];
     }
+  }
+
+  /**
+   * What a cancel does, in a scope the cancel does not reach: before START is approved nothing was
+   * changed; before the point of no return the same checked compensation as an abort runs (the
+   * running activity was cancelled first and cleaned up what it owns); after it nothing is undone,
+   * and the run ends with the state left, where the backup is and how to go on.
+   */
+  private UpgradeReport cancelled(RuntimeException cause) {
+    String why = "cancelled" + (cancelReason().isBlank() ? "" : " (" + cancelReason() + ")");
+    log.warn("{} while {}: {}", why, phase, Failures.describe(cause));
+    if (!startApproved) {
+      return finish(Outcome.CANCELED, Phase.CANCELED, why + " before START; nothing was changed");
+    }
+    if (!pointOfNoReturnPassed) {
+      return putBackInService(why, Outcome.CANCELED, Phase.CANCELED);
+    }
+    return finish(
+        Outcome.CANCELED,
+        Phase.CANCELED,
+        Reasons.stoppedAfterPointOfNoReturn(
+            why, runbook.stateIfStoppedNow(), runbook.backupLocation()));
+  }
+
+  private boolean cancelRequested() {
+    return root != null && root.isCancelRequested();
+  }
+
+  private String cancelReason() {
+    String r = root.getCancellationReason();
+    return r == null ? "" : r;
   }
 
   private UpgradeReport upgrade(UpgradeRequest request) {
@@ -85,7 +134,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     if (req.dryRunRequested()) {
       return plan();
     }
-    passOrChangeNothing(Gate.START, GateEvidences.start(facts(), preflight(), release, cluster));
+    passOrChangeNothing(
+        Gate.START, GateEvidences.start(facts(), preflight(), release, cluster, clusterSource));
+    startApproved = true;
     runReversibly(() -> {
       runbook.stopOpsChain();
       runbook.scaleDbUp();
@@ -132,6 +183,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private void claimHost() {
     HostActivities.HostQueue q = runbook.claimHost();
     cluster = q.cluster();
+    clusterSource = q.clusterSource();
     // Version 1: the worker's approval policy decides who may approve (the request may narrow it).
     if (q.policy() != null
         && Workflow.getVersion(Changes.APPROVAL_POLICY, Workflow.DEFAULT_VERSION, 1) >= 1) {
@@ -180,6 +232,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
 
   /** Approved goes on; anything else stops here, after the point of no return, undoing nothing. */
   private void passOrStopHere(Gate gate, GateEvidence evidence, String state, String blocked) {
+    runbook.stateIfStoppedNow(state);
     gates.blockNextOpening(blocked);
     Gates.Result result = gate(gate, evidence);
     if (result != Gates.Result.APPROVED) {
@@ -197,7 +250,13 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     Phase before = phase;
     phase(Phase.AWAITING_APPROVAL, "waiting at gate " + gate + ": " + gate.question());
     steps.start(name, gate.question());
-    Gates.Result result = gates.await(gate, evidence);
+    Gates.Result result;
+    try {
+      result = gates.await(gate, evidence);
+    } catch (CanceledFailure e) {
+      steps.end(name, StepState.CANCELED, "closed undecided: the run was cancelled");
+      throw e;
+    }
     steps.end(
         name,
         result == Gates.Result.APPROVED ? StepState.DONE : StepState.FAILED,
@@ -217,6 +276,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     try {
       reversibleScope.run();
     } catch (ActivityFailure | CanceledFailure | ApplicationFailure e) {
+      if (cancelRequested()) {
+        throw e; // run() puts OpsChain back, in a scope the cancel does not reach
+      }
       throw new Ended(putBackInService(e));
     } finally {
       reversibleScope = null;
@@ -234,17 +296,29 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
         report.reason(), type.equals("Canceled") ? "StepFailed" : type, cause);
   }
 
-  /** Redeploys the current version, not stopped, waits for the services and checks the db. */
   private UpgradeReport putBackInService(String why) {
+    return putBackInService(why, Outcome.ABORTED, Phase.ABORTED);
+  }
+
+  /**
+   * Redeploys the current version, not stopped, waits for the services and checks the db. Runs in a
+   * detached scope: a cancel that arrives meanwhile does not stop it half-way.
+   */
+  private UpgradeReport putBackInService(String why, Outcome outcome, Phase endPhase) {
     phase(
         Phase.COMPENSATING, why + "; putting OpsChain back in service on " + req.currentVersion());
-    String scaledBack;
+    String[] scaledBack = new String[1];
     try {
-      proof.removeUnfinishedRehearsal();
-      scaledBack = new Compensation(runbook).redeployCurrent();
-      if (Workflow.getVersion(Changes.CHECKED_COMPENSATION, Workflow.DEFAULT_VERSION, 1) >= 1) {
-        new Compensation(runbook).checkDatabaseBack();
-      }
+      Workflow.newDetachedCancellationScope(
+              () -> {
+                proof.removeUnfinishedRehearsal();
+                scaledBack[0] = new Compensation(runbook).redeployCurrent();
+                if (Workflow.getVersion(Changes.CHECKED_COMPENSATION, Workflow.DEFAULT_VERSION, 1)
+                    >= 1) {
+                  new Compensation(runbook).checkDatabaseBack();
+                }
+              })
+          .run();
     } catch (ActivityFailure e) {
       phase(Phase.FAILED, "could not put OpsChain back in service: " + Failures.describe(e));
       if (FailureTypes.DATABASE_NOT_IN_SERVICE.equals(Failures.type(e))) {
@@ -260,11 +334,11 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
           e);
     }
     String backupNote =
-        (scaledBack == null ? "" : scaledBack)
+        (scaledBack[0] == null ? "" : scaledBack[0])
             + (backup() == null ? "" : "; the backup is kept at " + runbook.backupLocation());
     return finish(
-        Outcome.ABORTED,
-        Phase.ABORTED,
+        outcome,
+        endPhase,
         why + "; OpsChain is back in service on " + req.currentVersion() + backupNote);
   }
 
@@ -273,7 +347,10 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private UpgradeReport finish(Outcome outcome, Phase endPhase, String reason) {
     phase(endPhase, reason);
     steps.skipRemaining("not run: " + outcome);
-    Workflow.await(Workflow::isEveryHandlerFinished);
+    // Detached: a run whose cancel was requested still lets its handlers (an approveGate update
+    // waiting for its gate to close) answer.
+    Workflow.newDetachedCancellationScope(() -> Workflow.await(Workflow::isEveryHandlerFinished))
+        .run();
     return new UpgradeReport(
         outcome,
         reason,
@@ -360,16 +437,44 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
 
   @Override
   public UpgradeStatus approveGate(GateDecision decision) {
-    gates.decide(decision, true, "update");
-    return status();
+    return decideAndAwait(decision, true);
   }
 
   @Override
   public void validateApproveGate(GateDecision decision) {
-    String refusal = gates.refusal(decision);
+    String refusal = gates.refusal(decision, true);
     if (refusal != null) {
       throw new IllegalArgumentException(refusal);
     }
+  }
+
+  @Override
+  public UpgradeStatus rejectGate(GateDecision decision) {
+    return decideAndAwait(decision, false);
+  }
+
+  @Override
+  public void validateRejectGate(GateDecision decision) {
+    String refusal = gates.refusal(decision, false);
+    if (refusal != null) {
+      throw new IllegalArgumentException(refusal);
+    }
+  }
+
+  /**
+   * Takes the decision, then answers with the status once it took effect: the gate closed and the
+   * workflow on its way to the next step (or the end), so the caller reads the phase after it.
+   */
+  private UpgradeStatus decideAndAwait(GateDecision decision, boolean approve) {
+    var open = gates.open();
+    gates.decide(decision, approve, "update");
+    if (open != null) {
+      String id = open.opening();
+      Workflow.newDetachedCancellationScope(
+              () -> Workflow.await(() -> gates.closedOrStillOpenFor(id)))
+          .run();
+    }
+    return status();
   }
 
   @Override

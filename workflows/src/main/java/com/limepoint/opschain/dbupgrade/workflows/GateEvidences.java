@@ -21,14 +21,17 @@ final class GateEvidences {
       RunbookStep.Facts f,
       ClusterActivities.PreflightResult preflight,
       HelmActivities.ReleaseInfo release,
-      String cluster) {
+      String cluster,
+      String clusterSource) {
     UpgradeRequest req = f.req();
     List<String> details = new ArrayList<>(preflight.checks());
     if (cluster != null) {
       details.add(
           "Kubernetes cluster "
               + cluster
-              + " (SHA-256 of its CA): every step runs on this cluster's workers only");
+              + " ("
+              + (clusterSource == null ? "its identity as the worker reports it" : clusterSource)
+              + "): every step runs on this cluster's workers only");
     }
     details.add(
         "release "

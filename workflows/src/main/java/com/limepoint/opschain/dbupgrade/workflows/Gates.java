@@ -2,10 +2,14 @@ package com.limepoint.opschain.dbupgrade.workflows;
 
 import com.limepoint.opschain.dbupgrade.model.AbortRequest;
 import com.limepoint.opschain.dbupgrade.model.ApprovalEntry;
+import com.limepoint.opschain.dbupgrade.model.ApprovalPolicy;
 import com.limepoint.opschain.dbupgrade.model.Gate;
 import com.limepoint.opschain.dbupgrade.model.GateDecision;
 import com.limepoint.opschain.dbupgrade.model.GateEvidence;
 import com.limepoint.opschain.dbupgrade.model.OpenGate;
+import io.temporal.workflow.CancellationScope;
+import io.temporal.workflow.Promise;
+import io.temporal.workflow.TimerOptions;
 import io.temporal.workflow.Workflow;
 import java.time.Duration;
 import java.time.Instant;
@@ -32,6 +36,9 @@ final class Gates {
   static final String REJECTED = "REJECTED";
   static final String IGNORED = "IGNORED";
   static final String ABORT = "ABORT";
+
+  /** The length of the named timer of a gate that waits for a person without a deadline. */
+  static final Duration NO_DEADLINE = Duration.ofDays(3650);
 
   private final List<ApprovalEntry> log = new ArrayList<>();
   private List<String> approvers = List.of();
@@ -92,7 +99,9 @@ final class Gates {
     String deadline = waitWithoutTimeout ? null : Instant.parse(now).plus(timeout).toString();
     int n = openings.merge(gate, 1, Integer::sum);
     String opening = Workflow.getInfo().getRunId().substring(0, 8) + ":" + gate + "#" + n;
-    open = new OpenGate(gate, gate.question(), now, deadline, approvers, evidence, opening);
+    open =
+        new OpenGate(
+            gate, gate.question(), now, deadline, approvers, withPolicy(gate, evidence), opening);
     decision = null;
     decidedBy = null;
     firstApproval = null;
@@ -108,25 +117,105 @@ final class Gates {
         log.add(entry(gate.name(), "skipGates", "", APPROVED, "skipGates", "demo: gate skipped"));
         return Result.APPROVED;
       }
-      boolean decided;
-      if (waitWithoutTimeout) {
-        Workflow.await(() -> decision != null || abort != null);
-        decided = true;
-      } else {
-        decided = Workflow.await(timeout, () -> decision != null || abort != null);
-      }
-      if (abort != null) {
-        return Result.ABORTED;
-      }
-      if (!decided) {
-        log.add(entry(gate.name(), "", "", REJECTED, "timeout", "no decision within " + timeout));
-        return Result.TIMED_OUT;
-      }
-      return APPROVED.equals(decision) ? Result.APPROVED : Result.REJECTED;
+      return awaitDecision(gate);
     } finally {
       open = null;
       blockedNow = null;
     }
+  }
+
+  /**
+   * The evidence with what the approval policy allows, when it is wider than a production worker's:
+   * anyone may approve (no approvers configured, OPSCHAIN_ANYONE_MAY_APPROVE=true, as the dev mode
+   * sets it), or one approval decides a gate that takes two by default.
+   */
+  private GateEvidence withPolicy(Gate gate, GateEvidence e) {
+    List<String> notes = new ArrayList<>();
+    if (approvers.isEmpty()) {
+      notes.add(
+          "anyone who can reach Temporal may decide this gate, whatever --by says: the worker has"
+              + " no approvers configured and OPSCHAIN_ANYONE_MAY_APPROVE=true (the dev mode sets"
+              + " it so that one person can run the demo alone; a production worker names its"
+              + " approvers in OPSCHAIN_APPROVERS)");
+    }
+    if (ApprovalPolicy.DEFAULT_SECOND_APPROVER_GATES.contains(gate.name())
+        && !twoApprovers.contains(gate.name())) {
+      notes.add(
+          "one approval decides this gate: the worker's OPSCHAIN_SECOND_APPROVER_GATES does not"
+              + " name it (the dev mode sets none; by default it needs two different people)");
+    }
+    if (notes.isEmpty() || e == null) {
+      return e;
+    }
+    List<String> details = new ArrayList<>(e.details());
+    details.addAll(notes);
+    return new GateEvidence(e.summary(), details, e.backup(), e.valuesDiff());
+  }
+
+  /**
+   * Waits for a decision, an abort or the timeout. The wait is a timer named after the gate, so
+   * that the Web UI's timeline shows the open gate by name ("gate START: Stop OpsChain ...? (times
+   * out in 72h)"); it is cancelled when the gate is decided, and a second, instant timer names the
+   * decision and who took it ("gate START approved by alice"). A gate without a deadline gets a
+   * timer of {@link #NO_DEADLINE}, only to be seen: it never decides anything.
+   */
+  private Result awaitDecision(Gate gate) {
+    Duration wait = waitWithoutTimeout ? NO_DEADLINE : timeout;
+    String summary =
+        "gate "
+            + gate
+            + ": "
+            + gate.question()
+            + (waitWithoutTimeout
+                ? " (waits for a person, no deadline)"
+                : " (times out in " + human(timeout) + ")");
+    List<Promise<Void>> timer = new ArrayList<>(1);
+    CancellationScope waiting =
+        Workflow.newCancellationScope(() ->
+            timer.add(
+                Workflow.newTimer(wait, TimerOptions.newBuilder().setSummary(summary).build())));
+    waiting.run();
+    try {
+      Workflow.await(() -> decision != null || abort != null || timer.get(0).isCompleted());
+    } finally {
+      waiting.cancel("gate " + gate + " closed");
+    }
+    Result result;
+    if (abort != null) {
+      result = Result.ABORTED;
+    } else if (decision == null) {
+      log.add(entry(gate.name(), "", "", REJECTED, "timeout", "no decision within " + timeout));
+      result = Result.TIMED_OUT;
+    } else {
+      result = APPROVED.equals(decision) ? Result.APPROVED : Result.REJECTED;
+    }
+    closed(gate, result);
+    return result;
+  }
+
+  /**
+   * The gate's decision as an instant, already fired timer in the Web UI's timeline: "gate START
+   * approved by alice (downtime announced)". Not awaited: it adds no wait to the run.
+   */
+  private void closed(Gate gate, Result result) {
+    String summary =
+        "gate "
+            + gate
+            + " closed: "
+            + (result == Result.APPROVED
+                ? "approved by "
+                    + (firstApproval == null ? "" : firstApproval.by() + " and ")
+                    + decidedBy.by()
+                    + comment(decidedBy)
+                : why(gate, result));
+    Workflow.newTimer(Duration.ofMillis(1), TimerOptions.newBuilder().setSummary(summary).build());
+  }
+
+  private static String human(Duration d) {
+    if (d.toMinutes() % 60 == 0 && d.toHours() > 0) {
+      return d.toHours() + "h";
+    }
+    return d.toSeconds() % 60 == 0 ? d.toMinutes() + "m" : d.toSeconds() + "s";
   }
 
   /**
@@ -137,7 +226,8 @@ final class Gates {
     return refusal(d, true);
   }
 
-  private String refusal(GateDecision d, boolean approving) {
+  /** Why this decision (approving or rejecting) cannot be taken now, or null when it can. */
+  String refusal(GateDecision d, boolean approving) {
     if (d == null) {
       return "a decision needs {\"gate\":...,\"by\":...}";
     }
@@ -236,16 +326,22 @@ final class Gates {
   String why(Gate gate, Result result) {
     return switch (result) {
       case APPROVED -> gate + " approved";
-      case REJECTED ->
-          gate
-              + " rejected by "
-              + decidedBy.by()
-              + (decidedBy.comment() == null || decidedBy.comment().isBlank()
-                  ? ""
-                  : " (" + decidedBy.comment() + ")");
+      case REJECTED -> gate + " rejected by " + decidedBy.by() + comment(decidedBy);
       case TIMED_OUT -> gate + " timed out after " + timeout;
       case ABORTED -> "aborted by " + abort.by() + ": " + abort.reason();
     };
+  }
+
+  private static String comment(ApprovalEntry e) {
+    return e.comment() == null || e.comment().isBlank() ? "" : " (" + e.comment() + ")";
+  }
+
+  /**
+   * True once the opening {@code id} is closed (or another one is open): what an update waits for
+   * before it answers, so that its status is the one after the decision took effect.
+   */
+  boolean closedOrStillOpenFor(String id) {
+    return open == null || !open.opening().equals(id) || decision == null;
   }
 
   OpenGate open() {

@@ -19,11 +19,22 @@ import java.time.Duration;
 public final class QueueOptions {
   private QueueOptions() {}
 
+  /**
+   * The longest a heartbeat waits in the SDK before it is sent, and so how soon a running activity
+   * learns that it was cancelled (an abort, or a cancel from the Web UI): the SDK sends at most
+   * every 0.8 x the heartbeat timeout (36 s for the long steps' 45 s) unless this caps it, and the
+   * server's answer to a sent heartbeat is the only way a cancel reaches the activity (sdk-java
+   * 1.38 HeartbeatContextImpl). The compensation waits for the cancelled activity to stop
+   * (WAIT_CANCELLATION_COMPLETED), so this bounds that wait too.
+   */
+  public static final Duration HEARTBEAT_SENT_WITHIN = Duration.ofSeconds(3);
+
   public static WorkerOptions of(int activitySlots, boolean stickyQueues) {
     WorkerOptions.Builder b =
         WorkerOptions.newBuilder()
             .setMaxConcurrentActivityExecutionSize(activitySlots)
-            .setMaxConcurrentLocalActivityExecutionSize(activitySlots);
+            .setMaxConcurrentLocalActivityExecutionSize(activitySlots)
+            .setMaxHeartbeatThrottleInterval(HEARTBEAT_SENT_WITHIN);
     if (!stickyQueues) {
       b.setStickyQueueScheduleToStartTimeout(Duration.ZERO);
     }

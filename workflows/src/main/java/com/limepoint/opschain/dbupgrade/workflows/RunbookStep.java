@@ -84,8 +84,8 @@ public enum RunbookStep {
       "copyBackupOut",
       Path.UPGRADE,
       "Backup.copyBackupOut",
-      f -> "stream the backup to " + f.hostDir() + " with SHA-256 on both ends",
-      f -> "copy the archives and manifest to %s:%s, verified".formatted(f.host(), f.hostDir()),
+      StepTexts::copyBackupOut,
+      StepTexts::copyBackupOutPlan,
       false),
   VERIFY_BACKUP(
       "verifyBackup",

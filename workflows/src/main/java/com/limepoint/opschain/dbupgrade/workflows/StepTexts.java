@@ -1,5 +1,8 @@
 package com.limepoint.opschain.dbupgrade.workflows;
 
+import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
+import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
 import com.limepoint.opschain.dbupgrade.workflows.RunbookStep.Facts;
 
@@ -45,6 +48,48 @@ final class StepTexts {
             + f.req().maxRate()
             + " in the db pod; format "
             + f.req().backupFormat();
+  }
+
+  static String copyBackupOut(Facts f) {
+    return "stream".equals(f.req().backupMode())
+        ? "confirm the streamed archive on the host, in " + f.hostDir() + " (nothing to copy)"
+        : "copy the backup out of the pod to " + f.hostDir() + " with SHA-256 on both ends";
+  }
+
+  static String copyBackupOutPlan(Facts f) {
+    return "stream".equals(f.req().backupMode())
+        ? "nothing to copy: the backup was streamed to %s:%s; its files and manifest are confirmed there"
+            .formatted(f.host(), f.hostDir())
+        : "copy the archives and manifest to %s:%s, verified".formatted(f.host(), f.hostDir());
+  }
+
+  /** takeBackup's one line: streamed to the host, or written in the pod's podBackupDir. */
+  static String tookBackup(UpgradeRequest req, BackupActivities.PodBackup r) {
+    if ("stream".equals(req.backupMode())) {
+      return (r.reused() ? "reused " : "streamed ")
+          + count(r.files().size(), "archive")
+          + " from pod "
+          + r.pod()
+          + " to the host";
+    }
+    return (r.reused() ? "reused " : "took ")
+        + count(r.files().size(), "file")
+        + " in pod "
+        + r.pod()
+        + ":"
+        + r.podDir();
+  }
+
+  /** copyBackupOut's one line: what is on the host now. */
+  static String copiedBackup(UpgradeRequest req, BackupEvidence r) {
+    String files = count(r.files().size(), "file");
+    return "stream".equals(req.backupMode())
+        ? files + " on the host already (streamed), in " + r.hostDir()
+        : files + " copied to " + r.hostDir();
+  }
+
+  static String count(int n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
   }
 
   static String sourceCensusPlan(Facts f) {

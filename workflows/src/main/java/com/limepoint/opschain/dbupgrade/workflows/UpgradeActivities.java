@@ -12,6 +12,7 @@ import com.limepoint.opschain.dbupgrade.activities.WaitRequest;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import io.temporal.activity.ActivityCancellationType;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.common.RetryOptions;
 import io.temporal.workflow.Workflow;
@@ -63,6 +64,14 @@ final class UpgradeActivities {
 
   /** How long the legacy database may take to answer after a compensation. */
   static final Duration DATABASE_CHECK = Duration.ofSeconds(60);
+
+  /**
+   * An abort or a cancel waits until the running activity has seen the cancel on its heartbeat and
+   * cleaned up what it owns (a pod process, a part file, a lock) before the compensation starts:
+   * with the default TRY_CANCEL, Helm's put-back could run beside a backup still streaming.
+   */
+  private static final ActivityCancellationType CANCEL =
+      ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 
   private static final RetryOptions RETRY =
       RetryOptions.newBuilder()
@@ -262,6 +271,7 @@ final class UpgradeActivities {
             .setHeartbeatTimeout(HEARTBEAT)
             .setRetryOptions(RETRY_WAIT)
             .setSummary(summary)
+            .setCancellationType(CANCEL)
             .build());
   }
 
@@ -304,7 +314,8 @@ final class UpgradeActivities {
         ActivityOptions.newBuilder()
             .setStartToCloseTimeout(startToClose)
             .setRetryOptions(retry)
-            .setSummary(summary);
+            .setSummary(summary)
+            .setCancellationType(CANCEL);
     if (taskQueue != null) {
       b.setTaskQueue(taskQueue);
     }

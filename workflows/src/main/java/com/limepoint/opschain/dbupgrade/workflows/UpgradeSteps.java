@@ -51,6 +51,7 @@ final class UpgradeSteps {
   private String migrationDiff;
   private String finalValues;
   private String finalDiff;
+  private String stateIfStoppedNow = "the new version was deployed";
 
   UpgradeSteps(Steps steps, BiConsumer<Phase, String> phase) {
     this.steps = steps;
@@ -187,8 +188,7 @@ final class UpgradeSteps {
             () ->
                 acts.backup("pg_basebackup in " + req.namespace() + "/" + req.dbDeployment())
                     .takeBackup(backupRequest = Changes.backupRequest(req, workflowId, hostDir)),
-            r ->
-                (r.reused() ? "reused " : "took ") + r.files().size() + " files in pod " + r.pod());
+            r -> StepTexts.tookBackup(req, r));
   }
 
   void copyBackupOut() {
@@ -205,7 +205,7 @@ final class UpgradeSteps {
                             podBackup.podDir(),
                             hostDir,
                             backupRequest.mode())),
-            r -> r.files().size() + " files copied to " + r.hostDir());
+            r -> StepTexts.copiedBackup(req, r));
     backup =
         step(
             VERIFY_BACKUP,
@@ -389,6 +389,18 @@ final class UpgradeSteps {
 
   String finalValues() {
     return finalValues;
+  }
+
+  /**
+   * Past the point of no return: the state the run leaves if it stops now (a cancel), as the step
+   * or gate under way describes it.
+   */
+  String stateIfStoppedNow() {
+    return stateIfStoppedNow;
+  }
+
+  void stateIfStoppedNow(String state) {
+    stateIfStoppedNow = state;
   }
 
   /** host:dir of the backup on the worker host that holds it. */

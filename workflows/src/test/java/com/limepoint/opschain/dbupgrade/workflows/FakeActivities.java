@@ -194,7 +194,8 @@ final class FakeActivities {
    */
   io.temporal.worker.WorkerFactory hostFactory(io.temporal.client.WorkflowClient client) {
     io.temporal.worker.WorkerFactory f = io.temporal.worker.WorkerFactory.newInstance(client);
-    f.newWorker(HOST_QUEUE).registerActivitiesImplementations(backup, helm, values, dataCheck);
+    f.newWorker(HOST_QUEUE, QueueOptions.of(8, false))
+        .registerActivitiesImplementations(backup, helm, values, dataCheck);
     f.start();
     return f;
   }
@@ -202,7 +203,9 @@ final class FakeActivities {
   /** Registers the groups the way the worker does, then starts the environment. */
   void register(TestWorkflowEnvironment env, Worker sharedWorker) {
     sharedWorker.registerActivitiesImplementations(host, cluster, cnpg, restorePod);
-    env.newWorker(HOST_QUEUE).registerActivitiesImplementations(backup, helm, values, dataCheck);
+    // As the worker polls it (QueueOptions): heartbeats, and so cancels, within seconds.
+    env.newWorker(HOST_QUEUE, QueueOptions.of(8, false))
+        .registerActivitiesImplementations(backup, helm, values, dataCheck);
     env.start();
   }
 
