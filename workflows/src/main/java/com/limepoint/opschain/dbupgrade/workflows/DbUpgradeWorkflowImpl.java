@@ -62,6 +62,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private boolean continuable;
   private String cluster;
   private String clusterSource;
+  private Leftovers leftovers = new Leftovers(List.of(), null, null);
   private CancellationScope reversibleScope;
   private CancellationScope root;
   private boolean startApproved;
@@ -100,7 +101,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     String why = "cancelled" + (cancelReason().isBlank() ? "" : " (" + cancelReason() + ")");
     log.warn("{} while {}: {}", why, phase, Failures.describe(cause));
     if (!startApproved) {
-      return finish(Outcome.CANCELED, Phase.CANCELED, why + " before START; nothing was changed");
+      return finish(Outcome.CANCELED, Phase.CANCELED, why + " before START" + nothingChanged());
     }
     if (!pointOfNoReturnPassed) {
       return putBackInService(why, Outcome.CANCELED, Phase.CANCELED);
@@ -110,6 +111,11 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
         Phase.CANCELED,
         Reasons.stoppedAfterPointOfNoReturn(
             why, runbook.stateIfStoppedNow(), runbook.backupLocation()));
+  }
+
+  /** "nothing was changed", and what an earlier run left as it is. */
+  private String nothingChanged() {
+    return "; nothing was changed" + (leftovers.any() ? ". " + leftovers.rejecting(req) : "");
   }
 
   private boolean cancelRequested() {
@@ -134,8 +140,11 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     if (req.dryRunRequested()) {
       return plan();
     }
+    leftovers =
+        Leftovers.find(req, release, preflight(), workflowId, Workflow.getInfo().getRunId());
     passOrChangeNothing(
-        Gate.START, GateEvidences.start(facts(), preflight(), release, cluster, clusterSource));
+        Gate.START,
+        GateEvidences.start(facts(), preflight(), release, cluster, clusterSource, leftovers));
     startApproved = true;
     runReversibly(() -> {
       runbook.stopOpsChain();
@@ -217,8 +226,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     Gates.Result result = gate(gate, evidence);
     if (result != Gates.Result.APPROVED) {
       throw new Ended(
-          finish(
-              Outcome.ABORTED, Phase.ABORTED, gates.why(gate, result) + "; nothing was changed"));
+          finish(Outcome.ABORTED, Phase.ABORTED, gates.why(gate, result) + nothingChanged()));
     }
   }
 

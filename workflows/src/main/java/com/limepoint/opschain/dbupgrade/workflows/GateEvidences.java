@@ -22,9 +22,16 @@ final class GateEvidences {
       ClusterActivities.PreflightResult preflight,
       HelmActivities.ReleaseInfo release,
       String cluster,
-      String clusterSource) {
+      String clusterSource,
+      Leftovers leftovers) {
     UpgradeRequest req = f.req();
-    List<String> details = new ArrayList<>(preflight.checks());
+    List<String> details = new ArrayList<>();
+    if (leftovers.any()) {
+      details.addAll(leftovers.lines());
+      details.add(leftovers.approving(req));
+      details.add("rejecting START: " + leftovers.rejecting(req));
+    }
+    details.addAll(preflight.checks());
     if (cluster != null) {
       details.add(
           "Kubernetes cluster "
@@ -48,7 +55,13 @@ final class GateEvidences {
             + ":"
             + f.hostDir());
     return new GateEvidence(
-        "Preflight passed. Approving stops OpsChain in " + req.namespace() + " (downtime begins).",
+        leftovers.any()
+            ? "Preflight passed, over what an earlier run left: OpsChain in "
+                + req.namespace()
+                + " is already stopped. Approving goes on with the upgrade from here."
+            : "Preflight passed. Approving stops OpsChain in "
+                + req.namespace()
+                + " (downtime begins).",
         details,
         null,
         null);

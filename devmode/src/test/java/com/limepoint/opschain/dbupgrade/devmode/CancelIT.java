@@ -1,0 +1,212 @@
+package com.limepoint.opschain.dbupgrade.devmode;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.limepoint.opschain.dbupgrade.model.Gate;
+import com.limepoint.opschain.dbupgrade.model.Phase;
+import com.limepoint.opschain.dbupgrade.model.StepState;
+import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
+import com.limepoint.opschain.dbupgrade.starter.Starter;
+import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import io.temporal.client.WorkflowClient;
+import io.temporal.client.WorkflowFailedException;
+import io.temporal.client.WorkflowStub;
+import io.temporal.common.converter.DefaultDataConverter;
+import io.temporal.failure.CanceledFailure;
+import io.temporal.serviceclient.WorkflowServiceStubs;
+import io.temporal.serviceclient.WorkflowServiceStubsOptions;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A cancel request, as the Web UI's "Request Cancellation" and {@code temporal workflow cancel}
+ * send it, on the real dev server (temporal server start-dev) with the dev-mode worker and the demo
+ * cluster: before the point of no return it puts OpsChain back at the replicas preflight saw,
+ * checked; the run is CANCELED, and the status, the search attribute and {@code watch} say so.
+ */
+class CancelIT {
+  private static DevMode dev;
+  private static DemoCluster demo;
+
+  @BeforeAll
+  static void startDevMode() throws Exception {
+    DevMode.require(
+        LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    dev = DevMode.start("cancel-", Map.of("micronaut.server.port", -1));
+    DevMode.require(
+        dev.context().getBean(DevTemporalServer.class).real(),
+        "no temporal CLI here: bin/ensure-temporal installs it");
+    demo = dev.context().getBean(DemoCluster.class);
+  }
+
+  @AfterAll
+  static void stop() {
+    if (dev != null) {
+      dev.close();
+    }
+  }
+
+  @Test
+  void cancelAtBackupVerifiedPutsOpsChainBackAtItsReplicasChecked() throws Exception {
+    Map<String, Integer> before = replicas();
+    try (Upgrades upgrade = new Upgrades(dev.target())) {
+      upgrade.start(dev.demoDir().resolve("request.json"));
+      upgrade.approve(Gate.START);
+      upgrade.awaitGate(Gate.BACKUP_VERIFIED);
+      assertThat(replicas()).as("OpsChain stopped during the downtime").isNotEqualTo(before);
+
+      cancel();
+
+      UpgradeStatus s = awaitCanceled(upgrade);
+      assertThat(s.message()).contains("cancelled", "OpsChain is back in service on");
+      assertThat(s.steps())
+          .filteredOn(x -> x.name().equals("checkDatabaseBack"))
+          .singleElement()
+          .satisfies(x -> assertThat(x.state()).isEqualTo(StepState.DONE));
+      assertThat(replicas()).isEqualTo(before);
+      assertThat(upgradePhase()).isEqualTo("CANCELED");
+      assertWatchReturns("CANCELED: cancelled");
+    }
+  }
+
+  @Test
+  void cancelInTheMiddleOfTakeBackupStopsItAndPutsOpsChainBack() throws Exception {
+    Map<String, Integer> before = replicas();
+    // pg_basebackup hangs (SIGSTOP) a second after it started: the cancel lands while it runs.
+    var paused = demo.box().pauseExec("pg_basebackup", Duration.ofSeconds(1));
+    try (Upgrades upgrade = new Upgrades(dev.target())) {
+      upgrade.start(dev.demoDir().resolve("request.json"));
+      upgrade.approve(Gate.START);
+      upgrade.awaitRunning("takeBackup");
+      paused.await(Duration.ofMinutes(2));
+
+      long t = System.nanoTime();
+      cancel();
+
+      UpgradeStatus s = awaitCanceled(upgrade);
+      long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t);
+      System.out.println("cancel mid-backup to back in service: " + seconds + " s");
+      assertThat(s.message()).contains("cancelled", "OpsChain is back in service on");
+      assertThat(s.steps())
+          .filteredOn(x -> x.name().equals("takeBackup"))
+          .singleElement()
+          .satisfies(x -> assertThat(x.state()).isEqualTo(StepState.CANCELED));
+      assertThat(s.steps())
+          .filteredOn(x -> x.name().equals("checkDatabaseBack"))
+          .singleElement()
+          .satisfies(x -> assertThat(x.state()).isEqualTo(StepState.DONE));
+      assertThat(replicas()).isEqualTo(before);
+      assertThat(upgradePhase()).isEqualTo("CANCELED");
+      // The cancelled attempt stopped what it ran in the pod: no pg_basebackup is left running.
+      assertThat(demo.box().podCommands())
+          .filteredOn(c -> String.join(" ", c.argv()).contains("pg_basebackup"))
+          .isNotEmpty()
+          .allSatisfy(c -> assertThat(c.endedMillis()).as(c.argv().toString()).isNotZero());
+    }
+  }
+
+  /** The db deployment's and OpsChain's deployments' replicas in the demo namespace. */
+  private static Map<String, Integer> replicas() {
+    Map<String, Integer> r = new LinkedHashMap<>();
+    for (String name :
+        List.of("opschain-db", "opschain-api", "opschain-api-worker", "opschain-log-aggregator")) {
+      var d =
+          demo.activityClient()
+              .apps()
+              .deployments()
+              .inNamespace(DemoCluster.NAMESPACE)
+              .withName(name)
+              .get();
+      r.put(name, d == null ? null : d.getSpec().getReplicas());
+    }
+    return r;
+  }
+
+  /** The cancel request, through the same API as the Web UI's button. */
+  private static void cancel() {
+    try (var c = new Client()) {
+      c.client.newUntypedWorkflowStub(Upgrades.WORKFLOW_ID).cancel("window closed");
+    }
+  }
+
+  private static UpgradeStatus awaitCanceled(Upgrades upgrade) throws Exception {
+    try (var c = new Client()) {
+      WorkflowStub stub = c.client.newUntypedWorkflowStub(Upgrades.WORKFLOW_ID);
+      assertThatThrownBy(() -> stub.getResult(5, TimeUnit.MINUTES, Object.class))
+          .isInstanceOf(WorkflowFailedException.class)
+          .hasCauseInstanceOf(CanceledFailure.class);
+    }
+    UpgradeStatus s = upgrade.await(x -> x.phase() == Phase.CANCELED, Duration.ofSeconds(30));
+    assertThat(s.openGate()).isNull();
+    return s;
+  }
+
+  private static String upgradePhase() throws Exception {
+    try (var c = new Client()) {
+      // The visibility store follows the history a moment later.
+      String phase = null;
+      for (int i = 0; i < 40 && !"CANCELED".equals(phase); i++) {
+        Thread.sleep(i == 0 ? 0 : 250);
+        var payload =
+            c.stubs
+                .blockingStub()
+                .describeWorkflowExecution(
+                    io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest
+                        .newBuilder()
+                        .setNamespace("default")
+                        .setExecution(
+                            io.temporal.api.common.v1.WorkflowExecution.newBuilder()
+                                .setWorkflowId(Upgrades.WORKFLOW_ID))
+                        .build())
+                .getWorkflowExecutionInfo()
+                .getSearchAttributes()
+                .getIndexedFieldsMap()
+                .get("UpgradePhase");
+        phase =
+            payload == null
+                ? null
+                : DefaultDataConverter.STANDARD_INSTANCE.fromPayload(
+                    payload, String.class, String.class);
+      }
+      return phase;
+    }
+  }
+
+  /** {@code bin/opschain-upgrade watch} on the closed run: it returns, with 1 and the final line. */
+  private static void assertWatchReturns(String line) {
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    PrintStream original = System.out;
+    System.setOut(new PrintStream(buf, true));
+    int code;
+    try {
+      code =
+          Starter.commandLine(new picocli.CommandLine(new Starter()))
+              .execute("watch", "opschain", "--target", dev.target(), "--every", "0.2");
+    } finally {
+      System.setOut(original);
+    }
+    assertThat(code).isEqualTo(1);
+    assertThat(buf.toString()).contains(line);
+  }
+
+  private static final class Client implements AutoCloseable {
+    final WorkflowServiceStubs stubs =
+        WorkflowServiceStubs.newServiceStubs(
+            WorkflowServiceStubsOptions.newBuilder().setTarget(dev.target()).build());
+    final WorkflowClient client = WorkflowClient.newInstance(stubs);
+
+    @Override
+    public void close() {
+      stubs.shutdownNow();
+    }
+  }
+}
