@@ -4,6 +4,7 @@ import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
 import com.limepoint.opschain.dbupgrade.kube.DataDirectories;
 import com.limepoint.opschain.dbupgrade.kube.DbPods;
+import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import com.limepoint.opschain.dbupgrade.kube.PodCommands;
 import com.limepoint.opschain.dbupgrade.kube.PodExec;
 import com.limepoint.opschain.dbupgrade.kube.PodFence;
@@ -11,6 +12,7 @@ import com.limepoint.opschain.dbupgrade.kube.RunDir;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.temporal.client.ActivityCompletionException;
 import io.temporal.failure.ApplicationFailure;
 import java.time.Duration;
 import java.util.List;
@@ -69,6 +71,21 @@ public class BackupActivitiesImpl implements BackupActivities {
     refuseDataDirectory(ns, pod, r);
     String runDir = RunDir.claim(exec, ns, pod, r.podBackupDir());
     String lock = fence(ns, pod, runDir, "takeBackup");
+    try {
+      return takeBackup(r, ns, pod, runDir, lock);
+    } catch (ActivityCompletionException e) {
+      // Cancelled (an abort, a cancel from the Web UI) or timed out: closing the exec does not
+      // stop pg_basebackup in the pod (see PodFence), so this attempt stops its own commands
+      // before it reports, and the compensation that waits for it starts on a quiet pod.
+      Heartbeats.whileCleaningUp(() -> {
+        String what = fence.stopOwn(ns, pod, runDir);
+        log.warn("takeBackup in {}/{} ended by {}: {}", ns, pod, e, what);
+      });
+      throw e;
+    }
+  }
+
+  private PodBackup takeBackup(BackupRequest r, String ns, String pod, String runDir, String lock) {
     ArchiveFormat format = format(ns, pod, r);
     if (r.streamed()) {
       return StreamedBackup.take(exec, ns, pod, runDir, lock, r, format);

@@ -48,7 +48,7 @@ public final class Heartbeats {
   public static void beat(Checkpoint checkpoint) {
     context()
         .ifPresent(c -> {
-          c.heartbeat(checkpoint);
+          send(c, checkpoint);
           remember(attemptKey(c), checkpoint);
           signalMilestone(c, checkpoint);
         });
@@ -129,8 +129,43 @@ public final class Heartbeats {
                 base.percent(),
                 message,
                 base.log());
-    c.heartbeat(cp);
+    send(c, cp);
     remember(attempt, cp);
+  }
+
+  /** The attempts (by {@link #attemptKey}) that are cleaning up after a cancel or a timeout. */
+  private static final java.util.Set<String> CLEANING_UP =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * Runs what a cancelled or timed-out attempt does to stop what it started (a process in a pod):
+   * its heartbeats keep going to the server, from this thread and from keep-alives alike, so the
+   * attempt stays alive while it cleans up, but the cancel they report again is not thrown (it is
+   * what is being handled).
+   */
+  public static void whileCleaningUp(Runnable cleanup) {
+    Optional<ActivityExecutionContext> c = context();
+    if (c.isEmpty()) {
+      cleanup.run();
+      return;
+    }
+    String attempt = attemptKey(c.get());
+    CLEANING_UP.add(attempt);
+    try {
+      cleanup.run();
+    } finally {
+      CLEANING_UP.remove(attempt);
+    }
+  }
+
+  private static void send(ActivityExecutionContext c, Checkpoint cp) {
+    try {
+      c.heartbeat(cp);
+    } catch (io.temporal.client.ActivityCompletionException e) {
+      if (!CLEANING_UP.contains(attemptKey(c))) {
+        throw e;
+      }
+    }
   }
 
   private static final java.util.concurrent.ScheduledExecutorService KEEPALIVE =

@@ -118,6 +118,16 @@ public final class PodFence {
   static final String LOCK = ".lock";
 
   /**
+   * Stops this attempt's own fenced commands in {@code fenceDir} (what holds its lock), when it was
+   * cancelled or timed out: the exec it closes leaves them running. Returns what it stopped ("" for
+   * nothing). Called inside {@link Heartbeats#whileCleaningUp}.
+   */
+  public String stopOwn(String ns, String pod, String fenceDir) {
+    String lock = fenceDir + "/attempt-" + Heartbeats.fenceToken() + "/" + LOCK;
+    return stopHolders(ns, pod, lock, lock).replace("an earlier attempt's", "this attempt's");
+  }
+
+  /**
    * Stops whoever holds the lock file now at {@code lock}, whose fenced commands named it {@code
    * named}; returns what it did ("" when nobody held it).
    */

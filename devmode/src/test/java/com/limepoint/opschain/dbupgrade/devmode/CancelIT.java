@@ -81,8 +81,8 @@ class CancelIT {
   @Test
   void cancelInTheMiddleOfTakeBackupStopsItAndPutsOpsChainBack() throws Exception {
     Map<String, Integer> before = replicas();
-    // pg_basebackup hangs (SIGSTOP) a second after it started: the cancel lands while it runs.
-    var paused = demo.box().pauseExec("pg_basebackup", Duration.ofSeconds(1));
+    // pg_basebackup hangs (SIGSTOP) as soon as it started: the cancel lands while it runs.
+    var paused = demo.box().pauseExec("pg_basebackup", Duration.ofMillis(50));
     try (Upgrades upgrade = new Upgrades(dev.target())) {
       upgrade.start(dev.demoDir().resolve("request.json"));
       upgrade.approve(Gate.START);
@@ -160,8 +160,7 @@ class CancelIT {
             c.stubs
                 .blockingStub()
                 .describeWorkflowExecution(
-                    io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest
-                        .newBuilder()
+                    io.temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest.newBuilder()
                         .setNamespace("default")
                         .setExecution(
                             io.temporal.api.common.v1.WorkflowExecution.newBuilder()
@@ -181,7 +180,9 @@ class CancelIT {
     }
   }
 
-  /** {@code bin/opschain-upgrade watch} on the closed run: it returns, with 1 and the final line. */
+  /**
+   * {@code bin/opschain-upgrade watch} on the closed run: it returns, with 1 and the final line.
+   */
   private static void assertWatchReturns(String line) {
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
     PrintStream original = System.out;
