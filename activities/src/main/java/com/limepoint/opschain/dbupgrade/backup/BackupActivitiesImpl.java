@@ -164,7 +164,47 @@ public class BackupActivitiesImpl implements BackupActivities {
 
   @Override
   public BackupEvidence verifyBackup(VerifyRequest r) {
+    if (r.expected().isEmpty()) {
+      return new BackupVerifier(host, kept(r.hostDir())).verify();
+    }
     return new BackupVerifier(host, r).verify();
+  }
+
+  /**
+   * A backup kept by an earlier run (a new run continuing it): what it must still be is what its
+   * {@code SHA256SUMS} recorded when that run verified it (written only after the host's hash
+   * equalled the pod's); each file is hashed again against it. No file listed: BACKUP_INVALID.
+   */
+  private static VerifyRequest kept(String hostDir) {
+    java.nio.file.Path dir = java.nio.file.Path.of(hostDir);
+    Map<String, String> sums;
+    try {
+      sums = java.nio.file.Files.isDirectory(dir) ? SumsFile.readOnHost(dir) : Map.of();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    if (sums.isEmpty()) {
+      throw io.temporal.failure.ApplicationFailure.newNonRetryableFailure(
+          "no verified backup on this host in "
+              + hostDir
+              + " (no "
+              + SumsFile.NAME
+              + "): the run that took it ran on another host, or it was removed",
+          com.limepoint.opschain.dbupgrade.model.FailureTypes.BACKUP_INVALID);
+    }
+    List<com.limepoint.opschain.dbupgrade.model.BackupFile> expected = new java.util.ArrayList<>();
+    sums.forEach((name, sha) -> {
+      java.nio.file.Path f = dir.resolve(name);
+      Long size;
+      try {
+        size = java.nio.file.Files.isRegularFile(f) ? java.nio.file.Files.size(f) : null;
+      } catch (java.io.IOException e) {
+        size = null;
+      }
+      expected.add(
+          new com.limepoint.opschain.dbupgrade.model.BackupFile(name, size, sha, null, null));
+    });
+    return new VerifyRequest(hostDir, expected);
   }
 
   @Override

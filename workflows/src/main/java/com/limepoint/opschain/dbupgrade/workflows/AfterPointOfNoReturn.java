@@ -59,15 +59,21 @@ final class AfterPointOfNoReturn {
     this.onManualRestore = onManualRestore;
   }
 
-  void run(boolean continuable) {
+  /**
+   * @param releaseDeployed the new version is deployed already, by an earlier run this one
+   *     continues: the steps start at the import
+   */
+  void run(boolean continuable, boolean releaseDeployed) {
     this.continuable = continuable;
-    untilDone(
-        RunbookStep.UPGRADE_RELEASE,
-        "the legacy database is stopped and unchanged; the release may be at either version",
-        () -> {
-          runbook.requireVerifiedBackup("upgradeRelease");
-          runbook.upgradeRelease();
-        });
+    if (!releaseDeployed) {
+      untilDone(
+          RunbookStep.UPGRADE_RELEASE,
+          "the legacy database is stopped and unchanged; the release may be at either version",
+          () -> {
+            runbook.requireVerifiedBackup("upgradeRelease");
+            runbook.upgradeRelease();
+          });
+    }
     String differs = importAndCompare();
     untilDone(
         RunbookStep.RESTART_SERVICES,

@@ -131,6 +131,11 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     begin(request);
     claimHost();
     HelmActivities.ReleaseInfo release = runbook.preflight();
+    leftovers =
+        Leftovers.find(req, release, preflight(), workflowId, Workflow.getInfo().getRunId());
+    if (leftovers.pastPointOfNoReturn(req, release) && preflight().legacyDbPresent()) {
+      return continueEarlierRun(release);
+    }
     endIfNotNeeded(release);
     Reasons.requireDeployedVersion(req, release, runbook.preflightResult());
     runbook.checkFreeSpace();
@@ -140,8 +145,6 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     if (req.dryRunRequested()) {
       return plan();
     }
-    leftovers =
-        Leftovers.find(req, release, preflight(), workflowId, Workflow.getInfo().getRunId());
     passOrChangeNothing(
         Gate.START,
         GateEvidences.start(facts(), preflight(), release, cluster, clusterSource, leftovers));
@@ -165,11 +168,48 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     }
     new AfterPointOfNoReturn(
             runbook, proof, steps, this::phase, this::passOrStopHere, () -> manualRestore = true)
-        .run(continuable);
+        .run(continuable, false);
     return finish(
         Outcome.COMPLETED,
         Phase.COMPLETED,
         "OpsChain runs " + req.targetVersion() + " on CNPG; the legacy database is removed");
+  }
+
+  /**
+   * A new start over an earlier run of this upgrade that stopped after the point of no return (a
+   * cancel, a rejected gate): the release is at the target, deployed by that run's upgradeRelease
+   * or finalizeUpgrade, and the legacy database is still there. Its backup is verified again on
+   * this host against the SHA256SUMS it wrote; START says what approving continues; then the run
+   * goes on from the import as that run would have, every gate waiting for a person.
+   */
+  private UpgradeReport continueEarlierRun(HelmActivities.ReleaseInfo release) {
+    String earlier = leftovers.earlierRun();
+    runbook.continueRun(req.hostBackupDir() + "/" + workflowId + "/" + earlier);
+    for (RunbookStep s : RunbookStep.beforeImport()) {
+      steps.skip(s.id(), "done by the earlier run " + earlier);
+    }
+    String notVerified = runbook.verifyKeptBackup();
+    if (req.dryRunRequested()) {
+      return plan();
+    }
+    gates.blockNextOpening(notVerified);
+    passOrChangeNothing(
+        Gate.START, GateEvidences.continuing(facts(), backup(), release, leftovers, notVerified));
+    startApproved = true;
+    pointOfNoReturnPassed = true;
+    continuable = true;
+    gates.waitWithoutTimeout();
+    new AfterPointOfNoReturn(
+            runbook, proof, steps, this::phase, this::passOrStopHere, () -> manualRestore = true)
+        .run(true, true);
+    return finish(
+        Outcome.COMPLETED,
+        Phase.COMPLETED,
+        "OpsChain runs "
+            + req.targetVersion()
+            + " on CNPG; the legacy database is removed (continued from run "
+            + earlier
+            + ")");
   }
 
   /** Validates the request, sets up the gates and the host dir, and lists the steps ahead. */

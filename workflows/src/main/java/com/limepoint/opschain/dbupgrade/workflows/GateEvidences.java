@@ -67,6 +67,46 @@ final class GateEvidences {
         null);
   }
 
+  /** START of a run that continues an earlier run stopped after the point of no return. */
+  static GateEvidence continuing(
+      RunbookStep.Facts f,
+      BackupEvidence backup,
+      HelmActivities.ReleaseInfo release,
+      Leftovers leftovers,
+      String notVerified) {
+    UpgradeRequest req = f.req();
+    List<String> details = new ArrayList<>(leftovers.lines());
+    details.add(
+        "the legacy "
+            + req.dbDeployment()
+            + " deployment is still there: the earlier run did not finish (the point of no return"
+            + " was passed, so nothing was undone)");
+    details.add(
+        notVerified != null
+            ? "cannot continue: " + notVerified
+            : "its backup, verified again on "
+                + f.host()
+                + ":"
+                + f.hostDir()
+                + " against the SHA256SUMS it wrote");
+    details.add(
+        "rejecting START: nothing is changed; release "
+            + req.release()
+            + " stays at "
+            + release.chartVersion()
+            + " as the earlier run left it");
+    return new GateEvidence(
+        "An earlier run ("
+            + leftovers.earlierRun()
+            + ") deployed "
+            + release.chartVersion()
+            + " and stopped after the point of no return. Approving continues it from the import:"
+            + " awaitImport, checkParity, restartServices, then SERVICES_VERIFIED and FINALIZE.",
+        details,
+        backup,
+        null);
+  }
+
   /** The evidence with {@code more} lines after its details. */
   static GateEvidence withDetails(GateEvidence e, List<String> more) {
     if (more.isEmpty()) {

@@ -66,6 +66,20 @@ record Leftovers(List<String> lines, String earlierRun, String earlierStep) {
     return new Leftovers(List.copyOf(lines), run, step);
   }
 
+  /**
+   * True when the earlier run got past the point of no return and stopped there: its upgradeRelease
+   * or finalizeUpgrade deployed the release's last revision, at the target version. A new run
+   * continues it (DbUpgradeWorkflowImpl.continueEarlierRun); a stop inside the manual restore (the
+   * child workflow's own markers) is not continued.
+   */
+  boolean pastPointOfNoReturn(UpgradeRequest req, HelmActivities.ReleaseInfo release) {
+    return earlierRun != null
+        && "deployed".equals(release.status())
+        && req.targetVersion().equals(release.chartVersion())
+        && (RunbookStep.UPGRADE_RELEASE.id().equals(earlierStep)
+            || RunbookStep.FINALIZE_UPGRADE.id().equals(earlierStep));
+  }
+
   boolean any() {
     return !lines.isEmpty();
   }

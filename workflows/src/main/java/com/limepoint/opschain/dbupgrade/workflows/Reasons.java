@@ -69,8 +69,10 @@ final class Reasons {
         + state
         + ". The backup is kept at "
         + location
-        + ". Go on by hand with the runbook from this point: a new workflow would find the release"
-        + " at the target version and do nothing.";
+        + ". To go on, start the upgrade again with the same request: the new run finds this"
+        + " state (the release deployed by this run, the legacy database kept), verifies the"
+        + " backup again and continues from the import after its START gate. (Stopped inside the"
+        + " manual restore, go on by hand with the runbook instead.)";
   }
 
   static String notBackInService(

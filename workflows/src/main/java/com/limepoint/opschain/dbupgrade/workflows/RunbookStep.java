@@ -381,6 +381,14 @@ public enum RunbookStep {
         .toList();
   }
 
+  /**
+   * The main line's steps an earlier run did before the import, which a run continuing it does not
+   * run again (it verifies the kept backup again instead).
+   */
+  static List<RunbookStep> beforeImport() {
+    return range(STOP_OPSCHAIN, UPGRADE_RELEASE).stream().filter(s -> s != VERIFY_BACKUP).toList();
+  }
+
   /** The dry run's plan: each listed step of the main line with the change it would make. */
   static List<PlannedChange> plan(Facts facts) {
     return of(Path.UPGRADE).stream()

@@ -346,6 +346,38 @@ final class UpgradeSteps {
         r -> (v.dryRun() ? "would write " : "wrote ") + r.path());
   }
 
+  /** A run continuing an earlier one works in that run's backup directory. */
+  void continueRun(String earlierHostDir) {
+    hostDir = earlierHostDir;
+  }
+
+  /**
+   * The kept backup of the run this one continues, verified again on this host against the
+   * SHA256SUMS that run wrote; null when it verifies, else why not (START cannot be approved).
+   */
+  String verifyKeptBackup() {
+    try {
+      backup =
+          step(
+              VERIFY_BACKUP,
+              () ->
+                  acts.backup("verify the kept backup in " + host + ":" + hostDir)
+                      .verifyBackup(new BackupActivities.VerifyRequest(hostDir, List.of())),
+              r ->
+                  r.passesVerification()
+                      ? "verified again: " + r.files().size() + " files"
+                      : "NOT verified");
+    } catch (ActivityFailure e) {
+      return "the earlier run's backup in "
+          + host
+          + ":"
+          + hostDir
+          + " does not verify here: "
+          + Failures.describe(e);
+    }
+    return backup.passesVerification() ? null : "the earlier run's backup does not verify";
+  }
+
   void requireVerifiedBackup(String before) {
     if (backup == null || !backup.passesVerification()) {
       throw ApplicationFailure.newNonRetryableFailure(

@@ -226,6 +226,68 @@ class CancelAndGatesTest {
         .contains("BACKUP_VERIFIED rejected by bob (no)", "putting OpsChain back in service");
   }
 
+  @Test
+  void aNewStartContinuesARunCancelledAfterThePointOfNoReturnFromTheImport(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
+    fakes.register(env, worker);
+    DbUpgradeWorkflow first = start(client, worker.getTaskQueue(), request());
+    awaitGate(first, Gate.START);
+    first.approveGate(new GateDecision("START", "alice", null));
+    awaitGate(first, Gate.BACKUP_VERIFIED);
+    first.approveGate(new GateDecision("BACKUP_VERIFIED", "alice", null));
+    awaitGate(first, Gate.SERVICES_VERIFIED);
+    String firstRun = WorkflowStub.fromTyped(first).getExecution().getRunId();
+    WorkflowStub.fromTyped(first).cancel();
+    assertCanceled(client);
+    assertThat(first.status().message()).contains("start the upgrade again with the same request");
+    // What the first run left, as the cluster shows it: its upgradeRelease deployed the target.
+    when(fakes.helm.releaseStatus(any()))
+        .thenReturn(
+            new com.limepoint.opschain.dbupgrade.activities.HelmActivities.ReleaseInfo(
+                true,
+                request().targetVersion(),
+                9,
+                "deployed",
+                "opschain-db-upgrade opschain-db-upgrade-opschain/"
+                    + firstRun
+                    + "/upgradeRelease"));
+    int before = fakes.calls().size();
+
+    DbUpgradeWorkflow second = start(client, worker.getTaskQueue(), request());
+    UpgradeStatus atStart = awaitGate(second, Gate.START);
+
+    assertThat(atStart.openGate().evidence().summary())
+        .contains("An earlier run (" + firstRun + ")", "continues it from the import");
+    assertThat(atStart.openGate().evidence().details())
+        .anyMatch(d -> d.contains("verified again on"));
+    second.approveGate(new GateDecision("START", "alice", null));
+    for (Gate g : List.of(Gate.SERVICES_VERIFIED, Gate.FINALIZE)) {
+      awaitGate(second, g);
+      second.approveGate(new GateDecision(g.name(), "alice", null));
+    }
+    var report = WorkflowTestSupport.result(client, WorkflowTestSupport.NAMESPACE);
+    assertThat(report.outcome())
+        .isEqualTo(com.limepoint.opschain.dbupgrade.model.Outcome.COMPLETED);
+    assertThat(report.reason()).contains("continued from run " + firstRun);
+    List<String> calls = fakes.calls().subList(before, fakes.calls().size());
+    assertThat(calls)
+        .contains("Backup.verifyBackup", "Cnpg.awaitImport", "Helm.upgrade:finalizeUpgrade")
+        .doesNotContain(
+            "Helm.upgrade:stopOpsChain", "Backup.takeBackup", "Helm.upgrade:upgradeRelease");
+    // The backup it re-verified is the first run's, by its directory.
+    assertThat(
+            fakes.arguments().subList(before, fakes.arguments().size()).stream()
+                .filter(
+                    com.limepoint.opschain.dbupgrade.activities.BackupActivities.VerifyRequest.class
+                        ::isInstance)
+                .map(a ->
+                    ((com.limepoint.opschain.dbupgrade.activities.BackupActivities.VerifyRequest) a)
+                        .hostDir()))
+        .singleElement()
+        .asString()
+        .endsWith("/opschain-db-upgrade-opschain/" + firstRun);
+  }
+
   private static String summary(HistoryEvent e) {
     return DefaultDataConverter.STANDARD_INSTANCE.fromPayload(
         e.getUserMetadata().getSummary(), String.class, String.class);
