@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.limepoint.opschain.dbupgrade.model.Gate;
+import com.limepoint.opschain.dbupgrade.model.Outcome;
 import com.limepoint.opschain.dbupgrade.model.Phase;
 import com.limepoint.opschain.dbupgrade.model.StepState;
 import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
@@ -33,6 +34,8 @@ import org.junit.jupiter.api.Test;
  * cluster: before the point of no return it puts OpsChain back at the replicas preflight saw,
  * checked; the run is CANCELED, and the status, the search attribute and {@code watch} say so.
  */
+@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
+@org.junit.jupiter.api.Timeout(value = 10, unit = TimeUnit.MINUTES)
 class CancelIT {
   private static DevMode dev;
   private static DemoCluster demo;
@@ -56,6 +59,7 @@ class CancelIT {
   }
 
   @Test
+  @org.junit.jupiter.api.Order(1)
   void cancelAtBackupVerifiedPutsOpsChainBackAtItsReplicasChecked() throws Exception {
     Map<String, Integer> before = replicas();
     try (Upgrades upgrade = new Upgrades(dev.target())) {
@@ -79,6 +83,7 @@ class CancelIT {
   }
 
   @Test
+  @org.junit.jupiter.api.Order(2)
   void cancelInTheMiddleOfTakeBackupStopsItAndPutsOpsChainBack() throws Exception {
     Map<String, Integer> before = replicas();
     // pg_basebackup hangs (SIGSTOP) as soon as it started: the cancel lands while it runs.
@@ -111,6 +116,105 @@ class CancelIT {
           .filteredOn(c -> String.join(" ", c.argv()).contains("pg_basebackup"))
           .isNotEmpty()
           .allSatisfy(c -> assertThat(c.endedMillis()).as(c.argv().toString()).isNotZero());
+    }
+  }
+
+  /** Last: it leaves the demo upgraded. */
+  @Test
+  @org.junit.jupiter.api.Order(4)
+  void cancelAfterThePointOfNoReturnLeavesTheStateAndANewStartContinuesIt() throws Exception {
+    Map<String, Integer> before = replicas();
+    String rowsBefore = demo.rows();
+    try (Upgrades upgrade = new Upgrades(dev.target())) {
+      upgrade.start(dev.demoDir().resolve("request.json"));
+      upgrade.approve(Gate.START);
+      upgrade.approve(Gate.BACKUP_VERIFIED);
+      upgrade.awaitGate(Gate.SERVICES_VERIFIED);
+      int revisions = demo.releases().history(DemoCluster.NAMESPACE, "opschain").size();
+
+      cancel();
+
+      UpgradeStatus s = awaitCanceled(upgrade);
+      assertThat(s.message())
+          .contains(
+              "after the new version was deployed, so nothing was undone",
+              "The backup is kept at",
+              "start the upgrade again with the same request");
+      assertThat(demo.releases().history(DemoCluster.NAMESPACE, "opschain"))
+          .as("nothing deployed by the cancel")
+          .hasSize(revisions);
+
+      // A new start with the same request continues it from the import.
+      upgrade.start(dev.demoDir().resolve("request.json"));
+      UpgradeStatus start = upgrade.awaitGate(Gate.START);
+      assertThat(start.openGate().evidence().summary())
+          .contains("stopped after the point of no return", "continues it from the import");
+      upgrade.approve(Gate.START);
+      UpgradeStatus services = upgrade.awaitGate(Gate.SERVICES_VERIFIED);
+      assertThat(services.steps())
+          .filteredOn(x -> x.name().equals("checkParity"))
+          .singleElement()
+          .satisfies(x -> assertThat(x.state()).isEqualTo(StepState.DONE));
+      upgrade.approve(Gate.SERVICES_VERIFIED);
+      upgrade.approve(Gate.FINALIZE);
+      var report = upgrade.result(Duration.ofMinutes(5));
+      assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
+      assertThat(report.reason()).contains("continued from run");
+      assertThat(demo.rows()).isEqualTo(rowsBefore);
+      assertThat(Upgrades.count(report, "takeBackup", StepState.DONE)).isZero();
+    }
+  }
+
+  @Test
+  @org.junit.jupiter.api.Order(3)
+  void aRunStartedOverAnEarlierRunsStoppedOpsChainSaysSoAtStart() throws Exception {
+    Map<String, Integer> before = replicas();
+    try (Upgrades upgrade = new Upgrades(dev.target())) {
+      upgrade.start(dev.demoDir().resolve("request.json"));
+      upgrade.approve(Gate.START);
+      upgrade.awaitGate(Gate.BACKUP_VERIFIED);
+      // Terminated, not cancelled: nothing compensates, OpsChain stays stopped.
+      try (var c = new Client()) {
+        c.client.newUntypedWorkflowStub(Upgrades.WORKFLOW_ID).terminate("started by mistake");
+      }
+      assertThat(replicas().get("opschain-api")).isZero();
+
+      upgrade.start(dev.demoDir().resolve("request.json"));
+      UpgradeStatus start = upgrade.awaitGate(Gate.START);
+
+      assertThat(start.openGate().evidence().summary()).contains("over what an earlier run left");
+      assertThat(start.openGate().evidence().details())
+          .anyMatch(d -> d.contains("left by an earlier run") && d.contains("stopOpsChain"))
+          .anyMatch(d -> d.contains("OpsChain is already stopped: opschain-api"))
+          .anyMatch(d -> d.startsWith("rejecting START: OpsChain stays stopped"));
+      try (var c = new Client()) {
+        var wf =
+            c.client.newWorkflowStub(
+                com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow.class,
+                Upgrades.WORKFLOW_ID);
+        wf.rejectGate(
+            new com.limepoint.opschain.dbupgrade.model.GateDecision("START", "alice", "not now"));
+      }
+      UpgradeStatus rejected =
+          upgrade.await(x -> x.phase() == Phase.ABORTED, Duration.ofMinutes(1));
+      assertThat(rejected.message()).contains("nothing was changed", "OpsChain stays stopped");
+
+      // Approved, then aborted: the run puts OpsChain back, which the earlier one never did.
+      upgrade.start(dev.demoDir().resolve("request.json"));
+      upgrade.approve(Gate.START);
+      upgrade.awaitGate(Gate.BACKUP_VERIFIED);
+      try (var c = new Client()) {
+        c.client
+            .newWorkflowStub(
+                com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow.class,
+                Upgrades.WORKFLOW_ID)
+            .rejectGate(
+                new com.limepoint.opschain.dbupgrade.model.GateDecision(
+                    "BACKUP_VERIFIED", "alice", "put it back"));
+      }
+      UpgradeStatus back = upgrade.await(x -> x.phase() == Phase.ABORTED, Duration.ofMinutes(3));
+      assertThat(back.message()).contains("OpsChain is back in service");
+      assertThat(replicas()).isEqualTo(before);
     }
   }
 

@@ -36,6 +36,14 @@ final class DataProof {
     this.runbook = runbook;
   }
 
+  /**
+   * A run continuing an earlier one compares with that run's source census (census-source.tsv in
+   * its backup directory, where the continued run works).
+   */
+  void continueRun() {
+    on = true;
+  }
+
   /** The legacy database's census, with OpsChain stopped and the database up. */
   void sourceCensus() {
     on = Workflow.getVersion(Changes.PROVE_DATA, Workflow.DEFAULT_VERSION, 1) >= 1;

@@ -185,6 +185,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private UpgradeReport continueEarlierRun(HelmActivities.ReleaseInfo release) {
     String earlier = leftovers.earlierRun();
     runbook.continueRun(req.hostBackupDir() + "/" + workflowId + "/" + earlier);
+    proof.continueRun();
     for (RunbookStep s : RunbookStep.beforeImport()) {
       steps.skip(s.id(), "done by the earlier run " + earlier);
     }

@@ -271,7 +271,11 @@ class CancelAndGatesTest {
     assertThat(report.reason()).contains("continued from run " + firstRun);
     List<String> calls = fakes.calls().subList(before, fakes.calls().size());
     assertThat(calls)
-        .contains("Backup.verifyBackup", "Cnpg.awaitImport", "Helm.upgrade:finalizeUpgrade")
+        .contains(
+            "Backup.verifyBackup",
+            "Cnpg.awaitImport",
+            "DataCheck.census:cnpg",
+            "Helm.upgrade:finalizeUpgrade")
         .doesNotContain(
             "Helm.upgrade:stopOpsChain", "Backup.takeBackup", "Helm.upgrade:upgradeRelease");
     // The backup it re-verified is the first run's, by its directory.
