@@ -50,7 +50,21 @@ class WebUiIT {
       upgrade.awaitGate(Gate.START);
       String runId = runId(dev);
       String run = workflow + "/" + runId;
-      page(run + "/user-metadata", "01-current-details", "AWAITING_APPROVAL", "gate START");
+      // Current Details: the open gate, what approving does, the evidence, the exact command.
+      page(
+          run + "/user-metadata",
+          "01-current-details",
+          "AWAITING_APPROVAL",
+          "Open gate: START",
+          "Approving: Preflight passed. Approving stops OpsChain",
+          "database size",
+          "bin/opschain-upgrade approve opschain --gate START --opening",
+          "anyone who can reach Temporal may decide this gate");
+      // The timeline: the open gate is a timer named after it, not a UUID.
+      page(
+          run + "/history",
+          "01b-gate-start-open",
+          "gate START: Stop OpsChain and begin the downtime? (times out in 1h)");
       String ui = workflow.substring(0, workflow.indexOf("/namespaces/"));
       page(
           ui + "/namespaces/default/workflows?query=UpgradePhase%3D%22AWAITING_APPROVAL%22",
@@ -59,6 +73,8 @@ class WebUiIT {
           "Running");
 
       upgrade.approve(Gate.START);
+      // Closed, with who decided.
+      page(run + "/history", "02b-gate-start-closed", "gate START closed: approved by alice");
       UpgradeStatus copying = upgrade.awaitRunning("takeBackup");
       assertThat(copying.phase().name()).isEqualTo("BACKING_UP");
       page(run + "/pending-activities", "03-copy-pending", "TakeBackup", "Heartbeat");
@@ -73,6 +89,12 @@ class WebUiIT {
           "verify backup in",
           "rehearse the restore in pod opschain-db-rehearsal");
       page(run + "/user-metadata", "05-backup-gate", "gate BACKUP_VERIFIED");
+      // The timeline draws each gate as a bar named after it: START closed, BACKUP_VERIFIED open.
+      page(
+          run + "/timeline",
+          "06-timeline-gates",
+          "gate START closed: approved by alice",
+          "gate BACKUP_VERIFIED:");
     }
   }
 

@@ -221,6 +221,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     req = UpgradeRequests.validate(request, workflowId, pathOverlap, Changes.defaultBackupFormat());
     gates.configure(
         req.approvers(), UpgradeRequests.parseDuration(req.gateTimeout()), req.gatesSkipped());
+    gates.onOpenOrClose(this::refreshDetails);
     // Version 1: the host dir, like every marker, carries the run id, so a later run of the same
     // namespace never reuses or overwrites an earlier run's backup.
     String hostDir =
@@ -421,9 +422,42 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     }
     phase = p;
     message = msg;
+    refreshDetails();
+  }
+
+  /**
+   * The Web UI's Current Details: the phase and message; while a gate is open, its name, what
+   * approving does, the evidence lines and the exact commands that approve or reject it.
+   */
+  private void refreshDetails() {
+    StringBuilder d = new StringBuilder("**" + phase + "** " + message);
     var open = gates.open();
-    Workflow.setCurrentDetails(
-        "**" + p + "** " + msg + (open == null ? "" : "\n\nOpen gate: **" + open.gate() + "**"));
+    if (open != null) {
+      String ns = req == null ? "<namespace>" : req.namespace();
+      d.append("\n\n### Open gate: ").append(open.gate()).append("\n\n");
+      d.append(open.question()).append("\n\n");
+      if (open.evidence() != null) {
+        d.append("**Approving:** ").append(open.evidence().summary()).append("\n\n");
+        for (String line : open.evidence().details()) {
+          d.append("- ").append(line).append("\n");
+        }
+      }
+      d.append("\n**Approve** (or `reject`) with the client:\n\n`bin/opschain-upgrade approve ")
+          .append(ns)
+          .append(" --gate ")
+          .append(open.gate())
+          .append(" --opening ")
+          .append(open.opening())
+          .append(" --by <you> --comment '...'`\n\nor the temporal CLI:\n\n")
+          .append("`temporal workflow update execute --workflow-id ")
+          .append(workflowId)
+          .append(" --name approveGate --input '{\"gate\":\"")
+          .append(open.gate())
+          .append("\",\"by\":\"<you>\",\"opening\":\"")
+          .append(open.opening())
+          .append("\"}'`");
+    }
+    Workflow.setCurrentDetails(d.toString());
   }
 
   private UpgradeReport plan() {

@@ -55,6 +55,13 @@ final class Gates {
   private ApprovalEntry decidedBy;
   private AbortRequest abort;
 
+  private Runnable onOpenOrClose = () -> {};
+
+  /** Runs when a gate opens or closes (the workflow's Current Details show the open one). */
+  void onOpenOrClose(Runnable r) {
+    onOpenOrClose = r;
+  }
+
   /** Gates that need a second approval by a different person (the worker's policy). */
   void requireSecondApprover(List<String> gates) {
     twoApprovers = List.copyOf(gates);
@@ -102,6 +109,7 @@ final class Gates {
     open =
         new OpenGate(
             gate, gate.question(), now, deadline, approvers, withPolicy(gate, evidence), opening);
+    onOpenOrClose.run();
     decision = null;
     decidedBy = null;
     firstApproval = null;
@@ -121,6 +129,7 @@ final class Gates {
     } finally {
       open = null;
       blockedNow = null;
+      onOpenOrClose.run();
     }
   }
 
