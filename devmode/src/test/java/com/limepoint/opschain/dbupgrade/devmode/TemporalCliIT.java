@@ -57,6 +57,13 @@ class TemporalCliIT {
       // Closed: describe shows its close time and run time.
       assertThat(sh.ok(readme, "workflow describe")).contains("CloseTime", "Results:", "RunTime");
 
+      // A second run, cancelled at START: the README's cancel; the status says CANCELED.
+      assertThat(sh.ok(readme, "workflow start")).contains("opschain-db-upgrade-opschain");
+      awaitStatus(sh, readme, s -> "START".equals(s.at("/openGate/gate").asText()));
+      sh.ok(readme, "workflow cancel");
+      JsonNode canceled = awaitStatus(sh, readme, s -> "CANCELED".equals(s.get("phase").asText()));
+      assertThat(canceled.get("message").asText()).contains("cancelled", "nothing was changed");
+
       // The whole upgrade, the README's start again, gates by the README's signal and update.
       assertThat(sh.ok(readme, "workflow start")).contains("opschain-db-upgrade-opschain");
       JsonNode status =
@@ -158,12 +165,23 @@ class TemporalCliIT {
       return r.output();
     }
 
+    /** A login shell's PATH, without what Maven or this JVM added. */
+    static String userPath() {
+      String path = System.getenv("PATH");
+      return path == null || !path.contains("/usr/local/bin")
+          ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+          : java.util.Arrays.stream(path.split(":"))
+              .filter(p -> !p.contains("/.tools/"))
+              .collect(java.util.stream.Collectors.joining(":"));
+    }
+
     Result run(String command) throws IOException, InterruptedException {
       ran.add(command);
       String line = command.replace(DEMO_DIR, dev.demoDir().toString());
       ProcessBuilder pb = new ProcessBuilder("bash", "-c", line).redirectErrorStream(true);
-      Path cli = TemporalDevServer.find(null).orElseThrow();
-      pb.environment().put("PATH", cli.getParent() + ":" + System.getenv("PATH"));
+      // The user's PATH as the set-up leaves it (bin/ensure-temporal links the CLI into
+      // /usr/local/bin): the README's commands must run as written, with nothing added.
+      pb.environment().put("PATH", userPath());
       pb.environment().put("TEMPORAL_ADDRESS", dev.target());
       Process p = pb.start();
       String out = new String(p.getInputStream().readAllBytes());

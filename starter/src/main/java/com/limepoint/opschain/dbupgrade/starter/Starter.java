@@ -131,7 +131,7 @@ public class Starter implements Runnable {
     cmd.getErr().println("error: " + e.getMessage());
     if (e instanceof CommandLine.UnmatchedArgumentException
         || e instanceof CommandLine.MissingParameterException) {
-      cmd.getErr().println("see: " + cmd.getCommandSpec().qualifiedName() + " --help");
+      cmd.usage(cmd.getErr());
     }
     return ExitCode.REFUSED.code();
   }

@@ -19,10 +19,10 @@ class ExitCodeTest {
   private final StringWriter err = new StringWriter();
 
   private int run(String... args) {
-    return new CommandLine(new Starter())
+    // As main runs it: Starter.commandLine sets the handlers for refusals and Temporal's errors.
+    return Starter.commandLine(new CommandLine(new Starter()))
         .setOut(new PrintWriter(out))
         .setErr(new PrintWriter(err))
-        .setExecutionExceptionHandler(Starter::failed)
         .execute(args);
   }
 
@@ -44,6 +44,9 @@ class ExitCodeTest {
         .contains("cannot read " + missing + ": no such file")
         .doesNotContain("cannot reach")
         .doesNotContain("Exception");
+    // One line: the error, not the usage after it.
+    assertThat(err.toString().strip().lines()).hasSize(1);
+    assertThat(err.toString()).doesNotContain("Usage:");
   }
 
   @Test

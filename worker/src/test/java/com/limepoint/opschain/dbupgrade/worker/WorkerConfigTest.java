@@ -72,4 +72,18 @@ class WorkerConfigTest {
     assertThat(set.helmProcessLimit()).isEqualTo(3);
     assertThat(set.activitySlots()).isEqualTo(4);
   }
+
+  @Test
+  void aWorkerThatLetsAnyoneApproveSaysSoAtStartAndAProductionOneSaysNothing() {
+    var dev =
+        read(Map.of("opschain.anyone-may-approve", true, "opschain.second-approver-gates", "none"))
+            .approvalPolicy();
+    var production = read(Map.of("opschain.approvers", "alice,bob")).approvalPolicy();
+
+    assertThat(WorkerRunner.approvalPolicyWarnings(dev))
+        .satisfiesExactly(
+            w -> assertThat(w).startsWith("anyone who can reach Temporal may approve every gate"),
+            w -> assertThat(w).startsWith("one approval decides MANUAL_RESTORE and FINALIZE"));
+    assertThat(WorkerRunner.approvalPolicyWarnings(production)).isEmpty();
+  }
 }
