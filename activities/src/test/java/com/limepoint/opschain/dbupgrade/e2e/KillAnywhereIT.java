@@ -50,17 +50,17 @@ class KillAnywhereIT {
   static Stream<Arguments> cases() throws IOException {
     List<Arguments> out = new ArrayList<>();
     Set<String> automaticTypes = new java.util.HashSet<>();
-    for (var s : steps("e2e-v18-automatic", "DbUpgradeWorkflow")) {
+    for (var s : steps("e2e-automatic", "DbUpgradeWorkflow")) {
       automaticTypes.add(s.target().activityType());
       out.add(Arguments.of("automatic", s.label(), s.target()));
     }
     // The manual path: the parent's steps the automatic path does not have, then the child's.
-    for (var s : steps("e2e-v18-manual-restore-parent", "DbUpgradeWorkflow")) {
+    for (var s : steps("e2e-manual-restore-parent", "DbUpgradeWorkflow")) {
       if (!automaticTypes.contains(s.target().activityType())) {
         out.add(Arguments.of("manual", s.label(), s.target()));
       }
     }
-    for (var s : steps("e2e-v18-manual-restore-child", "ManualRestoreWorkflow")) {
+    for (var s : steps("e2e-manual-restore-child", "ManualRestoreWorkflow")) {
       out.add(Arguments.of("manual", s.label(), s.target()));
     }
     String only = System.getProperty("kill.only", "");
@@ -83,10 +83,7 @@ class KillAnywhereIT {
     try {
       Set<String> types = new java.util.TreeSet<>();
       for (String h :
-          List.of(
-              "e2e-v18-automatic",
-              "e2e-v18-manual-restore-parent",
-              "e2e-v18-manual-restore-child")) {
+          List.of("e2e-automatic", "e2e-manual-restore-parent", "e2e-manual-restore-child")) {
         steps(h, "").forEach(s -> types.add(s.target().activityType()));
       }
       return types;

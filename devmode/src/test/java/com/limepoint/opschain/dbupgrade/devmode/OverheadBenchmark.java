@@ -40,13 +40,13 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * The orchestration overhead (issue 18; not in CI: {@code bin/overhead [upgrades]}): the automatic
  * path's workflow on the embedded server ({@code temporal server start-dev}) with no-op activities,
  * each of which answers at once with what that step answered in the committed e2e history
- * (e2e-v18-automatic), started one alone and then N at once, the gates approved by a client. Per
- * step (one scheduled activity to the next, where no gate or signal lies between), the milliseconds
- * the workflow, the server and the worker add: mean, p50, p95 and max.
+ * (e2e-automatic), started one alone and then N at once, the gates approved by a client. Per step
+ * (one scheduled activity to the next, where no gate or signal lies between), the milliseconds the
+ * workflow, the server and the worker add: mean, p50, p95 and max.
  */
 class OverheadBenchmark {
   private static final Path HISTORY =
-      Path.of("..", "workflows", "src", "test", "resources", "histories", "e2e-v18-automatic.json");
+      Path.of("..", "workflows", "src", "test", "resources", "histories", "e2e-automatic.json");
   private static final Map<Gate, String> APPROVER =
       Map.of(
           Gate.START, "alice",

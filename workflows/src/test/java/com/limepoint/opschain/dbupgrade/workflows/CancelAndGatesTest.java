@@ -74,6 +74,8 @@ class CancelAndGatesTest {
         .filteredOn(x -> x.name().equals("gate BACKUP_VERIFIED"))
         .singleElement()
         .satisfies(x -> assertThat(x.state()).isEqualTo(StepState.CANCELED));
+    WorkflowTestSupport.exportHistory(
+        client, UpgradeRequests.workflowId("opschain"), "cancel-before-point-of-no-return");
   }
 
   @Test
@@ -269,6 +271,8 @@ class CancelAndGatesTest {
     assertThat(report.outcome())
         .isEqualTo(com.limepoint.opschain.dbupgrade.model.Outcome.COMPLETED);
     assertThat(report.reason()).contains("continued from run " + firstRun);
+    WorkflowTestSupport.exportHistory(
+        client, UpgradeRequests.workflowId("opschain"), "continued-after-cancel");
     List<String> calls = fakes.calls().subList(before, fakes.calls().size());
     assertThat(calls)
         .contains(

@@ -96,6 +96,7 @@ class LostWorkersTest {
                 .filter(d -> d.contains(Changes.LOST_WORKER_ROUNDS))
                 .count())
         .isEqualTo(1);
+    WorkflowTestSupport.exportHistory(client, id, "lost-workers");
   }
 
   @Test
