@@ -78,8 +78,14 @@ public class BackupActivitiesImpl implements BackupActivities {
       // stop pg_basebackup in the pod (see PodFence), so this attempt stops its own commands
       // before it reports, and the compensation that waits for it starts on a quiet pod.
       Heartbeats.whileCleaningUp(() -> {
-        String what = fence.stopOwn(ns, pod, runDir);
-        log.warn("takeBackup in {}/{} ended by {}: {}", ns, pod, e, what);
+        try {
+          String what = fence.stopOwn(ns, pod, runDir);
+          log.warn("takeBackup in {}/{} ended by {}: {}", ns, pod, e, what);
+        } catch (RuntimeException stop) {
+          // The next attempt's fence stops it; the cancel is what this attempt reports.
+          log.warn("takeBackup in {}/{} could not stop its own commands: {}", ns, pod, stop);
+          e.addSuppressed(stop);
+        }
       });
       throw e;
     }

@@ -129,6 +129,24 @@ public class HelmActivitiesImpl implements HelmActivities {
         r.namespace(), r.release(), deployed, HelmCall.marker(run, r.step() + "-recovered"));
   }
 
+  /** Waits for a cancelled attempt's Helm call to return, heartbeating; its outcome is dropped. */
+  private static void awaitHelm(
+      CompletableFuture<HelmReleases.Revision> f, HelmCall call, long start) {
+    while (!f.isDone()) {
+      try {
+        f.get(Heartbeats.SLICE.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (TimeoutException e) {
+        Heartbeats.alive(
+            "cancelled: waiting for helm upgrade " + call.release() + " to return", start);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (ExecutionException e) {
+        return;
+      }
+    }
+  }
+
   /** Helm blocks while it waits for the rollout; heartbeat meanwhile. */
   private HelmReleases.Revision runHeartbeating(HelmCall call) {
     CompletableFuture<HelmReleases.Revision> f =
@@ -138,7 +156,14 @@ public class HelmActivitiesImpl implements HelmActivities {
       try {
         return f.get(Heartbeats.SLICE.toMillis(), TimeUnit.MILLISECONDS);
       } catch (TimeoutException e) {
-        Heartbeats.alive("helm upgrade " + call.release() + " " + call.version(), start);
+        try {
+          Heartbeats.alive("helm upgrade " + call.release() + " " + call.version(), start);
+        } catch (io.temporal.client.ActivityCompletionException cancelled) {
+          // Cancelled (an abort, a cancel) or timed out: Helm runs on, and a put-back deploy
+          // started now would find the release pending-upgrade. Wait for it to return first.
+          Heartbeats.whileCleaningUp(() -> awaitHelm(f, call, start));
+          throw cancelled;
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw ApplicationFailure.newFailure(

@@ -168,6 +168,8 @@ public final class PodExec {
         code = awaitExit(watch, argv, pod, deadline, started);
       } catch (IOException | TimeoutException | ExecutionException | InterruptedException e) {
         throw e;
+      } catch (RuntimeException e) {
+        throw e; // a cancel (ActivityCanceledException) stays a cancel
       } catch (Exception e) {
         throw new IllegalStateException(e);
       }
@@ -217,6 +219,8 @@ public final class PodExec {
         }
       } catch (IOException e) {
         throw e;
+      } catch (RuntimeException e) {
+        throw e; // a cancel (ActivityCanceledException) stays a cancel
       } catch (Exception e) {
         throw new IllegalStateException(e);
       }

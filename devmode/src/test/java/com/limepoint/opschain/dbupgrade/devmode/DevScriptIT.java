@@ -10,8 +10,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code bin/dev} as a user runs it in a terminal: it starts the dev mode, says who may approve,
- * and Ctrl-C (SIGINT to the script, as a terminal sends it; the JVM runs as its background job,
- * which ignores SIGINT) stops it gracefully with exit code 0 and no stack trace.
+ * and Ctrl-C (SIGINT to its whole process group, as a terminal sends it) stops it gracefully with
+ * exit code 0 and no stack trace.
  */
 class DevScriptIT {
 
@@ -22,7 +22,8 @@ class DevScriptIT {
     Path dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "bin-dev-");
     Path log = dir.resolve("bin-dev.log");
     ProcessBuilder pb =
-        new ProcessBuilder("bash", "../bin/dev")
+        // A process group of its own, as a terminal's foreground job has: Ctrl-C goes to it all.
+        new ProcessBuilder("setsid", "bash", "../bin/dev")
             .redirectErrorStream(true)
             .redirectOutput(log.toFile());
     int port = DevMode.freePort();
@@ -41,7 +42,8 @@ class DevScriptIT {
       }
       Thread.sleep(1000);
 
-      new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+      // Ctrl-C: SIGINT to the whole foreground process group.
+      new ProcessBuilder("kill", "-INT", "--", "-" + p.pid()).start().waitFor();
 
       assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
       String printed = Files.readString(log);
@@ -56,7 +58,7 @@ class DevScriptIT {
           .doesNotContain("BUILD FAILURE")
           .doesNotContain("\tat ");
     } finally {
-      p.destroyForcibly();
+      new ProcessBuilder("kill", "-KILL", "--", "-" + p.pid()).start().waitFor();
     }
   }
 }

@@ -105,6 +105,11 @@ class Watch extends ConnectedCommand {
       }
       String closed = closedHow.get();
       if (closed != null) {
+        // It may have ended just after the query: its own last word, when it has one, decides.
+        UpgradeStatus last = wf.status();
+        if (StatusPrinter.isFinal(last.phase())) {
+          continue;
+        }
         out()
             .println(
                 (terminal && !lastBar.isEmpty() ? "\n" : "")

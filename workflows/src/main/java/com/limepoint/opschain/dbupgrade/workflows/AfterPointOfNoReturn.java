@@ -235,7 +235,7 @@ final class AfterPointOfNoReturn {
     while (true) {
       runbook.stateIfStoppedNow(step.id() + " did not finish; " + state);
       try {
-        return body.get();
+        return FINISH_ON_CANCEL.contains(step) ? finishingOnCancel(body) : body.get();
       } catch (ActivityFailure | ChildWorkflowFailure e) {
         if (!continuable || CancellationScope.current().isCancelRequested()) {
           throw e; // a cancel ends the run with the state left (DbUpgradeWorkflowImpl.cancelled)
@@ -248,6 +248,26 @@ final class AfterPointOfNoReturn {
             step.id() + " failed; " + state);
       }
     }
+  }
+
+  /**
+   * The steps past the point of no return that change something (the deploys, the final values, the
+   * manual restore): a cancel that arrives while one runs lets it finish, in a scope the cancel
+   * does not reach, and the run ends right after it, so it never stops half-way. The waits and
+   * checks (the import watch, the censuses) stop at once.
+   */
+  private static final java.util.Set<RunbookStep> FINISH_ON_CANCEL =
+      java.util.EnumSet.of(
+          RunbookStep.UPGRADE_RELEASE,
+          RunbookStep.RESTART_SERVICES,
+          RunbookStep.PREPARE_FINAL_VALUES,
+          RunbookStep.FINALIZE_UPGRADE,
+          RunbookStep.MANUAL_RESTORE);
+
+  private static <T> T finishingOnCancel(Supplier<T> body) {
+    java.util.List<T> result = new java.util.ArrayList<>(1);
+    Workflow.newDetachedCancellationScope(() -> result.add(body.get())).run();
+    return result.get(0);
   }
 
   /** The failure for a person; a host that never took its activity is named, with the way out. */

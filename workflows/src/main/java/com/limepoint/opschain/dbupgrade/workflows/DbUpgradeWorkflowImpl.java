@@ -66,6 +66,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private CancellationScope reversibleScope;
   private CancellationScope root;
   private boolean startApproved;
+  private boolean compensationStarted;
+  private boolean continuing;
 
   /**
    * Runs the upgrade. A cancel request (the Web UI's "Request Cancellation", {@code temporal
@@ -82,7 +84,8 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     } catch (Ended ended) {
       return ended.report;
     } catch (RuntimeException e) {
-      if (!cancelRequested() || req == null) {
+      if (!cancelRequested() || req == null || compensationStarted) {
+        // A compensation that ran (and failed, or ended the run) is not run again for a cancel.
         throw e;
       }
       UpgradeReport[] report = new UpgradeReport[1];
@@ -115,7 +118,16 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
 
   /** "nothing was changed", and what an earlier run left as it is. */
   private String nothingChanged() {
-    return "; nothing was changed" + (leftovers.any() ? ". " + leftovers.rejecting(req) : "");
+    if (continuing) {
+      return "; nothing was changed: release "
+          + req.release()
+          + " stays at "
+          + req.targetVersion()
+          + " as run "
+          + leftovers.earlierRun()
+          + " left it, past the point of no return; start again to continue it";
+    }
+    return "; nothing was changed" + (leftovers.stopped() ? ". " + leftovers.rejecting(req) : "");
   }
 
   private boolean cancelRequested() {
@@ -184,6 +196,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
    */
   private UpgradeReport continueEarlierRun(HelmActivities.ReleaseInfo release) {
     String earlier = leftovers.earlierRun();
+    continuing = true;
     runbook.continueRun(req.hostBackupDir() + "/" + workflowId + "/" + earlier);
     proof.continueRun();
     for (RunbookStep s : RunbookStep.beforeImport()) {
@@ -336,7 +349,9 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   }
 
   private UpgradeReport putBackInService(RuntimeException cause) {
-    if (gates.abortRequest() != null && Failures.isCancellation(cause)) {
+    // The abort cancelled the running step: however that step reported its end, it ended
+    // because of the abort.
+    if (gates.abortRequest() != null) {
       return putBackInService(gates.why(null, Gates.Result.ABORTED));
     }
     log.warn("step failed before the point of no return: {}", Failures.describe(cause));
@@ -355,6 +370,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
    * detached scope: a cancel that arrives meanwhile does not stop it half-way.
    */
   private UpgradeReport putBackInService(String why, Outcome outcome, Phase endPhase) {
+    compensationStarted = true;
     phase(
         Phase.COMPENSATING, why + "; putting OpsChain back in service on " + req.currentVersion());
     String[] scaledBack = new String[1];

@@ -26,8 +26,8 @@ final class GateEvidences {
       Leftovers leftovers) {
     UpgradeRequest req = f.req();
     List<String> details = new ArrayList<>();
-    if (leftovers.any()) {
-      details.addAll(leftovers.lines());
+    details.addAll(leftovers.lines());
+    if (leftovers.stopped()) {
       details.add(leftovers.approving(req));
       details.add("rejecting START: " + leftovers.rejecting(req));
     }
@@ -55,7 +55,7 @@ final class GateEvidences {
             + ":"
             + f.hostDir());
     return new GateEvidence(
-        leftovers.any()
+        leftovers.stopped()
             ? "Preflight passed, over what an earlier run left: OpsChain in "
                 + req.namespace()
                 + " is already stopped. Approving goes on with the upgrade from here."

@@ -21,6 +21,13 @@ record Leftovers(List<String> lines, String earlierRun, String earlierStep) {
 
   static final String MARKER = "opschain-db-upgrade ";
 
+  /** The steps whose deploy, as the release's last revision, an earlier run left behind. */
+  private static final List<String> LEFT_BEHIND =
+      List.of(
+          RunbookStep.STOP_OPSCHAIN.id(),
+          RunbookStep.UPGRADE_RELEASE.id(),
+          RunbookStep.FINALIZE_UPGRADE.id());
+
   static Leftovers find(
       UpgradeRequest req,
       HelmActivities.ReleaseInfo release,
@@ -33,7 +40,9 @@ record Leftovers(List<String> lines, String earlierRun, String earlierStep) {
     String d = release == null ? null : release.description();
     if (d != null && d.startsWith(MARKER + workflowId + "/")) {
       String[] parts = d.substring((MARKER + workflowId + "/").length()).split("/", 2);
-      if (parts.length == 2 && !parts[0].equals(runId)) {
+      // Only a deploy that leaves something to deal with: OpsChain stopped, or the new version
+      // deployed. An earlier run's put-back (an abort) left OpsChain as it was.
+      if (parts.length == 2 && !parts[0].equals(runId) && LEFT_BEHIND.contains(parts[1])) {
         run = parts[0];
         step = parts[1];
         lines.add(
@@ -78,6 +87,12 @@ record Leftovers(List<String> lines, String earlierRun, String earlierStep) {
         && req.targetVersion().equals(release.chartVersion())
         && (RunbookStep.UPGRADE_RELEASE.id().equals(earlierStep)
             || RunbookStep.FINALIZE_UPGRADE.id().equals(earlierStep));
+  }
+
+  /** OpsChain was stopped by an earlier run and not put back (its marker, or 0 replicas). */
+  boolean stopped() {
+    return RunbookStep.STOP_OPSCHAIN.id().equals(earlierStep)
+        || lines.stream().anyMatch(l -> l.startsWith("OpsChain is already stopped"));
   }
 
   boolean any() {

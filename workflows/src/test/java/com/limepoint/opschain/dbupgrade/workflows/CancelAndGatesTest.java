@@ -131,6 +131,42 @@ class CancelAndGatesTest {
   }
 
   @Test
+  void aCancelDuringAnAbortsCompensationDoesNotRunItTwice(
+      TestWorkflowEnvironment env, Worker worker, WorkflowClient client) throws Exception {
+    CountDownLatch putBackRunning = new CountDownLatch(1);
+    CountDownLatch cancelSent = new CountDownLatch(1);
+    when(fakes.helm.upgrade(any()))
+        .thenAnswer(inv -> {
+          var r =
+              (com.limepoint.opschain.dbupgrade.activities.HelmActivities.UpgradeRequest)
+                  inv.getArgument(0);
+          if (r.step().equals("putBackInService")) {
+            putBackRunning.countDown();
+            assertThat(cancelSent.await(20, TimeUnit.SECONDS)).isTrue();
+          }
+          return new com.limepoint.opschain.dbupgrade.activities.HelmActivities.HelmResult(
+              8, "deployed", true, "upgraded");
+        });
+    fakes.register(env, worker);
+    DbUpgradeWorkflow wf = start(client, worker.getTaskQueue(), request());
+    awaitGate(wf, Gate.START);
+    wf.approveGate(new GateDecision("START", "alice", null));
+    awaitGate(wf, Gate.BACKUP_VERIFIED);
+    wf.abort(new com.limepoint.opschain.dbupgrade.model.AbortRequest("alice", "window closed"));
+    assertThat(putBackRunning.await(20, TimeUnit.SECONDS)).isTrue();
+
+    WorkflowStub.fromTyped(wf).cancel();
+    cancelSent.countDown();
+
+    assertCanceled(client);
+    UpgradeStatus s = wf.status();
+    assertThat(s.phase()).isEqualTo(Phase.ABORTED);
+    assertThat(s.message()).contains("aborted by alice", "back in service");
+    assertThat(fakes.calls()).filteredOn("Helm.upgrade:putBackInService"::equals).hasSize(1);
+    assertThat(fakes.calls()).filteredOn("Cluster.checkDatabaseBack"::equals).hasSize(1);
+  }
+
+  @Test
   void cancelBeforeStartChangesNothingAndAfterThePointOfNoReturnUndoesNothing(
       TestWorkflowEnvironment env, Worker worker, WorkflowClient client) {
     fakes.register(env, worker);

@@ -113,4 +113,25 @@ class GateTextsTest {
     assertThat(found.pastPointOfNoReturn(req, release)).isFalse();
     assertThat(own.earlierRun()).as("this run's own marker is no leftover").isNull();
   }
+
+  @Test
+  void anEarlierRunThatPutOpsChainBackLeftNothing() {
+    UpgradeRequest req = request("stream");
+    var release =
+        new HelmActivities.ReleaseInfo(
+            true,
+            "2025-10-01",
+            3,
+            "deployed",
+            "opschain-db-upgrade opschain-db-upgrade-opschain/run-1/putBackInService");
+    var preflight =
+        new ClusterActivities.PreflightResult(
+            true, false, 1L, List.of(), null, null, Map.of("opschain-api", 1));
+
+    Leftovers found =
+        Leftovers.find(req, release, preflight, "opschain-db-upgrade-opschain", "run-2");
+
+    assertThat(found.any()).isFalse();
+    assertThat(found.stopped()).isFalse();
+  }
 }
