@@ -82,33 +82,14 @@ public final class UpgradeRequests {
    * @throws ApplicationFailure non-retryable, type {@code InvalidRequest}
    */
   public static UpgradeRequest validate(UpgradeRequest in, String workflowId) {
-    return validate(in, workflowId, true);
-  }
-
-  /**
-   * As {@link #validate(UpgradeRequest, String)}; {@code pathOverlap} turns on the rule that
-   * podBackupDir and pgdata must not overlap, which the workflow applies from its version 1 of
-   * {@code path-overlap} on (a run started before it must replay as it ran).
-   */
-  public static UpgradeRequest validate(UpgradeRequest in, String workflowId, boolean pathOverlap) {
-    return validate(in, workflowId, pathOverlap, DEFAULT_BACKUP_FORMAT);
-  }
-
-  /**
-   * As {@link #validate(UpgradeRequest, String, boolean)}, with {@code defaultFormat} for a request
-   * that names no backupFormat: {@link #DEFAULT_BACKUP_FORMAT} from the workflow's version 1 of
-   * {@code auto-format} on, {@link #RUNBOOK_BACKUP_FORMAT} for runs from before.
-   */
-  public static UpgradeRequest validate(
-      UpgradeRequest in, String workflowId, boolean pathOverlap, String defaultFormat) {
     if (in == null) {
       throw invalid(List.of("request: missing; pass the UpgradeRequest JSON as the input"));
     }
     List<String> problems = new ArrayList<>(in.inputProblems());
-    UpgradeRequest r = withDefaults(in, defaultFormat);
+    UpgradeRequest r = withDefaults(in, DEFAULT_BACKUP_FORMAT);
 
     releaseProblems(problems, r);
-    clusterProblems(problems, r, pathOverlap);
+    clusterProblems(problems, r);
     runProblems(problems, r);
     if (problems.isEmpty() && workflowId != null && !workflowId.equals(workflowId(r.namespace()))) {
       problems.add(
@@ -149,8 +130,7 @@ public final class UpgradeRequests {
   }
 
   /** The names and paths in the cluster and on the host. */
-  private static void clusterProblems(
-      List<String> problems, UpgradeRequest r, boolean pathOverlap) {
+  private static void clusterProblems(List<String> problems, UpgradeRequest r) {
     path(problems, "valuesFile", r.valuesFile(), 1);
     subdomain(problems, "dbDeployment", r.dbDeployment());
     subdomain(problems, "clusterName", r.clusterName());
@@ -167,7 +147,7 @@ public final class UpgradeRequests {
     subdomain(problems, "pvcName", r.pvcName());
     // pgdata is emptied during a manual restore: refuse anything shallower than /a/b.
     path(problems, "pgdata", r.pgdata(), 2);
-    if (pathOverlap && nested(r.podBackupDir(), r.pgdata())) {
+    if (nested(r.podBackupDir(), r.pgdata())) {
       problems.add(
           "podBackupDir: '"
               + r.podBackupDir()

@@ -2,13 +2,11 @@ package com.limepoint.opschain.dbupgrade.workflows;
 
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
-import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import com.limepoint.opschain.dbupgrade.model.Gate;
 import com.limepoint.opschain.dbupgrade.model.GateEvidence;
 import com.limepoint.opschain.dbupgrade.model.Phase;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import io.temporal.failure.ActivityFailure;
-import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.ChildWorkflowFailure;
 import io.temporal.workflow.CancellationScope;
 import io.temporal.workflow.ChildWorkflowOptions;
@@ -19,9 +17,8 @@ import org.slf4j.Logger;
 
 /**
  * The steps of {@link DbUpgradeWorkflowImpl} after the BACKUP_VERIFIED gate: nothing here is undone
- * blindly. A failed step stops at the RETRY_STEP gate that says what state is left (histories
- * before {@link Changes#CONTINUABLE_STOPS} fail the run instead); only a failed or timed-out import
- * opens MANUAL_RESTORE. Workflow code.
+ * blindly. A failed step stops at the RETRY_STEP gate that says what state is left; only a failed
+ * or timed-out import opens MANUAL_RESTORE. Workflow code.
  */
 final class AfterPointOfNoReturn {
   private static final Logger log = Workflow.getLogger(AfterPointOfNoReturn.class);
@@ -42,7 +39,6 @@ final class AfterPointOfNoReturn {
   private final Runnable onManualRestore;
   private final BiConsumer<Phase, String> phase;
   private final Steps steps;
-  private boolean continuable;
 
   AfterPointOfNoReturn(
       UpgradeSteps runbook,
@@ -63,8 +59,7 @@ final class AfterPointOfNoReturn {
    * @param releaseDeployed the new version is deployed already, by an earlier run this one
    *     continues: the steps start at the import
    */
-  void run(boolean continuable, boolean releaseDeployed) {
-    this.continuable = continuable;
+  void run(boolean releaseDeployed) {
     if (!releaseDeployed) {
       untilDone(
           RunbookStep.UPGRADE_RELEASE,
@@ -118,7 +113,7 @@ final class AfterPointOfNoReturn {
             "the release is at "
                 + runbook.facts().req().targetVersion()
                 + "; the import's state is not known",
-            () -> runbook.awaitImport(continuable));
+            runbook::awaitImport);
     String differs =
         importFailure != null
             ? null
@@ -144,12 +139,10 @@ final class AfterPointOfNoReturn {
     String state = "the import failed (" + why + ") and the manual restore was not run";
     GateEvidence evidence = GateEvidences.manualRestore(runbook.facts(), runbook.backup(), why);
     String blocked = null;
-    if (Workflow.getVersion(Changes.RESTORE_CHECKS, Workflow.DEFAULT_VERSION, 1) >= 1) {
-      RestorePodActivities.RestoreTargetCheck check =
-          resultUntilDone(RunbookStep.CHECK_RESTORE_TARGET, state, this::checkRestoreTarget);
-      evidence = GateEvidences.withRestoreTarget(evidence, check);
-      blocked = check.passes() ? null : String.join("; ", check.problems());
-    }
+    RestorePodActivities.RestoreTargetCheck check =
+        resultUntilDone(RunbookStep.CHECK_RESTORE_TARGET, state, this::checkRestoreTarget);
+    evidence = GateEvidences.withRestoreTarget(evidence, check);
+    blocked = check.passes() ? null : String.join("; ", check.problems());
     stop.passOrStopHere(Gate.MANUAL_RESTORE, evidence, state, blocked);
     onManualRestore.run();
     untilDone(
@@ -197,7 +190,7 @@ final class AfterPointOfNoReturn {
   /**
    * The runbook's manual database migration, as a child workflow on the verified backup. A failed
    * child stops at RETRY_STEP (approving starts the child again: each of its steps checks state
-   * first); before CONTINUABLE_STOPS the run failed here.
+   * first).
    */
   private void restoreManually() {
     phase.accept(Phase.MANUAL_RESTORE, "restoring the backup into the CNPG cluster by hand");
@@ -208,28 +201,16 @@ final class AfterPointOfNoReturn {
             ChildWorkflowOptions.newBuilder()
                 .setWorkflowId(runbook.workflowId() + "-manual-restore")
                 .build());
-    try {
-      runbook.step(
-          RunbookStep.MANUAL_RESTORE,
-          () -> child.restore(request),
-          r -> "restored; pg_controldata: " + r.controlData());
-    } catch (ChildWorkflowFailure e) {
-      if (continuable) {
-        throw e;
-      }
-      phase.accept(Phase.FAILED, "manual restore failed: " + Failures.describe(e));
-      steps.skipRemaining("not run: the manual restore failed");
-      throw ApplicationFailure.newNonRetryableFailureWithCause(
-          Reasons.manualRestoreFailed(Failures.describe(e), runbook.backupLocation()),
-          FailureTypes.MANUAL_RESTORE_FAILED,
-          e);
-    }
+    runbook.step(
+        RunbookStep.MANUAL_RESTORE,
+        () -> child.restore(request),
+        r -> "restored; pg_controldata: " + r.controlData());
   }
 
   /**
    * Runs a step past the point of no return. When it fails, the run does not end: it stops at
    * RETRY_STEP, which says what failed and what state is left; approving runs the step again,
-   * rejecting ends the run there (histories before CONTINUABLE_STOPS fail the run instead).
+   * rejecting ends the run there.
    */
   private <T> T resultUntilDone(RunbookStep step, String state, Supplier<T> body) {
     while (true) {
@@ -237,7 +218,7 @@ final class AfterPointOfNoReturn {
       try {
         return FINISH_ON_CANCEL.contains(step) ? finishingOnCancel(body) : body.get();
       } catch (ActivityFailure | ChildWorkflowFailure e) {
-        if (!continuable || CancellationScope.current().isCancelRequested()) {
+        if (CancellationScope.current().isCancelRequested()) {
           throw e; // a cancel ends the run with the state left (DbUpgradeWorkflowImpl.cancelled)
         }
         String why = describe(e);

@@ -5,7 +5,6 @@ import static com.limepoint.opschain.dbupgrade.workflows.RunbookStep.*;
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import io.temporal.failure.ActivityFailure;
-import io.temporal.workflow.Workflow;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -35,8 +34,7 @@ final class Compensation {
       runbook.helmUpgrade(
           PUT_BACK_IN_SERVICE, req.currentVersion(), List.of(req.valuesFile()), Map.of());
     } catch (ActivityFailure e) {
-      if (Failures.notPickedUp(e) == null
-          || Workflow.getVersion(Changes.HOST_GONE, Workflow.DEFAULT_VERSION, 1) < 1) {
+      if (Failures.notPickedUp(e) == null) {
         throw e;
       }
       note = scaleBackWithoutHost(req);

@@ -14,10 +14,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The proof that the data moved ({@link Changes#PROVE_DATA}): the source census after OpsChain
- * stopped, the restore rehearsal before BACKUP_VERIFIED, the CNPG census after the import and after
- * a manual restore, each compared with the source. What the gates show and what blocks them comes
- * from here: totals, table names and reasons, never rows. Workflow code.
+ * The proof that the data moved: the source census after OpsChain stopped, the restore rehearsal
+ * before BACKUP_VERIFIED, the CNPG census after the import and after a manual restore, each
+ * compared with the source. What the gates show and what blocks them comes from here: totals, table
+ * names and reasons, never rows. Workflow code.
  */
 final class DataProof {
   private static final org.slf4j.Logger log = Workflow.getLogger(DataProof.class);
@@ -26,7 +26,6 @@ final class DataProof {
   static final long REHEARSAL_TIMEOUT_SECONDS = 900;
 
   private final UpgradeSteps runbook;
-  private boolean on;
   private CensusResult source;
   private RehearsalResult rehearsal;
   private boolean rehearsalStarted;
@@ -36,20 +35,8 @@ final class DataProof {
     this.runbook = runbook;
   }
 
-  /**
-   * A run continuing an earlier one compares with that run's source census (census-source.tsv in
-   * its backup directory, where the continued run works).
-   */
-  void continueRun() {
-    on = true;
-  }
-
   /** The legacy database's census, with OpsChain stopped and the database up. */
   void sourceCensus() {
-    on = Workflow.getVersion(Changes.PROVE_DATA, Workflow.DEFAULT_VERSION, 1) >= 1;
-    if (!on) {
-      return;
-    }
     UpgradeRequest req = runbook.facts().req();
     source =
         runbook.step(
@@ -65,9 +52,6 @@ final class DataProof {
    * why not and the way out. Skipped when the request says why.
    */
   String rehearse() {
-    if (!on) {
-      return null;
-    }
     RunbookStep.Facts f = runbook.facts();
     UpgradeRequest req = f.req();
     if (req.skipRehearsal() != null) {
@@ -102,12 +86,10 @@ final class DataProof {
 
   /**
    * The CNPG database's census compared with the source's, after the import or the manual restore:
-   * null when equal (or not proven in this run's version), else the differences.
+   * null when equal, else the differences. A run continuing an earlier one compares with that run's
+   * source census (census-source.tsv in its backup directory, where the continued run works).
    */
   String parity(RunbookStep step, String label) {
-    if (!on) {
-      return null;
-    }
     UpgradeRequest req = runbook.facts().req();
     parity =
         runbook.step(
@@ -128,7 +110,7 @@ final class DataProof {
       lines.add("source census: " + source.summary() + " (" + source.file() + ")");
     }
     UpgradeRequest req = runbook.facts().req();
-    if (on && req.skipRehearsal() != null) {
+    if (req.skipRehearsal() != null) {
       lines.add("restore rehearsal SKIPPED by the request: " + req.skipRehearsal());
     } else if (rehearsal != null) {
       lines.add(

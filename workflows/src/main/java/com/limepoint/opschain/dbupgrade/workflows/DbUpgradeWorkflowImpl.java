@@ -59,7 +59,6 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   private List<PlannedChange> plannedChanges = List.of();
   private boolean pointOfNoReturnPassed;
   private boolean manualRestore;
-  private boolean continuable;
   private String cluster;
   private String clusterSource;
   private Leftovers leftovers = new Leftovers(List.of(), null, null);
@@ -151,9 +150,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     endIfNotNeeded(release);
     Reasons.requireDeployedVersion(req, release, runbook.preflightResult());
     runbook.checkFreeSpace();
-    if (Workflow.getVersion(Changes.VALUES_AT_PREFLIGHT, Workflow.DEFAULT_VERSION, 1) >= 1) {
-      runbook.checkValues();
-    }
+    runbook.checkValues();
     if (req.dryRunRequested()) {
       return plan();
     }
@@ -174,13 +171,10 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     passOrPutBackInService(
         Gate.BACKUP_VERIFIED, GateEvidences.backupVerified(facts(), backup(), proof.backupLines()));
     pointOfNoReturnPassed = true;
-    continuable = Workflow.getVersion(Changes.CONTINUABLE_STOPS, Workflow.DEFAULT_VERSION, 1) >= 1;
-    if (continuable) {
-      gates.waitWithoutTimeout();
-    }
+    gates.waitWithoutTimeout();
     new AfterPointOfNoReturn(
             runbook, proof, steps, this::phase, this::passOrStopHere, () -> manualRestore = true)
-        .run(continuable, false);
+        .run(false);
     return finish(
         Outcome.COMPLETED,
         Phase.COMPLETED,
@@ -198,7 +192,6 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     String earlier = leftovers.earlierRun();
     continuing = true;
     runbook.continueRun(req.hostBackupDir() + "/" + workflowId + "/" + earlier);
-    proof.continueRun();
     for (RunbookStep s : RunbookStep.beforeImport()) {
       steps.skip(s.id(), "done by the earlier run " + earlier);
     }
@@ -211,11 +204,10 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
         Gate.START, GateEvidences.continuing(facts(), backup(), release, leftovers, notVerified));
     startApproved = true;
     pointOfNoReturnPassed = true;
-    continuable = true;
     gates.waitWithoutTimeout();
     new AfterPointOfNoReturn(
             runbook, proof, steps, this::phase, this::passOrStopHere, () -> manualRestore = true)
-        .run(true, true);
+        .run(true);
     return finish(
         Outcome.COMPLETED,
         Phase.COMPLETED,
@@ -229,18 +221,13 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
   /** Validates the request, sets up the gates and the host dir, and lists the steps ahead. */
   private void begin(UpgradeRequest request) {
     workflowId = Workflow.getInfo().getWorkflowId();
-    boolean pathOverlap =
-        Workflow.getVersion(Changes.PATH_OVERLAP, Workflow.DEFAULT_VERSION, 1) >= 1;
-    req = UpgradeRequests.validate(request, workflowId, pathOverlap, Changes.defaultBackupFormat());
+    req = UpgradeRequests.validate(request, workflowId);
     gates.configure(
         req.approvers(), UpgradeRequests.parseDuration(req.gateTimeout()), req.gatesSkipped());
     gates.onOpenOrClose(this::refreshDetails);
-    // Version 1: the host dir, like every marker, carries the run id, so a later run of the same
-    // namespace never reuses or overwrites an earlier run's backup.
-    String hostDir =
-        Workflow.getVersion(Changes.RUN_SCOPED_HOST_DIR, Workflow.DEFAULT_VERSION, 1) >= 1
-            ? req.hostBackupDir() + "/" + workflowId + "/" + Workflow.getInfo().getRunId()
-            : req.hostBackupDir() + "/" + workflowId;
+    // The host dir, like every marker, carries the run id, so a later run of the same namespace
+    // never reuses or overwrites an earlier run's backup.
+    String hostDir = req.hostBackupDir() + "/" + workflowId + "/" + Workflow.getInfo().getRunId();
     runbook.begin(req, workflowId, hostDir);
   }
 
@@ -248,19 +235,16 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
     HostActivities.HostQueue q = runbook.claimHost();
     cluster = q.cluster();
     clusterSource = q.clusterSource();
-    // Version 1: the worker's approval policy decides who may approve (the request may narrow it).
-    if (q.policy() != null
-        && Workflow.getVersion(Changes.APPROVAL_POLICY, Workflow.DEFAULT_VERSION, 1) >= 1) {
+    // The worker's approval policy decides who may approve (the request may narrow it).
+    if (q.policy() != null) {
       gates.useApprovers(ApprovalRules.approvers(req.approvers(), req.gatesSkipped(), q.policy()));
       gates.requireSecondApprover(q.policy().secondApproverGates());
     } else if (req.approvers().isEmpty() && !q.defaultApprovers().isEmpty()) {
       // The request names no approvers: the worker's configured defaults apply.
       gates.useApprovers(q.defaultApprovers());
     }
-    // Version 1 adds the search attributes (an extra command per phase change). Histories from
-    // before it replay on DEFAULT_VERSION, without them.
-    int version = Workflow.getVersion(Changes.SEARCH_ATTRIBUTES, Workflow.DEFAULT_VERSION, 1);
-    searchAttributes = version >= 1 && q.searchAttributes();
+    // The search attributes, when the worker says the namespace has them registered.
+    searchAttributes = q.searchAttributes();
     if (searchAttributes) {
       Workflow.upsertTypedSearchAttributes(
           OPSCHAIN_NAMESPACE.valueSet(req.namespace()), UPGRADE_PHASE.valueSet(phase.name()));
@@ -379,10 +363,7 @@ public class DbUpgradeWorkflowImpl implements DbUpgradeWorkflow {
               () -> {
                 proof.removeUnfinishedRehearsal();
                 scaledBack[0] = new Compensation(runbook).redeployCurrent();
-                if (Workflow.getVersion(Changes.CHECKED_COMPENSATION, Workflow.DEFAULT_VERSION, 1)
-                    >= 1) {
-                  new Compensation(runbook).checkDatabaseBack();
-                }
+                new Compensation(runbook).checkDatabaseBack();
               })
           .run();
     } catch (ActivityFailure e) {

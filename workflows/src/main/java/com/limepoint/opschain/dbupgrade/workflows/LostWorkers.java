@@ -50,7 +50,7 @@ final class LostWorkers {
         Throwable failure = e.getCause();
         if (round >= ROUNDS
             || !lostEveryAttempt(failure)
-            || Workflow.getVersion(Changes.LOST_WORKER_ROUNDS, Workflow.DEFAULT_VERSION, 1) < 1) {
+            || io.temporal.workflow.CancellationScope.current().isCancelRequested()) {
           throw failure;
         }
         log.warn(

@@ -78,13 +78,9 @@ final class UpgradeSteps {
                     .claimHost(new HostActivities.ClaimRequest(req.namespace())),
             r -> "host %s, queue %s, cluster %s".formatted(r.host(), r.taskQueue(), r.cluster()));
     host = q.host();
-    boolean clusterQueue =
-        Workflow.getVersion(Changes.CLUSTER_QUEUE, Workflow.DEFAULT_VERSION, 1) >= 1;
     acts =
         new UpgradeActivities(
-                q.taskQueue(),
-                clusterQueue ? q.clusterQueue() : null,
-                UpgradeRequests.parseDuration(req.importTimeout()))
+                q.taskQueue(), q.clusterQueue(), UpgradeRequests.parseDuration(req.importTimeout()))
             .withHostStart(q.hostStartSeconds());
     return q;
   }
@@ -187,7 +183,7 @@ final class UpgradeSteps {
             TAKE_BACKUP,
             () ->
                 acts.backup("pg_basebackup in " + req.namespace() + "/" + req.dbDeployment())
-                    .takeBackup(backupRequest = Changes.backupRequest(req, workflowId, hostDir)),
+                    .takeBackup(backupRequest = backupRequest()),
             r -> StepTexts.tookBackup(req, r));
   }
 
@@ -231,12 +227,12 @@ final class UpgradeSteps {
   }
 
   /**
-   * Returns null when the import succeeded, else why it failed (the fallback is offered). With
-   * {@code onlyImportFailures} (Changes.CONTINUABLE_STOPS), only ImportFailed and ImportTimedOut
-   * count as a failed import; any other failure (the API server unreachable, say) is thrown: the
-   * import may still be running, and deleting its cluster would be wrong.
+   * Returns null when the import succeeded, else why it failed (the fallback is offered). Only
+   * ImportFailed and ImportTimedOut count as a failed import; any other failure (the API server
+   * unreachable, say) is thrown: the import may still be running, and deleting its cluster would be
+   * wrong.
    */
-  String awaitImport(boolean onlyImportFailures) {
+  String awaitImport() {
     phase.accept(Phase.IMPORTING, "CNPG imports the legacy database");
     try {
       step(
@@ -250,9 +246,7 @@ final class UpgradeSteps {
       return null;
     } catch (ActivityFailure e) {
       String type = Failures.type(e);
-      if (onlyImportFailures
-          && !FailureTypes.IMPORT_FAILED.equals(type)
-          && !FailureTypes.IMPORT_TIMED_OUT.equals(type)) {
+      if (!FailureTypes.IMPORT_FAILED.equals(type) && !FailureTypes.IMPORT_TIMED_OUT.equals(type)) {
         throw e;
       }
       log.warn("import failed: {}", Failures.describe(e));
@@ -387,13 +381,21 @@ final class UpgradeSteps {
 
   /** The dry run: both values files computed but not written, and each step's planned change. */
   List<PlannedChange> plan() {
-    if (migrationDiff == null) {
-      // Histories from before Changes.VALUES_AT_PREFLIGHT render them here.
-      migrationDiff =
-          values(PREPARE_MIGRATION_VALUES, ValuesActivities.Kind.MIGRATION, true).diff();
-      finalDiff = values(PREPARE_FINAL_VALUES, ValuesActivities.Kind.FINAL, true).diff();
-    }
     return RunbookStep.plan(facts());
+  }
+
+  /** takeBackup's request: the run's marker (its workflow id) and the request's mode and format. */
+  private BackupActivities.BackupRequest backupRequest() {
+    return new BackupActivities.BackupRequest(
+        req.namespace(),
+        req.dbDeployment(),
+        req.podBackupDir(),
+        req.maxRate(),
+        req.dbUser(),
+        workflowId,
+        req.backupMode(),
+        req.backupFormat(),
+        hostDir);
   }
 
   /** What the manual restore needs from the run: its request, host queue, backup dir and backup. */

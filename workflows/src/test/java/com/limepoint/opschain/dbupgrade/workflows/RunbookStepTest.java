@@ -12,8 +12,7 @@ class RunbookStepTest {
 
   static final RunbookStep.Facts FACTS =
       new RunbookStep.Facts(
-          UpgradeRequests.validate(
-              WorkflowTestSupport.request(), "opschain-db-upgrade-opschain", true),
+          UpgradeRequests.validate(WorkflowTestSupport.request(), "opschain-db-upgrade-opschain"),
           "host-a",
           "/backup/wf-1/run-1",
           "+ recoveryMode: true",
