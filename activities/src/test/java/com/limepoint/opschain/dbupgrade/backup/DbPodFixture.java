@@ -1,7 +1,5 @@
 package com.limepoint.opschain.dbupgrade.backup;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
@@ -23,7 +21,7 @@ public record DbPodFixture(Path sandbox, ClusterInABox box, LocalPostgres db)
 
   /** Each row is its id and a payload of md5(id) and {@code pad} more characters. */
   public static DbPodFixture start(String prefix, int rows, int pad) throws IOException {
-    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    com.limepoint.opschain.dbupgrade.testkit.Required.postgres();
     Path sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), prefix);
     LocalPostgres db = LocalPostgres.init(sandbox.resolve("db/data/pgdata"), "opschain");
     db.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");

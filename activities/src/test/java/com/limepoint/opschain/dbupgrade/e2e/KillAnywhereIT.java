@@ -1,7 +1,6 @@
 package com.limepoint.opschain.dbupgrade.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.limepoint.opschain.dbupgrade.e2e.WorkerKiller.Target;
 import com.limepoint.opschain.dbupgrade.e2e.WorkerKiller.When;
@@ -122,7 +121,7 @@ class KillAnywhereIT {
   @Timeout(300)
   void theWorkerKilledThereTheUpgradeEndsAsAnUndisturbedOneWithEveryEffectOnce(
       String path, String label, Target target, When when) throws Exception {
-    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    com.limepoint.opschain.dbupgrade.testkit.Required.postgres();
     UpgradeEndToEndIT t = new UpgradeEndToEndIT();
     WorkerKiller killer = new WorkerKiller(t, target, when, ACTIVITY_TYPES);
     t.workers = killer::startFirst;

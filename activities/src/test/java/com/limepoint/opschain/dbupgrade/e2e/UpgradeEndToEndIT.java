@@ -2,7 +2,6 @@ package com.limepoint.opschain.dbupgrade.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.limepoint.opschain.dbupgrade.backup.BackupActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.cnpg.CnpgActivitiesImpl;
@@ -79,7 +78,7 @@ class UpgradeEndToEndIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    com.limepoint.opschain.dbupgrade.testkit.Required.postgres();
     sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "e2e-");
     legacy = legacy(sandbox.resolve("legacy/data/pgdata"));
     legacy.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
@@ -307,6 +306,16 @@ class UpgradeEndToEndIT {
   }
 
   DbUpgradeWorkflow start(UpgradeRequest r) {
+    try {
+      // Only on a cluster that is up: the operator and the legacy database's pod ready.
+      box.awaitReady(
+          NS,
+          List.of(r.dbDeployment() == null ? "opschain-db" : r.dbDeployment()),
+          java.time.Duration.ofSeconds(60));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
     started = true;
     WorkflowOptions.Builder options =
         WorkflowOptions.newBuilder().setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE).setWorkflowId(WF);

@@ -1,10 +1,8 @@
 package com.limepoint.opschain.dbupgrade.devmode;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.limepoint.opschain.dbupgrade.starter.Starter;
-import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
 import java.io.ByteArrayOutputStream;
@@ -24,7 +22,7 @@ class DevModeIT {
 
   @Test
   void starterDemoRunsAWholeUpgradeOnTheDevModeWorker() throws Exception {
-    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    com.limepoint.opschain.dbupgrade.testkit.Required.postgres();
     // Payload encryption on, in the worker and in every starter command.
     Path key =
         Files.writeString(

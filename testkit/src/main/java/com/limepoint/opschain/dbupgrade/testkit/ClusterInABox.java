@@ -116,6 +116,59 @@ public final class ClusterInABox implements AutoCloseable {
   }
 
   /**
+   * Waits until the cluster is up as an upgrade's preflight expects it: the CNPG operator (found by
+   * its label in any namespace) and each of {@code deployments} in {@code namespace} with every
+   * replica ready and a running pod. A test starts its upgrade after this, not before the harness's
+   * controllers have brought the pods up (KillAnywhereIT once started while the operator was at 0
+   * ready and preflight refused).
+   */
+  public void awaitReady(String namespace, List<String> deployments, Duration timeout)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    List<String> waiting = List.of();
+    while (System.nanoTime() < deadline) {
+      List<String> now = new java.util.ArrayList<>();
+      var operators =
+          client
+              .apps()
+              .deployments()
+              .inAnyNamespace()
+              .withLabel("app.kubernetes.io/name", CnpgOperatorInstalls.CHART)
+              .list()
+              .getItems();
+      if (operators.isEmpty() || operators.stream().noneMatch(ClusterInABox::ready)) {
+        now.add("the CNPG operator");
+      }
+      for (String name : deployments) {
+        var d = client.apps().deployments().inNamespace(namespace).withName(name).get();
+        boolean podRunning =
+            client.pods().inNamespace(namespace).list().getItems().stream()
+                .anyMatch(p ->
+                    p.getMetadata().getName().startsWith(name + "-")
+                        && p.getStatus() != null
+                        && "Running".equals(p.getStatus().getPhase()));
+        boolean scaledDown = d != null && Integer.valueOf(0).equals(d.getSpec().getReplicas());
+        if (d == null || !scaledDown && (!ready(d) || !podRunning)) {
+          now.add(namespace + "/" + name);
+        }
+      }
+      if (now.isEmpty()) {
+        return;
+      }
+      waiting = now;
+      Thread.sleep(100);
+    }
+    throw new IllegalStateException(
+        "the cluster-in-a-box did not come up within " + timeout + ": not ready: " + waiting);
+  }
+
+  private static boolean ready(io.fabric8.kubernetes.api.model.apps.Deployment d) {
+    int want = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
+    Integer ready = d.getStatus() == null ? null : d.getStatus().getReadyReplicas();
+    return want > 0 && ready != null && ready >= want;
+  }
+
+  /**
    * Installs the CNPG operator's deployment as its Helm chart does for {@code helm install
    * <release> cnpg/cloudnative-pg -n <namespace>}: {@code <release>-cloudnative-pg} in that
    * namespace, with the chart's labels.

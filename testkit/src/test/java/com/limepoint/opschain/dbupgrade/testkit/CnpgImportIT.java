@@ -1,7 +1,6 @@
 package com.limepoint.opschain.dbupgrade.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,13 +13,13 @@ import org.junit.jupiter.api.io.TempDir;
  * the objects belong to the owner role, the tables are analyzed, the dump directory is gone, and
  * the server runs with its normal settings again (fsync back on).
  */
-class CnpgImportTest {
+class CnpgImportIT {
   @TempDir Path dir;
 
   @Test
   void theImportedDatabaseHasEveryRowItsIndexesAndStatisticsAndTheServerItsNormalSettings()
       throws Exception {
-    assumeTrue(LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
+    com.limepoint.opschain.dbupgrade.testkit.Required.postgres();
     try (LocalPostgres legacy = LocalPostgres.init(dir.resolve("legacy/pgdata"), "opschain");
         LocalPostgres cnpg = LocalPostgres.init(dir.resolve("cnpg/pgdata"), "opschain")) {
       legacy.sql(
