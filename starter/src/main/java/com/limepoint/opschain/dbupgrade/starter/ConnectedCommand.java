@@ -2,7 +2,10 @@ package com.limepoint.opschain.dbupgrade.starter;
 
 import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
 import io.temporal.client.WorkflowFailedException;
+import io.temporal.client.WorkflowUpdateException;
+import io.temporal.failure.ApplicationFailure;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -60,6 +63,33 @@ abstract class ConnectedCommand implements Callable<Integer> {
       }
       out().println("FAILED: " + e.getCause().getMessage());
       return null;
+    }
+  }
+
+  /**
+   * Approves or rejects the open gate by the validated update; prints the state after the decision
+   * took effect, or the refusal (exit 2).
+   */
+  ExitCode decide(Decision decision, boolean approve) {
+    try (Connection temporal = connect()) {
+      var wf = temporal.upgrade(decision.namespace);
+      var d = decision.toGateDecision(wf);
+      UpgradeStatus s = approve ? wf.approveGate(d) : wf.rejectGate(d);
+      out()
+          .println(
+              (approve ? "approved " : "rejected ")
+                  + decision.gate
+                  + "; "
+                  + Decision.after(s, decision.gate));
+      return ExitCode.OK;
+    } catch (WorkflowUpdateException e) {
+      err()
+          .println(
+              "refused: "
+                  + (e.getCause() instanceof ApplicationFailure af
+                      ? af.getOriginalMessage()
+                      : e.getMessage()));
+      return ExitCode.REFUSED;
     }
   }
 

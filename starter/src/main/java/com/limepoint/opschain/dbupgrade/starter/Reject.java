@@ -1,8 +1,5 @@
 package com.limepoint.opschain.dbupgrade.starter;
 
-import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
-import io.temporal.client.WorkflowUpdateException;
-import io.temporal.failure.ApplicationFailure;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
@@ -19,19 +16,6 @@ class Reject extends ConnectedCommand {
 
   @Override
   ExitCode execute() {
-    try (Connection temporal = connect()) {
-      var wf = temporal.upgrade(decision.namespace);
-      UpgradeStatus s = wf.rejectGate(decision.toGateDecision(wf));
-      out().println("rejected " + decision.gate + "; " + Decision.after(s, decision.gate));
-      return ExitCode.OK;
-    } catch (WorkflowUpdateException e) {
-      err()
-          .println(
-              "refused: "
-                  + (e.getCause() instanceof ApplicationFailure af
-                      ? af.getOriginalMessage()
-                      : e.getMessage()));
-      return ExitCode.REFUSED;
-    }
+    return decide(decision, false);
   }
 }
