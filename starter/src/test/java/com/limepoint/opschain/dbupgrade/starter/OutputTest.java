@@ -106,6 +106,20 @@ class OutputTest {
   }
 
   @Test
+  void watchReturnsWhenTheServerClosedTheRunWithoutTheWorkflowSayingSo() throws Exception {
+    // Terminated at a gate: the last status still says AWAITING_APPROVAL, and always will.
+    UpgradeStatus waiting = status(Phase.AWAITING_APPROVAL, null, List.of());
+    cmd.parseArgs("watch", "opschain", "--every", "0");
+
+    ExitCode code =
+        this.<Watch>command("watch").follow(new FakeUpgrade(waiting), () -> "TERMINATED");
+
+    assertThat(code).isEqualTo(ExitCode.NOT_COMPLETED);
+    assertThat(take())
+        .startsWith("TERMINATED: the run was closed by the server while AWAITING_APPROVAL");
+  }
+
+  @Test
   void theDemoShowsTheRehearsalAndTheKeysTheDeployChangesAndSendsTheOpening() throws Exception {
     String changes =
         "values.migration.yaml (120 bytes, sha256 ab12) from values.yaml, keys changed:\n"
