@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The runbook's four Helm deploys: stop ({@code --set stopped=true}), the new version with
- * recoveryMode, the manual migration's stopped redeploys, and the final deploy. Values come from
- * files on the worker host, never through workflow payloads.
+ * The runbook's Helm deploys: stop ({@code --set stopped=true}), the new version with recoveryMode,
+ * the final deploy, the put-back on the current version (compensation), and the manual migration's
+ * three redeploys. Values come from files on the worker host, never through workflow payloads.
  */
 @ActivityInterface
 public interface HelmActivities {
@@ -18,10 +18,11 @@ public interface HelmActivities {
   ReleaseInfo releaseStatus(ReleaseRequest request);
 
   /**
-   * {@code helm upgrade} with wait, timeout and rollback on failure (none of them with {@code
-   * noWait}). The release description carries {@code <workflowId>/<step>}: a retry that finds it on
-   * a deployed revision does nothing. A pending operation of our own is rolled back and retried;
-   * anyone else's is {@code ReleaseBusy}.
+   * {@code helm upgrade}, with {@code --wait}, a timeout and {@code --atomic} unless {@code
+   * noWait}. The revision's description is the marker {@code opschain-db-upgrade
+   * <workflowId>/<runId>/<step>} ({@code HelmCall.marker}): a retry that finds it on a deployed
+   * revision does nothing. A pending operation of our own is rolled back and retried; anyone else's
+   * is {@code ReleaseBusy}.
    */
   @ActivityMethod
   HelmResult upgrade(UpgradeRequest request);
@@ -38,8 +39,7 @@ public interface HelmActivities {
    * @param step the runbook step, part of the idempotency marker
    * @param set {@code --set} values (only non-secret switches such as stopped=true)
    * @param noWait no {@code --wait} and no {@code --atomic}: a deploy past the point of no return,
-   *     whose workloads wait for a database that is still being imported (false in requests
-   *     recorded before this field existed: those waited and rolled back)
+   *     whose workloads wait for a database that is still being imported
    */
   record UpgradeRequest(
       String namespace,
@@ -56,7 +56,17 @@ public interface HelmActivities {
       valuesFiles = valuesFiles == null ? List.of() : List.copyOf(valuesFiles);
       set = set == null ? Map.of() : Map.copyOf(set);
     }
+
+    /** The activity's summary in the history: {@code helm upgrade ns/release version (step)}. */
+    public String summary() {
+      return "helm upgrade %s/%s %s (%s)".formatted(namespace, release, version, step);
+    }
   }
 
-  record HelmResult(int revision, String status, boolean changed, String summary) {}
+  record HelmResult(int revision, String status, boolean changed, String summary) {
+    /** The step's line in the status: {@code revision 3 deployed}, or with (already done). */
+    public String line() {
+      return "revision " + revision + " " + status + (changed ? "" : " (already done)");
+    }
+  }
 }

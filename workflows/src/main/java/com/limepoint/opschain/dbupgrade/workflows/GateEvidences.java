@@ -1,10 +1,13 @@
 package com.limepoint.opschain.dbupgrade.workflows;
 
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
+import com.limepoint.opschain.dbupgrade.activities.DataCheckActivities;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.GateEvidence;
+import com.limepoint.opschain.dbupgrade.model.OpenGate;
+import com.limepoint.opschain.dbupgrade.model.Phase;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import java.util.ArrayList;
 import java.util.List;
@@ -203,5 +206,69 @@ final class GateEvidences {
         details,
         evidence.backup(),
         evidence.valuesDiff());
+  }
+
+  /** The lines BACKUP_VERIFIED shows about the data: the source census and the rehearsal. */
+  static List<String> dataLines(
+      UpgradeRequest req,
+      DataCheckActivities.CensusResult source,
+      DataCheckActivities.RehearsalResult rehearsal) {
+    List<String> lines = new ArrayList<>();
+    if (source != null) {
+      lines.add("source census: " + source.summary() + " (" + source.file() + ")");
+    }
+    if (req.skipRehearsal() != null) {
+      lines.add("restore rehearsal SKIPPED by the request: " + req.skipRehearsal());
+    } else if (rehearsal != null) {
+      lines.add(
+          rehearsal.passed()
+              ? "restored once: " + rehearsal.census().comparison().summary()
+              : "restore rehearsal FAILED: "
+                  + rehearsal.problem()
+                  + ". Way out: "
+                  + rehearsal.wayOut()
+                  + " (approving is refused)");
+    }
+    return lines;
+  }
+
+  /** The lines SERVICES_VERIFIED and FINALIZE show about the CNPG database. */
+  static List<String> parityLines(DataCheckActivities.CensusResult parity) {
+    return parity == null ? List.of() : List.of("parity: " + parity.summary());
+  }
+
+  /**
+   * The Web UI's Current Details: the phase and message; while a gate is open, its name, what
+   * approving does, the evidence lines and the exact commands that approve or reject it.
+   */
+  static String currentDetails(
+      Phase phase, String message, OpenGate open, String namespace, String workflowId) {
+    StringBuilder d = new StringBuilder("**" + phase + "** " + message);
+    if (open != null) {
+      String ns = namespace == null ? "<namespace>" : namespace;
+      d.append("\n\n### Open gate: ").append(open.gate()).append("\n\n");
+      d.append(open.question()).append("\n\n");
+      if (open.evidence() != null) {
+        d.append("**Approving:** ").append(open.evidence().summary()).append("\n\n");
+        for (String line : open.evidence().details()) {
+          d.append("- ").append(line).append("\n");
+        }
+      }
+      d.append("\n**Approve** (or `reject`) with the client:\n\n`bin/opschain-upgrade approve ")
+          .append(ns)
+          .append(" --gate ")
+          .append(open.gate())
+          .append(" --opening ")
+          .append(open.opening())
+          .append(" --by <you> --comment '...'`\n\nor the temporal CLI:\n\n")
+          .append("`temporal workflow update execute --workflow-id ")
+          .append(workflowId)
+          .append(" --name approveGate --input '{\"gate\":\"")
+          .append(open.gate())
+          .append("\",\"by\":\"<you>\",\"opening\":\"")
+          .append(open.opening())
+          .append("\"}'`");
+    }
+    return d.toString();
   }
 }

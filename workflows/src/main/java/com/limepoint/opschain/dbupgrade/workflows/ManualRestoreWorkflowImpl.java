@@ -5,6 +5,7 @@ import static com.limepoint.opschain.dbupgrade.workflows.RunbookStep.*;
 import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
 import com.limepoint.opschain.dbupgrade.activities.ChangeResult;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
+import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.activities.RestorePodActivities;
 import com.limepoint.opschain.dbupgrade.activities.ValuesActivities;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
@@ -210,17 +211,11 @@ public class ManualRestoreWorkflowImpl implements ManualRestoreWorkflow {
         ChangeResult::summary);
   }
 
-  private void helm(RunbookStep step, Map<String, String> set) {
-    String summary =
-        "helm upgrade " + req.namespace() + "/" + req.release() + " (" + step.id() + ")";
-    step(
-        step,
-        () ->
-            acts.helm(summary)
-                .upgrade(
-                    UpgradeActivities.helmUpgrade(
-                        req, step.id(), req.targetVersion(), List.of(restoreValues), set, true)),
-        r -> "revision " + r.revision() + " " + r.status());
+  /** One Helm deploy of the target version with the restore values and {@code set}. */
+  private void helm(RunbookStep s, Map<String, String> set) {
+    var request =
+        UpgradeActivities.helmUpgrade(req, s, req.targetVersion(), List.of(restoreValues), set);
+    step(s, () -> acts.helm(request.summary()).upgrade(request), HelmActivities.HelmResult::line);
   }
 
   private boolean byAnnotation() {

@@ -7,6 +7,7 @@ import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import com.limepoint.opschain.dbupgrade.model.OpsChainVersion;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import io.temporal.failure.ApplicationFailure;
+import java.util.List;
 
 /**
  * The sentences {@link DbUpgradeWorkflowImpl} ends with: why the upgrade is not needed, why
@@ -109,5 +110,19 @@ final class Reasons {
         + "). The backup is kept at "
         + location
         + "; the restore pod is left for inspection.";
+  }
+
+  /** What the put-back did when the host that runs Helm was gone, and what a person must do. */
+  static String scaledBackWithoutHost(UpgradeRequest req, String host, List<String> scaled) {
+    return "; the host "
+        + host
+        + " that runs Helm is gone, so the cluster's workers scaled "
+        + String.join(", ", scaled)
+        + " (their replicas at preflight): the Helm release still has stopped=true as its last"
+        + " revision; run `helm upgrade "
+        + req.release()
+        + " --version "
+        + req.currentVersion()
+        + " -f <values.yaml>` before the next deploy";
   }
 }

@@ -1,8 +1,11 @@
 package com.limepoint.opschain.dbupgrade.workflows;
 
+import com.limepoint.opschain.dbupgrade.activities.BackupActivities;
+import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.Gate;
 import com.limepoint.opschain.dbupgrade.model.PlannedChange;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
+import com.limepoint.opschain.dbupgrade.model.UpgradeRequests;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
@@ -47,7 +50,7 @@ public enum RunbookStep {
       Path.UPGRADE,
       "Helm.upgrade",
       f -> "helm upgrade " + f.req().currentVersion() + " --set stopped=true",
-      StepTexts::stopPlan,
+      RunbookStep::stopPlan,
       false),
   AWAIT_STOPPED(
       "awaitStopped",
@@ -70,22 +73,22 @@ public enum RunbookStep {
       "sourceCensus",
       Path.UPGRADE,
       "DataCheck.census",
-      StepTexts::sourceCensus,
-      StepTexts::sourceCensusPlan,
+      RunbookStep::sourceCensus,
+      RunbookStep::sourceCensusPlan,
       false),
   TAKE_BACKUP(
       "takeBackup",
       Path.UPGRADE,
       "Backup.takeBackup",
-      StepTexts::takeBackup,
-      StepTexts::takeBackupPlan,
+      RunbookStep::takeBackup,
+      RunbookStep::takeBackupPlan,
       false),
   COPY_BACKUP_OUT(
       "copyBackupOut",
       Path.UPGRADE,
       "Backup.copyBackupOut",
-      StepTexts::copyBackupOut,
-      StepTexts::copyBackupOutPlan,
+      RunbookStep::copyBackupOut,
+      RunbookStep::copyBackupOutPlan,
       false),
   VERIFY_BACKUP(
       "verifyBackup",
@@ -96,8 +99,8 @@ public enum RunbookStep {
       "rehearseRestore",
       Path.UPGRADE,
       "DataCheck.rehearseRestore",
-      StepTexts::rehearsal,
-      StepTexts::rehearsalPlan,
+      RunbookStep::rehearsal,
+      RunbookStep::rehearsalPlan,
       false),
   PREPARE_MIGRATION_VALUES(
       "prepareMigrationValues",
@@ -114,21 +117,21 @@ public enum RunbookStep {
       Path.UPGRADE,
       "Helm.upgrade",
       f -> "helm upgrade " + f.req().targetVersion() + " with the migration values",
-      StepTexts::upgradePlan,
+      RunbookStep::upgradePlan,
       true),
   AWAIT_IMPORT(
       "awaitImport",
       Path.UPGRADE,
       "Cnpg.awaitImport",
       f -> "wait for CNPG cluster " + f.req().clusterName() + " healthy and the import pod done",
-      StepTexts::awaitImportPlan,
+      RunbookStep::awaitImportPlan,
       false),
   CHECK_PARITY(
       "checkParity",
       Path.UPGRADE,
       "DataCheck.census",
-      StepTexts::parity,
-      StepTexts::parityPlan,
+      RunbookStep::parity,
+      RunbookStep::parityPlan,
       false),
   BACKUP_PG_VERSION(
       "backupPgVersion", Path.FALLBACK, "Backup.backupPgVersion", f -> "PG_VERSION of the backup"),
@@ -142,7 +145,7 @@ public enum RunbookStep {
       "ManualRestoreWorkflow.restore",
       f -> "the runbook's manual database migration (child workflow)"),
   CHECK_RESTORED_PARITY(
-      "checkRestoredParity", Path.FALLBACK, "DataCheck.census", StepTexts::restoredParity),
+      "checkRestoredParity", Path.FALLBACK, "DataCheck.census", RunbookStep::restoredParity),
   RESTART_SERVICES(
       "restartServices",
       Path.UPGRADE,
@@ -169,7 +172,7 @@ public enum RunbookStep {
       Path.UPGRADE,
       "Helm.upgrade",
       f -> "helm upgrade " + f.req().targetVersion() + " with the final values",
-      StepTexts::finalizePlan,
+      RunbookStep::finalizePlan,
       true),
   AWAIT_LEGACY_DB_GONE(
       "awaitLegacyDbGone",
@@ -184,7 +187,7 @@ public enum RunbookStep {
       "Helm.upgrade",
       f -> "helm upgrade " + f.req().currentVersion() + " with the user's values, not stopped"),
   SCALE_BACK_WITHOUT_HOST(
-      "scaleBackWithoutHost", Path.COMPENSATION, "Cluster.scaleDeployment", StepTexts::scaleBack),
+      "scaleBackWithoutHost", Path.COMPENSATION, "Cluster.scaleDeployment", RunbookStep::scaleBack),
   AWAIT_SERVICES_BACK(
       "awaitServicesBack",
       Path.COMPENSATION,
@@ -223,9 +226,7 @@ public enum RunbookStep {
       "redeployStopped",
       Path.MANUAL_RESTORE,
       "Helm.upgrade",
-      f ->
-          StepTexts.restoreDeploy(
-              f, StepTexts.byAnnotation(f) ? "stopped=true" : "stopped=true, stopDatabase=true")),
+      f -> restoreDeploy(f, byAnnotation(f) ? "stopped=true" : "stopped=true, stopDatabase=true")),
   HIBERNATE_ON(
       "hibernateOn",
       Path.MANUAL_RESTORE,
@@ -282,17 +283,14 @@ public enum RunbookStep {
       "redeployWithoutStopDatabase",
       Path.MANUAL_RESTORE,
       "Helm.upgrade",
-      f -> StepTexts.restoreDeploy(f, "stopped=true")),
+      f -> restoreDeploy(f, "stopped=true")),
   AWAIT_CLUSTER_HEALTHY(
       "awaitClusterHealthy",
       Path.MANUAL_RESTORE,
       "Cnpg.awaitClusterHealthy",
       f -> "wait until CNPG cluster " + f.req().clusterName() + " is healthy"),
   REDEPLOY_RUNNING(
-      "redeployRunning",
-      Path.MANUAL_RESTORE,
-      "Helm.upgrade",
-      f -> StepTexts.restoreDeploy(f, "running"));
+      "redeployRunning", Path.MANUAL_RESTORE, "Helm.upgrade", f -> restoreDeploy(f, "running"));
 
   /**
    * Which run of which workflow a step belongs to: UPGRADE, DbUpgradeWorkflow's main line (listed
@@ -395,5 +393,191 @@ public enum RunbookStep {
         .filter(s -> s.planned != null)
         .map(s -> new PlannedChange(s.id, s.planned(facts), s.destructive))
         .toList();
+  }
+
+  // ---- the longer descriptions and plan lines, and the result lines of the backup steps ----
+
+  /** The rehearsal's scratch pod: the db deployment's name and {@code -rehearsal}. */
+  static String rehearsalPod(UpgradeRequest req) {
+    String base = req.dbDeployment();
+    return (base.length() > 52 ? base.substring(0, 52) : base) + "-rehearsal";
+  }
+
+  static String sourceCensus(Facts f) {
+    return "count every table of database "
+        + f.req().database()
+        + " (checksums up to 256 MiB per table) in the stopped legacy database";
+  }
+
+  static String takeBackup(Facts f) {
+    return "stream".equals(f.req().backupMode())
+        ? "pg_basebackup -D - -Ft -X fetch (" + f.req().backupFormat() + ") straight to the host"
+        : "pg_basebackup -Ft --wal-method=stream ("
+            + f.req().backupFormat()
+            + ") into "
+            + f.req().podBackupDir();
+  }
+
+  static String takeBackupPlan(Facts f) {
+    return "stream".equals(f.req().backupMode())
+        ? "pg_basebackup -D - -Ft -X fetch --max-rate="
+            + f.req().maxRate()
+            + " in the db pod, streamed to "
+            + f.host()
+            + ":"
+            + f.hostDir()
+            + " and hashed on both ends; format "
+            + f.req().backupFormat()
+            + " (auto: zstd on PostgreSQL 15+, else gzip)"
+        : "pg_basebackup -D "
+            + f.req().podBackupDir()
+            + " -Ft --max-rate="
+            + f.req().maxRate()
+            + " in the db pod; format "
+            + f.req().backupFormat();
+  }
+
+  static String copyBackupOut(Facts f) {
+    return "stream".equals(f.req().backupMode())
+        ? "confirm the streamed archive on the host, in " + f.hostDir() + " (nothing to copy)"
+        : "copy the backup out of the pod to " + f.hostDir() + " with SHA-256 on both ends";
+  }
+
+  static String copyBackupOutPlan(Facts f) {
+    return "stream".equals(f.req().backupMode())
+        ? "nothing to copy: the backup was streamed to %s:%s; its files and manifest are confirmed there"
+            .formatted(f.host(), f.hostDir())
+        : "copy the archives and manifest to %s:%s, verified".formatted(f.host(), f.hostDir());
+  }
+
+  /** takeBackup's one line: streamed to the host, or written in the pod's podBackupDir. */
+  static String tookBackup(UpgradeRequest req, BackupActivities.PodBackup r) {
+    if ("stream".equals(req.backupMode())) {
+      return (r.reused() ? "reused " : "streamed ")
+          + count(r.files().size(), "archive")
+          + " from pod "
+          + r.pod()
+          + " to the host";
+    }
+    return (r.reused() ? "reused " : "took ")
+        + count(r.files().size(), "file")
+        + " in pod "
+        + r.pod()
+        + ":"
+        + r.podDir();
+  }
+
+  /** copyBackupOut's one line: what is on the host now. */
+  static String copiedBackup(UpgradeRequest req, BackupEvidence r) {
+    String files = count(r.files().size(), "file");
+    return "stream".equals(req.backupMode())
+        ? files + " on the host already (streamed), in " + r.hostDir()
+        : files + " copied to " + r.hostDir();
+  }
+
+  static String count(int n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
+  }
+
+  static String sourceCensusPlan(Facts f) {
+    return "read-only census of "
+        + f.req().database()
+        + " in the "
+        + f.req().dbDeployment()
+        + " pod, kept as "
+        + f.host()
+        + ":"
+        + f.hostDir()
+        + "/census-source.tsv";
+  }
+
+  static String rehearsal(Facts f) {
+    return f.req().skipRehearsal() != null
+        ? "skipped: " + f.req().skipRehearsal()
+        : "restore the backup once in pod "
+            + rehearsalPod(f.req())
+            + " ("
+            + f.req().restoreImage()
+            + ", emptyDir), start PostgreSQL, compare counts and checksums with the source";
+  }
+
+  static String rehearsalPlan(Facts f) {
+    return f.req().skipRehearsal() != null
+        ? "no restore rehearsal (skipped: " + f.req().skipRehearsal() + ")"
+        : "create pod "
+            + rehearsalPod(f.req())
+            + " ("
+            + f.req().restoreImage()
+            + ", an emptyDir sized from the database), upload and extract the backup, start"
+            + " PostgreSQL, census compared with the source; then delete the pod and its emptyDir";
+  }
+
+  static String parity(Facts f) {
+    return "counts and checksums of "
+        + f.req().database()
+        + " in CNPG cluster "
+        + f.req().clusterName()
+        + " compared with the source";
+  }
+
+  static String parityPlan(Facts f) {
+    return "read-only census of the CNPG database compared with the source; a difference keeps"
+        + " FINALIZE closed and offers MANUAL_RESTORE";
+  }
+
+  static String restoredParity(Facts f) {
+    return "counts and checksums after the manual restore compared with the source";
+  }
+
+  static boolean byAnnotation(Facts f) {
+    return UpgradeRequests.HIBERNATE_BY_ANNOTATION.equals(f.req().hibernateBy());
+  }
+
+  static String restoreDeploy(Facts f, String how) {
+    return "helm upgrade " + f.req().targetVersion() + " with the restore values, " + how;
+  }
+
+  static String stopPlan(Facts f) {
+    return "helm upgrade "
+        + f.req().release()
+        + " --version "
+        + f.req().currentVersion()
+        + " --set stopped=true; wait for all deployments and statefulsets in "
+        + f.req().namespace()
+        + " to stop";
+  }
+
+  static String upgradePlan(Facts f) {
+    return "helm upgrade "
+        + f.req().release()
+        + " --version "
+        + f.req().targetVersion()
+        + " with the migration values (point of no return)";
+  }
+
+  static String finalizePlan(Facts f) {
+    return "helm upgrade "
+        + f.req().release()
+        + " --version "
+        + f.req().targetVersion()
+        + " with the final values; the legacy "
+        + f.req().dbDeployment()
+        + " deployment is deleted";
+  }
+
+  static String awaitImportPlan(Facts f) {
+    return "wait up to "
+        + f.req().importTimeout()
+        + " for CNPG cluster "
+        + f.req().clusterName()
+        + "; on failure offer MANUAL_RESTORE";
+  }
+
+  static String scaleBack(Facts f) {
+    return "only when the host that runs Helm is gone: scale "
+        + f.req().dbDeployment()
+        + " and "
+        + String.join(", ", f.req().restartDeployments())
+        + " back to their replicas at preflight";
   }
 }

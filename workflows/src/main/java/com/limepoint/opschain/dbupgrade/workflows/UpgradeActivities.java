@@ -185,19 +185,23 @@ final class UpgradeActivities {
   }
 
   /**
-   * The Helm upgrade both workflows deploy with: release and chart come from the request. {@code
-   * pastPointOfNoReturn}: no {@code --wait} and no {@code --atomic}. OpsChain's services stay
+   * The Helm upgrade both workflows deploy with: release and chart come from the request, the step
+   * is part of the release's marker. Past the point of no return (the deploys after BACKUP_VERIFIED
+   * and the manual restore's): no {@code --wait} and no {@code --atomic}. OpsChain's services stay
    * unready until the database answers (the runbook: "some OpsChain services fail to start during a
    * long-running migration"), so a waiting Helm would time out during a long import and its
    * rollback would delete the importing cluster; the watch after the deploy decides instead.
    */
   static HelmActivities.UpgradeRequest helmUpgrade(
       UpgradeRequest req,
-      String step,
+      RunbookStep step,
       String version,
       List<String> valuesFiles,
-      Map<String, String> set,
-      boolean pastPointOfNoReturn) {
+      Map<String, String> set) {
+    boolean pastPointOfNoReturn =
+        step == RunbookStep.UPGRADE_RELEASE
+            || step == RunbookStep.FINALIZE_UPGRADE
+            || step.path() == RunbookStep.Path.MANUAL_RESTORE;
     return new HelmActivities.UpgradeRequest(
         req.namespace(),
         req.release(),
@@ -205,7 +209,7 @@ final class UpgradeActivities {
         version,
         valuesFiles,
         set,
-        step,
+        step.id(),
         HELM_DEPLOY.minusMinutes(5).toSeconds(),
         false,
         pastPointOfNoReturn);

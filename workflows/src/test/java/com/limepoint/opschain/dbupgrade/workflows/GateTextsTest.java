@@ -47,13 +47,16 @@ class GateTextsTest {
             new BackupFile("pg_wal.tar.gz", 10L, "b", 10L, "b"));
 
     assertThat(
-            StepTexts.tookBackup(stream, new BackupActivities.PodBackup("db-1", "/d", one, false)))
+            RunbookStep.tookBackup(
+                stream, new BackupActivities.PodBackup("db-1", "/d", one, false)))
         .isEqualTo("streamed 1 archive from pod db-1 to the host");
-    assertThat(StepTexts.tookBackup(pod, new BackupActivities.PodBackup("db-1", "/d", two, false)))
+    assertThat(
+            RunbookStep.tookBackup(pod, new BackupActivities.PodBackup("db-1", "/d", two, false)))
         .isEqualTo("took 2 files in pod db-1:/d");
-    assertThat(StepTexts.copiedBackup(stream, new BackupEvidence("h", "/b", one, List.of(), true)))
+    assertThat(
+            RunbookStep.copiedBackup(stream, new BackupEvidence("h", "/b", one, List.of(), true)))
         .isEqualTo("1 file on the host already (streamed), in /b");
-    assertThat(StepTexts.copiedBackup(pod, new BackupEvidence("h", "/b", two, List.of(), true)))
+    assertThat(RunbookStep.copiedBackup(pod, new BackupEvidence("h", "/b", two, List.of(), true)))
         .isEqualTo("2 files copied to /b");
     assertThat(RunbookStep.COPY_BACKUP_OUT.planned(facts(stream)))
         .startsWith("nothing to copy: the backup was streamed to host-a:/backup/run");
