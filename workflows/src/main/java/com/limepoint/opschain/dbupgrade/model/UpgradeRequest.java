@@ -93,35 +93,14 @@ public record UpgradeRequest(
       String currentVersion,
       String targetVersion,
       String valuesFile) {
-    return new UpgradeRequest(
-        namespace,
-        release,
-        chart,
-        currentVersion,
-        targetVersion,
-        valuesFile,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null);
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("namespace", namespace);
+    json.put("release", release);
+    json.put("chart", chart);
+    json.put("currentVersion", currentVersion);
+    json.put("targetVersion", targetVersion);
+    json.put("valuesFile", valuesFile);
+    return fromJson(json);
   }
 
   /** Lenient JSON creator: records problems instead of throwing (see the class comment). */
@@ -159,39 +138,69 @@ public record UpgradeRequest(
         r.problems());
   }
 
+  /**
+   * A copy with one field changed: the request's fields as JSON, the one field set, read back by
+   * the same lenient reader as a user's request, so a wrong name or type becomes an input problem
+   * that validation reports. The one way to derive a request from another (the dry run, tests).
+   */
+  public UpgradeRequest with(String field, Object value) {
+    Map<String, Object> json = toJson();
+    json.put(field, value);
+    UpgradeRequest changed = fromJson(json);
+    if (inputProblems.isEmpty()) {
+      return changed;
+    }
+    List<String> problems = new ArrayList<>(inputProblems);
+    problems.addAll(changed.inputProblems);
+    return changed.withProblems(problems);
+  }
+
   public UpgradeRequest withDryRun(boolean value) {
-    return new UpgradeRequest(
-        namespace,
-        release,
-        chart,
-        currentVersion,
-        targetVersion,
-        valuesFile,
-        dbDeployment,
-        clusterName,
-        restartDeployments,
-        hostBackupDir,
-        podBackupDir,
-        maxRate,
-        restoreImage,
-        pvcName,
-        pgdata,
-        dataOwner,
-        dbUser,
-        importTimeout,
-        gateTimeout,
-        approvers,
-        hibernateBy,
-        skipGates,
-        value,
-        database,
-        skipRehearsal,
-        backupMode,
-        backupFormat,
-        inputProblems);
+    return with("dryRun", value);
   }
 
   public UpgradeRequest withSkipGates(boolean value) {
+    return with("skipGates", value);
+  }
+
+  public UpgradeRequest withApprovers(List<String> value) {
+    return with("approvers", value);
+  }
+
+  /** The fields a user set, as the JSON map {@link #fromJson} reads (nulls included). */
+  private Map<String, Object> toJson() {
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("namespace", namespace);
+    json.put("release", release);
+    json.put("chart", chart);
+    json.put("currentVersion", currentVersion);
+    json.put("targetVersion", targetVersion);
+    json.put("valuesFile", valuesFile);
+    json.put("dbDeployment", dbDeployment);
+    json.put("clusterName", clusterName);
+    json.put("restartDeployments", restartDeployments);
+    json.put("hostBackupDir", hostBackupDir);
+    json.put("podBackupDir", podBackupDir);
+    json.put("maxRate", maxRate);
+    json.put("restoreImage", restoreImage);
+    json.put("pvcName", pvcName);
+    json.put("pgdata", pgdata);
+    json.put("dataOwner", dataOwner);
+    json.put("dbUser", dbUser);
+    json.put("importTimeout", importTimeout);
+    json.put("gateTimeout", gateTimeout);
+    json.put("approvers", approvers);
+    json.put("hibernateBy", hibernateBy);
+    json.put("skipGates", skipGates);
+    json.put("dryRun", dryRun);
+    json.put("database", database);
+    json.put("skipRehearsal", skipRehearsal);
+    json.put("backupMode", backupMode);
+    json.put("backupFormat", backupFormat);
+    return json;
+  }
+
+  private UpgradeRequest withProblems(List<String> problems) {
     return new UpgradeRequest(
         namespace,
         release,
@@ -214,45 +223,13 @@ public record UpgradeRequest(
         gateTimeout,
         approvers,
         hibernateBy,
-        value,
-        dryRun,
-        database,
-        skipRehearsal,
-        backupMode,
-        backupFormat,
-        inputProblems);
-  }
-
-  public UpgradeRequest withApprovers(List<String> value) {
-    return new UpgradeRequest(
-        namespace,
-        release,
-        chart,
-        currentVersion,
-        targetVersion,
-        valuesFile,
-        dbDeployment,
-        clusterName,
-        restartDeployments,
-        hostBackupDir,
-        podBackupDir,
-        maxRate,
-        restoreImage,
-        pvcName,
-        pgdata,
-        dataOwner,
-        dbUser,
-        importTimeout,
-        gateTimeout,
-        value,
-        hibernateBy,
         skipGates,
         dryRun,
         database,
         skipRehearsal,
         backupMode,
         backupFormat,
-        inputProblems);
+        problems);
   }
 
   public boolean dryRunRequested() {

@@ -140,6 +140,27 @@ class UpgradeRequestTest {
   }
 
   @Test
+  void aCopyWithOneFieldChangedKeepsEveryOtherFieldAndReportsAWrongNameOrType() {
+    UpgradeRequest r = UpgradeRequest.fromJson(validJson());
+    UpgradeRequest dry = r.withDryRun(true);
+    assertThat(dry.dryRunRequested()).isTrue();
+    assertThat(dry.withDryRun(false)).isEqualTo(r.with("dryRun", false));
+    assertThat(dry).usingRecursiveComparison().ignoringFields("dryRun").isEqualTo(r);
+    assertThat(r.withApprovers(List.of("alice")).approvers()).containsExactly("alice");
+    assertThat(r.with("dryrun", true).inputProblems())
+        .singleElement()
+        .asString()
+        .startsWith("dryrun: unknown field");
+    UpgradeRequest wrongType = r.with("skipGates", "yes");
+    assertThat(wrongType.inputProblems())
+        .containsExactly("skipGates: must be true or false, got a string");
+    assertThat(wrongType.withDryRun(true).inputProblems()).isEqualTo(wrongType.inputProblems());
+    assertThatThrownBy(() -> UpgradeRequests.validate(wrongType, "opschain-db-upgrade-opschain"))
+        .isInstanceOf(ApplicationFailure.class)
+        .hasMessageContaining("skipGates: must be true or false");
+  }
+
+  @Test
   void theWorkflowIdMustBeDerivedFromTheNamespace() {
     UpgradeRequest r = UpgradeRequest.fromJson(validJson());
     assertThat(UpgradeRequests.validate(r, "opschain-db-upgrade-opschain").namespace())
