@@ -52,17 +52,28 @@ final class PgBasebackup {
             },
             LONG);
     if (code != 0) {
-      throw ApplicationFailure.newFailure(
-          "pg_basebackup in "
-              + ns
-              + "/"
-              + pod
-              + " exited "
-              + code
-              + (code == PodCommands.LOCK_BUSY ? " (another attempt holds " + lock + ")" : "")
-              + ": "
-              + String.join("\n", tail.lines()),
-          FailureTypes.BACKUP_FAILED);
+      throw failed("pg_basebackup", ns, pod, code, lock, "", tail);
     }
+  }
+
+  /**
+   * BACKUP_FAILED for a pg_basebackup ({@code what}: which mode's) that exited {@code code}, naming
+   * an earlier attempt that holds the lock, with {@code detail} and the log's tail.
+   */
+  static ApplicationFailure failed(
+      String what, String ns, String pod, int code, String lock, String detail, LogTail tail) {
+    return ApplicationFailure.newFailure(
+        what
+            + " in "
+            + ns
+            + "/"
+            + pod
+            + " exited "
+            + code
+            + (code == PodCommands.LOCK_BUSY ? " (another attempt holds " + lock + ")" : "")
+            + detail
+            + ": "
+            + String.join("\n", tail.lines()),
+        FailureTypes.BACKUP_FAILED);
   }
 }

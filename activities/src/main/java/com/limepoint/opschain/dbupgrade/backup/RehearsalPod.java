@@ -3,11 +3,9 @@ package com.limepoint.opschain.dbupgrade.backup;
 import com.limepoint.opschain.dbupgrade.activities.DataCheckActivities.RehearsalRequest;
 import com.limepoint.opschain.dbupgrade.kube.DbPods;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
-import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import io.fabric8.kubernetes.api.model.ContainerStateWaiting;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientTimeoutException;
@@ -51,20 +49,9 @@ final class RehearsalPod {
     String[] owner = r.dataOwner().split(":");
     long uid = Long.parseLong(owner[0]);
     long gid = Long.parseLong(owner.length > 1 ? owner[1] : owner[0]);
-    return new PodBuilder()
-        .withNewMetadata()
-        .withName(r.podName())
-        .withNamespace(r.namespace())
-        .withLabels(
-            Map.of(
-                "app.kubernetes.io/managed-by", "opschain-db-upgrade",
-                "app.kubernetes.io/component", "restore-rehearsal"))
-        .withAnnotations(
-            Map.of(RestorePodActivitiesImpl.RUN_ANNOTATION, RestorePodActivitiesImpl.runMarker()))
-        .endMetadata()
-        .withNewSpec()
-        .withRestartPolicy("Never")
-        .withAutomountServiceAccountToken(false)
+    return RestorePodActivitiesImpl.scratchPod(
+            r.namespace(), r.podName(), "rehearsal", r.image(), List.of("sleep", "86400"))
+        .editSpec()
         // Kubernetes ends the pod by itself should this worker be gone for good.
         .withActiveDeadlineSeconds(Math.max(3600L, 4 * r.timeoutSeconds()))
         .withNewSecurityContext()
@@ -73,10 +60,7 @@ final class RehearsalPod {
         .withFsGroup(gid)
         .withRunAsNonRoot(uid != 0)
         .endSecurityContext()
-        .addNewContainer()
-        .withName("rehearsal")
-        .withImage(r.image())
-        .withCommand("sleep", "86400")
+        .editFirstContainer()
         .withNewResources()
         .withRequests(Map.of("cpu", new Quantity("250m"), "memory", new Quantity("512Mi")))
         .withLimits(Map.of("memory", new Quantity("2Gi")))
@@ -105,15 +89,8 @@ final class RehearsalPod {
     PodResource pod = client.pods().inNamespace(r.namespace()).withName(r.podName());
     Pod existing = pod.get();
     if (existing != null && !RestorePodActivitiesImpl.ours(existing)) {
-      throw ApplicationFailure.newNonRetryableFailure(
-          "pod "
-              + r.namespace()
-              + "/"
-              + r.podName()
-              + " exists but was not created by this run (annotation "
-              + RestorePodActivitiesImpl.RUN_ANNOTATION
-              + "); it was left alone. Delete it by hand, then retry.",
-          FailureTypes.NOT_OWNED);
+      throw RestorePodActivitiesImpl.notOurs(
+          r.namespace(), r.podName(), "Delete it by hand, then retry");
     }
     long started = System.nanoTime();
     if (existing != null) {

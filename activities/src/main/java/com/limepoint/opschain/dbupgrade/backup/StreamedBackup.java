@@ -8,7 +8,6 @@ import com.limepoint.opschain.dbupgrade.kube.LogTail;
 import com.limepoint.opschain.dbupgrade.kube.PodCommands;
 import com.limepoint.opschain.dbupgrade.kube.PodExec;
 import com.limepoint.opschain.dbupgrade.model.BackupFile;
-import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.temporal.failure.ApplicationFailure;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -60,27 +59,8 @@ final class StreamedBackup {
    * directory and pg_basebackup's argv are its positional parameters, never spliced into it.
    */
   static List<String> command(String runDir, String user, String maxRate, List<String> compress) {
-    List<String> argv =
-        new java.util.ArrayList<>(
-            List.of(
-                "sh",
-                "-c",
-                STREAM_SCRIPT,
-                "sh",
-                runDir,
-                "pg_basebackup",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                "5432",
-                "-U",
-                user,
-                "-D",
-                "-",
-                "-Ft"));
-    argv.addAll(compress);
-    argv.addAll(
-        List.of("-P", "-v", "--wal-method=fetch", "--checkpoint=fast", "--max-rate=" + maxRate));
+    List<String> argv = new java.util.ArrayList<>(List.of("sh", "-c", STREAM_SCRIPT, "sh", runDir));
+    argv.addAll(PodCommands.pgBasebackup("-", user, maxRate, compress));
     return List.copyOf(argv);
   }
 
@@ -234,20 +214,16 @@ final class StreamedBackup {
     Matcher m = done == null ? null : DONE.matcher(done);
     boolean ok = code == 0 && m != null && m.find() && m.group(1).equals("0");
     if (!ok) {
-      throw ApplicationFailure.newFailure(
-          "streaming pg_basebackup in "
-              + ns
-              + "/"
-              + pod
-              + " exited "
-              + code
-              + (code == PodCommands.LOCK_BUSY ? " (another attempt holds " + lock + ")" : "")
-              + Optional.ofNullable(done)
-                  .map(d -> " (" + d + ")")
-                  .orElse(" before the pod reported the SHA-256 of what it sent (cut on the way?)")
-              + ": "
-              + String.join("\n", tail.lines()),
-          FailureTypes.BACKUP_FAILED);
+      throw PgBasebackup.failed(
+          "streaming pg_basebackup",
+          ns,
+          pod,
+          code,
+          lock,
+          Optional.ofNullable(done)
+              .map(d -> " (" + d + ")")
+              .orElse(" before the pod reported the SHA-256 of what it sent (cut on the way?)"),
+          tail);
     }
     return m.group(3);
   }

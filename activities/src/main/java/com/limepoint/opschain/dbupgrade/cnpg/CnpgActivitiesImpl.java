@@ -191,19 +191,14 @@ public class CnpgActivitiesImpl implements CnpgActivities {
 
   @Override
   public WaitResult awaitDbPodGone(ClusterRequest r) {
-    long start = System.nanoTime();
     Map<String, String> selector = Map.of("cnpg.io/cluster", r.clusterName());
-    String seen =
-        Waits.until(
-            "awaitDbPodGone",
-            List.of(h -> informPods(r.namespace(), selector, h)),
-            () ->
-                dbPods(r.namespace(), selector).isEmpty()
-                    ? Optional.of("no pod of cluster " + r.clusterName())
-                    : Optional.empty(),
-            () -> "still running: " + String.join(", ", dbPods(r.namespace(), selector)),
-            Duration.ofMinutes(20));
-    return new WaitResult(seen, (System.nanoTime() - start) / 1_000_000);
+    return Waits.untilNone(
+        "awaitDbPodGone",
+        List.of(h -> informPods(r.namespace(), selector, h)),
+        () -> dbPods(r.namespace(), selector),
+        "still running: ",
+        "no pod of cluster " + r.clusterName(),
+        Duration.ofMinutes(20).toSeconds());
   }
 
   private List<String> dbPods(String ns, Map<String, String> selector) {

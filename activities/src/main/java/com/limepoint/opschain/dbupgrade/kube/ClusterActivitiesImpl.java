@@ -8,14 +8,11 @@ import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.temporal.failure.ApplicationFailure;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 /** {@link ClusterActivities} on the fabric8 client. */
 public class ClusterActivitiesImpl implements ClusterActivities {
@@ -126,44 +123,31 @@ public class ClusterActivitiesImpl implements ClusterActivities {
 
   @Override
   public WaitResult awaitWorkloadsStopped(WaitRequest r) {
-    long start = System.nanoTime();
-    String seen =
-        Waits.until(
-            "awaitWorkloadsStopped",
-            List.of(
-                workloads.deployments(r.namespace()),
-                workloads.statefulSets(r.namespace()),
-                workloads.pods(r.namespace())),
-            () -> {
-              List<String> running = workloads.running(r);
-              return running.isEmpty()
-                  ? Optional.of(
-                      r.release() == null
-                          ? "all deployments and statefulsets stopped"
-                          : "release "
-                              + r.release()
-                              + ": all deployments and statefulsets stopped, their pods gone")
-                  : Optional.empty();
-            },
-            () -> "still running: " + String.join(", ", workloads.running(r)),
-            Duration.ofSeconds(r.timeoutSeconds()));
-    return new WaitResult(seen, elapsed(start));
+    return Waits.untilNone(
+        "awaitWorkloadsStopped",
+        List.of(
+            workloads.deployments(r.namespace()),
+            workloads.statefulSets(r.namespace()),
+            workloads.pods(r.namespace())),
+        () -> workloads.running(r),
+        "still running: ",
+        r.release() == null
+            ? "all deployments and statefulsets stopped"
+            : "release "
+                + r.release()
+                + ": all deployments and statefulsets stopped, their pods gone",
+        r.timeoutSeconds());
   }
 
   @Override
   public WaitResult awaitDeploymentReady(WaitRequest r) {
-    long start = System.nanoTime();
-    String seen =
-        Waits.until(
-            "awaitDeploymentReady",
-            List.of(workloads.deployments(r.namespace()), workloads.pods(r.namespace())),
-            () ->
-                workloads.notReady(r).isEmpty()
-                    ? Optional.of(String.join(", ", r.names()) + " ready")
-                    : Optional.empty(),
-            () -> "not ready yet: " + String.join(", ", workloads.notReady(r)),
-            Duration.ofSeconds(r.timeoutSeconds()));
-    return new WaitResult(seen, elapsed(start));
+    return Waits.untilNone(
+        "awaitDeploymentReady",
+        List.of(workloads.deployments(r.namespace()), workloads.pods(r.namespace())),
+        () -> workloads.notReady(r),
+        "not ready yet: ",
+        String.join(", ", r.names()) + " ready",
+        r.timeoutSeconds());
   }
 
   @Override
@@ -198,38 +182,25 @@ public class ClusterActivitiesImpl implements ClusterActivities {
 
   @Override
   public WaitResult awaitRolloutComplete(WaitRequest r) {
-    long start = System.nanoTime();
-    String seen =
-        Waits.until(
-            "awaitRolloutComplete",
-            List.of(workloads.deployments(r.namespace())),
-            () ->
-                workloads.incomplete(r).isEmpty()
-                    ? Optional.of("rollouts complete: " + String.join(", ", r.names()))
-                    : Optional.empty(),
-            () -> "rolling out: " + String.join(", ", workloads.incomplete(r)),
-            Duration.ofSeconds(r.timeoutSeconds()));
-    return new WaitResult(seen, elapsed(start));
+    return Waits.untilNone(
+        "awaitRolloutComplete",
+        List.of(workloads.deployments(r.namespace())),
+        () -> workloads.incomplete(r),
+        "rolling out: ",
+        "rollouts complete: " + String.join(", ", r.names()),
+        r.timeoutSeconds());
   }
 
   @Override
   public WaitResult awaitDeploymentGone(WaitRequest r) {
-    long start = System.nanoTime();
-    String seen =
-        Waits.until(
-            "awaitDeploymentGone",
-            List.of(workloads.deployments(r.namespace())),
-            () ->
-                r.names().stream().allMatch(n -> workloads.deployment(r.namespace(), n) == null)
-                    ? Optional.of("gone: " + String.join(", ", r.names()))
-                    : Optional.empty(),
-            () ->
-                "still present: "
-                    + r.names().stream()
-                        .filter(n -> workloads.deployment(r.namespace(), n) != null)
-                        .collect(Collectors.joining(", ")),
-            Duration.ofSeconds(r.timeoutSeconds()));
-    return new WaitResult(seen, elapsed(start));
+    return Waits.untilNone(
+        "awaitDeploymentGone",
+        List.of(workloads.deployments(r.namespace())),
+        () ->
+            r.names().stream().filter(n -> workloads.deployment(r.namespace(), n) != null).toList(),
+        "still present: ",
+        "gone: " + String.join(", ", r.names()),
+        r.timeoutSeconds());
   }
 
   private Deployment requireDeployment(String ns, String name) {

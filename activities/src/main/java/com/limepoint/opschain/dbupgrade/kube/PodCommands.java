@@ -19,16 +19,26 @@ public final class PodCommands {
     return pgBasebackup(dir, user, maxRate, List.of("-z", "--compress=6"));
   }
 
-  /** The runbook's pg_basebackup into {@code dir}, compressed as {@code compress} says. */
+  /**
+   * The runbook's pg_basebackup into {@code dir}, compressed as {@code compress} says; the one argv
+   * both backup modes run. {@code dir} "-" writes the tar to stdout (the stream mode), where
+   * pg_basebackup cannot stream WAL beside it, so WAL is fetched at the end and the log kept to -v.
+   */
   public static List<String> pgBasebackup(
       String dir, String user, String maxRate, List<String> compress) {
+    boolean toStdout = "-".equals(dir);
     List<String> argv =
         new java.util.ArrayList<>(
             List.of(
                 "pg_basebackup", "-h", "127.0.0.1", "-p", "5432", "-U", user, "-D", dir, "-Ft"));
     argv.addAll(compress);
     argv.addAll(
-        List.of("-P", "-vvv", "--wal-method=stream", "--checkpoint=fast", "--max-rate=" + maxRate));
+        List.of(
+            "-P",
+            toStdout ? "-v" : "-vvv",
+            toStdout ? "--wal-method=fetch" : "--wal-method=stream",
+            "--checkpoint=fast",
+            "--max-rate=" + maxRate));
     return List.copyOf(argv);
   }
 
@@ -269,24 +279,7 @@ public final class PodCommands {
    * rehearsal pod): unaligned, tab-separated, no psqlrc, stopping at the first error.
    */
   public static List<String> census(String user, String database, String sql) {
-    return List.of(
-        "psql",
-        "-X",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        "5432",
-        "-U",
-        user,
-        "-d",
-        database,
-        "-At",
-        "-F",
-        "\t",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-c",
-        sql);
+    return query(List.of("-h", "127.0.0.1", "-p", "5432", "-U", user), database, sql);
   }
 
   /**
@@ -295,20 +288,17 @@ public final class PodCommands {
    * PGPORT name (pkg/specs/pods.go sets both in the postgres container).
    */
   public static List<String> censusInInstance(String database, String sql) {
-    return List.of(
-        "psql",
-        "-X",
-        "-U",
-        "postgres",
-        "-d",
-        database,
-        "-At",
-        "-F",
-        "\t",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-c",
-        sql);
+    return query(List.of("-U", "postgres"), database, sql);
+  }
+
+  /**
+   * psql on {@code connection}: unaligned, tab-separated, no psqlrc, stopping at the first error.
+   */
+  private static List<String> query(List<String> connection, String database, String sql) {
+    List<String> argv = new java.util.ArrayList<>(List.of("psql", "-X"));
+    argv.addAll(connection);
+    argv.addAll(List.of("-d", database, "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql));
+    return List.copyOf(argv);
   }
 
   /** A directory only its owner may enter, as PostgreSQL requires of a data directory. */

@@ -1,5 +1,6 @@
 package com.limepoint.opschain.dbupgrade.kube;
 
+import com.limepoint.opschain.dbupgrade.activities.WaitResult;
 import com.limepoint.opschain.dbupgrade.kube.Heartbeats.Checkpoint;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
@@ -111,5 +112,29 @@ public final class Waits {
     } finally {
       started.forEach(SharedIndexInformer::close);
     }
+  }
+
+  /**
+   * The waits for workloads, all of one shape: until {@code pending} lists nothing. Returns {@code
+   * done} and the time waited; heartbeats and the timeout's message say {@code waitingFor} and what
+   * is still pending.
+   */
+  @SuppressWarnings("rawtypes")
+  public static WaitResult untilNone(
+      String step,
+      List<Function<ResourceEventHandler, SharedIndexInformer<?>>> informers,
+      Supplier<List<String>> pending,
+      String waitingFor,
+      String done,
+      long timeoutSeconds) {
+    long start = System.nanoTime();
+    String seen =
+        until(
+            step,
+            informers,
+            () -> pending.get().isEmpty() ? Optional.of(done) : Optional.<String>empty(),
+            () -> waitingFor + String.join(", ", pending.get()),
+            Duration.ofSeconds(timeoutSeconds));
+    return new WaitResult(seen, (System.nanoTime() - start) / 1_000_000);
   }
 }

@@ -7,7 +7,6 @@ import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.ContainerStateWaiting;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -155,28 +154,13 @@ final class ImageVersionPod {
    * Kubernetes stops it at activeDeadlineSeconds should this activity be gone.
    */
   static Pod spec(String ns, String name, String image, Duration timeout) {
-    return new PodBuilder()
-        .withNewMetadata()
-        .withName(name)
-        .withNamespace(ns)
-        .withLabels(
-            Map.of(
-                "app.kubernetes.io/managed-by",
-                "opschain-db-upgrade",
-                "app.kubernetes.io/component",
-                "restore-image-check"))
-        .withAnnotations(
-            Map.of(RestorePodActivitiesImpl.RUN_ANNOTATION, RestorePodActivitiesImpl.runMarker()))
-        .endMetadata()
-        .withNewSpec()
-        .withRestartPolicy("Never")
+    return RestorePodActivitiesImpl.scratchPod(
+            ns, name, "restore-image-check", image, PodCommands.postgresVersion())
+        .editSpec()
         .withActiveDeadlineSeconds(timeout.toSeconds() + 60)
-        .withAutomountServiceAccountToken(false)
         .withEnableServiceLinks(false)
-        .addNewContainer()
+        .editFirstContainer()
         .withName(CONTAINER)
-        .withImage(image)
-        .withCommand(PodCommands.postgresVersion())
         .withNewSecurityContext()
         .withAllowPrivilegeEscalation(false)
         .withNewCapabilities()

@@ -71,15 +71,8 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
       throw ApplicationFailure.newFailure(
           "pod " + r.podName() + " is being deleted; waiting to create it again", "PodNotReady");
     } else if (!ours(existing)) {
-      throw ApplicationFailure.newNonRetryableFailure(
-          "pod "
-              + r.namespace()
-              + "/"
-              + r.podName()
-              + " exists but was not created by this run (annotation "
-              + RUN_ANNOTATION
-              + "); it was left alone. Delete it by hand once nobody uses it, then retry.",
-          FailureTypes.NOT_OWNED);
+      throw notOurs(
+          r.namespace(), r.podName(), "Delete it by hand once nobody uses it, then retry");
     }
     awaitReady(r);
     return created
@@ -114,27 +107,16 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
 
   /** As the runbook's {@code kubectl run --overrides}: root, the PVC at pgdata's parent, no TTY. */
   static Pod restorePod(RestorePodRequest r) {
-    String mount = parent(r.pgdata());
-    return new PodBuilder()
-        .withNewMetadata()
-        .withName(r.podName())
-        .withNamespace(r.namespace())
-        .withLabels(Map.of("app.kubernetes.io/managed-by", "opschain-db-upgrade"))
-        .withAnnotations(Map.of(RUN_ANNOTATION, runMarker()))
-        .endMetadata()
-        .withNewSpec()
-        .withRestartPolicy("Never")
+    return scratchPod(r.namespace(), r.podName(), "restore", r.image(), List.of("sleep", "86400"))
+        .editSpec()
         .withNewSecurityContext()
         .withRunAsUser(0L)
         .withRunAsGroup(0L)
         .endSecurityContext()
-        .addNewContainer()
-        .withName("restore")
-        .withImage(r.image())
-        .withCommand("sleep", "86400")
+        .editFirstContainer()
         .addNewVolumeMount()
         .withName("pgdata")
-        .withMountPath(mount)
+        .withMountPath(parent(r.pgdata()))
         .endVolumeMount()
         .endContainer()
         .addNewVolume()
@@ -145,6 +127,37 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
         .endVolume()
         .endSpec()
         .build();
+  }
+
+  /**
+   * The start of every pod this run creates (the rehearsal, the restore pod, the image check): the
+   * run's marker annotation (only a pod carrying it is ever deleted or reused), the managed-by and
+   * component labels, restart policy Never, no service account token, and one container named
+   * {@code component} running {@code command}. Each caller adds what its pod needs.
+   */
+  public static PodBuilder scratchPod(
+      String ns, String name, String component, String image, List<String> command) {
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .withNamespace(ns)
+        .withLabels(
+            Map.of(
+                "app.kubernetes.io/managed-by",
+                "opschain-db-upgrade",
+                "app.kubernetes.io/component",
+                component))
+        .withAnnotations(Map.of(RUN_ANNOTATION, runMarker()))
+        .endMetadata()
+        .withNewSpec()
+        .withRestartPolicy("Never")
+        .withAutomountServiceAccountToken(false)
+        .addNewContainer()
+        .withName(component)
+        .withImage(image)
+        .withCommand(command)
+        .endContainer()
+        .endSpec();
   }
 
   @Override
@@ -335,6 +348,21 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
 
   public static String runMarker() {
     return Heartbeats.workflowId() + "/" + Heartbeats.runId();
+  }
+
+  /** A pod of the name this run wants, not made by this run: left alone, and the run stops. */
+  public static ApplicationFailure notOurs(String ns, String name, String wayOut) {
+    return ApplicationFailure.newNonRetryableFailure(
+        "pod "
+            + ns
+            + "/"
+            + name
+            + " exists but was not created by this run (annotation "
+            + RUN_ANNOTATION
+            + "); it was left alone. "
+            + wayOut
+            + ".",
+        FailureTypes.NOT_OWNED);
   }
 
   public static boolean ours(Pod pod) {

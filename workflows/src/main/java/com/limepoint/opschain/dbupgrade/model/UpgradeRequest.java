@@ -93,14 +93,13 @@ public record UpgradeRequest(
       String currentVersion,
       String targetVersion,
       String valuesFile) {
-    Map<String, Object> json = new LinkedHashMap<>();
-    json.put("namespace", namespace);
-    json.put("release", release);
-    json.put("chart", chart);
-    json.put("currentVersion", currentVersion);
-    json.put("targetVersion", targetVersion);
-    json.put("valuesFile", valuesFile);
-    return fromJson(json);
+    return fromJson(Map.of())
+        .with("namespace", namespace)
+        .with("release", release)
+        .with("chart", chart)
+        .with("currentVersion", currentVersion)
+        .with("targetVersion", targetVersion)
+        .with("valuesFile", valuesFile);
   }
 
   /** Lenient JSON creator: records problems instead of throwing (see the class comment). */
@@ -255,47 +254,36 @@ public record UpgradeRequest(
     }
 
     String string(String field) {
-      Object v = json.get(field);
-      if (v == null) {
-        return null;
-      }
-      if (v instanceof String s) {
-        return s;
-      }
-      problems.add(field + ": must be a string, got " + describe(v));
-      return null;
-    }
-
-    List<String> strings(String field) {
-      Object v = json.get(field);
-      if (v == null) {
-        return null;
-      }
-      if (v instanceof List<?> list) {
-        List<String> out = new ArrayList<>();
-        for (Object item : list) {
-          if (item instanceof String s) {
-            out.add(s);
-          } else {
-            problems.add(field + ": every item must be a string, got " + describe(item));
-            return null;
-          }
-        }
-        return out;
-      }
-      problems.add(field + ": must be a list of strings, got " + describe(v));
-      return null;
+      return typed(field, String.class, "a string");
     }
 
     Boolean bool(String field) {
-      Object v = json.get(field);
-      if (v == null) {
+      return typed(field, Boolean.class, "true or false");
+    }
+
+    List<String> strings(String field) {
+      List<?> list = typed(field, List.class, "a list of strings");
+      if (list == null) {
         return null;
       }
-      if (v instanceof Boolean b) {
-        return b;
+      List<String> out = new ArrayList<>();
+      for (Object item : list) {
+        if (!(item instanceof String s)) {
+          problems.add(field + ": every item must be a string, got " + describe(item));
+          return null;
+        }
+        out.add(s);
       }
-      problems.add(field + ": must be true or false, got " + describe(v));
+      return out;
+    }
+
+    /** The field's value when it is of {@code type} (or absent: null), else a problem and null. */
+    private <T> T typed(String field, Class<T> type, String expected) {
+      Object v = json.get(field);
+      if (v == null || type.isInstance(v)) {
+        return type.cast(v);
+      }
+      problems.add(field + ": must be " + expected + ", got " + describe(v));
       return null;
     }
 
