@@ -43,7 +43,7 @@ public class HelmActivitiesImpl implements HelmActivities {
 
   @Override
   public ReleaseInfo releaseStatus(ReleaseRequest r) {
-    List<HelmReleases.Revision> history = releases.history(r.namespace(), r.release());
+    List<HelmReleases.Revision> history = history(r.namespace(), r.release());
     if (history.isEmpty()) {
       return new ReleaseInfo(false, null, 0, null, null);
     }
@@ -57,7 +57,7 @@ public class HelmActivitiesImpl implements HelmActivities {
     // The run, not just the workflow id: every marker names the run that wrote it.
     String run = Heartbeats.workflowId() + "/" + Heartbeats.runId();
     HelmCall call = HelmCall.of(r, run);
-    List<HelmReleases.Revision> history = releases.history(r.namespace(), r.release());
+    List<HelmReleases.Revision> history = history(r.namespace(), r.release());
     if (history.isEmpty()) {
       throw ApplicationFailure.newNonRetryableFailure(
           "release " + r.namespace() + "/" + r.release() + " is not installed",
@@ -85,6 +85,18 @@ public class HelmActivitiesImpl implements HelmActivities {
     }
     HelmReleases.Revision done = runHeartbeating(call);
     return new HelmResult(done.revision(), done.status(), true, String.join(" ", call.argv()));
+  }
+
+  /**
+   * The release's revisions by revision number, oldest first. Helm's storage lists them in its own
+   * order: the Secrets driver by key, {@code sh.helm.release.v1.<release>.v10} before {@code .v9}
+   * (helm pkg/storage/driver/secrets.go; only the CLI's {@code helm history} sorts them,
+   * cmd/helm/history.go), so from revision 10 on the last element is not the newest.
+   */
+  private List<HelmReleases.Revision> history(String namespace, String release) {
+    return releases.history(namespace, release).stream()
+        .sorted(java.util.Comparator.comparingInt(HelmReleases.Revision::revision))
+        .toList();
   }
 
   /**
@@ -159,8 +171,10 @@ public class HelmActivitiesImpl implements HelmActivities {
         try {
           Heartbeats.alive("helm upgrade " + call.release() + " " + call.version(), start);
         } catch (io.temporal.client.ActivityCompletionException cancelled) {
-          // Cancelled (an abort, a cancel) or timed out: Helm runs on, and a put-back deploy
-          // started now would find the release pending-upgrade. Wait for it to return first.
+          // Cancelled (an abort, a cancel) or timed out: Helm is asked to stop (the CLI gets
+          // SIGTERM), and a put-back deploy started before it returned would find the release
+          // pending-upgrade. Wait for it to return first.
+          releases.interrupt(call);
           Heartbeats.whileCleaningUp(() -> awaitHelm(f, call, start));
           throw cancelled;
         }

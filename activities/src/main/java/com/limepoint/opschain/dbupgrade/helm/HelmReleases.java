@@ -24,4 +24,10 @@ public interface HelmReleases {
 
   /** Renders the chart with the call's values, changing nothing; the manifest. */
   String render(HelmCall call);
+
+  /**
+   * Asks the running {@link #upgrade} of {@code call} to stop (a cancelled activity); the upgrade
+   * then returns or fails as Helm ends it. Implementations that cannot stop Helm do nothing.
+   */
+  default void interrupt(HelmCall call) {}
 }

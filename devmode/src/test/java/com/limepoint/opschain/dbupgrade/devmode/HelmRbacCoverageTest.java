@@ -93,10 +93,12 @@ class HelmRbacCoverageTest {
     assertThat(granted.get("/secrets"))
         .contains("get", "list", "create", "update", "delete")
         .doesNotContain("watch");
-    // --wait reads pods; nothing else is granted.
+    // --wait reads pods, and lists a Deployment's ReplicaSets to find its new one (helm v3.21.4
+    // pkg/kube/ready.go:118); nothing else is granted.
     assertThat(granted.get("/pods")).containsExactlyInAnyOrder("get", "list", "watch");
+    assertThat(granted.get("apps/replicasets")).containsExactly("list");
     Set<String> expected = new HashSet<>(rendered);
-    expected.addAll(List.of("/secrets", "/pods"));
+    expected.addAll(List.of("/secrets", "/pods", "apps/replicasets"));
     assertThat(granted.keySet()).containsExactlyInAnyOrderElementsOf(new ArrayList<>(expected));
   }
 }
