@@ -108,7 +108,10 @@ public class HelmActivitiesImpl implements HelmActivities {
       String run,
       List<HelmReleases.Revision> history,
       HelmReleases.Revision last) {
-    if (last.description() == null || !last.description().contains(run + "/")) {
+    boolean ours =
+        (last.description() != null && last.description().contains(run + "/"))
+            || releases.pendingFrom(r.namespace(), r.release(), HelmCall.runLabel(run));
+    if (!ours) {
       throw ApplicationFailure.newNonRetryableFailure(
           "release "
               + r.release()

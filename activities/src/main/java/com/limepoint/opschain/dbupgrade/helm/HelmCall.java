@@ -31,6 +31,39 @@ public record HelmCall(
     return "opschain-db-upgrade " + run + "/" + step;
   }
 
+  /** The release label every revision of a run's deploys carries (Helm's {@code --labels}). */
+  public static final String RUN_LABEL = "opschain-db-upgrade-run";
+
+  /**
+   * The value of {@link #RUN_LABEL} for {@code run} ({@code <workflowId>/<runId>}): the first 40
+   * hex digits of its SHA-256, since a label value is at most 63 characters of [A-Za-z0-9._-]. Helm
+   * writes a revision's labels when it creates the revision, pending ({@code --labels}, helm
+   * v3.21.4 pkg/action/upgrade.go:300), but its description only at the end ("Preparing upgrade"
+   * until then, line 295): the label is what tells a pending revision of this run from anyone
+   * else's.
+   */
+  public static String runLabel(String run) {
+    try {
+      byte[] d =
+          java.security.MessageDigest.getInstance("SHA-256")
+              .digest(run.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return java.util.HexFormat.of().formatHex(d).substring(0, 40);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The run of a marker description ({@code <workflowId>/<runId>}), or null. */
+  String run() {
+    String prefix = "opschain-db-upgrade ";
+    if (description == null || !description.startsWith(prefix)) {
+      return null;
+    }
+    String rest = description.substring(prefix.length());
+    int step = rest.lastIndexOf('/');
+    return step <= 0 ? null : rest.substring(0, step);
+  }
+
   public static HelmCall of(HelmActivities.UpgradeRequest r, String run) {
     return new HelmCall(
         r.namespace(),
@@ -61,6 +94,10 @@ public record HelmCall(
     });
     out.add("--description");
     out.add(description);
+    if (run() != null) {
+      out.add("--labels");
+      out.add(RUN_LABEL + "=" + runLabel(run()));
+    }
     if (waitReady) {
       out.add("--wait");
     }

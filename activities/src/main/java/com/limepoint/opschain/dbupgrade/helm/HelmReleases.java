@@ -30,4 +30,13 @@ public interface HelmReleases {
    * then returns or fails as Helm ends it. Implementations that cannot stop Helm do nothing.
    */
   default void interrupt(HelmCall call) {}
+
+  /**
+   * True when the release's newest revision is pending and carries {@link HelmCall#RUN_LABEL}
+   * {@code runLabel}: made by an attempt of that run that did not finish. Implementations without
+   * release labels answer false (the description marker is checked besides).
+   */
+  default boolean pendingFrom(String namespace, String release, String runLabel) {
+    return false;
+  }
 }

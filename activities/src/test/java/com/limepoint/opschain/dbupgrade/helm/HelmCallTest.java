@@ -44,6 +44,8 @@ class HelmCallTest {
             "stopped=true",
             "--description",
             "opschain-db-upgrade opschain-db-upgrade-opschain/redeployStopped",
+            "--labels",
+            HelmCall.RUN_LABEL + "=" + HelmCall.runLabel("opschain-db-upgrade-opschain"),
             "--wait",
             "--timeout",
             "2400s",
