@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -40,6 +41,11 @@ class RealControlPlaneIT {
   static void start() {
     cp = KubeControlPlane.shared();
     Required.tool(cp != null, "the Kubernetes control plane is not built (bin/ensure-kube)");
+  }
+
+  @AfterAll
+  static void stop() {
+    KubeControlPlane.stopShared();
   }
 
   @Test

@@ -66,6 +66,18 @@ public final class KubeControlPlane implements AutoCloseable {
   }
 
   /**
+   * Stops this JVM's control plane, if it runs: a test class that used it calls this when done, so
+   * its processes do not take CPU from the long tests after it (the next {@link #shared} starts a
+   * new one, in about 10 s).
+   */
+  public static synchronized void stopShared() {
+    if (shared != null) {
+      shared.close();
+      shared = null;
+    }
+  }
+
+  /**
    * The binaries' directory: {@code $OPSCHAIN_KUBE_BIN}, else what {@code bin/ensure-kube} prints
    * (it builds on first use and is a no-op when its cache holds them), else null.
    */
