@@ -33,7 +33,7 @@ class HelmCliIT {
   static void start() throws Exception {
     cp = KubeControlPlane.shared();
     Required.tool(cp != null, "the Kubernetes control plane is not built (bin/ensure-kube)");
-    String built = System.getenv("OPSCHAIN_HELM_BIN");
+    String built = System.getenv("TEST_HELM_BIN");
     if (built != null && !built.isBlank()) {
       helm = Path.of(built, "helm").toString();
       return;

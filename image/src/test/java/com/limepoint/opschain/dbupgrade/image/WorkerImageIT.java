@@ -47,6 +47,20 @@ class WorkerImageIT {
     JsonNode config =
         JSON.readTree(unpacked.resolve(manifest.get("Config").asText()).toFile()).get("config");
     assertThat(config.get("User").asText()).isEqualTo("10001:10001");
+    // The worker runs Helm as the helm binary (HelmCliReleases, opschain.helm = helm on the PATH):
+    // the image carries the pinned one, and it runs there as the worker's user.
+    assertThat(config.get("Env").toString()).contains("/usr/local/bin");
+    assertThat(
+            output(
+                List.of(
+                    "chroot",
+                    "--userspec=10001:10001",
+                    rootfs.toString(),
+                    "/usr/local/bin/helm",
+                    "version",
+                    "--template",
+                    "{{.Version}}")))
+        .isEqualTo("v3.21.4");
 
     int httpPort = freePort();
     int temporalPort = freePort();

@@ -78,11 +78,11 @@ public final class KubeControlPlane implements AutoCloseable {
   }
 
   /**
-   * The binaries' directory: {@code $OPSCHAIN_KUBE_BIN}, else what {@code bin/ensure-kube} prints
-   * (it builds on first use and is a no-op when its cache holds them), else null.
+   * The binaries' directory: {@code $TEST_KUBE_BIN}, else what {@code bin/ensure-kube} prints (it
+   * builds on first use and is a no-op when its cache holds them), else null.
    */
   static Path binaries() {
-    String env = System.getenv("OPSCHAIN_KUBE_BIN");
+    String env = System.getenv("TEST_KUBE_BIN");
     if (env != null && !env.isBlank()) {
       return Path.of(env);
     }
@@ -385,23 +385,7 @@ public final class KubeControlPlane implements AutoCloseable {
             .getToken();
     Path file = dir.resolve("sa-" + ns + "-" + sa + ".kubeconfig");
     try {
-      Files.writeString(
-          file,
-          """
-          apiVersion: v1
-          kind: Config
-          clusters:
-          - name: cp
-            cluster: {server: "https://127.0.0.1:%d", certificate-authority: "%s"}
-          users:
-          - name: %s
-            user: {token: "%s"}
-          contexts:
-          - name: cp
-            context: {cluster: cp, user: %s, namespace: %s}
-          current-context: cp
-          """
-              .formatted(apiPort, dir.resolve("pki/ca.crt"), sa, token, sa, ns));
+      Files.writeString(file, kubeconfig(sa, "{token: \"" + token + "\"}", ns));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -592,8 +576,18 @@ public final class KubeControlPlane implements AutoCloseable {
     }
   }
 
+  /** A kubeconfig for one of the control plane's own users, by its client certificate. */
   private String kubeconfig(String user) {
     Path pki = dir.resolve("pki");
+    return kubeconfig(
+        user,
+        "{client-certificate: \"%s\", client-key: \"%s\"}"
+            .formatted(pki.resolve(user + ".crt"), pki.resolve(user + ".key")),
+        null);
+  }
+
+  /** A kubeconfig of this API server for {@code user} with {@code credentials} (YAML flow map). */
+  private String kubeconfig(String user, String credentials, String namespace) {
     return """
     apiVersion: v1
     kind: Config
@@ -602,19 +596,19 @@ public final class KubeControlPlane implements AutoCloseable {
       cluster: {server: "https://127.0.0.1:%d", certificate-authority: "%s"}
     users:
     - name: %s
-      user: {client-certificate: "%s", client-key: "%s"}
+      user: %s
     contexts:
     - name: cp
-      context: {cluster: cp, user: %s}
+      context: {cluster: cp, user: %s%s}
     current-context: cp
     """
         .formatted(
             apiPort,
-            pki.resolve("ca.crt"),
+            dir.resolve("pki/ca.crt"),
             user,
-            pki.resolve(user + ".crt"),
-            pki.resolve(user + ".key"),
-            user);
+            credentials,
+            user,
+            namespace == null ? "" : ", namespace: " + namespace);
   }
 
   private static int freePort() throws IOException {

@@ -1,7 +1,7 @@
 package com.limepoint.opschain.dbupgrade.worker;
 
 import com.limepoint.opschain.dbupgrade.codec.AesGcmPayloadCodec;
-import com.limepoint.opschain.dbupgrade.helm.HelmProcessReleases;
+import com.limepoint.opschain.dbupgrade.helm.HelmCliReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmSlots;
 import com.uber.m3.tally.RootScopeBuilder;
@@ -119,15 +119,16 @@ public class WorkerBeans {
   }
 
   /**
-   * Helm, each call in a process of its own: see {@link HelmProcessReleases}. (The dev mode's
-   * separate worker brings the demo's chart releases instead: {@code opschain.demo-chart}.)
+   * Helm: the {@code helm} binary ({@code opschain.helm}), one process per call, with the worker's
+   * kubeconfig and context; see {@link HelmCliReleases}. (The dev mode's separate worker brings the
+   * demo's chart releases instead: {@code opschain.demo-chart}.)
    */
   @Singleton
   @Requires(notEnv = "dev")
   @Requires(property = "opschain.demo-chart", notEquals = "true")
   HelmReleases helmReleases(WorkerConfig c) {
-    return new HelmProcessReleases(
-        kubeconfigPath(c), c.kubeContext(), new HelmSlots(c.helmProcessLimit()));
+    return new HelmCliReleases(
+        c.helm(), kubeconfigPath(c), c.kubeContext(), new HelmSlots(c.helmProcessLimit()));
   }
 
   private static Path kubeconfigPath(WorkerConfig c) {

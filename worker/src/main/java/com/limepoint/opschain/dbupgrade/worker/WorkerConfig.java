@@ -37,10 +37,12 @@ import java.util.List;
  *     worker to take it from the host's queue (its schedule-to-start) before the upgrade says the
  *     host is gone: before the point of no return the cluster's workers put OpsChain back, after it
  *     the run stops at RETRY_STEP naming the host
- * @param helmProcesses how many Helm processes (a JVM of about 160 MiB each) may run at once; unset
- *     or 0: sized from the worker's memory limit ({@link HelmSlots#defaultFor}, 2 at 1 GiB)
+ * @param helmProcesses how many Helm processes may run at once; unset or 0: sized from the worker's
+ *     memory limit ({@link HelmSlots#defaultFor}, 2 at 1 GiB)
  * @param activitySlots how many activities each of the worker's task queues runs at once; more wait
  *     in Temporal's queue
+ * @param helm the helm binary the worker runs (Helm 3, v3.21.4 in the image, at /usr/local/bin): a
+ *     path, or a name looked up on the PATH
  */
 @ConfigurationProperties("opschain")
 public record WorkerConfig(
@@ -65,7 +67,8 @@ public record WorkerConfig(
     @Bindable(defaultValue = "false") boolean requireEncryption,
     @Bindable(defaultValue = "10m") Duration hostStart,
     @Nullable Integer helmProcesses,
-    @Bindable(defaultValue = "16") int activitySlots) {
+    @Bindable(defaultValue = "16") int activitySlots,
+    @Bindable(defaultValue = "helm") String helm) {
 
   /** The Helm process bound: the setting, or the default for this worker's memory limit. */
   public int helmProcessLimit() {

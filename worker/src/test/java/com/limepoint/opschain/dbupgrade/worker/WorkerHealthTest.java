@@ -48,7 +48,8 @@ class WorkerHealthTest {
             false,
             Duration.ofMinutes(10),
             null,
-            16);
+            16,
+            "helm");
     WorkflowServiceStubs stubs =
         WorkflowServiceStubs.newServiceStubs(
             WorkflowServiceStubsOptions.newBuilder().setTarget(config.temporalTarget()).build());
