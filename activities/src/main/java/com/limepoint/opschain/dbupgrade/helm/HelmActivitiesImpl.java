@@ -28,8 +28,7 @@ public class HelmActivitiesImpl implements HelmActivities {
    * that is the common pool even with one worker (two CPUs), and the JDK HTTP client completes
    * every {@code sendAsync} there ({@code HttpClientImpl.sendAsync}'s {@code whenCompleteAsync} on
    * the default executor), so a Helm call parked on it for minutes stalled every Kubernetes call of
-   * this worker (found by ChaosIT). Not a virtual thread: helm-java's native calls would pin its
-   * carrier.
+   * this worker (found by ChaosIT).
    */
   static final java.util.concurrent.ExecutorService CALLS =
       java.util.concurrent.Executors.newThreadPerTaskExecutor(

@@ -12,15 +12,17 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 /**
  * {@link HelmReleases} on the {@code helm} binary (Helm 3, pinned by {@code bin/ensure-helm} and
  * carried by the image), one process per operation, each an argv list with the worker's kubeconfig
  * and context ({@code --kubeconfig}, {@code --kube-context}); the environment is the worker's minus
- * its own settings and secrets ({@link HelmProcessReleases#helmEnvironment}).
+ * its own settings and secrets ({@link #helmEnvironment}).
  *
  * <ul>
  *   <li>The history comes from {@code helm history -o json}, which sorts by revision
@@ -77,7 +79,7 @@ public class HelmCliReleases implements HelmReleases {
           new Revision(
               h.path("revision").asInt(),
               h.path("status").asText(null),
-              HelmJavaReleases.chartVersion(h.path("chart").asText(null)),
+              chartVersion(h.path("chart").asText(null)),
               h.path("description").asText(null)));
     }
     revisions.sort(Comparator.comparingInt(Revision::revision));
@@ -212,7 +214,7 @@ public class HelmCliReleases implements HelmReleases {
 
   private Result runProcess(String what, List<String> args) {
     ProcessBuilder pb = new ProcessBuilder(argv(args));
-    HelmProcessReleases.helmEnvironment(pb.environment());
+    helmEnvironment(pb.environment());
     Process p;
     try {
       p = pb.start();
@@ -251,6 +253,32 @@ public class HelmCliReleases implements HelmReleases {
     } finally {
       running.remove(what, p);
     }
+  }
+
+  /**
+   * The worker's environment without what Helm has no use for: the worker's own settings ({@code
+   * OPSCHAIN_*}, {@code TEMPORAL_*}: an API key among them) and the JVM option variables meant for
+   * the worker's JVM.
+   */
+  static void helmEnvironment(Map<String, String> env) {
+    env.keySet()
+        .removeIf(k ->
+            k.startsWith("OPSCHAIN_")
+                || k.startsWith("TEMPORAL_")
+                || k.equals("JAVA_TOOL_OPTIONS")
+                || k.equals("JDK_JAVA_OPTIONS"));
+  }
+
+  /**
+   * The chart's version from {@code helm history}'s chart column ({@code <name>-<version>}, for
+   * example {@code opschain-2025-10-01}); the column itself when it has no version suffix.
+   */
+  static String chartVersion(String chart) {
+    if (chart == null) {
+      return null;
+    }
+    var m = Pattern.compile("-(v?\\d{4}-\\d{2}-\\d{2}.*|v?\\d+\\.\\d+.*)$").matcher(chart);
+    return m.find() ? m.group(1) : chart;
   }
 
   private static String read(InputStream in) {

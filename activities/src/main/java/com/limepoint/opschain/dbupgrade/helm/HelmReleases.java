@@ -3,10 +3,10 @@ package com.limepoint.opschain.dbupgrade.helm;
 import java.util.List;
 
 /**
- * The small port the Helm activities stand on. In production it is helm-java against the cluster
- * ({@link HelmJavaReleases}); on the cluster-in-a-box it renders the chart with helm-java's {@code
- * template} and applies the objects through fabric8, keeping revisions itself (Helm's own storage
- * needs protobuf answers the mock API server cannot give).
+ * The small port the Helm activities stand on. In production it is the {@code helm} binary ({@link
+ * HelmCliReleases}); on the cluster-in-a-box the harness renders the chart with the same binary's
+ * {@code helm template} and applies the objects through fabric8, keeping revisions itself (Helm's
+ * own storage needs answers the mock API server cannot give).
  */
 public interface HelmReleases {
 

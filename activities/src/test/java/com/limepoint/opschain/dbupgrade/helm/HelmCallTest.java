@@ -76,8 +76,8 @@ class HelmCallTest {
 
   @Test
   void theChartColumnGivesTheVersion() {
-    assertThat(HelmJavaReleases.chartVersion("opschain-2025-10-01")).isEqualTo("2025-10-01");
-    assertThat(HelmJavaReleases.chartVersion("opschain-1.2.3")).isEqualTo("1.2.3");
+    assertThat(HelmCliReleases.chartVersion("opschain-2025-10-01")).isEqualTo("2025-10-01");
+    assertThat(HelmCliReleases.chartVersion("opschain-1.2.3")).isEqualTo("1.2.3");
   }
 
   @Test
@@ -94,7 +94,7 @@ class HelmCallTest {
                 "KUBECONFIG", "/kube/config",
                 "HELM_CACHE_HOME", "/tmp/helm"));
 
-    HelmProcessReleases.helmEnvironment(env);
+    HelmCliReleases.helmEnvironment(env);
 
     assertThat(env)
         .containsOnlyKeys("HOME", "KUBECONFIG", "HELM_CACHE_HOME")

@@ -3,6 +3,7 @@ package com.limepoint.opschain.dbupgrade.helm;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
+import com.limepoint.opschain.dbupgrade.testkit.BuiltTools;
 import com.limepoint.opschain.dbupgrade.testkit.KubeControlPlane;
 import com.limepoint.opschain.dbupgrade.testkit.Required;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -33,19 +34,11 @@ class HelmCliIT {
   static void start() throws Exception {
     cp = KubeControlPlane.shared();
     Required.tool(cp != null, "the Kubernetes control plane is not built (bin/ensure-kube)");
-    String built = System.getenv("TEST_HELM_BIN");
-    if (built != null && !built.isBlank()) {
-      helm = Path.of(built, "helm").toString();
-      return;
+    try {
+      helm = BuiltTools.helm().toString();
+    } catch (IllegalStateException e) {
+      Required.tool(false, e.getMessage());
     }
-    Path root = Path.of("..").toAbsolutePath().normalize();
-    Process p =
-        new ProcessBuilder(root.resolve("bin/ensure-helm").toString())
-            .redirectError(ProcessBuilder.Redirect.INHERIT)
-            .start();
-    List<String> out = new String(p.getInputStream().readAllBytes()).lines().toList();
-    Required.tool(p.waitFor() == 0 && !out.isEmpty(), "helm is not built (bin/ensure-helm)");
-    helm = Path.of(out.get(out.size() - 1).strip(), "helm").toString();
   }
 
   /** A chart of one Deployment whose replicas and node selector the values set. */

@@ -1,10 +1,7 @@
 package com.limepoint.opschain.dbupgrade.devmode;
 
-import com.limepoint.opschain.dbupgrade.helm.HelmCall;
-import com.limepoint.opschain.dbupgrade.helm.HelmProcessReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
 import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
-import com.limepoint.opschain.dbupgrade.worker.WorkerConfig;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micronaut.context.annotation.Factory;
 import io.micronaut.context.annotation.Requires;
@@ -16,7 +13,7 @@ import java.nio.file.Path;
 /**
  * A production-mode worker of its own for the dev mode's demo cluster ({@code opschain.demo-chart},
  * with the kubeconfig the dev mode writes): Helm is the demo's chart releases, which a dev mode
- * without a worker keeps in the cluster, rendered in the Helm process as in production. Everything
+ * without a worker keeps in the cluster, rendered by the helm binary as in production. Everything
  * else is the production worker. devmode/measure-worker and SeparateWorkerIT run it.
  */
 @Factory
@@ -25,29 +22,8 @@ import java.nio.file.Path;
 public class DemoChartBeans {
 
   @Singleton
-  HelmReleases demoChartReleases(KubernetesClient kube, WorkerConfig c) throws IOException {
+  HelmReleases demoChartReleases(KubernetesClient kube) throws IOException {
     Path dir = Files.createTempDirectory("opschain-demo-chart-");
-    Path chart = ChartReleases.testChart(dir);
-    HelmProcessReleases helm =
-        new HelmProcessReleases(c.kubeconfig() == null ? null : Path.of(c.kubeconfig()));
-    return DevBeans.helmReleases(
-        new ChartReleases(
-            kube,
-            chart,
-            true,
-            call ->
-                helm.render(
-                    new HelmCall(
-                        call.namespace(),
-                        call.release(),
-                        chart.toString(),
-                        null,
-                        call.valuesFiles(),
-                        call.set(),
-                        call.description(),
-                        false,
-                        0,
-                        false))),
-        false);
+    return DevBeans.helmReleases(new ChartReleases(kube, ChartReleases.testChart(dir), true));
   }
 }

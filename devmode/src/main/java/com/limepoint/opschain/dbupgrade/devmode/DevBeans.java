@@ -1,7 +1,6 @@
 package com.limepoint.opschain.dbupgrade.devmode;
 
 import com.limepoint.opschain.dbupgrade.helm.HelmCall;
-import com.limepoint.opschain.dbupgrade.helm.HelmJavaReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
 import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -9,7 +8,6 @@ import io.micronaut.context.annotation.Factory;
 import io.micronaut.context.annotation.Requires;
 import jakarta.inject.Singleton;
 import java.util.List;
-import java.util.function.Supplier;
 
 /** In the dev mode the activities talk to the demo cluster, and Helm to its chart releases. */
 @Factory
@@ -23,15 +21,11 @@ public class DevBeans {
 
   @Singleton
   HelmReleases demoHelmReleases(DemoCluster demo) {
-    return helmReleases(demo.releases(), true);
+    return helmReleases(demo.releases());
   }
 
-  /**
-   * The activities' view of the demo's chart releases. When the chart is rendered by helm-java in
-   * this JVM ({@code helmInThisJvm}), the JVM's SIGTERM and SIGINT handlers are put back after each
-   * call.
-   */
-  static HelmReleases helmReleases(ChartReleases r, boolean helmInThisJvm) {
+  /** The activities' view of the demo's chart releases (rendered by the helm binary). */
+  static HelmReleases helmReleases(ChartReleases r) {
     return new HelmReleases() {
       @Override
       public List<Revision> history(String namespace, String release) {
@@ -40,22 +34,18 @@ public class DevBeans {
 
       @Override
       public Revision upgrade(HelmCall c) {
-        return revision(helm(() -> r.upgrade(call(c))));
+        return revision(r.upgrade(call(c)));
       }
 
       @Override
       public Revision rollback(
           String namespace, String release, int toRevision, String description) {
-        return revision(helm(() -> r.rollback(namespace, release, toRevision, description)));
+        return revision(r.rollback(namespace, release, toRevision, description));
       }
 
       @Override
       public String render(HelmCall c) {
-        return helm(() -> r.render(call(c)));
-      }
-
-      private <T> T helm(Supplier<T> call) {
-        return helmInThisJvm ? HelmJavaReleases.keepingShutdownSignals(call) : call.get();
+        return r.render(call(c));
       }
     };
   }

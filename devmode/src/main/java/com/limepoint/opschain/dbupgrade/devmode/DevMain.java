@@ -1,6 +1,5 @@
 package com.limepoint.opschain.dbupgrade.devmode;
 
-import com.limepoint.opschain.dbupgrade.helm.HelmJavaReleases;
 import com.limepoint.opschain.dbupgrade.kube.ExecTransport;
 import com.limepoint.opschain.dbupgrade.starter.Starter;
 import com.limepoint.opschain.dbupgrade.worker.WorkerMain;
@@ -50,10 +49,6 @@ public final class DevMain {
       context.close();
       System.exit(code);
     }
-    // helm-java (and its Go runtime's signal handlers) is loaded at the first Helm call, which
-    // puts the JVM's SIGTERM/SIGINT handlers back: see HelmJavaReleases. The demo cluster has
-    // rendered its chart with helm-java already.
-    HelmJavaReleases.loadKeepingShutdownSignals();
     // The Temporal pollers keep the JVM alive until the shutdown hook stops the context.
   }
 }

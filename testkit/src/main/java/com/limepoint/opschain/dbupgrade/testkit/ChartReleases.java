@@ -1,7 +1,5 @@
 package com.limepoint.opschain.dbupgrade.testkit;
 
-import com.marcnuri.helm.Helm;
-import com.marcnuri.helm.TemplateCommand;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.ByteArrayInputStream;
@@ -21,10 +19,11 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
- * Helm releases on the cluster-in-a-box: the chart is rendered by helm-java's real {@code template}
- * (the real Helm, as a native library) and the objects are applied through fabric8; objects the new
- * revision no longer renders are deleted, as Helm does. Revisions, status and description are kept
- * here, because Helm's own storage needs answers the mock API server cannot give.
+ * Helm releases on the cluster-in-a-box: the chart is rendered by the real {@code helm template}
+ * (the binary {@link BuiltTools#helm} builds, the one the image carries) and the objects are
+ * applied through fabric8; objects the new revision no longer renders are deleted, as Helm does.
+ * Revisions, status and description are kept here, because Helm's own storage needs answers the
+ * mock API server cannot give.
  */
 public final class ChartReleases {
 
@@ -93,8 +92,8 @@ public final class ChartReleases {
   }
 
   /**
-   * With a {@code renderer} other than helm-java in this JVM, which renders {@code chart} for a
-   * call (a worker renders in its Helm process).
+   * With a {@code renderer} other than {@link #helmTemplate}, which renders {@code chart} for a
+   * call.
    */
   public ChartReleases(
       KubernetesClient client, Path chart, boolean inCluster, Function<Call, String> renderer) {
@@ -306,14 +305,51 @@ public final class ChartReleases {
   }
 
   public String render(Call call) {
-    if (renderer != null) {
-      return renderer.apply(call);
+    return renderer != null ? renderer.apply(call) : helmTemplate(chart, call);
+  }
+
+  /**
+   * {@code helm template <release> <chart> --namespace <ns> [--values f]... [--set k=v]...}: the
+   * manifest Helm would apply for the call, rendered by the helm binary as an argv list.
+   */
+  public static String helmTemplate(Path chart, Call call) {
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                BuiltTools.helm().toString(),
+                "template",
+                call.release(),
+                chart.toString(),
+                "--namespace",
+                call.namespace()));
+    call.valuesFiles().forEach(f -> argv.addAll(List.of("--values", f)));
+    call.set().forEach((k, v) -> argv.addAll(List.of("--set", k + "=" + v)));
+    try {
+      Process p = new ProcessBuilder(argv).start();
+      p.getOutputStream().close();
+      var err =
+          java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try (InputStream e = p.getErrorStream()) {
+              return new String(e.readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException x) {
+              return x.toString();
+            }
+          });
+      String out;
+      try (InputStream in = p.getInputStream()) {
+        out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      }
+      if (p.waitFor() != 0) {
+        throw new IllegalStateException(
+            "helm template " + call.release() + " exited " + p.exitValue() + ": " + err.join());
+      }
+      return out;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while helm template ran", e);
     }
-    TemplateCommand t =
-        Helm.template(chart.toString()).withName(call.release()).withNamespace(call.namespace());
-    call.valuesFiles().forEach(f -> t.withValuesFile(Path.of(f)));
-    call.set().forEach(t::set);
-    return t.call();
   }
 
   private void apply(String namespace, String release, String manifest, String previous) {

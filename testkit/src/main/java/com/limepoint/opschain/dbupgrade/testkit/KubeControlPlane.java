@@ -55,7 +55,7 @@ public final class KubeControlPlane implements AutoCloseable {
    */
   public static synchronized KubeControlPlane shared() {
     if (shared == null) {
-      Path bin = binaries();
+      Path bin = BuiltTools.kube();
       if (bin == null) {
         return null;
       }
@@ -75,45 +75,6 @@ public final class KubeControlPlane implements AutoCloseable {
       shared.close();
       shared = null;
     }
-  }
-
-  /**
-   * The binaries' directory: {@code $TEST_KUBE_BIN}, else what {@code bin/ensure-kube} prints (it
-   * builds on first use and is a no-op when its cache holds them), else null.
-   */
-  static Path binaries() {
-    String env = System.getenv("TEST_KUBE_BIN");
-    if (env != null && !env.isBlank()) {
-      return Path.of(env);
-    }
-    Path root = projectRoot();
-    try {
-      Process p =
-          new ProcessBuilder(root.resolve("bin/ensure-kube").toString())
-              .redirectError(ProcessBuilder.Redirect.INHERIT)
-              .start();
-      List<String> lines = new String(p.getInputStream().readAllBytes()).lines().toList();
-      if (p.waitFor() != 0 || lines.isEmpty()) {
-        return null;
-      }
-      Path bin = Path.of(lines.get(lines.size() - 1).strip());
-      return Files.isExecutable(bin.resolve("kube-apiserver")) ? bin : null;
-    } catch (IOException e) {
-      return null;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return null;
-    }
-  }
-
-  /** The checkout's root: the first parent of the working directory with bin/ensure-kube. */
-  static Path projectRoot() {
-    for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-      if (Files.exists(p.resolve("bin/ensure-kube"))) {
-        return p;
-      }
-    }
-    throw new IllegalStateException("no bin/ensure-kube above " + Path.of("").toAbsolutePath());
   }
 
   private KubeControlPlane(Path bin) {
