@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities.PreflightRequest;
+import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.ExecBroker;
 import com.limepoint.opschain.dbupgrade.testkit.KubeControlPlane;
+import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import com.limepoint.opschain.dbupgrade.testkit.Required;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -27,6 +30,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The project's Kubernetes code against a real API server (kube-apiserver v1.37.2 with its
@@ -101,6 +105,81 @@ class RealControlPlaneIT {
       assertThatThrownBy(() -> worker.secrets().inNamespace(ns).list())
           .isInstanceOf(KubernetesClientException.class)
           .hasMessageContaining("forbidden");
+    }
+  }
+
+  @Test
+  void aDatabasePodsExecReachesItsPostgresqlThroughTheBrokerWhichRecordsCutsAndStopsCommands(
+      @TempDir Path tmp) throws Exception {
+    Required.tool(
+        LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/ensure-postgres)");
+    String ns = cp.namespace("db-exec");
+    applyShippedRole(ns, List.of());
+    deployment(cp.admin(), ns, "opschain-db");
+    String pod = runningPod(cp.admin(), ns, "opschain-db").getMetadata().getName();
+    ExecBroker broker = cp.broker();
+    try (LocalPostgres pg = LocalPostgres.init(tmp.resolve("pgdata"), "opschain");
+        KubernetesClient worker =
+            KubeControlPlane.client(cp.serviceAccountKubeconfig(ns, "opschain-db-upgrade"))) {
+      broker.bindDeployment(ns, "opschain-db", pg.port());
+      PodExec exec = new PodExec(worker);
+      // What the pod calls 127.0.0.1:5432 is this machine's PostgreSQL for that pod.
+      PodExec.Result port =
+          exec.run(
+              ns,
+              pod,
+              List.of(
+                  "psql", "-h", "127.0.0.1", "-p", "5432", "-U", "opschain", "-Atc", "show port"),
+              Duration.ofSeconds(30));
+      assertThat(port.exitCode()).as(port.stderr()).isZero();
+      assertThat(port.stdout().strip()).isEqualTo(Integer.toString(pg.port()));
+      assertThat(broker.podCommands())
+          .filteredOn(c -> c.namespace().equals(ns))
+          .singleElement()
+          .satisfies(c -> {
+            assertThat(c.pod()).isEqualTo(pod);
+            assertThat(c.argv()).contains("-p", "5432");
+            assertThat(c.exitCode()).isZero();
+            assertThat(c.endedMillis()).isGreaterThanOrEqualTo(c.startedMillis());
+          });
+
+      // The known `kubectl cp` failure: stdout cut short, exit 0 reported.
+      broker.cutExecStream("^head -c 1000000 /dev/zero$", 1, 1000);
+      PodExec.Result cut =
+          exec.run(ns, pod, List.of("head", "-c", "1000000", "/dev/zero"), Duration.ofSeconds(30));
+      assertThat(cut.exitCode()).isZero();
+      assertThat(cut.stdout()).hasSize(1000);
+
+      // A command stopped (SIGSTOP) while it runs, found by the pid the wrapper reported.
+      ClusterInABox.Paused paused = broker.pauseExec("^sleep 30$", Duration.ofMillis(300));
+      Thread runner =
+          Thread.ofVirtual()
+              .start(() -> {
+                try {
+                  exec.run(ns, pod, List.of("sleep", "30"), Duration.ofSeconds(5));
+                } catch (RuntimeException expected) {
+                  // the exec times out: the command was stopped
+                }
+              });
+      paused.await(Duration.ofSeconds(10));
+      List<String> states =
+          ProcessHandle.allProcesses()
+              .filter(h -> h.info().commandLine().orElse("").equals("/usr/bin/sleep 30"))
+              .map(h -> state(h.pid()))
+              .toList();
+      assertThat(states).as("the state of the pod's sleep 30 (/proc/<pid>/stat)").containsOnly("T");
+      new ProcessBuilder("pkill", "-KILL", "-f", "^/usr/bin/sleep 30$").start().waitFor();
+      runner.join(Duration.ofSeconds(30));
+    }
+  }
+
+  /** A process's state letter, from /proc/<pid>/stat (T: stopped by a signal). */
+  private static String state(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    } catch (java.io.IOException e) {
+      return "gone";
     }
   }
 

@@ -382,25 +382,7 @@ public final class ClusterInABox implements AutoCloseable {
    * those a fence refused to start: 1 means no retry ever ran beside an earlier attempt's command.
    */
   public int maxConcurrent(String regex) {
-    Pattern p = Pattern.compile(regex);
-    List<PodCommand> matching =
-        podCommands().stream()
-            .filter(c -> p.matcher(String.join(" ", c.argv())).find())
-            .filter(c -> !c.refusedByFence())
-            .toList();
-    int max = 0;
-    for (PodCommand c : matching) {
-      long t = c.startedMillis();
-      int n = 0;
-      for (PodCommand o : matching) {
-        long end = o.endedMillis() == 0 ? Long.MAX_VALUE : o.endedMillis();
-        if (o.pod().equals(c.pod()) && o.startedMillis() <= t && t < end) {
-          n++;
-        }
-      }
-      max = Math.max(max, n);
-    }
-    return max;
+    return PodCommand.maxConcurrent(podCommands(), regex);
   }
 
   /** Every API request so far, with who sent it and when. */

@@ -120,7 +120,7 @@ final class ExecBridge extends WebSocketListener {
       pb.environment().putAll(pod.environment());
       process = pb.start();
       if (fault != null && fault.pauseAfter() != null) {
-        pauseLater(process, fault.pauseAfter().toMillis());
+        stopLater(process.toHandle(), fault, () -> paused = true);
       }
       Process started = process;
       Thread.ofVirtual()
@@ -163,12 +163,13 @@ final class ExecBridge extends WebSocketListener {
    * Stops the process (its whole group, when it leads one, as a {@code setsid} command does) after
    * {@code millis}: a command that has done part of its work and hangs, as on a stuck disk.
    */
-  private void pauseLater(Process p, long millis) {
+  static void stopLater(ProcessHandle p, ExecFault fault, Runnable stopping) {
+    long millis = fault.pauseAfter().toMillis();
     Thread.ofVirtual()
         .start(() -> {
           try {
             Thread.sleep(millis);
-            paused = true;
+            stopping.run();
             // A fenced command leads its own group once setsid has run and exec'd flock.
             long deadline = System.nanoTime() + 2_000_000_000L;
             while (p.isAlive()

@@ -48,6 +48,7 @@ public final class KubeControlPlane implements AutoCloseable {
   private final KubernetesClient admin;
   private final AtomicInteger namespaces = new AtomicInteger();
   private final long startedMillis;
+  private final ExecBroker broker = new ExecBroker();
 
   /**
    * The control plane of this JVM, started on first use; null when {@code bin/ensure-kube} has no
@@ -208,8 +209,13 @@ public final class KubeControlPlane implements AutoCloseable {
             execs:
             - local:
                 workDir: "%s"
+                envs:
+                - name: KWOK_EXEC_WRAPPER
+                  value: "%s"
+                - name: KWOK_EXEC_BROKER
+                  value: "%s"
           """
-              .formatted(execDir()));
+              .formatted(execDir(), bin.resolve("exec-wrapper"), broker.url()));
       Path stages = bin.resolve("../kwok-stages").normalize();
       List<String> kwok =
           new ArrayList<>(
@@ -262,6 +268,11 @@ public final class KubeControlPlane implements AutoCloseable {
 
   public Path adminKubeconfig() {
     return dir.resolve("admin.kubeconfig");
+  }
+
+  /** What a pod's exec runs on this machine, and the faults a test sets on it. */
+  public ExecBroker broker() {
+    return broker;
   }
 
   /** Where kwok runs every {@code exec}'s command (its working directory). */
@@ -381,6 +392,7 @@ public final class KubeControlPlane implements AutoCloseable {
       }
     }
     processes.clear();
+    broker.close();
     if (admin != null) {
       admin.close();
     }

@@ -70,6 +70,33 @@ public final class PodCommand {
     endedMillis = System.currentTimeMillis();
   }
 
+  /**
+   * The most of {@code commands} matching {@code regex} that ran at the same time in one pod,
+   * leaving out those a fence refused to start: 1 means no retry ever ran beside an earlier
+   * attempt's command.
+   */
+  public static int maxConcurrent(List<PodCommand> commands, String regex) {
+    java.util.regex.Pattern p = java.util.regex.Pattern.compile(regex);
+    List<PodCommand> matching =
+        commands.stream()
+            .filter(c -> p.matcher(String.join(" ", c.argv())).find())
+            .filter(c -> !c.refusedByFence())
+            .toList();
+    int max = 0;
+    for (PodCommand c : matching) {
+      long t = c.startedMillis();
+      int n = 0;
+      for (PodCommand o : matching) {
+        long end = o.endedMillis() == 0 ? Long.MAX_VALUE : o.endedMillis();
+        if (o.pod().equals(c.pod()) && o.startedMillis() <= t && t < end) {
+          n++;
+        }
+      }
+      max = Math.max(max, n);
+    }
+    return max;
+  }
+
   @Override
   public String toString() {
     return namespace + "/" + pod + ": " + String.join(" ", argv);
