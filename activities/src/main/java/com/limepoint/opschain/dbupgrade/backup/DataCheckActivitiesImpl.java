@@ -151,7 +151,7 @@ public class DataCheckActivitiesImpl implements DataCheckActivities {
     if (existing == null) {
       return ChangeResult.unchanged("pod " + r.podName() + " is already gone");
     }
-    if (!pods.deleteIfOurs(r.namespace(), r.podName())) {
+    if (!pods.deleteIfOursAndWait(r.namespace(), r.podName(), Duration.ofMinutes(5))) {
       return ChangeResult.unchanged(
           "pod " + r.podName() + " was not created by this run; it was left alone");
     }

@@ -50,7 +50,7 @@ final class Rehearsal {
       try {
         // Logged, not a heartbeat: a canceled attempt's heartbeat throws, and the pod must go.
         log.info("rehearsal: delete pod {}", r.podName());
-        pods.deleteIfOurs(r.namespace(), r.podName());
+        pods.deleteIfOurs(r.namespace(), r.podName(), Duration.ofSeconds(8));
         log.info("rehearsal: pod {} deleted", r.podName());
       } catch (RuntimeException e) {
         // The retry (or removeRehearsalPod after it) deletes it; Kubernetes ends it at its

@@ -39,6 +39,8 @@ final class RehearsalPod {
           "CreateContainerConfigError",
           "CreateContainerError");
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RehearsalPod.class);
+
   private final KubernetesClient client;
 
   RehearsalPod(KubernetesClient client) {
@@ -132,8 +134,13 @@ final class RehearsalPod {
     }
   }
 
-  /** Deletes the pod if it carries this run's marker; true when it is gone. */
-  boolean deleteIfOurs(String ns, String name) {
+  /**
+   * Deletes the pod if it carries this run's marker and waits up to {@code quietly} for it to be
+   * gone, without heartbeats (a canceled attempt's heartbeat throws, and the pod must still go): a
+   * kubelet keeps a deleted pod Terminating until its server has stopped. False when the pod is not
+   * this run's.
+   */
+  boolean deleteIfOurs(String ns, String name, Duration quietly) {
     PodResource pod = client.pods().inNamespace(ns).withName(name);
     Pod existing = pod.get();
     if (existing == null) {
@@ -143,6 +150,24 @@ final class RehearsalPod {
       return false;
     }
     pod.delete();
+    if (quietly.isZero()) {
+      return true;
+    }
+    try {
+      pod.waitUntilCondition(p -> p == null, quietly.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (KubernetesClientTimeoutException e) {
+      log.info("pod {} is still terminating after {}", name, quietly);
+    }
+    return true;
+  }
+
+  /** Deletes the pod if it carries this run's marker and waits, heartbeating, until it is gone. */
+  boolean deleteIfOursAndWait(String ns, String name, Duration timeout) {
+    long started = System.nanoTime();
+    if (!deleteIfOurs(ns, name, Duration.ZERO)) {
+      return false;
+    }
+    awaitGone(client.pods().inNamespace(ns).withName(name), name, started, timeout);
     return true;
   }
 

@@ -9,6 +9,7 @@ import com.limepoint.opschain.dbupgrade.kube.PodCommands;
 import com.limepoint.opschain.dbupgrade.kube.PodExec;
 import com.limepoint.opschain.dbupgrade.kube.PodFence;
 import com.limepoint.opschain.dbupgrade.kube.RunDir;
+import com.limepoint.opschain.dbupgrade.kube.Waits;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -370,6 +371,7 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     return annotations != null && runMarker().equals(annotations.get(RUN_ANNOTATION));
   }
 
+  @SuppressWarnings({"unchecked", "rawtypes"})
   @Override
   public ChangeResult deleteRestorePod(RestorePodRequest r) {
     Pod existing = client.pods().inNamespace(r.namespace()).withName(r.podName()).get();
@@ -390,8 +392,31 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
     if (r.dryRun()) {
       return ChangeResult.unchanged("would delete pod " + r.podName());
     }
-    client.pods().inNamespace(r.namespace()).withName(r.podName()).delete();
-    return ChangeResult.changed("deleted pod " + r.podName());
+    // As the runbook's `kubectl delete pod` does (it waits by default), the step ends when the pod
+    // is gone, not when its deletion was asked for: a real kubelet keeps it Terminating until its
+    // processes have stopped, and only then may the cluster that mounts the same volume wake.
+    boolean deleting = existing.getMetadata().getDeletionTimestamp() != null;
+    if (!deleting) {
+      client.pods().inNamespace(r.namespace()).withName(r.podName()).delete();
+    }
+    Waits.untilNone(
+        "deleteRestorePod",
+        List.of(h ->
+            client
+                .pods()
+                .inNamespace(r.namespace())
+                .withField("metadata.name", r.podName())
+                .inform(h, 30_000)),
+        () ->
+            client.pods().inNamespace(r.namespace()).withName(r.podName()).get() == null
+                ? List.of()
+                : List.of(r.podName()),
+        "waiting until this pod is gone: ",
+        "pod " + r.podName() + " gone",
+        Duration.ofMinutes(10).toSeconds());
+    return deleting
+        ? ChangeResult.unchanged("pod " + r.podName() + " was being deleted; it is gone")
+        : ChangeResult.changed("deleted pod " + r.podName());
   }
 
   private List<String> listing(PgdataRequest r, String dir) {

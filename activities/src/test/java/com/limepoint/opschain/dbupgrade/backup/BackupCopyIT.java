@@ -7,7 +7,8 @@ import com.limepoint.opschain.dbupgrade.activities.BackupActivities.CopyRequest;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
-import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
+import com.limepoint.opschain.dbupgrade.testkit.Required;
 import io.temporal.failure.ApplicationFailure;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,20 +19,22 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The copy out against the pod-side checksums that takeBackup records, on the cluster-in-a-box with
- * plain files in the pod (no PostgreSQL needed).
+ * The copy out against the pod-side checksums that takeBackup records, on the real control plane
+ * with plain files in the pod (no PostgreSQL needed).
  */
 class BackupCopyIT {
   static final String NS = "opschain";
 
-  ClusterInABox box;
+  RealCluster box;
   BackupActivitiesImpl backup;
   Path podDir;
   Path hostDir;
 
   @BeforeEach
   void setUp() throws Exception {
-    box = new ClusterInABox();
+    Required.tool(
+        RealCluster.available(), "the Kubernetes control plane is not built (bin/ensure-kube)");
+    box = new RealCluster(NS);
     box.runPod(NS, "db-0", Map.of("app", "db"), 0);
     backup = new BackupActivitiesImpl(box.activityClient(), "test-host");
     Path root = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "copy-");
@@ -61,7 +64,7 @@ class BackupCopyIT {
         backup.copyBackupOut(new CopyRequest(NS, "db-0", podDir.toString(), hostDir.toString()));
 
     assertThat(copied.files()).allMatch(BackupFile::matches);
-    assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(1);
+    assertThat(box.podCommands()).filteredOn(c -> c.argv().contains("sha256sum")).hasSize(1);
     assertThat(Files.mismatch(hostDir.resolve("base.tar.gz"), podDir.resolve("base.tar.gz")))
         .isEqualTo(-1L);
     assertThat(Files.readString(hostDir.resolve(BackupActivitiesImpl.SUMS)))
@@ -102,6 +105,6 @@ class BackupCopyIT {
         .containsExactly(
             HostFiles.sha256Hex(podDir.resolve("base.tar.gz")),
             HostFiles.sha256Hex(podDir.resolve("pg_wal.tar.gz")));
-    assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(2);
+    assertThat(box.podCommands()).filteredOn(c -> c.argv().contains("sha256sum")).hasSize(2);
   }
 }

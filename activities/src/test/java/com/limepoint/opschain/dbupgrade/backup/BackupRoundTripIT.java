@@ -10,8 +10,8 @@ import com.limepoint.opschain.dbupgrade.kube.Heartbeats;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
-import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
 import io.temporal.testing.TestActivityEnvironment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +32,7 @@ class BackupRoundTripIT {
 
   Path sandbox;
   DbPodFixture fixture;
-  ClusterInABox box;
+  RealCluster box;
   LocalPostgres db;
   TestActivityEnvironment env;
   final List<Heartbeats.Checkpoint> heartbeats = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -45,8 +45,8 @@ class BackupRoundTripIT {
     db = fixture.db();
     env = com.limepoint.opschain.dbupgrade.kube.SameRun.environment("run-1", 1);
     env.registerActivitiesImplementations(
-        new BackupActivitiesImpl(box.client(), "test-host"),
-        new RestorePodActivitiesImpl(box.client()));
+        new BackupActivitiesImpl(box.activityClient(), "test-host"),
+        new RestorePodActivitiesImpl(box.activityClient()));
     env.setActivityHeartbeatListener(Heartbeats.Checkpoint.class, heartbeats::add);
   }
 
@@ -79,7 +79,7 @@ class BackupRoundTripIT {
     assertThat(taken.reused()).isFalse();
     assertThat(again.reused()).isTrue();
     assertThat(again.files()).isEqualTo(taken.files());
-    assertThat(box.requests()).filteredOn(r -> r.contains("command=pg_basebackup")).hasSize(1);
+    assertThat(box.podCommands()).filteredOn(c -> c.argv().contains("pg_basebackup")).hasSize(1);
     assertThat(taken.files()).extracting(BackupFile::name).contains("base.tar.gz", "pg_wal.tar.gz");
     // pg_basebackup's -P/-vvv lines reached Temporal in the heartbeats' log tail (sent from the
     // activity's thread; the SDK throttles them, so which ones arrive depends on timing, not that
@@ -100,7 +100,7 @@ class BackupRoundTripIT {
     assertThat(Path.of(taken.podDir()).resolveSibling("OWNER")).exists();
     assertThat(Files.readString(Path.of(taken.podDir(), BackupActivitiesImpl.SUMS)))
         .isEqualTo(sums.toString());
-    assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(1);
+    assertThat(box.podCommands()).filteredOn(c -> c.argv().contains("sha256sum")).hasSize(1);
 
     // Copy out with the stream of base.tar.gz cut at 50 % with exit code 0.
     long baseSize =
@@ -109,7 +109,7 @@ class BackupRoundTripIT {
             .findFirst()
             .orElseThrow()
             .podBytes();
-    box.cutExecStream("command=dd.*base\\.tar\\.gz", 1, baseSize / 2);
+    box.cutExecStream("(^| )dd .*base\\.tar\\.gz", 1, baseSize / 2);
     String hostDir = sandbox.resolve("host/limepoint/backup/" + WORKFLOW_ID).toString();
     BackupEvidence copied =
         backup.copyBackupOut(
@@ -131,7 +131,7 @@ class BackupRoundTripIT {
     assertThat(copiedAgain.checks().get(0)).startsWith("copied 0 bytes");
     // Neither copy hashed the pod's files again: the sums recorded by takeBackup are the pod's
     // side.
-    assertThat(box.requests()).filteredOn(r -> r.contains("command=sha256sum")).hasSize(1);
+    assertThat(box.podCommands()).filteredOn(c -> c.argv().contains("sha256sum")).hasSize(1);
 
     BackupEvidence verified =
         backup.verifyBackup(new BackupActivities.VerifyRequest(hostDir, copied.files()));

@@ -13,6 +13,7 @@ import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.failure.CanceledFailure;
@@ -96,7 +97,7 @@ class DataChecksIT {
 
   @Test
   void aPodOfTheRehearsalsNameThatThisRunDidNotCreateIsRefusedAndLeftAlone() throws Exception {
-    ClusterInABox box = fixture.box();
+    RealCluster box = fixture.box();
     box.client()
         .pods()
         .inNamespace(NS)
@@ -131,7 +132,7 @@ class DataChecksIT {
 
   @Test
   void aCanceledRehearsalDeletesItsPodAndItsScratchSpace() throws Exception {
-    ClusterInABox box = fixture.box();
+    RealCluster box = fixture.box();
     BackupEvidence verified = backup();
     // PostgreSQL takes a while to come up: the attempt is canceled meanwhile.
     box.slowExec("pg_ctl", Duration.ofSeconds(30));

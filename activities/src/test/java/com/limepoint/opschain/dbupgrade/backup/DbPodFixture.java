@@ -1,27 +1,30 @@
 package com.limepoint.opschain.dbupgrade.backup;
 
-import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
+import com.limepoint.opschain.dbupgrade.testkit.Required;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 
 /**
  * The legacy database as the backup tests need it: a real PostgreSQL 15 with a table {@code items}
- * of {@code rows} rows, behind the {@code opschain-db} deployment's pod in a cluster-in-a-box, and
- * the {@code restore-from-backup} pod's exec bound to local processes; all under a sandbox folder
- * in {@code target}. Skips the test when PostgreSQL is not installed.
+ * of {@code rows} rows, behind the {@code opschain-db} Deployment's pod on the real control plane
+ * ({@link RealCluster}: the pod's name is the ReplicaSet's, and the code under test runs as the
+ * worker's ServiceAccount bound to deploy/rbac.yaml), and the {@code restore-from-backup} pod's
+ * exec bound to local processes; all under a sandbox folder in {@code target}. Skips the test
+ * locally (fails it in CI) when PostgreSQL or the control plane is missing.
  */
-public record DbPodFixture(Path sandbox, ClusterInABox box, LocalPostgres db)
+public record DbPodFixture(Path sandbox, RealCluster box, LocalPostgres db)
     implements AutoCloseable {
   public static final String NS = "opschain";
-  static final String POD = "opschain-db-7d9f";
 
   /** Each row is its id and a payload of md5(id) and {@code pad} more characters. */
   public static DbPodFixture start(String prefix, int rows, int pad) throws IOException {
-    com.limepoint.opschain.dbupgrade.testkit.Required.postgres();
+    Required.postgres();
+    Required.tool(
+        RealCluster.available(), "the Kubernetes control plane is not built (bin/ensure-kube)");
     Path sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), prefix);
     LocalPostgres db = LocalPostgres.init(sandbox.resolve("db/data/pgdata"), "opschain");
     db.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
@@ -32,14 +35,14 @@ public record DbPodFixture(Path sandbox, ClusterInABox box, LocalPostgres db)
             + ") FROM generate_series(1, "
             + rows
             + ") g");
-    ClusterInABox box = new ClusterInABox();
-    // The pod first: the deployment's controller counts it and makes no second one. And should it
-    // make one anyway, that pod's exec reaches the same PostgreSQL (a census once ran on such a
-    // pod, bound to no database, and found nothing on 127.0.0.1:5432).
+    RealCluster box = new RealCluster(NS);
     box.postgresFor(NS, "opschain-db", db.port());
-    box.runPod(NS, POD, Map.of("app", "opschain-db"), db.port());
     OpsChainFixture.deployment(box.client(), NS, "opschain-db", 1);
+    box.awaitRunning(NS, "app", "opschain-db");
     box.bindExec(NS, "restore-from-backup", 0);
+    // The new cluster's data volume, as CNPG makes it: the restore pod mounts it, and the
+    // scheduler keeps a pod whose claim is missing or unbound Pending.
+    box.dataVolume(NS, "opschain-db-1");
     return new DbPodFixture(sandbox, box, db);
   }
 

@@ -14,6 +14,7 @@ import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
 import io.temporal.activity.ActivityOptions;
 import io.temporal.testing.TestActivityEnvironment;
 import java.io.FilterInputStream;
@@ -48,7 +49,7 @@ class HeartbeatGapIT {
 
   Path sandbox;
   DbPodFixture fixture;
-  ClusterInABox box;
+  RealCluster box;
   LocalPostgres db;
   TestActivityEnvironment env;
   final List<Long> beats = new CopyOnWriteArrayList<>();
@@ -62,11 +63,11 @@ class HeartbeatGapIT {
     db = fixture.db();
     env = SameRun.environment("heartbeat-gaps", 1, details -> beats.add(System.nanoTime()));
     env.registerActivitiesImplementations(
-        new BackupActivitiesImpl(box.client(), "test-host"),
-        new RestorePodActivitiesImpl(box.client()),
-        new com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl(box.client()),
+        new BackupActivitiesImpl(box.activityClient(), "test-host"),
+        new RestorePodActivitiesImpl(box.activityClient()),
+        new com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl(box.activityClient()),
         new HelmActivitiesImpl(new SlowReleases()),
-        new DataCheckActivitiesImpl(box.client()));
+        new DataCheckActivitiesImpl(box.activityClient()));
   }
 
   @AfterEach

@@ -10,9 +10,9 @@ import com.limepoint.opschain.dbupgrade.kube.SameRun;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.model.BackupFile;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
-import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import com.limepoint.opschain.dbupgrade.testkit.PodCommand;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
 import io.temporal.testing.TestActivityEnvironment;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -45,7 +45,7 @@ class RetryFenceIT {
 
   Path sandbox;
   DbPodFixture fixture;
-  ClusterInABox box;
+  RealCluster box;
   LocalPostgres db;
   TestActivityEnvironment first;
   TestActivityEnvironment second;
@@ -63,8 +63,8 @@ class RetryFenceIT {
   private TestActivityEnvironment attempt(int n) {
     TestActivityEnvironment env = SameRun.environment(RUN, n);
     env.registerActivitiesImplementations(
-        new BackupActivitiesImpl(box.client(), "test-host"),
-        new RestorePodActivitiesImpl(box.client()));
+        new BackupActivitiesImpl(box.activityClient(), "test-host"),
+        new RestorePodActivitiesImpl(box.activityClient()));
     return env;
   }
 

@@ -10,6 +10,7 @@ import com.limepoint.opschain.dbupgrade.kube.SameRun;
 import com.limepoint.opschain.dbupgrade.model.BackupEvidence;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
 import io.temporal.testing.TestActivityEnvironment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +37,7 @@ public final class DataProofBenchmark {
     Map<String, Double> seconds = new LinkedHashMap<>();
     try (DbPodFixture f = DbPodFixture.start("bench-data-", 1000, 0)) {
       LocalPostgres legacy = f.db();
-      ClusterInABox box = f.box();
+      RealCluster box = f.box();
       seconds.put(
           "pgbench -i (setup, not downtime)",
           time(() -> {

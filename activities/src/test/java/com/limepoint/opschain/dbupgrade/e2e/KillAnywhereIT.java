@@ -42,6 +42,15 @@ import org.junit.jupiter.params.provider.MethodSource;
  * runs the cases whose step matches.
  */
 class KillAnywhereIT {
+  /**
+   * This class still runs on the cluster-in-a-box: the real control plane an earlier test class
+   * started would only take CPU from it.
+   */
+  @org.junit.jupiter.api.BeforeAll
+  static void stopTheRealControlPlane() {
+    com.limepoint.opschain.dbupgrade.testkit.KubeControlPlane.stopShared();
+  }
+
   private static final List<String> TABLE = Collections.synchronizedList(new ArrayList<>());
   private static final String HISTORIES = "../workflows/src/test/resources/histories/";
 

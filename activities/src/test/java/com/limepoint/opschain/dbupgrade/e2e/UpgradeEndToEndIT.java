@@ -52,6 +52,15 @@ import org.junit.jupiter.api.Test;
  * reads.
  */
 class UpgradeEndToEndIT {
+  /**
+   * This class still runs on the cluster-in-a-box: the real control plane an earlier test class
+   * started would only take CPU from it.
+   */
+  @org.junit.jupiter.api.BeforeAll
+  static void stopTheRealControlPlane() {
+    com.limepoint.opschain.dbupgrade.testkit.KubeControlPlane.stopShared();
+  }
+
   static final String NS = "opschain";
   static final String WF = "opschain-db-upgrade-opschain";
   static final String HOST_QUEUE = "opschain-db-upgrade-host-e2e";

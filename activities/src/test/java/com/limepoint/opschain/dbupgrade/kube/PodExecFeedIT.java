@@ -2,7 +2,8 @@ package com.limepoint.opschain.dbupgrade.kube;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
+import com.limepoint.opschain.dbupgrade.testkit.Required;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,15 +27,17 @@ class PodExecFeedIT {
   static final String POD = "feed-0";
 
   Path dir;
-  ClusterInABox box;
+  RealCluster box;
   PodExec exec;
 
   @BeforeEach
   void setUp() throws Exception {
     dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "feed-");
-    box = new ClusterInABox();
+    Required.tool(
+        RealCluster.available(), "the Kubernetes control plane is not built (bin/ensure-kube)");
+    box = new RealCluster(NS);
     box.runPod(NS, POD, Map.of("app", "feed"), 0);
-    exec = new PodExec(box.client());
+    exec = new PodExec(box.activityClient());
   }
 
   @AfterEach
@@ -97,7 +100,7 @@ class PodExecFeedIT {
     assertThat(r.exitCode()).as(r.stderr()).isZero();
     assertThat(sha256(Files.newInputStream(out))).isEqualTo(sha256(random(size)));
     try (var watch =
-        box.client().pods().inNamespace(NS).withName(POD).redirectingInput().exec("true")) {
+        box.activityClient().pods().inNamespace(NS).withName(POD).redirectingInput().exec("true")) {
       assertThat(StdinPacer.of(watch).tracksQueue())
           .as("fabric8's exec socket is readable, so no fixed pause per chunk")
           .isTrue();

@@ -3,7 +3,8 @@ package com.limepoint.opschain.dbupgrade.kube;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
+import com.limepoint.opschain.dbupgrade.testkit.Required;
 import io.temporal.failure.ApplicationFailure;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,16 +24,18 @@ class PodFenceIT {
   static final String POD = "opschain-db-7d9f";
 
   Path dir;
-  ClusterInABox box;
+  RealCluster box;
   PodFence fence;
   Process holder;
 
   @BeforeEach
   void setUp() throws Exception {
     dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "fence-edges-");
-    box = new ClusterInABox();
+    Required.tool(
+        RealCluster.available(), "the Kubernetes control plane is not built (bin/ensure-kube)");
+    box = new RealCluster(NS);
     box.runPod(NS, POD, Map.of("app", "opschain-db"), 0);
-    fence = new PodFence(new PodExec(box.client()));
+    fence = new PodFence(new PodExec(box.activityClient()));
   }
 
   @AfterEach

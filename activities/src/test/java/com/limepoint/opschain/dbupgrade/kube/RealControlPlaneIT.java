@@ -27,7 +27,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,11 +44,6 @@ class RealControlPlaneIT {
   static void start() {
     cp = KubeControlPlane.shared();
     Required.tool(cp != null, "the Kubernetes control plane is not built (bin/ensure-kube)");
-  }
-
-  @AfterAll
-  static void stop() {
-    KubeControlPlane.stopShared();
   }
 
   @Test
@@ -151,7 +145,7 @@ class RealControlPlaneIT {
       assertThat(cut.stdout()).hasSize(1000);
 
       // A command stopped (SIGSTOP) while it runs, found by the pid the wrapper reported.
-      ClusterInABox.Paused paused = broker.pauseExec("^sleep 30$", Duration.ofMillis(300));
+      ClusterInABox.Paused paused = broker.pauseExec("^sleep 30$", Duration.ofMillis(300), 0);
       Thread runner =
           Thread.ofVirtual()
               .start(() -> {

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -34,7 +35,7 @@ import tools.jackson.databind.json.JsonMapper;
  *
  * <p>A pod nobody bound runs its command as given, in kwok's working directory.
  */
-public final class ExecBroker implements AutoCloseable {
+public final class ExecBroker implements ExecBindings, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ExecBroker.class);
 
   private final HttpServer server;
@@ -75,9 +76,49 @@ public final class ExecBroker implements AutoCloseable {
     return "http://127.0.0.1:" + server.getAddress().getPort();
   }
 
-  /** Exec into the pod {@code pod} of {@code namespace} runs as {@code runtime}. */
-  void bind(String namespace, String pod, PodRuntime runtime) {
-    bindings.addFirst(new Binding(namespace, Pattern.compile(Pattern.quote(pod)), runtime));
+  @Override
+  public void bindPod(String namespace, PodRuntime runtime) {
+    bindings.addFirst(
+        new Binding(namespace, Pattern.compile(Pattern.quote(runtime.name())), runtime));
+  }
+
+  @Override
+  public PodRuntime boundPod(String namespace, String name) {
+    return bindings.stream()
+        .filter(b -> b.namespace().equals(namespace) && b.pod().pattern().equals(quoted(name)))
+        .map(Binding::runtime)
+        .findFirst()
+        .orElse(null);
+  }
+
+  @Override
+  public void unbindPod(String namespace, String name) {
+    bindings.removeIf(
+        b -> b.namespace().equals(namespace) && b.pod().pattern().equals(quoted(name)));
+  }
+
+  private static String quoted(String name) {
+    return Pattern.quote(name);
+  }
+
+  /**
+   * Asked for a pod nobody bound, before it runs the command as given: a harness binds pods it
+   * models when they are first used (a scratch pod whose watch event has not arrived yet).
+   */
+  public void onUnbound(java.util.function.BiConsumer<String, String> resolve) {
+    this.resolver = resolve;
+  }
+
+  private volatile java.util.function.BiConsumer<String, String> resolver;
+
+  /** Forgets every binding, fault and recorded command: the next test starts clean. */
+  public void reset() {
+    bindings.clear();
+    faults.clear();
+    cuts.clear();
+    afters.clear();
+    commands.clear();
+    resolver = null;
   }
 
   /**
@@ -95,7 +136,7 @@ public final class ExecBroker implements AutoCloseable {
 
   /** Exec into the pod {@code pod} reaches the local PostgreSQL on {@code postgresPort}. */
   public void bindPod(String namespace, String pod, int postgresPort) {
-    bind(namespace, pod, new PodRuntime(pod, postgresPort, Map.of()));
+    bindPod(namespace, new PodRuntime(pod, postgresPort, Map.of()));
   }
 
   /** Every exec whose command line matches {@code regex} starts {@code delay} late. */
@@ -116,16 +157,27 @@ public final class ExecBroker implements AutoCloseable {
     afters.add(new After(Pattern.compile(regex), effect));
   }
 
+  /** The next exec whose command line matches {@code regex} starts {@code delay} late. */
+  public void slowExecOnce(String regex, java.time.Duration delay) {
+    faults.add(new ExecFault(Pattern.compile(regex), delay, null, true, 0));
+  }
+
   /**
-   * The next exec matching {@code regex} is stopped (SIGSTOP to it, or to its group when it is
-   * fenced by setsid and flock) {@code after} it started; the handle waits until it was.
+   * The exec matching {@code regex} after {@code skip} matching ones is stopped (SIGSTOP to it, or
+   * to its group when it is fenced by setsid and flock) {@code after} it started; the handle waits
+   * until it was.
    */
-  public ClusterInABox.Paused pauseExec(String regex, java.time.Duration after) {
-    ExecFault f = new ExecFault(Pattern.compile(regex), java.time.Duration.ZERO, after, true, 0);
+  public ClusterInABox.Paused pauseExec(String regex, java.time.Duration after, int skip) {
+    ExecFault f = new ExecFault(Pattern.compile(regex), java.time.Duration.ZERO, after, true, skip);
     faults.add(f);
     return timeout -> {
       if (!f.awaitPaused(timeout)) {
-        throw new AssertionError("no command matching " + regex + " was stopped within " + timeout);
+        throw new AssertionError(
+            "no command matching "
+                + regex
+                + " was stopped within "
+                + timeout
+                + " (it ended first?)");
       }
     };
   }
@@ -146,12 +198,12 @@ public final class ExecBroker implements AutoCloseable {
     List<String> argv = new ArrayList<>();
     in.path("argv").forEach(a -> argv.add(a.asString()));
     String line = String.join(" ", argv);
-    PodRuntime runtime =
-        bindings.stream()
-            .filter(b -> b.namespace().equals(ns) && b.pod().matcher(pod).matches())
-            .map(Binding::runtime)
-            .findFirst()
-            .orElse(null);
+    PodRuntime runtime = bound(ns, pod);
+    var resolve = resolver;
+    if (runtime == null && resolve != null) {
+      resolve.accept(ns, pod);
+      runtime = bound(ns, pod);
+    }
     String id = Long.toString(ids.incrementAndGet());
     PodCommand command = new PodCommand(ns, pod, argv, "kwok", System.currentTimeMillis());
     commands.add(command);
@@ -162,6 +214,9 @@ public final class ExecBroker implements AutoCloseable {
     running.put(id, new Running(command, fault));
     Map<String, Object> plan = new LinkedHashMap<>();
     plan.put("id", id);
+    if (runtime != null && inline(runtime, argv, plan)) {
+      return plan;
+    }
     plan.put("argv", runtime == null ? argv : runtime.translate(argv));
     plan.put(
         "env",
@@ -173,6 +228,48 @@ public final class ExecBroker implements AutoCloseable {
     plan.put("delayMillis", fault == null ? 0 : fault.delay().toMillis());
     plan.put("cutAfter", cutFor(line));
     return plan;
+  }
+
+  /**
+   * Answers without running anything, as {@link ExecBridge} does on the mock: {@code postgres
+   * --version} in a pod of another image prints that image's version ({@link ImageVersions}), and a
+   * pod bound to the simulated PostgreSQL answers from {@link SimulatedPostgres}.
+   */
+  private static boolean inline(PodRuntime runtime, List<String> argv, Map<String, Object> plan) {
+    List<String> command = PodRuntime.unfenced(argv);
+    if (runtime.image() != null
+        && !ClusterInABox.RESTORE_IMAGE.equals(runtime.image())
+        && command.equals(List.of("postgres", "--version"))
+        && ImageVersions.postgresVersion(runtime.image()) instanceof ImageVersions.Printed p) {
+      plan.put("inline", true);
+      plan.put("stdout", (p.line() + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      plan.put("exit", 0);
+      return true;
+    }
+    if (runtime.postgresPort() == SimulatedPostgres.PORT) {
+      Optional<SimulatedPostgres.Result> simulated;
+      try {
+        simulated = SimulatedPostgres.run(command);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      if (simulated.isPresent()) {
+        plan.put("inline", true);
+        plan.put("stdout", simulated.get().stdout());
+        plan.put("stderr", simulated.get().stderr());
+        plan.put("exit", simulated.get().exitCode());
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private PodRuntime bound(String ns, String pod) {
+    return bindings.stream()
+        .filter(b -> b.namespace().equals(ns) && b.pod().matcher(pod).matches())
+        .map(Binding::runtime)
+        .findFirst()
+        .orElse(null);
   }
 
   private long cutFor(String line) {

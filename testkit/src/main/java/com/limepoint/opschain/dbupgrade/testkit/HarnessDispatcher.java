@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
  * The harness's API server: records every request, injects the faults a test asks for, bridges pod
  * exec to local processes, and hands everything else to fabric8's CRUD dispatcher.
  */
-final class HarnessDispatcher extends Dispatcher {
+final class HarnessDispatcher extends Dispatcher implements ExecBindings {
   private static final Pattern EXEC =
       Pattern.compile("/api/v1/namespaces/([^/]+)/pods/([^/?]+)/exec\\?.*");
 
@@ -71,15 +71,18 @@ final class HarnessDispatcher extends Dispatcher {
     this.crud = crud;
   }
 
-  void bindPod(String namespace, PodRuntime runtime) {
+  @Override
+  public void bindPod(String namespace, PodRuntime runtime) {
     pods.put(namespace + "/" + runtime.name(), runtime);
   }
 
-  PodRuntime boundPod(String namespace, String name) {
+  @Override
+  public PodRuntime boundPod(String namespace, String name) {
     return pods.get(namespace + "/" + name);
   }
 
-  void unbindPod(String namespace, String name) {
+  @Override
+  public void unbindPod(String namespace, String name) {
     pods.remove(namespace + "/" + name);
   }
 

@@ -26,13 +26,13 @@ import java.util.stream.Stream;
  * included) and its emptyDirs removed, as the kubelet tears a pod down.
  */
 final class ScratchPods {
-  private final HarnessDispatcher dispatcher;
+  private final ExecBindings dispatcher;
   private final Path root;
   private final Map<String, Path> podDirs = new java.util.concurrent.ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicInteger counter =
       new java.util.concurrent.atomic.AtomicInteger();
 
-  ScratchPods(HarnessDispatcher dispatcher) {
+  ScratchPods(ExecBindings dispatcher) {
     this.dispatcher = dispatcher;
     try {
       // Short: a server's Unix socket path in it must stay under 108 bytes (sun_path).
@@ -56,6 +56,9 @@ final class ScratchPods {
   void start(Pod pod) {
     String ns = pod.getMetadata().getNamespace();
     String name = pod.getMetadata().getName();
+    if (podDirs.containsKey(ns + "/" + name)) {
+      return;
+    }
     try {
       Path dir = Files.createDirectories(root.resolve("p" + counter.incrementAndGet()));
       Map<String, Path> mounts = new HashMap<>();
