@@ -106,6 +106,51 @@ final class CnpgOperatorInstalls {
 
   /** The {@code clusters.postgresql.cnpg.io} CRD, as installing the CNPG operator creates it. */
   static void registerCrd(KubernetesClient client) {
+    registerCrd(client, false);
+  }
+
+  /**
+   * The CRD; {@code structural} for a real API server, which serves a v1 CRD's version only with a
+   * schema: spec and status kept as given ({@code x-kubernetes-preserve-unknown-fields}), and
+   * status a subresource, as CNPG's own CRD has it
+   * (config/crd/bases/postgresql.cnpg.io_clusters.yaml). Created when absent.
+   */
+  static void registerCrd(KubernetesClient client, boolean structural) {
+    String name = "clusters.postgresql.cnpg.io";
+    if (structural
+        && client.apiextensions().v1().customResourceDefinitions().withName(name).get() != null) {
+      return;
+    }
+    var version =
+        new io.fabric8.kubernetes.api.model.apiextensions.v1
+                .CustomResourceDefinitionVersionBuilder()
+            .withName("v1")
+            .withServed(true)
+            .withStorage(true);
+    if (structural) {
+      version
+          .withNewSchema()
+          .withNewOpenAPIV3Schema()
+          .withType("object")
+          .addToProperties(
+              "spec",
+              new io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaPropsBuilder()
+                  .withType("object")
+                  .withXKubernetesPreserveUnknownFields(true)
+                  .build())
+          .addToProperties(
+              "status",
+              new io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaPropsBuilder()
+                  .withType("object")
+                  .withXKubernetesPreserveUnknownFields(true)
+                  .build())
+          .endOpenAPIV3Schema()
+          .endSchema()
+          .withNewSubresources()
+          .withNewStatus()
+          .endStatus()
+          .endSubresources();
+    }
     client
         .apiextensions()
         .v1()
@@ -124,11 +169,7 @@ final class CnpgOperatorInstalls {
                 .withSingular("cluster")
                 .withListKind("ClusterList")
                 .endNames()
-                .addNewVersion()
-                .withName("v1")
-                .withServed(true)
-                .withStorage(true)
-                .endVersion()
+                .addToVersions(version.build())
                 .endSpec()
                 .build())
         .create();

@@ -149,7 +149,15 @@ public final class KubeControlPlane implements AutoCloseable {
               "--endpoint-reconciler-type",
               "none",
               "--kubelet-preferred-address-types",
-              "InternalIP"));
+              "InternalIP",
+              "--audit-policy-file",
+              auditPolicy().toString(),
+              "--audit-log-path",
+              audit().toString(),
+              "--audit-log-format",
+              "json",
+              "--audit-log-mode",
+              "blocking"));
       admin = client(Config.fromKubeconfig(Files.readString(dir.resolve("admin.kubeconfig"))));
       await(
           "kube-apiserver",
@@ -240,9 +248,39 @@ public final class KubeControlPlane implements AutoCloseable {
       // node-heartbeat, not node-heartbeat-with-lease: the latter clears the nodes' addresses
       // after ten minutes, and exec then has no node to reach.
       for (String stage :
-          List.of("node-initialize", "node-heartbeat", "pod-ready", "pod-complete", "pod-delete")) {
+          List.of("node-initialize", "node-heartbeat", "pod-ready", "pod-complete")) {
         kwok.addAll(List.of("-c", stages.resolve(stage + ".yaml").toString()));
       }
+      // A deleted pod goes when its grace period ends (its deletionTimestamp), as a kubelet
+      // removes a pod whose container ignores SIGTERM (a `sleep` as PID 1) only then; one deleted
+      // with grace 0 goes at once. kwok's general pod-delete stage
+      // (kustomize/stage/pod/general/pod-delete.yaml) picks a random moment up to it instead, and
+      // its fast one deletes at once.
+      Files.writeString(
+          dir.resolve("pod-delete.yaml"),
+          """
+          apiVersion: kwok.x-k8s.io/v1alpha1
+          kind: Stage
+          metadata:
+            name: pod-delete
+          spec:
+            resourceRef:
+              apiGroup: v1
+              kind: Pod
+            selector:
+              matchExpressions:
+              - key: '.metadata.deletionTimestamp'
+                operator: 'Exists'
+              - key: '.metadata.finalizers'
+                operator: 'DoesNotExist'
+            delay:
+              durationMilliseconds: 0
+              durationFrom:
+                expressionFrom: '.metadata.deletionTimestamp'
+            next:
+              delete: true
+          """);
+      kwok.addAll(List.of("-c", dir.resolve("pod-delete.yaml").toString()));
       start("kwok", kwok);
       await(
           "the default ServiceAccount",
@@ -268,6 +306,29 @@ public final class KubeControlPlane implements AutoCloseable {
 
   public Path adminKubeconfig() {
     return dir.resolve("admin.kubeconfig");
+  }
+
+  /**
+   * The API server's audit log (JSON lines, one per request at ResponseComplete): what every
+   * ServiceAccount asked for, with its verb, URI and answer. Only ServiceAccounts' requests are
+   * logged (the code under test runs as one; the control plane's own components are not).
+   */
+  public Path audit() {
+    return dir.resolve("audit.log");
+  }
+
+  private Path auditPolicy() throws IOException {
+    return Files.writeString(
+        dir.resolve("audit-policy.yaml"),
+        """
+        apiVersion: audit.k8s.io/v1
+        kind: Policy
+        omitStages: ["RequestReceived", "ResponseStarted"]
+        rules:
+        - level: Metadata
+          userGroups: ["system:serviceaccounts"]
+        - level: None
+        """);
   }
 
   /** What a pod's exec runs on this machine, and the faults a test sets on it. */

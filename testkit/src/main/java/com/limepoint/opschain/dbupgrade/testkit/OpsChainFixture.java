@@ -32,6 +32,64 @@ public final class OpsChainFixture {
     for (String s : SERVICES) {
       deployment(c, namespace, s, 1);
     }
+    buildCache(c, namespace);
+  }
+
+  /**
+   * The same namespace on the real control plane: the Deployments (their pods from the ReplicaSets
+   * Kubernetes makes), the statefulset and the CNPG operator.
+   *
+   * @param postgresPort the local PostgreSQL behind opschain-db's pods, or 0 for none
+   */
+  public static void install(RealCluster cluster, int postgresPort) {
+    KubernetesClient c = cluster.client();
+    String namespace = cluster.namespace();
+    cluster.installCnpgOperator();
+    cluster.postgresFor(namespace, "opschain-db", postgresPort);
+    deployment(c, namespace, "opschain-db", 1);
+    for (String s : SERVICES) {
+      deployment(c, namespace, s, 1);
+    }
+    buildCache(c, namespace);
+  }
+
+  /**
+   * A Deployment of {@code replicas} pods labelled {@code app=<name>}, whose containers stop within
+   * 3 s of being asked (their terminationGracePeriodSeconds; a scaled-down pod stays Terminating
+   * that long).
+   */
+  public static void deployment(KubernetesClient c, String namespace, String name, int replicas) {
+    c.apps()
+        .deployments()
+        .inNamespace(namespace)
+        .resource(
+            new DeploymentBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .endMetadata()
+                .withNewSpec()
+                .withReplicas(replicas)
+                .withNewSelector()
+                .addToMatchLabels("app", name)
+                .endSelector()
+                .withNewTemplate()
+                .withNewMetadata()
+                .addToLabels("app", name)
+                .endMetadata()
+                .withNewSpec()
+                .withTerminationGracePeriodSeconds(3L)
+                .addNewContainer()
+                .withName("main")
+                .withImage(name)
+                .endContainer()
+                .endSpec()
+                .endTemplate()
+                .endSpec()
+                .build())
+        .create();
+  }
+
+  private static void buildCache(KubernetesClient c, String namespace) {
     c.apps()
         .statefulSets()
         .inNamespace(namespace)
@@ -53,36 +111,6 @@ public final class OpsChainFixture {
                 .addNewContainer()
                 .withName("main")
                 .withImage("cache")
-                .endContainer()
-                .endSpec()
-                .endTemplate()
-                .endSpec()
-                .build())
-        .create();
-  }
-
-  public static void deployment(KubernetesClient c, String namespace, String name, int replicas) {
-    c.apps()
-        .deployments()
-        .inNamespace(namespace)
-        .resource(
-            new DeploymentBuilder()
-                .withNewMetadata()
-                .withName(name)
-                .endMetadata()
-                .withNewSpec()
-                .withReplicas(replicas)
-                .withNewSelector()
-                .addToMatchLabels("app", name)
-                .endSelector()
-                .withNewTemplate()
-                .withNewMetadata()
-                .addToLabels("app", name)
-                .endMetadata()
-                .withNewSpec()
-                .addNewContainer()
-                .withName("main")
-                .withImage(name)
                 .endContainer()
                 .endSpec()
                 .endTemplate()

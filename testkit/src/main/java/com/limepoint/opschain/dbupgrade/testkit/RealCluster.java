@@ -52,6 +52,12 @@ public final class RealCluster implements AutoCloseable {
   private final ScratchPods scratch;
   private final List<Watch> watches = new ArrayList<>();
   private final List<String> volumes = new ArrayList<>();
+  private final List<String[]> operators = new ArrayList<>();
+  private final Map<String, Set<String>> restartedAt =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  private final long auditFrom;
+  private final java.util.concurrent.atomic.AtomicInteger markers =
+      new java.util.concurrent.atomic.AtomicInteger();
   private final ExecutorService work =
       Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "real-cluster-kubelet");
@@ -76,6 +82,7 @@ public final class RealCluster implements AutoCloseable {
     this.admin = cp.admin();
     this.broker = cp.broker();
     broker.reset();
+    this.auditFrom = auditLines().size();
     if (admin.namespaces().withName(namespace).get() == null) {
       admin
           .namespaces()
@@ -95,6 +102,7 @@ public final class RealCluster implements AutoCloseable {
       }
     });
     watches.add(admin.pods().inNamespace(namespace).watch(kubelet()));
+    watches.add(admin.apps().deployments().inNamespace(namespace).watch(restartsSeen()));
   }
 
   /** True when this machine can run the control plane (bin/ensure-kube built it). */
@@ -291,6 +299,189 @@ public final class RealCluster implements AutoCloseable {
   }
 
   /**
+   * How many times {@code deployment} was restarted since this cluster was made: the distinct
+   * {@code kubectl.kubernetes.io/restartedAt} values its pod template carried ({@code kubectl
+   * rollout restart} sets it; the Deployment controller rolls the pods for each new value).
+   */
+  public int restarts(String ns, String deployment) {
+    return restartedAt.getOrDefault(ns + "/" + deployment, Set.of()).size();
+  }
+
+  /**
+   * Every request the code under test (the worker's ServiceAccount) made since this cluster was
+   * made, from the API server's audit log, as {@code VERB URI}.
+   */
+  public List<String> activityRequests() {
+    String user = "system:serviceaccount:" + namespace + ":opschain-db-upgrade";
+    String marker = "audit-marker-" + markers.incrementAndGet();
+    // The log is written as requests complete: a request of ours made now and seen in the log
+    // means every earlier one is there too.
+    try {
+      worker.configMaps().inNamespace(namespace).withName(marker).get();
+    } catch (io.fabric8.kubernetes.client.KubernetesClientException forbidden) {
+      // configmaps are not in the Role: the 403 is logged all the same
+    }
+    List<String> out = new ArrayList<>();
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (true) {
+      out.clear();
+      boolean seen = false;
+      List<String> lines = auditLines();
+      for (String line : lines.subList((int) Math.min(auditFrom, lines.size()), lines.size())) {
+        var e = JSON.readTree(line);
+        if (!user.equals(e.path("user").path("username").asString())) {
+          continue;
+        }
+        String uri = e.path("requestURI").asString();
+        if (uri.contains(marker)) {
+          seen = true;
+        } else if (!uri.contains("/configmaps/audit-marker-")) {
+          out.add(e.path("verb").asString() + " " + uri);
+        }
+      }
+      if (seen || System.nanoTime() > deadline) {
+        return out;
+      }
+      sleep(50);
+    }
+  }
+
+  /**
+   * The {@link #activityRequests} that change something: create, update, patch, delete; not a
+   * server-side dry run ({@code dryRun=All}) nor an access review (a question, made with create).
+   */
+  public List<String> activityMutations() {
+    return activityRequests().stream()
+        .filter(r -> r.matches("(create|update|patch|delete|deletecollection) .*"))
+        .filter(r -> !r.contains("dryRun=All"))
+        .filter(r ->
+            !r.contains("/selfsubjectaccessreviews") && !r.contains("/selfsubjectrulesreviews"))
+        .toList();
+  }
+
+  /** Waits until the Deployment reports all its replicas ready (its controller has counted). */
+  public void awaitDeploymentReady(String ns, String name) {
+    await(
+        "deployment " + ns + "/" + name + " ready",
+        Duration.ofSeconds(60),
+        () -> {
+          var d = admin.apps().deployments().inNamespace(ns).withName(name).get();
+          return d != null
+              && d.getStatus() != null
+              && d.getStatus().getReadyReplicas() != null
+              && d.getStatus().getReadyReplicas().equals(d.getSpec().getReplicas());
+        });
+  }
+
+  /**
+   * The worker's Role in this namespace no longer grants {@code verb} on {@code resource} (as
+   * written in the Role: {@code deployments}, {@code pods/exec}); waits until the API server says
+   * so.
+   */
+  public void deny(String verb, String resource) {
+    var role = admin.rbac().roles().inNamespace(namespace).withName("opschain-db-upgrade").get();
+    List<io.fabric8.kubernetes.api.model.rbac.PolicyRule> rules = new ArrayList<>();
+    for (var rule : role.getRules()) {
+      if (!rule.getResources().contains(resource)) {
+        rules.add(rule);
+        continue;
+      }
+      var rest = new ArrayList<>(rule.getResources());
+      rest.remove(resource);
+      if (!rest.isEmpty()) {
+        rules.add(
+            new io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder(rule)
+                .withResources(rest)
+                .build());
+      }
+      var verbs = new ArrayList<>(rule.getVerbs());
+      verbs.remove(verb);
+      if (!verbs.isEmpty()) {
+        rules.add(
+            new io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder(rule)
+                .withResources(List.of(resource))
+                .withVerbs(verbs)
+                .build());
+      }
+    }
+    role.setRules(rules);
+    admin.rbac().roles().inNamespace(namespace).resource(role).update();
+    String[] groupResource = resource.split("/", 2);
+    await(
+        "the Role to refuse " + verb + " " + resource,
+        Duration.ofSeconds(30),
+        () ->
+            !Boolean.TRUE.equals(
+                worker
+                    .authorization()
+                    .v1()
+                    .selfSubjectAccessReview()
+                    .create(
+                        new io.fabric8.kubernetes.api.model.authorization.v1
+                                .SelfSubjectAccessReviewBuilder()
+                            .withNewSpec()
+                            .withNewResourceAttributes()
+                            .withNamespace(namespace)
+                            .withVerb(verb)
+                            .withResource(groupResource[0])
+                            .withSubresource(groupResource.length > 1 ? groupResource[1] : null)
+                            .withGroup(resource.equals("deployments") ? "apps" : "")
+                            .endResourceAttributes()
+                            .endSpec()
+                            .build())
+                    .getStatus()
+                    .getAllowed()));
+  }
+
+  /**
+   * The CNPG operator as its release manifest installs it ({@link CnpgOperatorInstalls}): the
+   * {@code clusters.postgresql.cnpg.io} CRD and the Deployment {@code cnpg-system/
+   * cnpg-controller-manager}, whose pod kwok runs. Kept between tests (it is cluster-wide).
+   */
+  public void installCnpgOperator() {
+    CnpgOperatorInstalls.registerCrd(admin, true);
+    await(
+        "the Cluster CRD served",
+        Duration.ofSeconds(30),
+        () -> {
+          try {
+            admin
+                .genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster")
+                .inNamespace(namespace)
+                .list();
+            return true;
+          } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+            return false;
+          }
+        });
+    if (admin
+            .apps()
+            .deployments()
+            .inNamespace("cnpg-system")
+            .withName("cnpg-controller-manager")
+            .get()
+        == null) {
+      CnpgOperatorInstalls.manifest(admin);
+    }
+  }
+
+  /**
+   * The CNPG operator as {@code helm install <release> -n <namespace> cnpg/cloudnative-pg} makes
+   * it; removed when this cluster is closed.
+   */
+  public void installCnpgOperatorChart(String release, String ns) {
+    CnpgOperatorInstalls.registerCrd(admin, true);
+    CnpgOperatorInstalls.chart(admin, release, ns);
+    operators.add(
+        new String[] {
+          ns,
+          release.contains(CnpgOperatorInstalls.CHART)
+              ? release
+              : release + "-" + CnpgOperatorInstalls.CHART
+        });
+  }
+
+  /**
    * deploy/rbac.yaml in {@code ns}, as the README applies it, without the rules for the resources
    * in {@code drop} (created, or updated when there).
    */
@@ -306,6 +497,47 @@ public final class RealCluster implements AutoCloseable {
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  private static final tools.jackson.databind.ObjectMapper JSON =
+      tools.jackson.databind.json.JsonMapper.builder().build();
+
+  private List<String> auditLines() {
+    try {
+      return Files.exists(cp.audit()) ? Files.readAllLines(cp.audit()) : List.of();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private Watcher<io.fabric8.kubernetes.api.model.apps.Deployment> restartsSeen() {
+    return new Watcher<>() {
+      @Override
+      public void eventReceived(Action action, io.fabric8.kubernetes.api.model.apps.Deployment d) {
+        var annotations = d.getSpec().getTemplate().getMetadata().getAnnotations();
+        String at =
+            annotations == null ? null : annotations.get("kubectl.kubernetes.io/restartedAt");
+        if (at != null) {
+          restartedAt
+              .computeIfAbsent(
+                  d.getMetadata().getNamespace() + "/" + d.getMetadata().getName(),
+                  k -> java.util.concurrent.ConcurrentHashMap.newKeySet())
+              .add(at);
+        }
+      }
+
+      @Override
+      public void onClose(WatcherException cause) {}
+    };
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
     }
   }
 
@@ -346,6 +578,11 @@ public final class RealCluster implements AutoCloseable {
     for (String pv : volumes) {
       admin.persistentVolumes().withName(pv).delete();
     }
+    for (String[] o : operators) {
+      admin.apps().deployments().inNamespace(o[0]).withName(o[1]).withGracePeriod(0).delete();
+    }
+    // The manifest's operator, should a test have removed it, is back for the next one.
+    installCnpgOperator();
     for (String left : scratch.live()) {
       String[] nsPod = left.split("/", 2);
       scratch.stop(
