@@ -152,6 +152,11 @@ public class RestorePodActivitiesImpl implements RestorePodActivities {
         .endMetadata()
         .withNewSpec()
         .withRestartPolicy("Never")
+        // Its PID 1 is `sleep`, which has no SIGTERM handler, and PID 1 ignores a signal it does
+        // not handle: the kubelet stops it only by SIGKILL when the grace period ends (30 s by
+        // default), while a step waits for the pod to be gone. Nothing in it needs a clean stop:
+        // its commands have ended (fenced), and a rehearsal's server dies with its emptyDir.
+        .withTerminationGracePeriodSeconds(5L)
         .withAutomountServiceAccountToken(false)
         .addNewContainer()
         .withName(component)

@@ -253,6 +253,7 @@ class RealControlPlaneIT {
                 .withLabels(Map.of("app", name))
                 .endMetadata()
                 .withNewSpec()
+                .withTerminationGracePeriodSeconds(2L)
                 .addNewContainer()
                 .withName(name)
                 .withImage("registry.invalid/" + name + ":1")
