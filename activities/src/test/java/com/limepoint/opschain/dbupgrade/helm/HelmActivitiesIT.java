@@ -6,10 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.limepoint.opschain.dbupgrade.ActivityStubs;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
+import com.limepoint.opschain.dbupgrade.testkit.BuiltTools;
 import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
-import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
+import com.limepoint.opschain.dbupgrade.testkit.Required;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.testing.TestActivityEnvironment;
 import java.nio.file.Files;
@@ -20,7 +21,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The Helm activities on the cluster-in-a-box: the test chart rendered by the real Helm. */
+/**
+ * The Helm activities on the real helm binary (v3.21.4, {@link HelmCliReleases}) against the real
+ * API server ({@link RealCluster}), as the worker's ServiceAccount bound to deploy/rbac.yaml and
+ * deploy/rbac-helm.yaml, as the README applies them. The chart is the test chart, one copy per
+ * chart version (Helm records the version from Chart.yaml). A pending revision is what a helm
+ * killed during its {@code --wait} leaves ({@link #leavePending}).
+ */
 class HelmActivitiesIT {
   static final String NS = "opschain";
   static final String USER_VALUES = "db:\n  volume:\n    storageClass: null\n    size: 10Gi\n";
@@ -28,8 +35,8 @@ class HelmActivitiesIT {
       USER_VALUES
           + "  cnpg:\n    storage:\n      storageClass: null\n      size: 10Gi\n  recoveryMode: true\n";
 
-  ClusterInABox box;
-  ChartReleases releases;
+  RealCluster box;
+  HelmCliReleases releases;
   TestActivityEnvironment env;
   HelmActivities helm;
   Path dir;
@@ -41,22 +48,35 @@ class HelmActivitiesIT {
     dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "helm-");
     userValues = Files.writeString(dir.resolve("values.yaml"), USER_VALUES);
     migrationValues = Files.writeString(dir.resolve("values.migration.yaml"), MIGRATION_VALUES);
-    box = new ClusterInABox();
-    box.client()
-        .namespaces()
-        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
-        .create();
-    releases = new ChartReleases(box.client(), ChartReleases.testChart(dir));
-    releases.upgrade(
-        new ChartReleases.Call(
-            NS,
-            "opschain",
-            "2025-10-01",
-            List.of(userValues.toString()),
-            Map.of(),
-            "Install complete"));
+    Required.tool(
+        RealCluster.available(), "the Kubernetes control plane is not built (bin/ensure-kube)");
+    box = new RealCluster(NS);
+    box.installCnpgOperator();
+    RealCluster.applyRole(box.client(), NS, "deploy/rbac-helm.yaml", List.of());
+    releases =
+        new HelmCliReleases(
+            BuiltTools.helm().toString(), box.activityKubeconfig(), null, new HelmSlots(2));
+    // helm install, as OpsChain was installed: revision 1, "Install complete".
+    Process install =
+        new ProcessBuilder(
+                releases.argv(
+                    List.of(
+                        "install",
+                        "opschain",
+                        chart("2025-10-01"),
+                        "--namespace",
+                        NS,
+                        "-f",
+                        userValues.toString(),
+                        "--wait",
+                        "--timeout",
+                        "120s")))
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("install.log").toFile())
+            .start();
+    assertThat(install.waitFor()).as(Files.readString(dir.resolve("install.log"))).isZero();
     env = com.limepoint.opschain.dbupgrade.kube.SameRun.environment("helm-run", 1);
-    env.registerActivitiesImplementations(new HelmActivitiesImpl(new BoxHelmReleases(releases)));
+    env.registerActivitiesImplementations(new HelmActivitiesImpl(releases));
     helm = ActivityStubs.of(env, HelmActivities.class);
   }
 
@@ -66,12 +86,53 @@ class HelmActivitiesIT {
     box.close();
   }
 
+  /**
+   * The test chart as the chart repository serves {@code version}: a copy whose Chart.yaml says
+   * that version (a Helm release records the chart's own version).
+   */
+  String chart(String version) throws java.io.IOException {
+    Path c = ChartReleases.testChart(dir.resolve("chart-" + version));
+    Path meta = c.resolve("Chart.yaml");
+    Files.writeString(
+        meta, Files.readString(meta).replaceAll("(?m)^version: .*$", "version: " + version));
+    return c.toString();
+  }
+
+  /**
+   * What a {@code helm upgrade} killed during its {@code --wait} leaves (SIGKILL, as a lost
+   * worker's process): the release's newest revision {@code pending-upgrade}, with the labels the
+   * command gave and the description "Preparing upgrade" (Helm writes {@code --description} only at
+   * the end). Its pods wait for a node no one has, so Helm is still waiting when it is killed.
+   */
+  void leavePending(List<String> upgradeArgs) throws Exception {
+    List<String> args = new java.util.ArrayList<>(upgradeArgs);
+    args.addAll(
+        List.of("--set", "nodeSelector.opschain-test/node=none", "--wait", "--timeout", "300s"));
+    Process p =
+        new ProcessBuilder(releases.argv(args))
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("killed.log").toFile())
+            .start();
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (!"pending-upgrade".equals(newest().status())) {
+      assertThat(System.nanoTime()).as("helm reaches pending-upgrade").isLessThan(deadline);
+      Thread.sleep(100);
+    }
+    p.destroyForcibly().waitFor();
+  }
+
+  private HelmReleases.Revision newest() {
+    List<HelmReleases.Revision> h = releases.history(NS, "opschain");
+    return h.get(h.size() - 1);
+  }
+
   HelmActivities.UpgradeRequest request(
-      String version, Path values, Map<String, String> set, String step, boolean dryRun) {
+      String version, Path values, Map<String, String> set, String step, boolean dryRun)
+      throws java.io.IOException {
     return new HelmActivities.UpgradeRequest(
         NS,
         "opschain",
-        "/charts/opschain",
+        chart(version),
         version,
         List.of(values.toString()),
         set,
@@ -82,7 +143,7 @@ class HelmActivitiesIT {
   }
 
   @Test
-  void releaseStatusReadsTheDeployedRevision() {
+  void releaseStatusReadsTheDeployedRevision() throws Exception {
     HelmActivities.ReleaseInfo info =
         helm.releaseStatus(new HelmActivities.ReleaseRequest(NS, "opschain"));
 
@@ -94,7 +155,7 @@ class HelmActivitiesIT {
   }
 
   @Test
-  void theUpgradeAppliesTheRenderedObjectsAndARetryIsANoOp() {
+  void theUpgradeAppliesTheRenderedObjectsAndARetryIsANoOp() throws Exception {
     var req = request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false);
 
     HelmActivities.HelmResult first = helm.upgrade(req);
@@ -124,10 +185,10 @@ class HelmActivitiesIT {
    * got its answer (ChaosIT's stall). Asked inside the call: on the old code both fail here.
    */
   @Test
-  void aHelmCallRunsOnAThreadOfItsOwnNotOnTheCommonPool() {
+  void aHelmCallRunsOnAThreadOfItsOwnNotOnTheCommonPool() throws Exception {
     var seen = new java.util.concurrent.atomic.AtomicReference<Thread>();
     var inPool = new java.util.concurrent.atomic.AtomicBoolean(true);
-    BoxHelmReleases inner = new BoxHelmReleases(releases);
+    HelmReleases inner = releases;
     HelmReleases watching =
         new HelmReleases() {
           @Override
@@ -166,78 +227,8 @@ class HelmActivitiesIT {
     assertThat(seen.get().isVirtual()).isFalse();
   }
 
-  /** The migration deploy with a 1-second timeout, while the import takes 3 s. */
-  private HelmActivities.UpgradeRequest migrationDuringASlowImport(boolean noWait) {
-    box.onImport(() -> {
-      try {
-        Thread.sleep(3_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
-    return new HelmActivities.UpgradeRequest(
-        NS,
-        "opschain",
-        "/charts/opschain",
-        "2026-02-10",
-        List.of(migrationValues.toString()),
-        Map.of(),
-        "upgradeRelease",
-        1,
-        false,
-        noWait);
-  }
-
-  private GenericKubernetesResource cnpgCluster() {
-    return box.client()
-        .genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster")
-        .inNamespace(NS)
-        .withName("opschain-db")
-        .get();
-  }
-
   @Test
-  void
-      withWaitAndAtomicHelmTimesOutWhileTheServicesWaitForTheImportAndItsRollbackDeletesTheCluster() {
-    var req = migrationDuringASlowImport(false);
-
-    assertThatThrownBy(() -> helm.upgrade(req))
-        .hasStackTraceContaining("has been rolled back due to atomic being set");
-
-    assertThat(releases.history(NS, "opschain"))
-        .extracting(ChartReleases.Revision::status, ChartReleases.Revision::description)
-        .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("superseded", "Install complete"),
-            org.assertj.core.groups.Tuple.tuple(
-                "failed", "Upgrade \"opschain\" failed: context deadline exceeded"),
-            org.assertj.core.groups.Tuple.tuple("deployed", "Rollback to 1"));
-    assertThat(cnpgCluster()).as("the rollback deleted the importing cluster").isNull();
-  }
-
-  @Test
-  void pastThePointOfNoReturnTheDeployNeitherWaitsNorRollsBackAndTheImportGoesOn()
-      throws InterruptedException {
-    var req = migrationDuringASlowImport(true);
-
-    HelmActivities.HelmResult r = helm.upgrade(req);
-
-    assertThat(r.status()).isEqualTo("deployed");
-    assertThat(cnpgCluster()).isNotNull();
-    long deadline = System.nanoTime() + 20_000_000_000L;
-    while (!String.valueOf(cnpgCluster().getAdditionalProperties().get("status"))
-            .contains("Cluster in healthy state")
-        && System.nanoTime() < deadline) {
-      Thread.sleep(100);
-    }
-    assertThat(String.valueOf(cnpgCluster().getAdditionalProperties().get("status")))
-        .contains("Cluster in healthy state");
-    assertThat(releases.history(NS, "opschain"))
-        .extracting(ChartReleases.Revision::status)
-        .containsExactly("superseded", "deployed");
-  }
-
-  @Test
-  void stoppedScalesTheServicesToZero() {
+  void stoppedScalesTheServicesToZero() throws Exception {
     helm.upgrade(
         request("2025-10-01", userValues, Map.of("stopped", "true"), "stopOpsChain", false));
 
@@ -270,38 +261,40 @@ class HelmActivitiesIT {
   }
 
   @Test
-  void aPendingUpgradeLeftByThisWorkflowIsRolledBackAndRetried() {
+  void aPendingUpgradeLeftByThisWorkflowIsRolledBackAndRetried() throws Exception {
     helm.upgrade(
         request("2025-10-01", userValues, Map.of("stopped", "true"), "stopOpsChain", false));
-    String ours =
-        releases
-            .history(NS, "opschain")
-            .get(1)
-            .description()
-            .replace("/stopOpsChain", "/upgradeRelease");
-    releases.leavePending(NS, "opschain", "2026-02-10", ours);
+    String run = runOf(newest().description());
+    var upgrade = request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false);
+    List<String> killed = HelmCall.of(upgrade, run).argv();
+    leavePending(killed.subList(1, killed.size()));
 
-    HelmActivities.HelmResult r =
-        helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false));
+    HelmActivities.HelmResult r = helm.upgrade(upgrade);
 
     assertThat(r.changed()).isTrue();
+    // Real Helm leaves the killed revision as it was and adds the rollback as a revision.
     assertThat(releases.history(NS, "opschain"))
-        .extracting(ChartReleases.Revision::status)
-        .containsExactly("superseded", "superseded", "failed", "superseded", "deployed");
-    assertThat(releases.history(NS, "opschain").get(3).description())
-        .endsWith("/upgradeRelease-recovered");
+        .extracting(HelmReleases.Revision::status)
+        .containsExactly("superseded", "superseded", "pending-upgrade", "superseded", "deployed");
+    assertThat(releases.history(NS, "opschain").get(3).description()).isEqualTo("Rollback to 2");
+    assertThat(newest().description()).isEqualTo(HelmCall.marker(run, "upgradeRelease"));
+  }
+
+  /** The run ({@code <workflowId>/<runId>}) of a marker description. */
+  private static String runOf(String marker) {
+    return marker.substring("opschain-db-upgrade ".length(), marker.lastIndexOf('/'));
   }
 
   @Test
-  void anEarlierRunsMarkersAreNotThisRunsOwn() {
+  void anEarlierRunsMarkersAreNotThisRunsOwn() throws Exception {
     helm.upgrade(
         request("2025-10-01", userValues, Map.of("stopped", "true"), "stopOpsChain", false));
     String earlier = releases.history(NS, "opschain").get(1).description();
+    String earlierRun = runOf(earlier);
     TestActivityEnvironment later =
         com.limepoint.opschain.dbupgrade.kube.SameRun.environment("a-later-run", 1);
     try {
-      later.registerActivitiesImplementations(
-          new HelmActivitiesImpl(new BoxHelmReleases(releases)));
+      later.registerActivitiesImplementations(new HelmActivitiesImpl(releases));
       HelmActivities laterHelm = ActivityStubs.of(later, HelmActivities.class);
 
       // The same step of a later run deploys again: the revision is the earlier run's.
@@ -321,8 +314,12 @@ class HelmActivitiesIT {
           .contains("a-later-run");
 
       // A release left pending by the earlier run is not the later run's to roll back.
-      releases.leavePending(
-          NS, "opschain", "2026-02-10", earlier.replace("/stopOpsChain", "/upgradeRelease"));
+      List<String> earlierUpgrade =
+          HelmCall.of(
+                  request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false),
+                  earlierRun)
+              .argv();
+      leavePending(earlierUpgrade.subList(1, earlierUpgrade.size()));
       assertThatThrownBy(() ->
               laterHelm.upgrade(
                   request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false)))
@@ -336,8 +333,17 @@ class HelmActivitiesIT {
   }
 
   @Test
-  void aPendingUpgradeLeftBySomeoneElseIsReleaseBusy() {
-    releases.leavePending(NS, "opschain", "2026-03-01", "Upgrade by ci-pipeline");
+  void aPendingUpgradeLeftBySomeoneElseIsReleaseBusy() throws Exception {
+    // Someone's `helm upgrade` (a CI pipeline's), killed while it waited.
+    leavePending(
+        List.of(
+            "upgrade",
+            "opschain",
+            chart("2026-03-01"),
+            "--namespace",
+            NS,
+            "--description",
+            "Upgrade by ci-pipeline"));
 
     assertThatThrownBy(() ->
             helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false)))
@@ -347,13 +353,14 @@ class HelmActivitiesIT {
             f -> {
               assertThat(f.getType()).isEqualTo(FailureTypes.RELEASE_BUSY);
               assertThat(f.isNonRetryable()).isTrue();
-              assertThat(f.getOriginalMessage()).contains("pending-upgrade", "ci-pipeline");
+              // Helm writes a description only when it ends: this one says "Preparing upgrade".
+              assertThat(f.getOriginalMessage()).contains("pending-upgrade");
             });
     assertThat(releases.history(NS, "opschain")).hasSize(2);
   }
 
   @Test
-  void dryRunRendersAndChangesNothing() {
+  void dryRunRendersAndChangesNothing() throws Exception {
     HelmActivities.HelmResult r =
         helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", true));
 

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,6 +49,7 @@ public final class RealCluster implements AutoCloseable {
   private final String namespace;
   private final KubernetesClient admin;
   private final KubernetesClient worker;
+  private final Path workerKubeconfig;
   private final ExecBroker broker;
   private final ScratchPods scratch;
   private final List<Watch> watches = new ArrayList<>();
@@ -92,8 +94,8 @@ public final class RealCluster implements AutoCloseable {
     }
     empty();
     applyWorkerRole(admin, namespace, List.of());
-    this.worker =
-        KubeControlPlane.client(cp.serviceAccountKubeconfig(namespace, "opschain-db-upgrade"));
+    this.workerKubeconfig = cp.serviceAccountKubeconfig(namespace, "opschain-db-upgrade");
+    this.worker = KubeControlPlane.client(workerKubeconfig);
     this.scratch = new ScratchPods(broker);
     broker.onUnbound((ns, pod) -> {
       Pod p = admin.pods().inNamespace(ns).withName(pod).get();
@@ -122,6 +124,11 @@ public final class RealCluster implements AutoCloseable {
   /** The worker's ServiceAccount, bound to deploy/rbac.yaml's Role: the code under test's. */
   public KubernetesClient activityClient() {
     return worker;
+  }
+
+  /** The kubeconfig of {@link #activityClient}'s ServiceAccount (for the helm binary). */
+  public Path activityKubeconfig() {
+    return workerKubeconfig;
   }
 
   public ExecBroker broker() {
@@ -486,8 +493,20 @@ public final class RealCluster implements AutoCloseable {
    * in {@code drop} (created, or updated when there).
    */
   public static void applyWorkerRole(KubernetesClient admin, String ns, List<String> drop) {
-    try (InputStream in =
-        Files.newInputStream(BuiltTools.projectRoot().resolve("deploy/rbac.yaml"))) {
+    applyRole(admin, ns, "deploy/rbac.yaml", List.of());
+    if (!drop.isEmpty()) {
+      applyRole(admin, ns, "deploy/rbac.yaml", drop);
+    }
+  }
+
+  /**
+   * A manifest of the checkout ({@code deploy/rbac.yaml}, {@code deploy/rbac-helm.yaml}) in {@code
+   * ns}, as {@code kubectl apply -n <ns> -f} does, without the Role rules for the resources in
+   * {@code drop}.
+   */
+  public static void applyRole(
+      KubernetesClient admin, String ns, String manifest, List<String> drop) {
+    try (InputStream in = Files.newInputStream(BuiltTools.projectRoot().resolve(manifest))) {
       for (HasMetadata o : admin.load(in).items()) {
         if (o instanceof io.fabric8.kubernetes.api.model.rbac.Role role) {
           role.getRules().removeIf(rule -> rule.getResources().stream().anyMatch(drop::contains));
@@ -558,8 +577,20 @@ public final class RealCluster implements AutoCloseable {
     };
   }
 
-  /** Deletes every workload, pod and claim of the namespace and waits until the pods are gone. */
+  /**
+   * Deletes every workload, pod, claim, Helm release record and CNPG Cluster of the namespace and
+   * waits until the pods are gone.
+   */
   private void empty() {
+    admin.secrets().inNamespace(namespace).withLabel("owner", "helm").delete();
+    try {
+      admin
+          .genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster")
+          .inNamespace(namespace)
+          .delete();
+    } catch (io.fabric8.kubernetes.client.KubernetesClientException noCrdYet) {
+      // the CRD is not installed: no Cluster to delete
+    }
     admin.apps().deployments().inNamespace(namespace).delete();
     admin.apps().statefulSets().inNamespace(namespace).delete();
     admin.batch().v1().jobs().inNamespace(namespace).delete();
