@@ -50,9 +50,7 @@ class PodExecFeedIT {
 
   @Test
   void aPodThatStallsGetsEveryByteInOrder() throws Exception {
-    // 48 MiB read 8 MiB at a time with 1.5 s stalls (9 s in all): more than the path holds
-    // (kube-apiserver's stream proxy, kwok's copy and the pipes buffer several MiB), so the
-    // client is held back.
+    // 48 MiB read 8 MiB at a time with 1.5 s stalls (9 s in all).
     long size = 48L << 20;
     Path out = dir.resolve("slow.bin");
     String reader =
@@ -77,11 +75,11 @@ class PodExecFeedIT {
     assertThat(sha256(Files.newInputStream(out))).isEqualTo(sha256(random(size)));
     double held = (lastRead.get() - t) / 1e9;
     System.out.printf("the sender read its last byte after %.2f s%n", held);
-    // Without flow control the client would have sent all 48 MiB at once, into memory; held back
-    // by at least two of the stalls, it finished after 3 s (measured 4.8 to 6 s on this path).
-    assertThat(held)
-        .as("seconds until the sender had read its last byte: the stalls held it back")
-        .isGreaterThan(3.0);
+    // On the mock the stalls held the sender back (more than 5 s). Through a real API server they
+    // need not: the sender finished after 0.72 s in one run and 4.82 s in another, so tens of MiB
+    // waited between the client and the pod (printed above; docs/performance.md). What must hold
+    // on any path is checked above: every byte, in order.
+
   }
 
   @Test
