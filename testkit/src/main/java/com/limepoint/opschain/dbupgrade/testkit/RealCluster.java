@@ -55,6 +55,7 @@ public final class RealCluster implements AutoCloseable {
   private final List<Watch> watches = new ArrayList<>();
   private final List<String> volumes = new ArrayList<>();
   private final List<String[]> operators = new ArrayList<>();
+  private volatile boolean operatorInstalled;
   private final Map<String, Set<String>> restartedAt =
       new java.util.concurrent.ConcurrentHashMap<>();
   private final long auditFrom;
@@ -346,8 +347,12 @@ public final class RealCluster implements AutoCloseable {
           out.add(e.path("verb").asString() + " " + uri);
         }
       }
-      if (seen || System.nanoTime() > deadline) {
+      if (seen) {
         return out;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException(
+            "the audit log did not show " + marker + " within 10 s: the requests read are not all");
       }
       sleep(50);
     }
@@ -388,11 +393,13 @@ public final class RealCluster implements AutoCloseable {
   public void deny(String verb, String resource) {
     var role = admin.rbac().roles().inNamespace(namespace).withName("opschain-db-upgrade").get();
     List<io.fabric8.kubernetes.api.model.rbac.PolicyRule> rules = new ArrayList<>();
+    String group = null;
     for (var rule : role.getRules()) {
       if (!rule.getResources().contains(resource)) {
         rules.add(rule);
         continue;
       }
+      group = rule.getApiGroups().get(0);
       var rest = new ArrayList<>(rule.getResources());
       rest.remove(resource);
       if (!rest.isEmpty()) {
@@ -411,6 +418,10 @@ public final class RealCluster implements AutoCloseable {
                 .build());
       }
     }
+    if (group == null) {
+      throw new IllegalArgumentException("the worker's Role has no rule for " + resource);
+    }
+    String apiGroup = group;
     role.setRules(rules);
     admin.rbac().roles().inNamespace(namespace).resource(role).update();
     String[] groupResource = resource.split("/", 2);
@@ -432,7 +443,7 @@ public final class RealCluster implements AutoCloseable {
                             .withVerb(verb)
                             .withResource(groupResource[0])
                             .withSubresource(groupResource.length > 1 ? groupResource[1] : null)
-                            .withGroup(resource.equals("deployments") ? "apps" : "")
+                            .withGroup(apiGroup)
                             .endResourceAttributes()
                             .endSpec()
                             .build())
@@ -446,6 +457,7 @@ public final class RealCluster implements AutoCloseable {
    * cnpg-controller-manager}, whose pod kwok runs. Kept between tests (it is cluster-wide).
    */
   public void installCnpgOperator() {
+    operatorInstalled = true;
     CnpgOperatorInstalls.registerCrd(admin, true);
     await(
         "the Cluster CRD served",
@@ -493,10 +505,7 @@ public final class RealCluster implements AutoCloseable {
    * in {@code drop} (created, or updated when there).
    */
   public static void applyWorkerRole(KubernetesClient admin, String ns, List<String> drop) {
-    applyRole(admin, ns, "deploy/rbac.yaml", List.of());
-    if (!drop.isEmpty()) {
-      applyRole(admin, ns, "deploy/rbac.yaml", drop);
-    }
+    applyRole(admin, ns, "deploy/rbac.yaml", drop);
   }
 
   /**
@@ -612,8 +621,11 @@ public final class RealCluster implements AutoCloseable {
     for (String[] o : operators) {
       admin.apps().deployments().inNamespace(o[0]).withName(o[1]).withGracePeriod(0).delete();
     }
-    // The manifest's operator, should a test have removed it, is back for the next one.
-    installCnpgOperator();
+    // The manifest's operator, should a test of this cluster have removed it, is back for the
+    // next one.
+    if (operatorInstalled) {
+      installCnpgOperator();
+    }
     for (String left : scratch.live()) {
       String[] nsPod = left.split("/", 2);
       scratch.stop(
