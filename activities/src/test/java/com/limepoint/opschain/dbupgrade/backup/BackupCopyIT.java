@@ -27,6 +27,7 @@ class BackupCopyIT {
 
   RealCluster box;
   BackupActivitiesImpl backup;
+  Path root;
   Path podDir;
   Path hostDir;
 
@@ -37,7 +38,7 @@ class BackupCopyIT {
     box = new RealCluster(NS);
     box.runPod(NS, "db-0", Map.of("app", "db"), 0);
     backup = new BackupActivitiesImpl(box.activityClient(), "test-host");
-    Path root = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "copy-");
+    root = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("copy-");
     podDir = root.resolve("pod/backup");
     hostDir = root.resolve("host/backup");
     Files.createDirectories(podDir);
@@ -50,6 +51,7 @@ class BackupCopyIT {
   @AfterEach
   void tearDown() {
     box.close();
+    com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(root);
   }
 
   @Test

@@ -4,8 +4,8 @@ import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
 import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
 import com.limepoint.opschain.dbupgrade.testkit.Required;
+import com.limepoint.opschain.dbupgrade.testkit.Sandbox;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -25,7 +25,7 @@ public record DbPodFixture(Path sandbox, RealCluster box, LocalPostgres db)
     Required.postgres();
     Required.tool(
         RealCluster.available(), "the Kubernetes control plane is not built (bin/ensure-kube)");
-    Path sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), prefix);
+    Path sandbox = Sandbox.create(prefix);
     LocalPostgres db = LocalPostgres.init(sandbox.resolve("db/data/pgdata"), "opschain");
     db.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
     db.sql(
@@ -61,5 +61,6 @@ public record DbPodFixture(Path sandbox, RealCluster box, LocalPostgres db)
   public void close() throws IOException {
     box.close();
     db.close();
+    Sandbox.delete(sandbox);
   }
 }

@@ -33,7 +33,7 @@ public final class CopyBenchmark {
   public static void main(String[] args) throws Exception {
     // As the worker's main does: the JDK client's read buffer for exec streams.
     com.limepoint.opschain.dbupgrade.kube.ExecTransport.configure();
-    Path dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "bench-");
+    Path dir = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("bench-");
     try (ClusterInABox box = new ClusterInABox()) {
       box.runPod("bench", "db-0", Map.of("app", "db"), 0);
       BackupActivitiesImpl backup = new BackupActivitiesImpl(box.activityClient(), "bench-host");
@@ -86,33 +86,21 @@ public final class CopyBenchmark {
             podSha,
             heap.peak.get() / 1048576.0);
         System.out.printf("         rounds: copy %s, cat|sha %s%n", rounds(copy), rounds(baseline));
-        Files.walk(pod)
-            .sorted(java.util.Comparator.reverseOrder())
-            .forEach(p -> p.toFile().delete());
-        Files.walk(host)
-            .sorted(java.util.Comparator.reverseOrder())
-            .forEach(p -> p.toFile().delete());
+        com.limepoint.opschain.dbupgrade.testkit.Sandbox.deleteTree(pod);
+        com.limepoint.opschain.dbupgrade.testkit.Sandbox.deleteTree(host);
       }
       System.out.printf(
           "live heap growth from 256 MiB to 1 GiB: %.1f MiB (target <= 16 MiB); max heap %d MiB%n",
           (peaks[1] - peaks[0]) / 1048576.0, Runtime.getRuntime().maxMemory() >> 20);
     } finally {
-      Files.deleteIfExists(dir);
+      com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(dir);
     }
     System.exit(0);
   }
 
   /** One whole copy out into an empty host dir, checked. */
   private static void copy(BackupActivitiesImpl backup, Path pod, Path host) {
-    try {
-      if (Files.exists(host)) {
-        Files.walk(host)
-            .sorted(java.util.Comparator.reverseOrder())
-            .forEach(p -> p.toFile().delete());
-      }
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
+    com.limepoint.opschain.dbupgrade.testkit.Sandbox.deleteTree(host);
     BackupEvidence e =
         backup.copyBackupOut(
             new BackupActivities.CopyRequest("bench", "db-0", pod.toString(), host.toString()));

@@ -45,7 +45,7 @@ public final class DowntimeBenchmark {
         List.of(
             System.getProperty("modes", "pod/gzip,pod/zstd,stream/gzip,stream/zstd").split(","));
     List<String> paths = List.of(System.getProperty("paths", "automatic,manual").split(","));
-    Path root = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "bench-downtime-");
+    Path root = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("bench-downtime-");
     String given = System.getProperty("template", "");
     Path template = given.isEmpty() ? root.resolve("template/pgdata") : Path.of(given);
     long t0 = System.nanoTime();

@@ -20,6 +20,7 @@ import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import com.limepoint.opschain.dbupgrade.testkit.Sandbox;
 import com.limepoint.opschain.dbupgrade.values.ValuesActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflowImpl;
@@ -88,7 +89,7 @@ class UpgradeEndToEndIT {
   @BeforeEach
   void setUp() throws Exception {
     com.limepoint.opschain.dbupgrade.testkit.Required.postgres();
-    sandbox = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "e2e-");
+    sandbox = Sandbox.create("e2e-");
     legacy = legacy(sandbox.resolve("legacy/data/pgdata"));
     legacy.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
     legacy.sql(
@@ -275,6 +276,7 @@ class UpgradeEndToEndIT {
         pg.close();
       }
     }
+    Sandbox.delete(sandbox);
   }
 
   @org.junit.jupiter.api.AfterAll
@@ -620,6 +622,7 @@ class UpgradeEndToEndIT {
       tar.add("archive_status");
       tar.addAll(segments);
       run(tar);
+      Sandbox.deleteTree(zeroed);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -45,7 +45,7 @@ class HelmActivitiesIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "helm-");
+    dir = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("helm-");
     userValues = Files.writeString(dir.resolve("values.yaml"), USER_VALUES);
     migrationValues = Files.writeString(dir.resolve("values.migration.yaml"), MIGRATION_VALUES);
     Required.tool(
@@ -84,6 +84,7 @@ class HelmActivitiesIT {
   void tearDown() {
     env.close();
     box.close();
+    com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(dir);
   }
 
   /**

@@ -42,7 +42,7 @@ class HelmImportWaitIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "helm-");
+    dir = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("helm-");
     userValues = Files.writeString(dir.resolve("values.yaml"), USER_VALUES);
     migrationValues = Files.writeString(dir.resolve("values.migration.yaml"), MIGRATION_VALUES);
     box = new ClusterInABox();
@@ -68,6 +68,7 @@ class HelmImportWaitIT {
   void tearDown() {
     env.close();
     box.close();
+    com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(dir);
   }
 
   /** The migration deploy with a 1-second timeout, while the import takes 3 s. */

@@ -17,7 +17,6 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.testing.TestActivityEnvironment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -41,14 +40,15 @@ class CnpgImportIT {
   ClusterActivities cluster;
   CnpgActivities cnpg;
   LocalPostgres db;
+  Path sandbox;
 
   @BeforeEach
   void setUp() throws Exception {
     box = new ClusterInABox();
     int port = 0;
     if (LocalPostgres.available()) {
-      Path dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "k8s-");
-      db = LocalPostgres.init(dir.resolve("data/pgdata"), "opschain");
+      sandbox = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("k8s-");
+      db = LocalPostgres.init(sandbox.resolve("data/pgdata"), "opschain");
       port = db.port();
     }
     OpsChainFixture.install(box, NS, port);
@@ -69,6 +69,7 @@ class CnpgImportIT {
     if (db != null) {
       db.close();
     }
+    com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(sandbox);
   }
 
   @Test

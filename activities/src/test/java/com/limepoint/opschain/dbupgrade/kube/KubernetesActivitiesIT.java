@@ -17,7 +17,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.temporal.failure.ActivityFailure;
 import io.temporal.failure.ApplicationFailure;
 import io.temporal.testing.TestActivityEnvironment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -41,6 +40,7 @@ class KubernetesActivitiesIT {
   ClusterActivities cluster;
   CnpgActivities cnpg;
   LocalPostgres db;
+  Path sandbox;
 
   @BeforeEach
   void setUp() throws Exception {
@@ -49,8 +49,8 @@ class KubernetesActivitiesIT {
     box = new RealCluster(NS);
     int port = 0;
     if (LocalPostgres.available()) {
-      Path dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "k8s-");
-      db = LocalPostgres.init(dir.resolve("data/pgdata"), "opschain");
+      sandbox = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("k8s-");
+      db = LocalPostgres.init(sandbox.resolve("data/pgdata"), "opschain");
       port = db.port();
     }
     OpsChainFixture.install(box, port);
@@ -90,6 +90,7 @@ class KubernetesActivitiesIT {
     if (db != null) {
       db.close();
     }
+    com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(sandbox);
   }
 
   ClusterActivities.PreflightRequest preflightRequest(List<String> services) {

@@ -32,7 +32,7 @@ class PodExecFeedIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "feed-");
+    dir = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("feed-");
     Required.tool(
         RealCluster.available(), "the Kubernetes control plane is not built (bin/ensure-kube)");
     box = new RealCluster(NS);
@@ -43,9 +43,7 @@ class PodExecFeedIT {
   @AfterEach
   void tearDown() throws Exception {
     box.close();
-    try (var files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
+    com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(dir);
   }
 
   @Test

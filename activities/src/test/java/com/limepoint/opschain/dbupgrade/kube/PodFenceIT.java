@@ -30,7 +30,7 @@ class PodFenceIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "fence-edges-");
+    dir = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("fence-edges-");
     Required.tool(
         RealCluster.available(), "the Kubernetes control plane is not built (bin/ensure-kube)");
     box = new RealCluster(NS);
@@ -44,6 +44,7 @@ class PodFenceIT {
       holder.destroyForcibly();
     }
     box.close();
+    com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(dir);
   }
 
   @Test

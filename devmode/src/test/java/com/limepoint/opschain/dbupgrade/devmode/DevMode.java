@@ -19,7 +19,7 @@ record DevMode(ApplicationContext context, int port, Path demoDir) implements Au
   /** Starts the dev mode with these settings added (they may not override the port or dir). */
   static DevMode start(String dirPrefix, Map<String, Object> settings) throws IOException {
     int port = freePort();
-    Path demoDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), dirPrefix);
+    Path demoDir = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create(dirPrefix);
     Map<String, Object> properties = new HashMap<>(settings);
     properties.put("opschain.dev-port", port);
     properties.put("opschain.dev-ui-port", freePort());
@@ -127,5 +127,6 @@ record DevMode(ApplicationContext context, int port, Path demoDir) implements Au
   @Override
   public void close() {
     context.close();
+    com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(demoDir);
   }
 }

@@ -26,8 +26,7 @@ class DevModeIT {
     // Payload encryption on, in the worker and in every starter command.
     Path key =
         Files.writeString(
-            Files.createTempDirectory(Path.of("target").toAbsolutePath(), "key-")
-                .resolve("payload.key"),
+            com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("key-").resolve("payload.key"),
             java.util.Base64.getEncoder()
                 .encodeToString(new java.security.SecureRandom().generateSeed(32)));
     DevMode dev =

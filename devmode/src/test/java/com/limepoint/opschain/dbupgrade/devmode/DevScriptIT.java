@@ -19,7 +19,7 @@ class DevScriptIT {
   void binDevSaysWhoMayApproveAndCtrlCEndsItWithZero() throws Exception {
     DevMode.require(
         LocalPostgres.available(), "PostgreSQL 15 is not installed (bin/test installs it)");
-    Path dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "bin-dev-");
+    Path dir = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("bin-dev-");
     Path log = dir.resolve("bin-dev.log");
     ProcessBuilder pb =
         // A process group of its own, as a terminal's foreground job has: Ctrl-C goes to it all.
@@ -59,6 +59,7 @@ class DevScriptIT {
           .doesNotContain("\tat ");
     } finally {
       new ProcessBuilder("kill", "-KILL", "--", "-" + p.pid()).start().waitFor();
+      com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(dir);
     }
   }
 }

@@ -61,7 +61,7 @@ class OverheadBenchmark {
     int n = Integer.getInteger("overhead.upgrades");
     WorkflowExecutionHistory recorded =
         WorkflowExecutionHistory.fromJson(Files.readString(HISTORY));
-    Path dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "overhead-");
+    Path dir = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("overhead-");
     Path cli =
         TemporalDevServer.find(null)
             .orElseThrow(() -> new AssertionError("no temporal CLI: bin/ensure-temporal"));
@@ -101,6 +101,7 @@ class OverheadBenchmark {
     } finally {
       stubs.shutdownNow();
       server.close();
+      com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(dir);
     }
   }
 

@@ -223,6 +223,8 @@ class WorkerImageIT {
       }
       run(List.of("umount", proc.toString()));
       dev.close();
+      // About 1 GB a run. --one-file-system: never into a /proc that is still mounted.
+      run(List.of("rm", "-rf", "--one-file-system", rootfs.toString(), unpacked.toString()));
     }
   }
 
@@ -247,6 +249,7 @@ class WorkerImageIT {
       }
     }
     System.out.println("image jars: " + jars.size());
+    run(List.of("rm", "-rf", unpacked.toString()));
     assertThat(jars)
         .as("the worker's own jars are in the image")
         .anyMatch(j -> j.startsWith("opschain-db-upgrade-worker-"))

@@ -415,6 +415,7 @@ public final class ClusterInABox implements AutoCloseable {
     controllers.close();
     instances.close();
     podWatch.close();
+    scratchPods.close();
     controller.close();
     client.close();
     try {

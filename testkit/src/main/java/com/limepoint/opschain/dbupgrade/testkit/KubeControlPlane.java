@@ -458,7 +458,7 @@ public final class KubeControlPlane implements AutoCloseable {
       admin.close();
     }
     if (dir != null) {
-      delete(dir);
+      Sandbox.deleteTree(dir);
     }
   }
 
@@ -648,14 +648,6 @@ public final class KubeControlPlane implements AutoCloseable {
   private static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
-    }
-  }
-
-  private static void delete(Path root) {
-    try (var files = Files.walk(root)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-    } catch (IOException e) {
-      // a temporary directory left behind is not worth failing the run
     }
   }
 }

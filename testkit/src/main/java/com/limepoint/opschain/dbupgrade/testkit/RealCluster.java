@@ -626,16 +626,7 @@ public final class RealCluster implements AutoCloseable {
     if (operatorInstalled) {
       installCnpgOperator();
     }
-    for (String left : scratch.live()) {
-      String[] nsPod = left.split("/", 2);
-      scratch.stop(
-          new PodBuilder()
-              .withNewMetadata()
-              .withNamespace(nsPod[0])
-              .withName(nsPod[1])
-              .endMetadata()
-              .build());
-    }
+    scratch.close();
     work.shutdown();
     broker.reset();
     worker.close();

@@ -10,11 +10,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * The kubelet's part for pods that bring their own scratch space (an {@code emptyDir}) and run a
@@ -99,11 +97,22 @@ final class ScratchPods {
     }
     dispatcher.unbindPod(pod.getMetadata().getNamespace(), pod.getMetadata().getName());
     killProcessesUsing(dir);
-    try (Stream<Path> files = Files.walk(dir)) {
-      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    Sandbox.deleteTree(dir);
+  }
+
+  /** Every pod's processes are killed and the scratch root removed. */
+  void close() {
+    for (String left : live()) {
+      String[] nsPod = left.split("/", 2);
+      stop(
+          new io.fabric8.kubernetes.api.model.PodBuilder()
+              .withNewMetadata()
+              .withNamespace(nsPod[0])
+              .withName(nsPod[1])
+              .endMetadata()
+              .build());
     }
+    Sandbox.deleteTree(root);
   }
 
   /** The emptyDirs of pods that still exist (none once every scratch pod was deleted). */

@@ -98,7 +98,7 @@ final class SimulatedPostgres {
           dir.resolve("backup_manifest"),
           "{ \"PostgreSQL-Backup-Manifest-Version\": 1, \"Files\": [], \"Simulated\": true }\n");
     } finally {
-      delete(stage);
+      Sandbox.deleteTree(stage);
     }
     String log =
         "pg_basebackup: initiating base backup, waiting for checkpoint to complete\n"
@@ -123,12 +123,6 @@ final class SimulatedPostgres {
     Path wal = Files.createDirectories(stage.resolve("wal"));
     Files.write(wal.resolve("000000010000000000000002"), new byte[1 << 20]);
     return stage;
-  }
-
-  private static void delete(Path stage) throws IOException {
-    try (var paths = Files.walk(stage)) {
-      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
   }
 
   /**
@@ -175,7 +169,7 @@ final class SimulatedPostgres {
               + "\n";
       return new Result(0, bytes, log.getBytes(StandardCharsets.UTF_8));
     } finally {
-      delete(stage);
+      Sandbox.deleteTree(stage);
     }
   }
 
