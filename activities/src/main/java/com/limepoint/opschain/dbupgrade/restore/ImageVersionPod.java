@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.KubernetesClientTimeoutException;
 import io.fabric8.kubernetes.client.dsl.PodResource;
 import io.temporal.failure.ApplicationFailure;
 import java.nio.charset.StandardCharsets;
@@ -49,6 +50,9 @@ final class ImageVersionPod {
   private static final String PULL_FAILED = "ErrImagePull";
 
   private static final int LOG_BYTES = 4096;
+
+  /** How long a deleted pod is waited for before the activity returns without it gone. */
+  private static final Duration GONE = Duration.ofSeconds(8);
 
   private static final org.slf4j.Logger log =
       org.slf4j.LoggerFactory.getLogger(ImageVersionPod.class);
@@ -293,10 +297,18 @@ final class ImageVersionPod {
     }
   }
 
-  /** Deletes the pod; a failed delete after an answer fails the attempt (the retry cleans up). */
+  /**
+   * Deletes the pod and waits a few seconds for it to be gone (the keep-alive still beats), so that
+   * an answered check leaves nothing behind: a kubelet keeps a deleted pod Terminating until its
+   * container has stopped. A pod still there is the next attempt's to wait for ({@link #start}). A
+   * failed delete after an answer fails the attempt (the retry cleans up).
+   */
   private static void delete(PodResource pod, String name, boolean answered) {
     try {
       pod.delete();
+      pod.waitUntilCondition(p -> p == null, GONE.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (KubernetesClientTimeoutException e) {
+      log.info("pod {} is still terminating after {}", name, GONE);
     } catch (KubernetesClientException e) {
       if (answered) {
         throw e;

@@ -11,6 +11,8 @@ import com.limepoint.opschain.dbupgrade.e2e.RbacCoverage;
 import com.limepoint.opschain.dbupgrade.kube.SameRun;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
 import com.limepoint.opschain.dbupgrade.testkit.CnpgPvcs;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
+import com.limepoint.opschain.dbupgrade.testkit.Required;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.Watch;
@@ -28,15 +30,16 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * checkRestoreTarget against the cluster-in-a-box: the restore image's {@code postgres --version}
- * runs in a short-lived pod the harness runs as the kubelet would, and the PVC is read as CNPG
- * labels it ({@link CnpgPvcs}).
+ * checkRestoreTarget on the real control plane, as the worker's ServiceAccount bound to
+ * deploy/rbac.yaml: the restore image's {@code postgres --version} runs in a short-lived pod whose
+ * status and log the harness writes as its kubelet (kwok leaves that pod alone), and the PVC is
+ * read as CNPG labels it ({@link CnpgPvcs}), owned by a real Cluster object.
  */
 class RestoreTargetIT {
   static final String NS = "opschain";
   static final String CLUSTER = "opschain-db";
 
-  ClusterInABox box;
+  RealCluster box;
   KubernetesClient client;
   TestActivityEnvironment env;
   RestorePodActivities restore;
@@ -44,7 +47,9 @@ class RestoreTargetIT {
 
   @BeforeEach
   void setUp() {
-    box = new ClusterInABox();
+    Required.tool(
+        RealCluster.available(), "the Kubernetes control plane is not built (bin/ensure-kube)");
+    box = new RealCluster(NS);
     client = box.activityClient();
     env = SameRun.environment("run-1", 1, details -> heartbeatNanos.add(System.nanoTime()));
     env.registerActivitiesImplementations(new RestorePodActivitiesImpl(client));
@@ -54,7 +59,6 @@ class RestoreTargetIT {
   @AfterEach
   void tearDown() {
     env.close();
-    client.close();
     box.close();
   }
 
@@ -63,19 +67,19 @@ class RestoreTargetIT {
   }
 
   void clusterPvc(String cluster) {
-    box.client().persistentVolumeClaims().resource(CnpgPvcs.dataPvc(NS, cluster, 1)).create();
+    box.cnpgDataPvc(NS, cluster, 1);
   }
 
   /** No pod of the check is left, and the check created and deleted only its own pod. */
   void thePodIsGone() {
     assertThat(box.client().pods().inNamespace(NS).list().getItems()).isEmpty();
     List<String> mutations = box.activityMutations();
-    assertThat(mutations).contains("POST /api/v1/namespaces/opschain/pods");
+    assertThat(mutations).contains("create /api/v1/namespaces/opschain/pods");
     assertThat(mutations)
-        .filteredOn(m -> m.startsWith("DELETE"))
+        .filteredOn(m -> m.startsWith("delete"))
         .isNotEmpty()
         .allMatch(
-            m -> m.startsWith("DELETE /api/v1/namespaces/opschain/pods/restore-image-check-"));
+            m -> m.startsWith("delete /api/v1/namespaces/opschain/pods/restore-image-check-"));
     assertThat(mutations)
         .allMatch(m -> m.contains("/pods"))
         .noneMatch(m -> m.contains("persistentvolumeclaims"));
@@ -214,7 +218,9 @@ class RestoreTargetIT {
   @Test
   void theClustersWalVolumeIsNotItsDataVolume() {
     // CNPG names the WAL PVC <instance>-wal and labels it cnpg.io/pvcRole: PG_WAL (calculator.go).
-    var wal = CnpgPvcs.dataPvc(NS, CLUSTER, 1);
+    String owner =
+        box.cnpgDataPvc(NS, CLUSTER, 1).getMetadata().getOwnerReferences().get(0).getUid();
+    var wal = CnpgPvcs.dataPvc(NS, CLUSTER, 1, owner);
     wal.getMetadata().setName("opschain-db-1-wal");
     wal.getMetadata().getLabels().put("cnpg.io/pvcRole", "PG_WAL");
     box.client().persistentVolumeClaims().resource(wal).create();
@@ -240,6 +246,14 @@ class RestoreTargetIT {
                 .withName("opschain-db-1")
                 .withNamespace(NS)
                 .endMetadata()
+                .withNewSpec()
+                .withAccessModes("ReadWriteOnce")
+                .withNewResources()
+                .withRequests(
+                    java.util.Map.of(
+                        "storage", new io.fabric8.kubernetes.api.model.Quantity("10Gi")))
+                .endResources()
+                .endSpec()
                 .build())
         .create();
 
@@ -263,7 +277,13 @@ class RestoreTargetIT {
     }
     // The pod as the earlier attempt created it, left behind by a worker that died.
     Pod left = created.get(0);
+    box.client()
+        .pods()
+        .inNamespace(NS)
+        .withName(left.getMetadata().getName())
+        .waitUntilCondition(java.util.Objects::isNull, 30, java.util.concurrent.TimeUnit.SECONDS);
     left.getMetadata().setResourceVersion(null);
+    left.getMetadata().setUid(null);
     left.setStatus(null);
     box.client().pods().inNamespace(NS).resource(left).create();
     int before = box.activityMutations().size();
@@ -273,7 +293,7 @@ class RestoreTargetIT {
 
     assertThat(c.problems()).isEmpty();
     assertThat(box.activityMutations().subList(before, box.activityMutations().size()))
-        .containsExactly("DELETE /api/v1/namespaces/opschain/pods/" + left.getMetadata().getName());
+        .containsExactly("delete /api/v1/namespaces/opschain/pods/" + left.getMetadata().getName());
     assertThat(box.client().pods().inNamespace(NS).list().getItems()).isEmpty();
   }
 
@@ -289,7 +309,13 @@ class RestoreTargetIT {
     }
     // Someone else's pod under the name this run would use: no run annotation.
     Pod foreign = created.get(0);
+    box.client()
+        .pods()
+        .inNamespace(NS)
+        .withName(foreign.getMetadata().getName())
+        .waitUntilCondition(java.util.Objects::isNull, 30, java.util.concurrent.TimeUnit.SECONDS);
     foreign.getMetadata().setResourceVersion(null);
+    foreign.getMetadata().setUid(null);
     foreign.getMetadata().setAnnotations(java.util.Map.of());
     foreign.setStatus(null);
     box.client().pods().inNamespace(NS).resource(foreign).create();

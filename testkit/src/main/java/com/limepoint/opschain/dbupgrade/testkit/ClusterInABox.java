@@ -43,7 +43,7 @@ public final class ClusterInABox implements AutoCloseable {
     controller =
         server.createClient(
             b -> b.editOrNewConfig().withUserAgent(HarnessDispatcher.CONTROLLER_AGENT).endConfig());
-    shortLivedPods = new ShortLivedPods(controller, this);
+    shortLivedPods = ShortLivedPods.onMock(controller, this);
     scratchPods = new ScratchPods(dispatcher);
     podWatch =
         controller

@@ -17,7 +17,17 @@ import java.util.Map;
 public final class CnpgPvcs {
   private CnpgPvcs() {}
 
+  /** On the mock API server, which collects no garbage: the owner's uid is made up. */
   public static PersistentVolumeClaim dataPvc(String namespace, String cluster, int serial) {
+    return dataPvc(namespace, cluster, serial, "uid-of-cluster-" + cluster);
+  }
+
+  /**
+   * Owned by the Cluster whose uid is {@code clusterUid}: a real API server's garbage collector
+   * deletes a dependent whose owner does not exist.
+   */
+  public static PersistentVolumeClaim dataPvc(
+      String namespace, String cluster, int serial, String clusterUid) {
     String instance = cluster + "-" + serial;
     return new PersistentVolumeClaimBuilder()
         .withNewMetadata()
@@ -37,7 +47,7 @@ public final class CnpgPvcs {
         .withApiVersion("postgresql.cnpg.io/v1")
         .withKind("Cluster")
         .withName(cluster)
-        .withUid("uid-of-cluster-" + cluster)
+        .withUid(clusterUid)
         .withController(true)
         .endOwnerReference()
         .endMetadata()

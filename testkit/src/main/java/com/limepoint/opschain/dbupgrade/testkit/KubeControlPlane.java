@@ -39,6 +39,7 @@ import java.util.function.BooleanSupplier;
  */
 public final class KubeControlPlane implements AutoCloseable {
   private static KubeControlPlane shared;
+  private static final String LOGS_CRD = "logs.kwok.x-k8s.io";
 
   private final Path dir;
   private final Path bin;
@@ -247,10 +248,53 @@ public final class KubeControlPlane implements AutoCloseable {
                   dir.resolve("kwok-exec.yaml").toString()));
       // node-heartbeat, not node-heartbeat-with-lease: the latter clears the nodes' addresses
       // after ten minutes, and exec then has no node to reach.
-      for (String stage :
-          List.of("node-initialize", "node-heartbeat", "pod-ready", "pod-complete")) {
+      for (String stage : List.of("node-initialize", "node-heartbeat", "pod-complete")) {
         kwok.addAll(List.of("-c", stages.resolve(stage + ".yaml").toString()));
       }
+      // kwok's pod-ready, except for the pods whose status and log the harness writes as their
+      // kubelet ({@link ShortLivedPods}: the restore image's version check). They must be excluded
+      // when they are created: a job kwok queued is cancelled only by a new match (kwok v0.8.0
+      // pod_controller.go:861-871); a missing label gives no value, and NotIn is then true
+      // (pkg/utils/expression/selector.go:65-90). docs/kwok-harness.md.
+      String podReady = Files.readString(stages.resolve("pod-ready.yaml"));
+      String matchExpressions = "    matchExpressions:\n";
+      if (!podReady.contains(matchExpressions)) {
+        throw new IllegalStateException("kwok's pod-ready stage has no matchExpressions to extend");
+      }
+      Files.writeString(
+          dir.resolve("pod-ready.yaml"),
+          podReady.replace(
+              matchExpressions,
+              matchExpressions
+                  + "    - key: '.metadata.labels[\"app.kubernetes.io/component\"]'\n"
+                  + "      operator: 'NotIn'\n"
+                  + "      values: ['"
+                  + ShortLivedPods.COMPONENT
+                  + "']\n"));
+      kwok.addAll(List.of("-c", dir.resolve("pod-ready.yaml").toString()));
+      // Per-pod logs: kwok serves pods/<name>/log from the Logs object of that name
+      // (server/debugging_logs.go:124-147) and only watches the CRD, never installs it
+      // (server.go:464-478).
+      admin
+          .apiextensions()
+          .v1()
+          .customResourceDefinitions()
+          .load(stages.resolve("kwok.x-k8s.io_logs.yaml").toFile())
+          .create();
+      await(
+          "the Logs CRD",
+          Duration.ofSeconds(30),
+          () -> {
+            var crd =
+                admin.apiextensions().v1().customResourceDefinitions().withName(LOGS_CRD).get();
+            return crd != null
+                && crd.getStatus() != null
+                && crd.getStatus().getConditions().stream()
+                    .anyMatch(
+                        c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
+          });
+      kwok.add("--enable-crds=Logs");
+      Files.createDirectories(dir.resolve("logs"));
       // A deleted pod goes when its grace period ends (its deletionTimestamp), as a kubelet
       // removes a pod whose container ignores SIGTERM (a `sleep` as PID 1) only then; one deleted
       // with grace 0 goes at once. kwok's general pod-delete stage
@@ -339,6 +383,55 @@ public final class KubeControlPlane implements AutoCloseable {
   /** Where kwok runs every {@code exec}'s command (its working directory). */
   public Path execDir() {
     return dir.resolve("exec");
+  }
+
+  /**
+   * Makes {@code text} the log of pod {@code ns/name}, as kwok serves it to {@code kubectl logs}
+   * and the activities: a file in CRI format (one {@code <RFC3339Nano> stdout F <line>} per line;
+   * k8s.io/cri-client logs.go:127-167) and the Logs object named as the pod. Returns once kwok
+   * serves it (before the Logs object reaches kwok's informer, the log request fails with 400).
+   */
+  public void podLog(String ns, String name, String text) {
+    try {
+      Path file = dir.resolve("logs").resolve(ns + "." + name + ".log");
+      StringBuilder cri = new StringBuilder();
+      String now = java.time.Instant.now().toString();
+      for (String line : text.split("\n", -1)) {
+        if (!line.isEmpty()) {
+          cri.append(now).append(" stdout F ").append(line).append('\n');
+        }
+      }
+      Files.writeString(file, cri.toString());
+      var logs =
+          new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder()
+              .withApiVersion("kwok.x-k8s.io/v1alpha1")
+              .withKind("Logs")
+              .withNewMetadata()
+              .withName(name)
+              .withNamespace(ns)
+              .endMetadata()
+              .addToAdditionalProperties(
+                  "spec", Map.of("logs", List.of(Map.of("logsFile", file.toString()))))
+              .build();
+      admin
+          .genericKubernetesResources("kwok.x-k8s.io/v1alpha1", "Logs")
+          .inNamespace(ns)
+          .resource(logs)
+          .createOr(io.fabric8.kubernetes.client.dsl.NonDeletingOperation::update);
+      await(
+          "kwok to serve the log of pod " + ns + "/" + name,
+          Duration.ofSeconds(30),
+          () -> {
+            try {
+              admin.pods().inNamespace(ns).withName(name).getLog();
+              return true;
+            } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+              return false;
+            }
+          });
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** The directory of the binaries (kubectl among them). */

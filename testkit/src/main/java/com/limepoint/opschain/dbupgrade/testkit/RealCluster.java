@@ -52,6 +52,7 @@ public final class RealCluster implements AutoCloseable {
   private final Path workerKubeconfig;
   private final ExecBroker broker;
   private final ScratchPods scratch;
+  private final ShortLivedPods shortLived;
   private final List<Watch> watches = new ArrayList<>();
   private final List<String> volumes = new ArrayList<>();
   private final List<String[]> operators = new ArrayList<>();
@@ -98,6 +99,27 @@ public final class RealCluster implements AutoCloseable {
     this.workerKubeconfig = cp.serviceAccountKubeconfig(namespace, "opschain-db-upgrade");
     this.worker = KubeControlPlane.client(workerKubeconfig);
     this.scratch = new ScratchPods(broker);
+    this.shortLived =
+        new ShortLivedPods(
+            new ShortLivedPods.Reports() {
+              @Override
+              public void status(
+                  String ns, String name, io.fabric8.kubernetes.api.model.PodStatus st) {
+                admin
+                    .pods()
+                    .inNamespace(ns)
+                    .withName(name)
+                    .editStatus(p -> {
+                      p.setStatus(st);
+                      return p;
+                    });
+              }
+
+              @Override
+              public void log(String ns, String name, String text) {
+                cp.podLog(ns, name, text);
+              }
+            });
     broker.onUnbound((ns, pod) -> {
       Pod p = admin.pods().inNamespace(ns).withName(pod).get();
       if (p != null && scratch.handles(p)) {
@@ -106,6 +128,16 @@ public final class RealCluster implements AutoCloseable {
     });
     watches.add(admin.pods().inNamespace(namespace).watch(kubelet()));
     watches.add(admin.apps().deployments().inNamespace(namespace).watch(restartsSeen()));
+  }
+
+  /** The registry has no such image: a pod of it stays Pending in ErrImagePull/ImagePullBackOff. */
+  public void missingImage(String image) {
+    shortLived.missingImage(image);
+  }
+
+  /** Pulling {@code image} takes {@code time}: a short-lived pod of it stays Pending that long. */
+  public void imagePullTakes(String image, Duration time) {
+    shortLived.pullTakes(image, time);
   }
 
   /** True when this machine can run the control plane (bin/ensure-kube built it). */
@@ -485,6 +517,59 @@ public final class RealCluster implements AutoCloseable {
   }
 
   /**
+   * A CNPG Cluster {@code cluster} (the object only: no controller acts on it) and the data PVC of
+   * its instance {@code serial} as the operator makes it ({@link CnpgPvcs}), owned by it through
+   * its real uid; the PVC stays unbound (no StorageClass). Returns the PVC.
+   */
+  public io.fabric8.kubernetes.api.model.PersistentVolumeClaim cnpgDataPvc(
+      String ns, String cluster, int serial) {
+    CnpgOperatorInstalls.registerCrd(admin, true);
+    // By its definition, not discovery: the client's discovery may predate the CRD.
+    var clusters =
+        admin.genericKubernetesResources(
+            new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+                .withGroup("postgresql.cnpg.io")
+                .withVersion("v1")
+                .withKind("Cluster")
+                .withPlural("clusters")
+                .withNamespaced(true)
+                .build());
+    await(
+        "the Cluster CRD served",
+        Duration.ofSeconds(30),
+        () -> {
+          try {
+            clusters.inNamespace(ns).list();
+            return true;
+          } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+            return false;
+          }
+        });
+    var existing = clusters.inNamespace(ns).withName(cluster).get();
+    if (existing == null) {
+      existing =
+          clusters
+              .inNamespace(ns)
+              .resource(
+                  new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder()
+                      .withApiVersion("postgresql.cnpg.io/v1")
+                      .withKind("Cluster")
+                      .withNewMetadata()
+                      .withName(cluster)
+                      .withNamespace(ns)
+                      .endMetadata()
+                      .addToAdditionalProperties("spec", Map.of("instances", 1))
+                      .build())
+              .create();
+    }
+    return admin
+        .persistentVolumeClaims()
+        .inNamespace(ns)
+        .resource(CnpgPvcs.dataPvc(ns, cluster, serial, existing.getMetadata().getUid()))
+        .create();
+  }
+
+  /**
    * The CNPG operator as {@code helm install <release> -n <namespace> cnpg/cloudnative-pg} makes
    * it; removed when this cluster is closed.
    */
@@ -578,6 +663,16 @@ public final class RealCluster implements AutoCloseable {
           work.submit(() -> scratch.stop(pod));
         } else if (action == Action.ADDED && scratch.handles(pod)) {
           work.submit(() -> scratch.start(pod));
+        }
+        // The kubelet runs a pod once the scheduler has bound it to its node.
+        if (action != Action.DELETED
+            && ShortLivedPods.handles(pod)
+            && pod.getMetadata().getLabels() != null
+            && ShortLivedPods.COMPONENT.equals(
+                pod.getMetadata().getLabels().get("app.kubernetes.io/component"))
+            && pod.getSpec().getNodeName() != null
+            && pod.getMetadata().getDeletionTimestamp() == null) {
+          shortLived.start(pod);
         }
       }
 

@@ -34,14 +34,50 @@ final class ShortLivedPods {
   /** How long each phase lasts at least, so that a watcher sees Pending and Running go by. */
   private static final Duration STEP = Duration.ofMillis(100);
 
-  private final KubernetesClient client;
-  private final ClusterInABox box;
+  /**
+   * The label value of the pods this kubelet runs ({@code app.kubernetes.io/component}, as the
+   * production code sets it): the real control plane's kwok leaves them alone ({@link
+   * KubeControlPlane}'s pod-ready stage).
+   */
+  static final String COMPONENT = "restore-image-check";
+
+  /** Where the kubelet reports: the pod's status and its log. */
+  interface Reports {
+    void status(String ns, String name, PodStatus status);
+
+    void log(String ns, String name, String text);
+  }
+
+  private final Reports reports;
   private final Set<String> missingImages = ConcurrentHashMap.newKeySet();
   private final Map<String, Duration> pullTimes = new ConcurrentHashMap<>();
+  private final Set<String> started = ConcurrentHashMap.newKeySet();
 
-  ShortLivedPods(KubernetesClient client, ClusterInABox box) {
-    this.client = client;
-    this.box = box;
+  ShortLivedPods(Reports reports) {
+    this.reports = reports;
+  }
+
+  /** On the mock API server: status written through the pod, the log kept by the dispatcher. */
+  static ShortLivedPods onMock(KubernetesClient client, ClusterInABox box) {
+    return new ShortLivedPods(
+        new Reports() {
+          @Override
+          public void status(String ns, String name, PodStatus status) {
+            client
+                .pods()
+                .inNamespace(ns)
+                .withName(name)
+                .edit(p -> {
+                  p.setStatus(status);
+                  return p;
+                });
+          }
+
+          @Override
+          public void log(String ns, String name, String text) {
+            box.setLog(ns, name, text);
+          }
+        });
   }
 
   /** The registry has no such image: pulling it fails. */
@@ -64,8 +100,19 @@ final class ShortLivedPods {
         && COMMANDS.contains(spec.getContainers().get(0).getCommand());
   }
 
-  /** Runs the pod through its phases on a thread of its own; stops if the pod is deleted. */
+  /**
+   * Runs the pod through its phases on a thread of its own, once per pod (by uid); stops if the pod
+   * is deleted.
+   */
   void start(Pod pod) {
+    if (!started.add(
+        pod.getMetadata().getNamespace()
+            + "/"
+            + pod.getMetadata().getName()
+            + "/"
+            + pod.getMetadata().getUid())) {
+      return;
+    }
     Thread.ofVirtual()
         .name("harness-kubelet-" + pod.getMetadata().getName())
         .start(() -> {
@@ -120,7 +167,7 @@ final class ShortLivedPods {
     }
     setStatus(ns, name, "Running", running(c, image));
     Thread.sleep(STEP.toMillis());
-    box.setLog(ns, name, printed.line() + "\n");
+    reports.log(ns, name, printed.line() + "\n");
     setStatus(ns, name, "Succeeded", terminated(c, image, 0, "Completed", null));
   }
 
@@ -138,14 +185,7 @@ final class ShortLivedPods {
             .endCondition()
             .withContainerStatuses(container)
             .build();
-    client
-        .pods()
-        .inNamespace(ns)
-        .withName(name)
-        .edit(p -> {
-          p.setStatus(status);
-          return p;
-        });
+    reports.status(ns, name, status);
   }
 
   private static ContainerStatus waiting(String c, String image, String reason, String message) {
