@@ -189,23 +189,49 @@ public class CnpgActivitiesImpl implements CnpgActivities {
         : ChangeResult.changed("set " + HIBERNATION + "=" + want + " on " + r.clusterName());
   }
 
+  /**
+   * Until nothing writes the cluster's data volume: no pod of the cluster that has not ended (its
+   * instance pods and the pods of its bootstrap Jobs, which CNPG names {@code <job>-<suffix>}),
+   * and, while the Cluster asks for hibernation, CNPG's condition {@code cnpg.io/hibernation} True.
+   * CNPG hibernates only a healthy cluster: one annotated while it bootstraps first runs its initdb
+   * or import Job and starts its instance (pkg/reconciler/hibernation/status.go,
+   * WaitingForHealthy), so no pod at one moment does not mean none later.
+   */
   @Override
   public WaitResult awaitDbPodGone(ClusterRequest r) {
     Map<String, String> selector = Map.of("cnpg.io/cluster", r.clusterName());
     return Waits.untilNone(
         "awaitDbPodGone",
-        List.of(h -> informPods(r.namespace(), selector, h)),
-        () -> dbPods(r.namespace(), selector),
+        List.of(
+            h -> informPods(r.namespace(), selector, h),
+            clusterInformer(r.namespace(), r.clusterName())),
+        () -> writers(r.namespace(), r.clusterName(), selector),
         "still running: ",
         "no pod of cluster " + r.clusterName(),
         Duration.ofMinutes(20).toSeconds());
   }
 
-  private List<String> dbPods(String ns, Map<String, String> selector) {
-    return client.pods().inNamespace(ns).withLabels(selector).list().getItems().stream()
-        .map(p -> p.getMetadata().getName())
-        .filter(n -> !n.endsWith("-import"))
-        .toList();
+  private List<String> writers(String ns, String cluster, Map<String, String> selector) {
+    List<String> out = new java.util.ArrayList<>();
+    for (Pod p : client.pods().inNamespace(ns).withLabels(selector).list().getItems()) {
+      String phase = p.getStatus() == null ? null : p.getStatus().getPhase();
+      if (!"Succeeded".equals(phase) && !"Failed".equals(phase)) {
+        out.add(p.getMetadata().getName());
+      }
+    }
+    GenericKubernetesResource c = cluster(ns, cluster);
+    Map<String, String> a = c == null ? null : c.getMetadata().getAnnotations();
+    if (a != null && "on".equals(a.get(HIBERNATION))) {
+      Map<String, Object> hibernation = CnpgClusters.condition(c, HIBERNATION);
+      if (hibernation == null || !"True".equals(hibernation.get("status"))) {
+        out.add(
+            "cluster "
+                + cluster
+                + " not hibernated yet"
+                + (hibernation == null ? "" : " (" + hibernation.get("reason") + ")"));
+      }
+    }
+    return out;
   }
 
   private List<String> logTail(String ns, String pod) {

@@ -51,6 +51,19 @@ public final class CnpgClusters {
     return s instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
   }
 
+  /** The status condition of this type, or null. */
+  @SuppressWarnings("unchecked")
+  public static Map<String, Object> condition(GenericKubernetesResource cluster, String type) {
+    if (status(cluster).get("conditions") instanceof java.util.List<?> conditions) {
+      for (Object x : conditions) {
+        if (x instanceof Map<?, ?> m && type.equals(m.get("type"))) {
+          return (Map<String, Object>) m;
+        }
+      }
+    }
+    return null;
+  }
+
   public static String phase(GenericKubernetesResource cluster) {
     Object p = status(cluster).get("phase");
     return p == null ? "(no phase yet)" : p.toString();

@@ -1,21 +1,20 @@
 package com.limepoint.opschain.dbupgrade.kube;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.limepoint.opschain.dbupgrade.ActivityStubs;
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
 import com.limepoint.opschain.dbupgrade.activities.WaitRequest;
 import com.limepoint.opschain.dbupgrade.cnpg.CnpgActivitiesImpl;
-import com.limepoint.opschain.dbupgrade.model.FailureTypes;
-import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.CnpgController;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
+import com.limepoint.opschain.dbupgrade.testkit.Required;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.temporal.failure.ApplicationFailure;
 import io.temporal.testing.TestActivityEnvironment;
 import java.nio.file.Path;
 import java.util.List;
@@ -25,16 +24,17 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The CNPG activities that follow the import Job and hibernation, on the cluster-in-a-box: they
- * need CNPG's Cluster controller, which the harness models on the mock API server only until it is
- * rewritten from CNPG's source for the real one (issue 32). The other Kubernetes activities are
- * tested on the real control plane ({@link KubernetesActivitiesIT}).
+ * The CNPG activities that follow the bootstrap Job and hibernation, on the real control plane as
+ * the worker's ServiceAccount: the Job, its pods (named by the Job controller, retried with its
+ * back-off), the PVC and the garbage collection are Kubernetes' own; the Cluster controller is the
+ * harness's model of CNPG v1.30.0 ({@link CnpgController}). An import that always fails is in
+ * {@link CnpgImportFailureIT}.
  */
 class CnpgImportIT {
   static final String NS = "opschain";
   static final List<String> SERVICES = OpsChainFixture.SERVICES;
 
-  ClusterInABox box;
+  RealCluster box;
   KubernetesClient client;
   TestActivityEnvironment env;
   ClusterActivities cluster;
@@ -44,14 +44,17 @@ class CnpgImportIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    box = new ClusterInABox();
+    Required.tool(
+        RealCluster.available(), "the Kubernetes control plane is not built (bin/ensure-kube)");
+    box = new RealCluster(NS);
     int port = 0;
     if (LocalPostgres.available()) {
       sandbox = com.limepoint.opschain.dbupgrade.testkit.Sandbox.create("k8s-");
       db = LocalPostgres.init(sandbox.resolve("data/pgdata"), "opschain");
       port = db.port();
     }
-    OpsChainFixture.install(box, NS, port);
+    OpsChainFixture.install(box, port);
+    box.cnpg();
     client = box.activityClient();
     env = TestActivityEnvironment.newInstance();
     env.registerActivitiesImplementations(
@@ -64,7 +67,6 @@ class CnpgImportIT {
   @AfterEach
   void tearDown() throws Exception {
     env.close();
-    client.close();
     box.close();
     if (db != null) {
       db.close();
@@ -84,46 +86,42 @@ class CnpgImportIT {
   }
 
   @Test
-  void aFailedImportPodIsImportFailedWithItsLogTail() {
-    box.importFails(true, "pg_restore: error: could not connect\nFATAL: import aborted");
-    createCluster(true);
-
-    assertThatThrownBy(
-            () -> cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 120)))
-        .cause()
-        .isInstanceOfSatisfying(
-            ApplicationFailure.class,
-            f -> {
-              assertThat(f.getType()).isEqualTo(FailureTypes.IMPORT_FAILED);
-              assertThat(f.isNonRetryable()).isTrue();
-              assertThat(f.getOriginalMessage())
-                  .contains(
-                      "import Job opschain-db-1-import failed after 2 failed pod(s)",
-                      "FATAL: import aborted");
-            });
-    // The pods are the Job's, with generated names, as Kubernetes makes them.
-    assertThat(
-            client
-                .pods()
-                .inNamespace(NS)
-                .withLabel("batch.kubernetes.io/job-name", "opschain-db-1-import")
-                .list()
-                .getItems())
-        .hasSize(2)
-        .allSatisfy(
-            p -> assertThat(p.getMetadata().getName()).matches("opschain-db-1-import-[a-z0-9]{5}"));
-  }
-
-  @Test
   void anImportPodThatFailsOnceIsRetriedByItsJobAndTheImportSucceeds() {
-    box.importFailsOnce("FATAL: connection reset");
-    createCluster(true);
+    box.cnpg().importFailsOnce("FATAL: connection reset");
+    List<String> phases = new java.util.concurrent.CopyOnWriteArrayList<>();
+    var watch =
+        box.client()
+            .pods()
+            .inNamespace(NS)
+            .withLabel("batch.kubernetes.io/job-name", "opschain-db-1-import")
+            .watch(
+                new io.fabric8.kubernetes.client.Watcher<>() {
+                  @Override
+                  public void eventReceived(Action a, io.fabric8.kubernetes.api.model.Pod p) {
+                    if (p.getStatus() != null && p.getStatus().getPhase() != null) {
+                      phases.add(p.getMetadata().getName() + " " + p.getStatus().getPhase());
+                    }
+                  }
 
-    CnpgActivities.ImportResult r =
-        cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 120));
+                  @Override
+                  public void onClose(io.fabric8.kubernetes.client.WatcherException e) {}
+                });
+    try {
+      createCluster(true);
 
-    assertThat(r.phase()).isEqualTo("Cluster in healthy state");
-    assertThat(r.logTail()).as("the log of the pod that succeeded").contains("importing... done");
+      CnpgActivities.ImportResult r =
+          cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 120));
+
+      assertThat(r.phase()).isEqualTo("Cluster in healthy state");
+      assertThat(r.readyInstances()).isEqualTo(1);
+    } finally {
+      watch.close();
+    }
+    // Two pods of the Job, named by the Job controller: the first failed, the retry succeeded.
+    assertThat(phases)
+        .anyMatch(x -> x.matches("opschain-db-1-import-[a-z0-9]{5} Failed"))
+        .anyMatch(x -> x.matches("opschain-db-1-import-[a-z0-9]{5} Succeeded"));
+    assertThat(phases.stream().map(x -> x.split(" ")[0]).distinct()).hasSize(2);
   }
 
   @Test
@@ -137,13 +135,18 @@ class CnpgImportIT {
     assertThat(cnpg.setHibernation(on).changed()).isFalse();
     cnpg.awaitDbPodGone(ref);
     assertThat(
-            client
+            box.client()
                 .pods()
                 .inNamespace(NS)
                 .withLabel("cnpg.io/cluster", "opschain-db")
+                .withLabel("cnpg.io/podRole", "instance")
                 .list()
                 .getItems())
         .isEmpty();
+    assertThat(
+            box.client().persistentVolumeClaims().inNamespace(NS).withName("opschain-db-1").get())
+        .as("hibernation keeps the volume")
+        .isNotNull();
 
     var off = new CnpgActivities.HibernationRequest(NS, "opschain-db", false, false);
     assertThat(cnpg.setHibernation(off).changed()).isTrue();
@@ -157,13 +160,75 @@ class CnpgImportIT {
     assertThat(cnpg.deleteCluster(ref).changed()).isTrue();
     assertThat(cnpg.deleteCluster(ref).changed()).isFalse();
     assertThat(box.activityMutations()).hasSize(before + 1);
-    assertThat(cnpg.checkOperator(ref).summary()).contains("running");
+    // The shipped Role cannot see the operator in cnpg-system: the served CRD is what it checks.
+    assertThat(cnpg.checkOperator(ref).summary()).contains("the CRD is installed");
+    // The garbage collector removes what the Cluster owned.
+    box.client()
+        .persistentVolumeClaims()
+        .inNamespace(NS)
+        .withName("opschain-db-1")
+        .waitUntilCondition(
+            p -> p == null || p.getMetadata().getDeletionTimestamp() != null,
+            60,
+            java.util.concurrent.TimeUnit.SECONDS);
   }
 
-  private static final CnpgActivities.ClusterRequest OPERATOR_REF =
-      new CnpgActivities.ClusterRequest(NS, "opschain-db", false);
+  /**
+   * The manual restore's redeploy: a Cluster created already annotated for hibernation. CNPG first
+   * runs its initdb Job and starts the instance, and only a healthy cluster hibernates, so the wait
+   * for the volume to be free must not return when no pod exists yet (issue 32: the restore pod
+   * would mount the volume while initdb writes it).
+   */
+  @Test
+  void aClusterCreatedHibernatedIsWaitedForUntilItsInitdbAndInstanceHaveGone() {
+    List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    var watch =
+        box.client()
+            .pods()
+            .inNamespace(NS)
+            .withLabel("cnpg.io/cluster", "opschain-db")
+            .watch(
+                new io.fabric8.kubernetes.client.Watcher<>() {
+                  @Override
+                  public void eventReceived(Action a, io.fabric8.kubernetes.api.model.Pod p) {
+                    seen.add(a + " " + p.getMetadata().getName());
+                  }
+
+                  @Override
+                  public void onClose(io.fabric8.kubernetes.client.WatcherException e) {}
+                });
+    try {
+      createCluster(false, Map.of("cnpg.io/hibernation", "on"));
+
+      cnpg.awaitDbPodGone(new CnpgActivities.ClusterRequest(NS, "opschain-db", false));
+    } finally {
+      watch.close();
+    }
+    assertThat(seen)
+        .as(
+            "the initdb Job's pod and the instance came and the instance went before the wait ended")
+        .anyMatch(x -> x.matches("ADDED opschain-db-1-initdb-[a-z0-9]{5}"))
+        .contains("ADDED opschain-db-1", "DELETED opschain-db-1");
+    var c =
+        box.client()
+            .genericKubernetesResources(CnpgController.CLUSTERS)
+            .inNamespace(NS)
+            .withName("opschain-db")
+            .get();
+    assertThat(
+            com.limepoint.opschain.dbupgrade.cnpg.CnpgClusters.condition(c, "cnpg.io/hibernation"))
+        .containsEntry("status", "True")
+        .containsEntry("reason", "Hibernated");
+    assertThat(com.limepoint.opschain.dbupgrade.cnpg.CnpgClusters.phase(c))
+        .as("the phase keeps its text")
+        .isEqualTo("Cluster in healthy state");
+  }
 
   private void createCluster(boolean withImport) {
+    createCluster(withImport, Map.of());
+  }
+
+  private void createCluster(boolean withImport, Map<String, String> annotations) {
     Map<String, Object> spec =
         withImport
             ? Map.of(
@@ -179,11 +244,12 @@ class CnpgImportIT {
             .withNewMetadata()
             .withName("opschain-db")
             .withNamespace(NS)
+            .withAnnotations(annotations)
             .endMetadata()
             .addToAdditionalProperties("spec", spec)
             .build();
     box.client()
-        .genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster")
+        .genericKubernetesResources(CnpgController.CLUSTERS)
         .inNamespace(NS)
         .resource(c)
         .create();

@@ -313,7 +313,10 @@ final class Controllers implements AutoCloseable {
     if (hibernated) {
       client.pods().inNamespace(ns).withLabels(selector).delete();
       box.instances().stopped(ns, name);
-      setStatus(ns, name, "Cluster in hibernation", instances, 0);
+      // CNPG keeps the phase's text and reports hibernation as the condition cnpg.io/hibernation
+      // (pkg/reconciler/hibernation/status.go:96-133); the real control plane's CnpgController
+      // models the steps before it.
+      setStatus(ns, name, phase == null ? SETTING_UP : phase, instances, 0, true);
       return;
     }
     Object bootstrap = spec.get("bootstrap");
@@ -357,6 +360,11 @@ final class Controllers implements AutoCloseable {
   }
 
   private void setStatus(String ns, String name, String phase, int instances, int ready) {
+    setStatus(ns, name, phase, instances, ready, false);
+  }
+
+  private void setStatus(
+      String ns, String name, String phase, int instances, int ready, boolean hibernated) {
     resyncDeployments(ns);
     client
         .genericKubernetesResources(CNPG_API, "Cluster")
@@ -367,6 +375,20 @@ final class Controllers implements AutoCloseable {
           st.put("phase", phase);
           st.put("instances", instances);
           st.put("readyInstances", ready);
+          if (hibernated) {
+            st.put(
+                "conditions",
+                List.of(
+                    Map.of(
+                        "type",
+                        "cnpg.io/hibernation",
+                        "status",
+                        "True",
+                        "reason",
+                        "Hibernated",
+                        "message",
+                        "Cluster has been hibernated")));
+          }
           x.getAdditionalProperties().put("status", st);
           return x;
         });

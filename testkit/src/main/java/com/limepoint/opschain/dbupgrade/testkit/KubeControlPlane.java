@@ -248,30 +248,35 @@ public final class KubeControlPlane implements AutoCloseable {
                   dir.resolve("kwok-exec.yaml").toString()));
       // node-heartbeat, not node-heartbeat-with-lease: the latter clears the nodes' addresses
       // after ten minutes, and exec then has no node to reach.
-      for (String stage : List.of("node-initialize", "node-heartbeat", "pod-complete")) {
+      for (String stage : List.of("node-initialize", "node-heartbeat")) {
         kwok.addAll(List.of("-c", stages.resolve(stage + ".yaml").toString()));
       }
-      // kwok's pod-ready, except for the pods whose status and log the harness writes as their
-      // kubelet ({@link ShortLivedPods}: the restore image's version check). They must be excluded
-      // when they are created: a job kwok queued is cancelled only by a new match (kwok v0.8.0
-      // pod_controller.go:861-871); a missing label gives no value, and NotIn is then true
-      // (pkg/utils/expression/selector.go:65-90). docs/kwok-harness.md.
-      String podReady = Files.readString(stages.resolve("pod-ready.yaml"));
-      String matchExpressions = "    matchExpressions:\n";
-      if (!podReady.contains(matchExpressions)) {
-        throw new IllegalStateException("kwok's pod-ready stage has no matchExpressions to extend");
+      // kwok's pod-ready and pod-complete, except for the pods whose status and log the harness
+      // writes as their kubelet: the restore image's version check ({@link ShortLivedPods}) and
+      // CNPG's bootstrap Jobs' pods ({@link CnpgController}). They must be excluded when they are
+      // created: a job kwok queued is cancelled only by a new match (kwok v0.8.0
+      // pod_controller.go:861-871); a missing label gives no value, so NotIn and DoesNotExist are
+      // then true (pkg/utils/expression/selector.go:65-90). docs/kwok-harness.md.
+      String harnessPods =
+          "    - key: '.metadata.labels[\"app.kubernetes.io/component\"]'\n"
+              + "      operator: 'NotIn'\n"
+              + "      values: ['"
+              + ShortLivedPods.COMPONENT
+              + "']\n"
+              + "    - key: '.metadata.labels[\"cnpg.io/jobRole\"]'\n"
+              + "      operator: 'DoesNotExist'\n";
+      for (String stage : List.of("pod-ready", "pod-complete")) {
+        String yaml = Files.readString(stages.resolve(stage + ".yaml"));
+        String matchExpressions = "    matchExpressions:\n";
+        if (!yaml.contains(matchExpressions)) {
+          throw new IllegalStateException(
+              "kwok's " + stage + " stage has no matchExpressions to extend");
+        }
+        Files.writeString(
+            dir.resolve(stage + ".yaml"),
+            yaml.replace(matchExpressions, matchExpressions + harnessPods));
+        kwok.addAll(List.of("-c", dir.resolve(stage + ".yaml").toString()));
       }
-      Files.writeString(
-          dir.resolve("pod-ready.yaml"),
-          podReady.replace(
-              matchExpressions,
-              matchExpressions
-                  + "    - key: '.metadata.labels[\"app.kubernetes.io/component\"]'\n"
-                  + "      operator: 'NotIn'\n"
-                  + "      values: ['"
-                  + ShortLivedPods.COMPONENT
-                  + "']\n"));
-      kwok.addAll(List.of("-c", dir.resolve("pod-ready.yaml").toString()));
       // Per-pod logs: kwok serves pods/<name>/log from the Logs object of that name
       // (server/debugging_logs.go:124-147) and only watches the CRD, never installs it
       // (server.go:464-478).

@@ -53,8 +53,9 @@ public final class RealCluster implements AutoCloseable {
   private final ExecBroker broker;
   private final ScratchPods scratch;
   private final ShortLivedPods shortLived;
+  private CnpgController cnpg;
   private final List<Watch> watches = new ArrayList<>();
-  private final List<String> volumes = new ArrayList<>();
+  private final List<String> volumes = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final List<String[]> operators = new ArrayList<>();
   private volatile boolean operatorInstalled;
   private final Map<String, Set<String>> restartedAt =
@@ -128,6 +129,18 @@ public final class RealCluster implements AutoCloseable {
     });
     watches.add(admin.pods().inNamespace(namespace).watch(kubelet()));
     watches.add(admin.apps().deployments().inNamespace(namespace).watch(restartsSeen()));
+  }
+
+  /**
+   * CNPG's Cluster controller for this namespace ({@link CnpgController}), started on first use and
+   * stopped on close; with {@link #installCnpgOperator} the cluster then behaves as one with CNPG
+   * v1.30.0 installed.
+   */
+  public synchronized CnpgController cnpg() {
+    if (cnpg == null) {
+      cnpg = new CnpgController(admin, cp, namespace, volumes);
+    }
+    return cnpg;
   }
 
   /** The registry has no such image: a pod of it stays Pending in ErrImagePull/ImagePullBackOff. */
@@ -709,6 +722,11 @@ public final class RealCluster implements AutoCloseable {
   @Override
   public void close() {
     watches.forEach(Watch::close);
+    synchronized (this) {
+      if (cnpg != null) {
+        cnpg.close();
+      }
+    }
     empty();
     for (String pv : volumes) {
       admin.persistentVolumes().withName(pv).delete();
