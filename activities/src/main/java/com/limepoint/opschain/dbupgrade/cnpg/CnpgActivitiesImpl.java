@@ -100,6 +100,9 @@ public class CnpgActivitiesImpl implements CnpgActivities {
               + String.join("\n", tail),
           FailureTypes.IMPORT_FAILED);
     }
+    if (job != null) {
+      sameErrorTwice(r.namespace(), job);
+    }
     boolean podDone = !importing || !job.exists() || job.succeeded();
     List<String> tail = podName == null ? List.of() : logTail(r.namespace(), podName);
     if (c != null && CnpgClusters.healthy(c) && podDone) {
@@ -190,12 +193,15 @@ public class CnpgActivitiesImpl implements CnpgActivities {
   }
 
   /**
-   * Until nothing writes the cluster's data volume: no pod of the cluster that has not ended (its
-   * instance pods and the pods of its bootstrap Jobs, which CNPG names {@code <job>-<suffix>}),
-   * and, while the Cluster asks for hibernation, CNPG's condition {@code cnpg.io/hibernation} True.
-   * CNPG hibernates only a healthy cluster: one annotated while it bootstraps first runs its initdb
-   * or import Job and starts its instance (pkg/reconciler/hibernation/status.go,
-   * WaitingForHealthy), so no pod at one moment does not mean none later.
+   * Until nothing writes the cluster's data volume and CNPG will start nothing that does: no pod of
+   * the cluster that has not ended (its instance pods and the pods of its bootstrap Jobs, which the
+   * Job controller names {@code <job>-<suffix>}; a pooler's pods carry the cluster's label too but
+   * mount no data volume), no bootstrap Job still running (between two of its pods, during
+   * Kubernetes' back-off, none exists), and the Cluster, if there is one, asking for hibernation
+   * and CNPG saying Hibernated (condition {@code cnpg.io/hibernation} True). CNPG hibernates only a
+   * healthy cluster: one annotated while it bootstraps first runs its initdb or import Job and
+   * starts its instance (pkg/reconciler/hibernation/status.go, WaitingForHealthy), so no pod at one
+   * moment does not mean none later.
    */
   @Override
   public WaitResult awaitDbPodGone(ClusterRequest r) {
@@ -215,15 +221,31 @@ public class CnpgActivitiesImpl implements CnpgActivities {
     List<String> out = new java.util.ArrayList<>();
     for (Pod p : client.pods().inNamespace(ns).withLabels(selector).list().getItems()) {
       String phase = p.getStatus() == null ? null : p.getStatus().getPhase();
-      if (!"Succeeded".equals(phase) && !"Failed".equals(phase)) {
+      Map<String, String> labels = p.getMetadata().getLabels();
+      if (!"Succeeded".equals(phase)
+          && !"Failed".equals(phase)
+          && !labels.containsKey("cnpg.io/poolerName")) {
         out.add(p.getMetadata().getName());
       }
     }
+    for (String job : List.of(ImportJob.name(cluster), cluster + "-1-initdb")) {
+      var j = client.batch().v1().jobs().inNamespace(ns).withName(job).get();
+      if (j != null && !ImportJob.finished(j)) {
+        out.add("job " + job);
+      }
+    }
     GenericKubernetesResource c = cluster(ns, cluster);
-    Map<String, String> a = c == null ? null : c.getMetadata().getAnnotations();
-    if (a != null && "on".equals(a.get(HIBERNATION))) {
+    if (c != null) {
+      Map<String, String> a = c.getMetadata().getAnnotations();
       Map<String, Object> hibernation = CnpgClusters.condition(c, HIBERNATION);
-      if (hibernation == null || !"True".equals(hibernation.get("status"))) {
+      if (a == null || !"on".equals(a.get(HIBERNATION))) {
+        out.add(
+            "cluster "
+                + cluster
+                + " (not annotated "
+                + HIBERNATION
+                + "=on: CNPG would start its instance again)");
+      } else if (hibernation == null || !"True".equals(hibernation.get("status"))) {
         out.add(
             "cluster "
                 + cluster
@@ -232,6 +254,48 @@ public class CnpgActivitiesImpl implements CnpgActivities {
       }
     }
     return out;
+  }
+
+  /**
+   * Fails the import when its last two failed pods ended with the same error. CNPG sets no
+   * backoffLimit on the import Job (pkg/specs/jobs.go), so Kubernetes retries a failing import six
+   * times with its back-off (10 s doubling: about ten and a half minutes, plus each run), and only
+   * CNPG v1.28.4, v1.29.2 and v1.30.0 then report the cluster unrecoverable; others stay "Setting
+   * up primary" until importTimeout. An error that repeats is the import's (a missing role, a
+   * failing statement), not a passing one, which a retry may mend: a connection refused, reset or
+   * timed out, a name that did not resolve ({@link ImportJob#passing}) is left to the Job's retries
+   * and importTimeout. The failure path opens with the log.
+   */
+  private void sameErrorTwice(String ns, ImportJob job) {
+    if (job.succeeded()) {
+      return;
+    }
+    List<Pod> failed =
+        job.ownPods().stream().filter(p -> "Failed".equals(ImportJob.phase(p))).toList();
+    if (failed.size() < 2) {
+      return;
+    }
+    Pod last = failed.get(failed.size() - 1);
+    List<String> tail = logTail(ns, last.getMetadata().getName());
+    String error = ImportJob.errorOf(tail);
+    if (error == null
+        || ImportJob.passing(error)
+        || !error.equals(
+            ImportJob.errorOf(
+                logTail(ns, failed.get(failed.size() - 2).getMetadata().getName())))) {
+      return;
+    }
+    throw ApplicationFailure.newNonRetryableFailure(
+        "import Job "
+            + job.name()
+            + " failed after "
+            + failed.size()
+            + " failed pod(s) with the same error, the last "
+            + last.getMetadata().getName()
+            + " (the Job would retry it with Kubernetes' back-off, CNPG setting no backoffLimit;"
+            + " the cluster is left to the failure path). Last log lines:\n"
+            + String.join("\n", tail),
+        FailureTypes.IMPORT_FAILED);
   }
 
   private List<String> logTail(String ns, String pod) {

@@ -106,6 +106,114 @@ record ImportJob(String name, Job job, List<Pod> pods) {
     return pods.stream().filter(p -> "Failed".equals(phase(p))).count();
   }
 
+  /**
+   * The error a failed import pod's log shows, comparable between the Job's pods, or null when it
+   * shows none (a pod killed part-way). Each line is read as CNPG's instance manager writes it: a
+   * JSON object (pkg/management/log) whose {@code msg}, and {@code error} when there is one, say
+   * what happened, its {@code ts} and {@code logging_pod} differing from run to run; pg_dump's and
+   * pg_restore's own stderr lines come through as the {@code msg} of such lines (machinery
+   * execlog). A plain line loses a leading timestamp and a {@code [pid]}. The pick is the last line
+   * of pg_dump, pg_restore or psql (it starts with the tool's name) that says error or fatal, which
+   * names the cause; else the last line that says error, fatal or panic (CNPG's own "Error while
+   * bootstrapping", or the runner's "Error: while executing logical import", which name no cause).
+   */
+  static String errorOf(List<String> tail) {
+    String tool = null;
+    String any = null;
+    for (String line : tail) {
+      if (line.isBlank() || line.startsWith("(no log:")) {
+        continue;
+      }
+      String text = text(line);
+      String lower = text.toLowerCase(java.util.Locale.ROOT);
+      boolean error = lower.contains("error") || lower.contains("fatal") || lower.contains("panic");
+      if (!error) {
+        continue;
+      }
+      any = text;
+      // The tools' own stderr starts with their name; CNPG's wrapper lines only mention it.
+      if (lower.startsWith("pg_dump:")
+          || lower.startsWith("pg_restore:")
+          || lower.startsWith("psql:")) {
+        tool = text;
+      }
+    }
+    return tool != null ? tool : any;
+  }
+
+  /** What a log line says, without what differs between runs. */
+  private static String text(String line) {
+    String t = line.trim();
+    if (t.startsWith("{")) {
+      try {
+        var json = JSON.readTree(t);
+        String msg = json.path("msg").asText();
+        String error = json.path("error").asText();
+        return error.isEmpty() ? msg : msg + " | " + error;
+      } catch (java.io.IOException e) {
+        // not JSON after all: compare it as text
+      }
+    }
+    return t.replaceFirst("^\\d{4}-\\d{2}-\\d{2}[T ][0-9:.,]+Z?\\s*(UTC\\s*)?", "")
+        .replaceAll("\\[\\d+\\]", "[pid]");
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper();
+
+  /**
+   * An error a retry may mend, that says nothing about the import itself: the source or the new
+   * server out of reach for a while (libpq's "could not connect", "Connection refused", a reset or
+   * timed-out connection, a host name that did not resolve, a server that closed the connection or
+   * was shut down).
+   */
+  static boolean passing(String error) {
+    String e = error.toLowerCase(java.util.Locale.ROOT);
+    return List.of(
+            "could not connect",
+            "connection refused",
+            "connection reset",
+            "timed out",
+            "timeout expired",
+            "could not translate host name",
+            "no route to host",
+            "server closed the connection",
+            "terminating connection due to administrator command",
+            "the database system is starting up",
+            "the database system is shutting down")
+        .stream()
+        .anyMatch(e::contains);
+  }
+
+  /** The Job ended: its condition Complete or Failed is True. */
+  static boolean finished(Job j) {
+    return j.getStatus() != null
+        && j.getStatus().getConditions() != null
+        && j.getStatus().getConditions().stream()
+            .anyMatch(c ->
+                ("Complete".equals(c.getType()) || "Failed".equals(c.getType()))
+                    && "True".equals(c.getStatus()));
+  }
+
+  /**
+   * The pods of this Job object (controlled by its uid): a Job of the same name made again (a
+   * Cluster deleted and created anew) does not count the earlier one's failures. All of them when
+   * there is no Job object to compare with.
+   */
+  List<Pod> ownPods() {
+    if (job == null || job.getMetadata() == null || job.getMetadata().getUid() == null) {
+      return pods;
+    }
+    String uid = job.getMetadata().getUid();
+    return pods.stream()
+        .filter(p ->
+            p.getMetadata().getOwnerReferences() == null
+                || p.getMetadata().getOwnerReferences().isEmpty()
+                || p.getMetadata().getOwnerReferences().stream()
+                    .anyMatch(o -> uid.equals(o.getUid())))
+        .toList();
+  }
+
   static String phase(Pod p) {
     return p.getStatus() == null ? null : p.getStatus().getPhase();
   }

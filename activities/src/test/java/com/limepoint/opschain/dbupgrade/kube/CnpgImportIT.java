@@ -1,12 +1,14 @@
 package com.limepoint.opschain.dbupgrade.kube;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.limepoint.opschain.dbupgrade.ActivityStubs;
 import com.limepoint.opschain.dbupgrade.activities.ClusterActivities;
 import com.limepoint.opschain.dbupgrade.activities.CnpgActivities;
 import com.limepoint.opschain.dbupgrade.activities.WaitRequest;
 import com.limepoint.opschain.dbupgrade.cnpg.CnpgActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import com.limepoint.opschain.dbupgrade.testkit.CnpgController;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
 import com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture;
@@ -15,6 +17,7 @@ import com.limepoint.opschain.dbupgrade.testkit.Required;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.temporal.failure.ApplicationFailure;
 import io.temporal.testing.TestActivityEnvironment;
 import java.nio.file.Path;
 import java.util.List;
@@ -27,8 +30,7 @@ import org.junit.jupiter.api.Test;
  * The CNPG activities that follow the bootstrap Job and hibernation, on the real control plane as
  * the worker's ServiceAccount: the Job, its pods (named by the Job controller, retried with its
  * back-off), the PVC and the garbage collection are Kubernetes' own; the Cluster controller is the
- * harness's model of CNPG v1.30.0 ({@link CnpgController}). An import that always fails is in
- * {@link CnpgImportFailureIT}.
+ * harness's model of CNPG v1.30.0 ({@link CnpgController}).
  */
 class CnpgImportIT {
   static final String NS = "opschain";
@@ -83,6 +85,49 @@ class CnpgImportIT {
 
     assertThat(r.phase()).isEqualTo("Cluster in healthy state");
     assertThat(r.readyInstances()).isEqualTo(r.instances()).isEqualTo(1);
+  }
+
+  /**
+   * An import that fails the same way every time: the Job would go on for about ten and a half
+   * minutes (six retries, Kubernetes' back-off from 10 s, doubling); the failure is seen at the
+   * second failed pod, with its log.
+   */
+  @Test
+  void anImportThatFailsTheSameWayTwiceIsImportFailedWithItsLogTail() {
+    box.cnpg()
+        .importFails(
+            "pg_restore: error: could not execute query: ERROR:  role \"app\" does not exist\n"
+                + "FATAL: import aborted");
+    createCluster(true);
+    long started = System.nanoTime();
+
+    assertThatThrownBy(
+            () -> cnpg.awaitImport(new CnpgActivities.ImportRequest(NS, "opschain-db", 600)))
+        .cause()
+        .isInstanceOfSatisfying(
+            ApplicationFailure.class,
+            f -> {
+              assertThat(f.getType()).isEqualTo(FailureTypes.IMPORT_FAILED);
+              assertThat(f.isNonRetryable()).isTrue();
+              assertThat(f.getOriginalMessage())
+                  .contains(
+                      "import Job opschain-db-1-import failed after 2 failed pod(s) with the same"
+                          + " error",
+                      "FATAL: import aborted");
+            });
+    assertThat(java.time.Duration.ofNanos(System.nanoTime() - started))
+        .isLessThan(java.time.Duration.ofSeconds(60));
+    // The pods are the Job's, named by the Job controller.
+    assertThat(
+            box.client()
+                .pods()
+                .inNamespace(NS)
+                .withLabel("batch.kubernetes.io/job-name", "opschain-db-1-import")
+                .list()
+                .getItems())
+        .hasSizeGreaterThanOrEqualTo(2)
+        .allSatisfy(
+            p -> assertThat(p.getMetadata().getName()).matches("opschain-db-1-import-[a-z0-9]{5}"));
   }
 
   @Test
@@ -171,6 +216,33 @@ class CnpgImportIT {
             p -> p == null || p.getMetadata().getDeletionTimestamp() != null,
             60,
             java.util.concurrent.TimeUnit.SECONDS);
+  }
+
+  /**
+   * CNPG's instance manager runs PostgreSQL on the instance's volume while its pod runs: the data a
+   * manual restore wrote there is served, and hibernation stops the server, keeping the data.
+   */
+  @Test
+  void theInstanceServesItsVolumeAndStopsWhileHibernated() throws Exception {
+    Required.postgres();
+    Path pgdata = sandbox.resolve("cnpg/data/pgdata");
+    LocalPostgres restored = LocalPostgres.init(pgdata, "opschain");
+    restored.sql("opschain", "CREATE TABLE restored(id int)");
+    restored.close();
+    box.cnpgDataAt(NS, "opschain-db", pgdata);
+    createCluster(false);
+    cnpg.awaitClusterHealthy(new CnpgActivities.ImportRequest(NS, "opschain-db", 120));
+
+    assertThat(box.cnpgInstance(NS, "opschain-db").sql("opschain", "SELECT count(*) FROM restored"))
+        .isEqualTo("0");
+    var ref = new CnpgActivities.ClusterRequest(NS, "opschain-db", false);
+    cnpg.setHibernation(new CnpgActivities.HibernationRequest(NS, "opschain-db", true, false));
+    cnpg.awaitDbPodGone(ref);
+    assertThat(box.cnpgInstance(NS, "opschain-db")).as("stopped with its pod").isNull();
+    cnpg.setHibernation(new CnpgActivities.HibernationRequest(NS, "opschain-db", false, false));
+    cnpg.awaitClusterHealthy(new CnpgActivities.ImportRequest(NS, "opschain-db", 120));
+    assertThat(box.cnpgInstance(NS, "opschain-db").sql("opschain", "SELECT count(*) FROM restored"))
+        .isEqualTo("0");
   }
 
   /**

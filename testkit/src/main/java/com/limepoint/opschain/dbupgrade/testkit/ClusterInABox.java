@@ -34,6 +34,7 @@ public final class ClusterInABox implements AutoCloseable {
 
   public ClusterInABox() {
     dispatcher = new HarnessDispatcher(new KubernetesCrudDispatcher());
+    instances = new CnpgInstances(dispatcher);
     server =
         new KubernetesMockServer(
             new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
@@ -57,7 +58,7 @@ public final class ClusterInABox implements AutoCloseable {
   private final Controllers controllers;
   private final ScratchPods scratchPods;
 
-  private final CnpgInstances instances = new CnpgInstances(this);
+  private final CnpgInstances instances;
 
   CnpgInstances instances() {
     return instances;
@@ -87,9 +88,7 @@ public final class ClusterInABox implements AutoCloseable {
    * pkg/specs/pods.go), point there, so a plain {@code psql -U postgres} connects as in the pod.
    */
   public void cnpgInstanceServes(String namespace, String pod, int port) {
-    dispatcher.bindPod(
-        namespace,
-        new PodRuntime(pod, 0, Map.of("PGHOST", "127.0.0.1", "PGPORT", Integer.toString(port))));
+    CnpgInstances.serves(dispatcher, namespace, pod, port);
   }
 
   /**

@@ -78,6 +78,7 @@ public final class CnpgController implements AutoCloseable {
   private final KubeControlPlane cp;
   private final String ns;
   private final List<String> volumes;
+  private final CnpgInstances instances;
   private final List<Watch> watches = new ArrayList<>();
   private final ScheduledExecutorService loop =
       Executors.newSingleThreadScheduledExecutor(r -> {
@@ -87,13 +88,20 @@ public final class CnpgController implements AutoCloseable {
       });
   private final Set<String> queued = ConcurrentHashMap.newKeySet();
   private final Set<String> jobPodsStarted = ConcurrentHashMap.newKeySet();
+  private final Set<String> instanceUp = ConcurrentHashMap.newKeySet();
   private volatile Runnable importer = () -> {};
   private volatile int importFailures;
   private volatile String importFailureLog = "ERROR: import failed";
   private final java.util.concurrent.atomic.AtomicInteger importAttempts =
       new java.util.concurrent.atomic.AtomicInteger();
 
-  CnpgController(KubernetesClient admin, KubeControlPlane cp, String ns, List<String> volumes) {
+  CnpgController(
+      KubernetesClient admin,
+      KubeControlPlane cp,
+      String ns,
+      List<String> volumes,
+      CnpgInstances instances) {
+    this.instances = instances;
     this.admin = admin;
     this.cp = cp;
     this.ns = ns;
@@ -111,11 +119,26 @@ public final class CnpgController implements AutoCloseable {
             .withLabel("cnpg.io/cluster")
             .watch(on(j -> enqueue(j.getMetadata().getLabels().get("cnpg.io/cluster")))));
     // A resync, as controller-runtime's: nothing waits on a lost event.
-    loop.scheduleWithFixedDelay(
-        () -> clusters().list().getItems().forEach(c -> enqueue(c.getMetadata().getName())),
-        1,
-        1,
-        TimeUnit.SECONDS);
+    loop.scheduleWithFixedDelay(this::resync, 1, 1, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Every Cluster again, and every Job pod not yet started (a watch that closed loses events); an
+   * error here waits for the next round (a scheduled task that throws is never run again).
+   */
+  private void resync() {
+    try {
+      clusters().list().getItems().forEach(c -> enqueue(c.getMetadata().getName()));
+      admin
+          .pods()
+          .inNamespace(ns)
+          .withLabel("cnpg.io/jobRole")
+          .list()
+          .getItems()
+          .forEach(this::podChanged);
+    } catch (RuntimeException e) {
+      org.slf4j.LoggerFactory.getLogger(CnpgController.class).debug("resync: {}", e.toString());
+    }
   }
 
   /** What the import pod does (CNPG's pg_dump -Fd and pg_restore); a failure fails the pod. */
@@ -127,12 +150,14 @@ public final class CnpgController implements AutoCloseable {
   public void importFails(String log) {
     importFailures = Integer.MAX_VALUE;
     importFailureLog = log;
+    importAttempts.set(0);
   }
 
   /** The first import pod fails with this log; the Job's next pod succeeds. */
   public void importFailsOnce(String log) {
     importFailures = 1;
     importFailureLog = log;
+    importAttempts.set(0);
   }
 
   private NonNamespaceOperation<
@@ -182,7 +207,11 @@ public final class CnpgController implements AutoCloseable {
   private void reconcile(String name) {
     GenericKubernetesResource c = clusters().withName(name).get();
     if (c == null || c.getMetadata().getDeletionTimestamp() != null) {
-      return; // the garbage collector removes what it owned
+      // The garbage collector removes what it owned; the instance's server stops with its pod.
+      if (instanceUp.remove(name + "-1")) {
+        instances.stopped(ns, name);
+      }
+      return;
     }
     Map<String, Object> spec =
         (Map<String, Object>) c.getAdditionalProperties().getOrDefault("spec", Map.of());
@@ -194,17 +223,30 @@ public final class CnpgController implements AutoCloseable {
         c.getMetadata().getAnnotations() != null
             && "on".equals(c.getMetadata().getAnnotations().get(HIBERNATION));
 
+    // The hibernation reconciler runs first, on every loop (hibernation/status.go:88-133): not yet
+    // healthy and not started is WaitingForHealthy, and the bootstrap goes on; off removes it.
+    if (hibernate && !HEALTHY.equals(phase) && !hibernationStarted(status)) {
+      writeHibernation(
+          name,
+          "False",
+          "WaitingForHealthy",
+          "Waiting for the cluster to be healthy before proceeding with hibernation");
+    } else if (!hibernate) {
+      editStatus(name, st -> removeCondition(st, HIBERNATION));
+    }
     PersistentVolumeClaim pvc =
         admin.persistentVolumeClaims().inNamespace(ns).withName(instance).get();
     if (pvc == null) {
       createPvc(c, instance);
-      writeStatus(name, SETTING_UP, "Creating primary instance " + instance, 1, 0, hibernate);
+      writeStatus(name, SETTING_UP, "Creating primary instance " + instance, 1, 0);
       return;
     }
     if (pvc.getMetadata().getDeletionTimestamp() != null) {
       return; // v1.30.0 waits for the old PVC to go (pvc/create.go:72-78)
     }
-    if ("initializing".equals(pvc.getMetadata().getAnnotations().get("cnpg.io/pvcStatus"))) {
+    Map<String, String> pvcAnnotations =
+        pvc.getMetadata().getAnnotations() == null ? Map.of() : pvc.getMetadata().getAnnotations();
+    if ("initializing".equals(pvcAnnotations.get("cnpg.io/pvcStatus"))) {
       String role = importing(spec) ? "import" : "initdb";
       String jobName = instance + "-" + role;
       Job job = admin.batch().v1().jobs().inNamespace(ns).withName(jobName).get();
@@ -221,8 +263,7 @@ public final class CnpgController implements AutoCloseable {
                   + jobName
                   + ". Check the job logs to investigate the cause of the failure.",
               1,
-              0,
-              hibernate);
+              0);
         }
         return;
       }
@@ -243,11 +284,22 @@ public final class CnpgController implements AutoCloseable {
     }
 
     Pod pod = admin.pods().inNamespace(ns).withName(instance).get();
+    // CNPG's instance manager runs PostgreSQL on the volume while the pod runs (CnpgInstances).
+    if (pod != null && ready(pod)) {
+      if (instanceUp.add(instance)) {
+        instances.started(ns, name, instance);
+      }
+    } else if ((pod == null || pod.getMetadata().getDeletionTimestamp() != null)
+        && instanceUp.remove(instance)) {
+      instances.stopped(ns, name);
+    }
     if (hibernate && (HEALTHY.equals(phase) || hibernationStarted(status))) {
       if (pod != null && pod.getMetadata().getDeletionTimestamp() == null) {
         writeHibernation(name, "False", "DeletingPods", "Hibernation is in progress");
         admin.pods().inNamespace(ns).withName(instance).delete();
       } else if (pod != null) {
+        // A terminating pod is not active: readyInstances counts it no more (pvc/status.go:231).
+        editStatus(name, st -> st.put("readyInstances", 0));
         writeHibernation(
             name, "False", "WaitingPodsDeletion", "Waiting for " + instance + " to be deleted");
       } else {
@@ -257,20 +309,19 @@ public final class CnpgController implements AutoCloseable {
     }
     if (pod == null) {
       admin.pods().inNamespace(ns).resource(instancePod(c, instance, spec)).create();
-      writeStatus(
-          name, WAITING, "Some instances are not yet active. Please wait.", 1, 0, hibernate);
+      writeStatus(name, WAITING, "Some instances are not yet active. Please wait.", 1, 0);
       return;
     }
     if (!ready(pod)) {
       if (!WAITING.equals(phase) && !SETTING_UP.equals(phase)) {
-        writeStatus(
-            name, WAITING, "Some instances are not yet active. Please wait.", 1, 0, hibernate);
+        writeStatus(name, WAITING, "Some instances are not yet active. Please wait.", 1, 0);
       }
       return;
     }
+    // The instance manager reports itself primary (instance_startup.go:71-82); the operator then
+    // labels the pod (pkg/reconciler/instance/metadata.go:194-200).
+    editStatus(name, st -> st.put("currentPrimary", instance));
     if (!"primary".equals(pod.getMetadata().getLabels().get("cnpg.io/instanceRole"))) {
-      // The instance manager reports itself primary (instance_startup.go:71-82); the operator
-      // then labels the pod (pkg/reconciler/instance/metadata.go:194-200).
       admin
           .pods()
           .inNamespace(ns)
@@ -281,22 +332,11 @@ public final class CnpgController implements AutoCloseable {
             return p;
           });
     }
-    if (!HEALTHY.equals(phase)
-        || ((Number) status.getOrDefault("readyInstances", 0)).intValue() != 1) {
-      writeStatus(name, HEALTHY, "", 1, 1, hibernate);
-      return;
-    }
-    // Completed Jobs go once the instances report (cc:945-954), in the foreground.
-    for (Job j :
-        admin
-            .batch()
-            .v1()
-            .jobs()
-            .inNamespace(ns)
-            .withLabel("cnpg.io/cluster", name)
-            .list()
-            .getItems()) {
-      if (condition(j, "Complete") && j.getMetadata().getDeletionTimestamp() == null) {
+    // Completed Jobs go once the instances report, in the foreground (cc:945-954), in the loop
+    // that then registers the healthy phase (cc:601).
+    for (String role : List.of("import", "initdb")) {
+      Job j = admin.batch().v1().jobs().inNamespace(ns).withName(instance + "-" + role).get();
+      if (j != null && condition(j, "Complete") && j.getMetadata().getDeletionTimestamp() == null) {
         admin
             .batch()
             .v1()
@@ -306,6 +346,10 @@ public final class CnpgController implements AutoCloseable {
             .withPropagationPolicy(io.fabric8.kubernetes.api.model.DeletionPropagation.FOREGROUND)
             .delete();
       }
+    }
+    if (!HEALTHY.equals(phase)
+        || ((Number) status.getOrDefault("readyInstances", 0)).intValue() != 1) {
+      writeStatus(name, HEALTHY, "", 1, 1);
     }
   }
 
@@ -390,8 +434,10 @@ public final class CnpgController implements AutoCloseable {
                 .endClaimRef()
                 .endSpec()
                 .build())
-        .create();
-    volumes.add(pv);
+        .createOr(io.fabric8.kubernetes.client.dsl.NonDeletingOperation::update);
+    if (!volumes.contains(pv)) {
+      volumes.add(pv);
+    }
     var pvc = CnpgPvcs.dataPvc(ns, c.getMetadata().getName(), 1, c.getMetadata().getUid());
     pvc.getMetadata().getAnnotations().put("cnpg.io/pvcStatus", "initializing");
     pvc.getMetadata().setOwnerReferences(List.of(owner(c, false)));
@@ -509,12 +555,9 @@ public final class CnpgController implements AutoCloseable {
 
   /**
    * The phase, its reason, the counts and the Ready and Initialized conditions
-   * (cluster_types.go:705-750, pvc/status.go:228-233, status/transactions.go:34-56); the
-   * hibernation condition while hibernation is asked for and the cluster is not healthy yet
-   * (WaitingForHealthy, hibernation/status.go:96-133), removed when it is off.
+   * (cluster_types.go:705-750, pvc/status.go:228-233, status/transactions.go:34-56).
    */
-  private void writeStatus(
-      String name, String phase, String reason, int instances, int ready, boolean hibernate) {
+  private void writeStatus(String name, String phase, String reason, int instances, int ready) {
     editStatus(
         name,
         st -> {
@@ -523,9 +566,6 @@ public final class CnpgController implements AutoCloseable {
           st.put("instances", instances);
           st.put("readyInstances", ready);
           st.put("targetPrimary", name + "-1");
-          if (ready > 0) {
-            st.put("currentPrimary", name + "-1");
-          }
           boolean healthy = HEALTHY.equals(phase);
           setCondition(
               st,
@@ -534,17 +574,9 @@ public final class CnpgController implements AutoCloseable {
               healthy ? "ClusterIsReady" : "ClusterIsNotReady",
               healthy ? "Cluster is Ready" : "Cluster Is Not Ready");
           if (instances > 0) {
-            setCondition(st, "Initialized", "True", "BootstrapCompleted", "Cluster is initialized");
-          }
-          if (hibernate && !healthy) {
+            // internal/controller/cluster_status.go:353-368
             setCondition(
-                st,
-                HIBERNATION,
-                "False",
-                "WaitingForHealthy",
-                "Waiting for the cluster to be healthy before proceeding with hibernation");
-          } else if (!hibernate) {
-            removeCondition(st, HIBERNATION);
+                st, "Initialized", "True", "BootstrapCompleted", "Cluster has been bootstrapped");
           }
         });
   }
@@ -553,11 +585,9 @@ public final class CnpgController implements AutoCloseable {
     editStatus(
         name,
         st -> {
-          if (!"True".equals(status)) {
-            setCondition(st, HIBERNATION, status, reason, message);
-            return;
+          if ("True".equals(status)) {
+            st.put("readyInstances", 0);
           }
-          st.put("readyInstances", 0);
           setCondition(st, HIBERNATION, status, reason, message);
         });
   }
@@ -593,15 +623,21 @@ public final class CnpgController implements AutoCloseable {
         return;
       }
     }
+    // metav1.Condition: the transition time changes only with the status (apimachinery
+    // meta.SetStatusCondition).
+    Object since =
+        conditions.stream()
+            .filter(c -> type.equals(c.get("type")) && status.equals(c.get("status")))
+            .map(c -> c.get("lastTransitionTime"))
+            .findFirst()
+            .orElse(Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString());
     conditions.removeIf(x -> type.equals(x.get("type")));
     Map<String, Object> x = new LinkedHashMap<>();
     x.put("type", type);
     x.put("status", status);
     x.put("reason", reason);
     x.put("message", message);
-    x.put(
-        "lastTransitionTime",
-        Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString());
+    x.put("lastTransitionTime", since);
     conditions.add(x);
     st.put("conditions", conditions);
   }
@@ -641,6 +677,9 @@ public final class CnpgController implements AutoCloseable {
       podStatus(name, fails ? "Failed" : "Succeeded", container, image, fails ? 1 : 0);
     } catch (KubernetesClientException e) {
       // The pod was deleted while it ran: nothing is left to report on.
+    } catch (RuntimeException e) {
+      org.slf4j.LoggerFactory.getLogger(CnpgController.class)
+          .warn("the harness's kubelet for job pod {} failed", name, e);
     }
   }
 

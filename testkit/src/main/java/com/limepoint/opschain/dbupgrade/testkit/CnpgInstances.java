@@ -15,12 +15,23 @@ import java.util.concurrent.ConcurrentHashMap;
  * ClusterInABox#cnpgDataAt}); without one, the instance serves no PostgreSQL of its own.
  */
 final class CnpgInstances implements AutoCloseable {
-  private final ClusterInABox box;
+  private final ExecBindings exec;
   private final Map<String, Path> data = new ConcurrentHashMap<>();
   private final Map<String, LocalPostgres> running = new ConcurrentHashMap<>();
 
-  CnpgInstances(ClusterInABox box) {
-    this.box = box;
+  CnpgInstances(ExecBindings exec) {
+    this.exec = exec;
+  }
+
+  /**
+   * Exec into the instance pod runs local commands with {@code PGHOST} and {@code PGPORT} pointing
+   * at the local PostgreSQL on {@code port}, as CNPG sets them in the postgres container
+   * (cloudnative-pg pkg/specs/pods.go), so a plain {@code psql -U postgres} connects as in the pod.
+   */
+  static void serves(ExecBindings exec, String ns, String pod, int port) {
+    exec.bindPod(
+        ns,
+        new PodRuntime(pod, 0, Map.of("PGHOST", "127.0.0.1", "PGPORT", Integer.toString(port))));
   }
 
   /**
@@ -43,7 +54,7 @@ final class CnpgInstances implements AutoCloseable {
     Path pgdata = data.get(key);
     if (pgdata == null
         || !Files.isRegularFile(pgdata.resolve("PG_VERSION"))
-        || box.execBound(ns, pod)) {
+        || exec.boundPod(ns, pod) != null) {
       // No volume named, nothing on it yet, or the test made the pod serve its own database
       // (an import's): that pod serves what it was given.
       return;
@@ -53,7 +64,7 @@ final class CnpgInstances implements AutoCloseable {
         k -> {
           try {
             LocalPostgres pg = LocalPostgres.startExisting(pgdata);
-            box.cnpgInstanceServes(ns, pod, pg.port());
+            serves(exec, ns, pod, pg.port());
             return pg;
           } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -64,7 +75,7 @@ final class CnpgInstances implements AutoCloseable {
   /** The cluster's pods are gone: its PostgreSQL stops, the volume stays. */
   void stopped(String ns, String cluster) {
     // The pod that served is gone; the next instance pod serves the volume.
-    box.unbindExec(ns, cluster + "-1");
+    exec.unbindPod(ns, cluster + "-1");
     LocalPostgres pg = running.remove(ns + "/" + cluster);
     if (pg != null) {
       try {

@@ -54,6 +54,7 @@ public final class RealCluster implements AutoCloseable {
   private final ScratchPods scratch;
   private final ShortLivedPods shortLived;
   private CnpgController cnpg;
+  private final CnpgInstances instances;
   private final List<Watch> watches = new ArrayList<>();
   private final List<String> volumes = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final List<String[]> operators = new ArrayList<>();
@@ -87,6 +88,7 @@ public final class RealCluster implements AutoCloseable {
     this.admin = cp.admin();
     this.broker = cp.broker();
     broker.reset();
+    this.instances = new CnpgInstances(broker);
     this.auditFrom = auditLines().size();
     if (admin.namespaces().withName(namespace).get() == null) {
       admin
@@ -138,7 +140,7 @@ public final class RealCluster implements AutoCloseable {
    */
   public synchronized CnpgController cnpg() {
     if (cnpg == null) {
-      cnpg = new CnpgController(admin, cp, namespace, volumes);
+      cnpg = new CnpgController(admin, cp, namespace, volumes, instances);
     }
     return cnpg;
   }
@@ -242,9 +244,20 @@ public final class RealCluster implements AutoCloseable {
    * (cloudnative-pg pkg/specs/pods.go), so a plain {@code psql -U postgres} connects as in the pod.
    */
   public void cnpgInstanceServes(String ns, String pod, int port) {
-    broker.bindPod(
-        ns,
-        new PodRuntime(pod, 0, Map.of("PGHOST", "127.0.0.1", "PGPORT", Integer.toString(port))));
+    CnpgInstances.serves(broker, ns, pod, port);
+  }
+
+  /**
+   * The data volume of CNPG cluster {@code cluster} is {@code pgdata}: when its instance pod runs,
+   * PostgreSQL runs on it (a manual restore writes there), and stops when the pod goes.
+   */
+  public void cnpgDataAt(String ns, String cluster, Path pgdata) {
+    instances.dataAt(ns, cluster, pgdata);
+  }
+
+  /** The PostgreSQL the cluster's instance pod serves from its volume, or null. */
+  public LocalPostgres cnpgInstance(String ns, String cluster) {
+    return instances.running(ns, cluster);
   }
 
   /** The pods of this Deployment reach the local PostgreSQL on {@code port}. */
@@ -727,6 +740,7 @@ public final class RealCluster implements AutoCloseable {
         cnpg.close();
       }
     }
+    instances.close();
     empty();
     for (String pv : volumes) {
       admin.persistentVolumes().withName(pv).delete();
