@@ -3,11 +3,9 @@ package com.limepoint.opschain.dbupgrade.testkit;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
-import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -414,27 +412,7 @@ public final class CnpgController implements AutoCloseable {
    */
   private void createPvc(GenericKubernetesResource c, String instance) {
     String pv = "pv-" + ns + "-" + instance + "-" + c.getMetadata().getUid().substring(0, 8);
-    admin
-        .persistentVolumes()
-        .resource(
-            new PersistentVolumeBuilder()
-                .withNewMetadata()
-                .withName(pv)
-                .endMetadata()
-                .withNewSpec()
-                .withCapacity(Map.of("storage", new Quantity("10Gi")))
-                .withAccessModes("ReadWriteOnce")
-                .withStorageClassName("")
-                .withNewHostPath()
-                .withPath("/tmp/" + pv)
-                .endHostPath()
-                .withNewClaimRef()
-                .withNamespace(ns)
-                .withName(instance)
-                .endClaimRef()
-                .endSpec()
-                .build())
-        .createOr(io.fabric8.kubernetes.client.dsl.NonDeletingOperation::update);
+    RealCluster.boundAhead(admin, ns, instance, pv);
     if (!volumes.contains(pv)) {
       volumes.add(pv);
     }

@@ -266,11 +266,10 @@ public final class RealCluster implements AutoCloseable {
   }
 
   /**
-   * A PersistentVolumeClaim {@code name} and a PersistentVolume bound to it ahead (its claimRef),
-   * as a storage provisioner would make: a pod that mounts the claim can then be scheduled.
+   * A PersistentVolume {@code pv} bound ahead to claim {@code ns/claim} (its claimRef), as a
+   * storage provisioner makes one; created, or left as it is when there.
    */
-  public void dataVolume(String ns, String name) {
-    String pv = "pv-" + ns + "-" + name;
+  static void boundAhead(KubernetesClient admin, String ns, String claim, String pv) {
     admin
         .persistentVolumes()
         .resource(
@@ -287,11 +286,20 @@ public final class RealCluster implements AutoCloseable {
                 .endHostPath()
                 .withNewClaimRef()
                 .withNamespace(ns)
-                .withName(name)
+                .withName(claim)
                 .endClaimRef()
                 .endSpec()
                 .build())
-        .create();
+        .createOr(io.fabric8.kubernetes.client.dsl.NonDeletingOperation::update);
+  }
+
+  /**
+   * A PersistentVolumeClaim {@code name} and a PersistentVolume bound to it ahead (its claimRef),
+   * as a storage provisioner would make: a pod that mounts the claim can then be scheduled.
+   */
+  public void dataVolume(String ns, String name) {
+    String pv = "pv-" + ns + "-" + name;
+    boundAhead(admin, ns, name, pv);
     volumes.add(pv);
     admin
         .persistentVolumeClaims()
