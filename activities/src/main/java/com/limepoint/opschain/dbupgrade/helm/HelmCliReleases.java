@@ -41,6 +41,7 @@ public class HelmCliReleases implements HelmReleases {
   private final Path kubeconfig;
   private final String kubeContext;
   private final HelmSlots slots;
+  private final HelmHome home;
   private final ObjectMapper json = new ObjectMapper();
   private final ConcurrentHashMap<String, Process> running = new ConcurrentHashMap<>();
 
@@ -50,7 +51,16 @@ public class HelmCliReleases implements HelmReleases {
    * @param kubeContext its context; null: the kubeconfig's current one
    */
   public HelmCliReleases(String helm, Path kubeconfig, String kubeContext, HelmSlots slots) {
+    this(helm, kubeconfig, kubeContext, slots, HelmHome.DEFAULT);
+  }
+
+  /**
+   * @param home where Helm keeps its files and which repositories it knows ({@link HelmHome})
+   */
+  public HelmCliReleases(
+      String helm, Path kubeconfig, String kubeContext, HelmSlots slots, HelmHome home) {
     this.helm = helm;
+    this.home = home;
     this.kubeconfig = kubeconfig;
     this.kubeContext = kubeContext == null || kubeContext.isBlank() ? null : kubeContext;
     this.slots = slots;
@@ -88,6 +98,7 @@ public class HelmCliReleases implements HelmReleases {
 
   @Override
   public Revision upgrade(HelmCall call) {
+    refreshRepository(call.chart());
     List<String> args = new ArrayList<>(call.argv().subList(1, call.argv().size()));
     args.addAll(List.of("--output", "json"));
     Result r = run(key(call), args);
@@ -129,6 +140,7 @@ public class HelmCliReleases implements HelmReleases {
 
   @Override
   public String render(HelmCall call) {
+    refreshRepository(call.chart());
     List<String> args =
         new ArrayList<>(
             List.of(
@@ -148,6 +160,35 @@ public class HelmCliReleases implements HelmReleases {
       throw r.failure("helm template " + call.release());
     }
     return r.stdout();
+  }
+
+  /**
+   * {@code helm repo update <repo>} for a chart taken from a repository ({@link
+   * HelmHome#repositoryOf}), as a person runs it before {@code helm upgrade}: Helm reads the
+   * chart's versions from the index in its cache, which is absent on a fresh worker and stale once
+   * a new chart version is published. A repository the worker's repository file does not name is a
+   * setting to fix, not worth a retry; an index that cannot be fetched is retried.
+   */
+  private void refreshRepository(String chart) {
+    String repo = HelmHome.repositoryOf(chart);
+    if (repo == null) {
+      return;
+    }
+    Result r = run("repo update " + repo, List.of("repo", "update", repo));
+    if (r.exit() == 0) {
+      return;
+    }
+    if (r.stderr().contains("no repositories found")) {
+      throw ApplicationFailure.newNonRetryableFailure(
+          "chart "
+              + chart
+              + ": the worker's Helm knows no repository '"
+              + repo
+              + "'; give it a repositories.yaml that names it (OPSCHAIN_HELM_REPOSITORY_CONFIG,"
+              + " docs/operations.md)",
+          FailureTypes.HELM_FAILED);
+    }
+    throw r.failure("helm repo update " + repo);
   }
 
   /**
@@ -215,6 +256,7 @@ public class HelmCliReleases implements HelmReleases {
   private Result runProcess(String what, List<String> args) {
     ProcessBuilder pb = new ProcessBuilder(argv(args));
     helmEnvironment(pb.environment());
+    home.apply(pb.environment());
     Process p;
     try {
       p = pb.start();

@@ -7,7 +7,7 @@ import com.limepoint.opschain.dbupgrade.ActivityStubs;
 import com.limepoint.opschain.dbupgrade.activities.HelmActivities;
 import com.limepoint.opschain.dbupgrade.model.FailureTypes;
 import com.limepoint.opschain.dbupgrade.testkit.BuiltTools;
-import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
+import com.limepoint.opschain.dbupgrade.testkit.ChartRepository;
 import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
 import com.limepoint.opschain.dbupgrade.testkit.Required;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -24,9 +24,11 @@ import org.junit.jupiter.api.Test;
 /**
  * The Helm activities on the real helm binary (v3.21.4, {@link HelmCliReleases}) against the real
  * API server ({@link RealCluster}), as the worker's ServiceAccount bound to deploy/rbac.yaml and
- * deploy/rbac-helm.yaml, as the README applies them. The chart is the test chart, one copy per
- * chart version (Helm records the version from Chart.yaml). A pending revision is what a helm
- * killed during its {@code --wait} leaves ({@link #leavePending}).
+ * deploy/rbac-helm.yaml, as the README applies them. The chart is {@code opschain/opschain}: the
+ * test chart packaged at each version into a chart repository served over HTTP ({@link
+ * ChartRepository}), which the worker's Helm knows from its repository file, with a Helm home of
+ * its own that starts empty as a fresh worker's does. A pending revision is what a helm killed
+ * during its {@code --wait} leaves ({@link #leavePending}).
  */
 class HelmActivitiesIT {
   static final String NS = "opschain";
@@ -35,7 +37,11 @@ class HelmActivitiesIT {
       USER_VALUES
           + "  cnpg:\n    storage:\n      storageClass: null\n      size: 10Gi\n  recoveryMode: true\n";
 
+  static final List<String> VERSIONS = List.of("2025-10-01", "2026-02-10", "2026-03-01");
+
   RealCluster box;
+  ChartRepository repository;
+  HelmHome home;
   HelmCliReleases releases;
   TestActivityEnvironment env;
   HelmActivities helm;
@@ -53,28 +59,29 @@ class HelmActivitiesIT {
     box = new RealCluster(NS);
     box.installCnpgOperator();
     RealCluster.applyRole(box.client(), NS, "deploy/rbac-helm.yaml", List.of());
+    repository = new ChartRepository(dir, VERSIONS);
+    home = new HelmHome(dir.resolve("worker-helm"), repository.repositoryConfig());
     releases =
         new HelmCliReleases(
-            BuiltTools.helm().toString(), box.activityKubeconfig(), null, new HelmSlots(2));
-    // helm install, as OpsChain was installed: revision 1, "Install complete".
-    Process install =
-        new ProcessBuilder(
-                releases.argv(
-                    List.of(
-                        "install",
-                        "opschain",
-                        chart("2025-10-01"),
-                        "--namespace",
-                        NS,
-                        "-f",
-                        userValues.toString(),
-                        "--wait",
-                        "--timeout",
-                        "120s")))
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("install.log").toFile())
-            .start();
-    assertThat(install.waitFor()).as(Files.readString(dir.resolve("install.log"))).isZero();
+            BuiltTools.helm().toString(), box.activityKubeconfig(), null, new HelmSlots(2), home);
+    // helm install, as OpsChain was installed: revision 1, "Install complete". Helm's cache is
+    // left as it was, as on a fresh worker: the activities refresh it.
+    Path installHome = dir.resolve("installer-helm");
+    helmAs(new HelmHome(installHome, repository.repositoryConfig()), "repo", "update", "opschain");
+    helmAs(
+        new HelmHome(installHome, repository.repositoryConfig()),
+        "install",
+        "opschain",
+        CHART,
+        "--version",
+        "2025-10-01",
+        "--namespace",
+        NS,
+        "-f",
+        userValues.toString(),
+        "--wait",
+        "--timeout",
+        "120s");
     env = com.limepoint.opschain.dbupgrade.kube.SameRun.environment("helm-run", 1);
     env.registerActivitiesImplementations(new HelmActivitiesImpl(releases));
     helm = ActivityStubs.of(env, HelmActivities.class);
@@ -84,19 +91,22 @@ class HelmActivitiesIT {
   void tearDown() {
     env.close();
     box.close();
+    repository.close();
     com.limepoint.opschain.dbupgrade.testkit.Sandbox.delete(dir);
   }
 
-  /**
-   * The test chart as the chart repository serves {@code version}: a copy whose Chart.yaml says
-   * that version (a Helm release records the chart's own version).
-   */
-  String chart(String version) throws java.io.IOException {
-    Path c = ChartReleases.testChart(dir.resolve("chart-" + version));
-    Path meta = c.resolve("Chart.yaml");
-    Files.writeString(
-        meta, Files.readString(meta).replaceAll("(?m)^version: .*$", "version: " + version));
-    return c.toString();
+  /** The chart as OpsChain's users name it: from the repository they added as "opschain". */
+  static final String CHART = ChartRepository.NAME + "/opschain";
+
+  /** The helm binary as the worker's ServiceAccount, with {@code helmHome}; fails on an error. */
+  void helmAs(HelmHome helmHome, String... args) throws Exception {
+    Path log = dir.resolve("helm-" + args[0] + ".log");
+    ProcessBuilder pb =
+        new ProcessBuilder(releases.argv(List.of(args)))
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile());
+    helmHome.apply(pb.environment());
+    assertThat(pb.start().waitFor()).as(Files.readString(log)).isZero();
   }
 
   /**
@@ -106,14 +116,16 @@ class HelmActivitiesIT {
    * the end). Its pods wait for a node no one has, so Helm is still waiting when it is killed.
    */
   void leavePending(List<String> upgradeArgs) throws Exception {
+    helmAs(home, "repo", "update", ChartRepository.NAME);
     List<String> args = new java.util.ArrayList<>(upgradeArgs);
     args.addAll(
         List.of("--set", "nodeSelector.opschain-test/node=none", "--wait", "--timeout", "300s"));
-    Process p =
+    ProcessBuilder pb =
         new ProcessBuilder(releases.argv(args))
             .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("killed.log").toFile())
-            .start();
+            .redirectOutput(dir.resolve("killed.log").toFile());
+    home.apply(pb.environment());
+    Process p = pb.start();
     long deadline = System.nanoTime() + 60_000_000_000L;
     while (!"pending-upgrade".equals(newest().status())) {
       assertThat(System.nanoTime()).as("helm reaches pending-upgrade").isLessThan(deadline);
@@ -131,16 +143,7 @@ class HelmActivitiesIT {
       String version, Path values, Map<String, String> set, String step, boolean dryRun)
       throws java.io.IOException {
     return new HelmActivities.UpgradeRequest(
-        NS,
-        "opschain",
-        chart(version),
-        version,
-        List.of(values.toString()),
-        set,
-        step,
-        600,
-        dryRun,
-        false);
+        NS, "opschain", CHART, version, List.of(values.toString()), set, step, 600, dryRun, false);
   }
 
   @Test
@@ -226,6 +229,72 @@ class HelmActivitiesIT {
     assertThat(inPool).as("ran in a ForkJoinPool").isFalse();
     assertThat(seen.get().getName()).startsWith("helm-call-");
     assertThat(seen.get().isVirtual()).isFalse();
+  }
+
+  /**
+   * A fresh worker has no index of the repository in its Helm cache, and a worker's cached index
+   * predates a chart version published since: each deploy refreshes it first, as a person runs
+   * {@code helm repo update} before {@code helm upgrade}. Without the refresh the first upgrade
+   * fails "no cached repo found" and the second "not found in opschain index".
+   */
+  @Test
+  void eachDeployTakesTheChartFromTheRepositoryWithAFreshIndex() throws Exception {
+    helm.upgrade(request("2026-02-10", migrationValues, Map.of(), "upgradeRelease", false));
+    repository.publish("2026-05-05");
+
+    HelmActivities.HelmResult later =
+        helm.upgrade(request("2026-05-05", migrationValues, Map.of(), "laterUpgrade", false));
+
+    assertThat(later.changed()).isTrue();
+    assertThat(newest().chartVersion()).isEqualTo("2026-05-05");
+    assertThat(newest().status()).isEqualTo("deployed");
+    assertThat(repository.served())
+        .containsSubsequence(
+            "index.yaml", "opschain-2026-02-10.tgz", "index.yaml", "opschain-2026-05-05.tgz");
+  }
+
+  /**
+   * A worker whose repository file does not name the chart's repository: one error naming the
+   * setting, not retried, and the release untouched.
+   */
+  @Test
+  void aRepositoryTheWorkerDoesNotKnowIsOneClearErrorAndNothingChanges() throws Exception {
+    HelmCliReleases unconfigured =
+        new HelmCliReleases(
+            BuiltTools.helm().toString(),
+            box.activityKubeconfig(),
+            null,
+            new HelmSlots(2),
+            new HelmHome(dir.resolve("other-helm"), dir.resolve("no-repositories.yaml")));
+    TestActivityEnvironment other =
+        com.limepoint.opschain.dbupgrade.kube.SameRun.environment("helm-run", 1);
+    try {
+      other.registerActivitiesImplementations(new HelmActivitiesImpl(unconfigured));
+      HelmActivities otherHelm = ActivityStubs.of(other, HelmActivities.class);
+
+      assertThatThrownBy(() ->
+              otherHelm.upgrade(
+                  request(
+                      "2025-10-01", userValues, Map.of("stopped", "true"), "stopOpsChain", false)))
+          .cause()
+          .isInstanceOfSatisfying(
+              ApplicationFailure.class,
+              f -> {
+                assertThat(f.getType()).isEqualTo(FailureTypes.HELM_FAILED);
+                assertThat(f.isNonRetryable()).isTrue();
+                assertThat(f.getOriginalMessage())
+                    .contains(
+                        "chart opschain/opschain",
+                        "no repository 'opschain'",
+                        "OPSCHAIN_HELM_REPOSITORY_CONFIG");
+              });
+    } finally {
+      other.close();
+    }
+    assertThat(releases.history(NS, "opschain")).hasSize(1);
+    assertThat(box.client().apps().deployments().inNamespace(NS).list().getItems())
+        .allSatisfy(
+            d -> assertThat(d.getSpec().getReplicas()).as(d.getMetadata().getName()).isNotZero());
   }
 
   @Test
@@ -340,7 +409,9 @@ class HelmActivitiesIT {
         List.of(
             "upgrade",
             "opschain",
-            chart("2026-03-01"),
+            CHART,
+            "--version",
+            "2026-03-01",
             "--namespace",
             NS,
             "--description",

@@ -2,6 +2,7 @@ package com.limepoint.opschain.dbupgrade.worker;
 
 import com.limepoint.opschain.dbupgrade.codec.AesGcmPayloadCodec;
 import com.limepoint.opschain.dbupgrade.helm.HelmCliReleases;
+import com.limepoint.opschain.dbupgrade.helm.HelmHome;
 import com.limepoint.opschain.dbupgrade.helm.HelmReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmSlots;
 import com.uber.m3.tally.RootScopeBuilder;
@@ -127,8 +128,21 @@ public class WorkerBeans {
   @Requires(notEnv = "dev")
   @Requires(property = "opschain.demo-chart", notEquals = "true")
   HelmReleases helmReleases(WorkerConfig c) {
+    if (c.helmRepositoryConfig() != null && !Files.isReadable(Path.of(c.helmRepositoryConfig()))) {
+      throw new UncheckedIOException(
+          new IOException(
+              "cannot read Helm's repository file "
+                  + c.helmRepositoryConfig()
+                  + " (OPSCHAIN_HELM_REPOSITORY_CONFIG)"));
+    }
     return new HelmCliReleases(
-        c.helm(), kubeconfigPath(c), c.kubeContext(), new HelmSlots(c.helmProcessLimit()));
+        c.helm(),
+        kubeconfigPath(c),
+        c.kubeContext(),
+        new HelmSlots(c.helmProcessLimit()),
+        new HelmHome(
+            c.helmHome() == null ? null : Path.of(c.helmHome()),
+            c.helmRepositoryConfig() == null ? null : Path.of(c.helmRepositoryConfig())));
   }
 
   private static Path kubeconfigPath(WorkerConfig c) {

@@ -43,6 +43,12 @@ import java.util.List;
  *     in Temporal's queue
  * @param helm the helm binary the worker runs (Helm 3, v3.21.4 in the image, at /usr/local/bin): a
  *     path, or a name looked up on the PATH
+ * @param helmHome a writable directory for Helm's cache, config and data ({@code HELM_CACHE_HOME}
+ *     and the others); unset: Helm's defaults under {@code $HOME}
+ * @param helmRepositoryConfig the {@code repositories.yaml} naming the chart repository of a chart
+ *     reference such as {@code opschain/opschain} (mounted from a Secret when it holds
+ *     credentials); the worker runs {@code helm repo update <repo>} before each chart it takes from
+ *     it. Unset: the one under {@code helmHome}, or Helm's default
  */
 @ConfigurationProperties("opschain")
 public record WorkerConfig(
@@ -68,7 +74,9 @@ public record WorkerConfig(
     @Bindable(defaultValue = "10m") Duration hostStart,
     @Nullable Integer helmProcesses,
     @Bindable(defaultValue = "16") int activitySlots,
-    @Bindable(defaultValue = "helm") String helm) {
+    @Bindable(defaultValue = "helm") String helm,
+    @Nullable String helmHome,
+    @Nullable String helmRepositoryConfig) {
 
   /** The Helm process bound: the setting, or the default for this worker's memory limit. */
   public int helmProcessLimit() {

@@ -49,7 +49,9 @@ class WorkerHealthTest {
             Duration.ofMinutes(10),
             null,
             16,
-            "helm");
+            "helm",
+            null,
+            null);
     WorkflowServiceStubs stubs =
         WorkflowServiceStubs.newServiceStubs(
             WorkflowServiceStubsOptions.newBuilder().setTarget(config.temporalTarget()).build());
