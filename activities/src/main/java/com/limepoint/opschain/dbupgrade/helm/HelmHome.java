@@ -37,7 +37,7 @@ public record HelmHome(Path home, Path repositoryConfig) {
       Pattern.compile("([A-Za-z0-9][A-Za-z0-9._-]*)/[A-Za-z0-9][A-Za-z0-9._-]*");
 
   /** Sets Helm's variables for this home in a Helm process's environment. */
-  void apply(Map<String, String> env) {
+  public void apply(Map<String, String> env) {
     if (home != null) {
       env.put("HELM_CACHE_HOME", home.resolve("cache").toAbsolutePath().toString());
       env.put("HELM_CONFIG_HOME", home.resolve("config").toAbsolutePath().toString());

@@ -239,9 +239,35 @@ final class DestructiveAudit {
   static final class RecordingReleases implements HelmReleases {
     private final HelmReleases delegate;
     final List<Deploy> deploys = new CopyOnWriteArrayList<>();
+    private volatile int timeoutCapSeconds = Integer.MAX_VALUE;
 
     RecordingReleases(HelmReleases delegate) {
       this.delegate = delegate;
+    }
+
+    /**
+     * Scales Helm's clock for a test: every {@code --timeout} longer than this many seconds becomes
+     * this many seconds (the 40 minutes of a deploy stand for a few seconds), so that a scenario
+     * can make something take longer than Helm waits.
+     */
+    void capTimeout(int seconds) {
+      timeoutCapSeconds = seconds;
+    }
+
+    private HelmCall capped(HelmCall c) {
+      return c.timeoutSeconds() <= timeoutCapSeconds
+          ? c
+          : new HelmCall(
+              c.namespace(),
+              c.release(),
+              c.chart(),
+              c.version(),
+              c.valuesFiles(),
+              c.set(),
+              c.description(),
+              c.waitReady(),
+              timeoutCapSeconds,
+              c.atomic());
     }
 
     @Override
@@ -261,7 +287,7 @@ final class DestructiveAudit {
                 + " 10.96.0.1:443: connect: connection refused");
       }
       deploys.add(new Deploy(call.version(), call.description(), System.currentTimeMillis()));
-      return delegate.upgrade(call);
+      return delegate.upgrade(capped(call));
     }
 
     @Override
@@ -272,6 +298,16 @@ final class DestructiveAudit {
     @Override
     public String render(HelmCall call) {
       return delegate.render(call);
+    }
+
+    @Override
+    public void interrupt(HelmCall call) {
+      delegate.interrupt(capped(call));
+    }
+
+    @Override
+    public boolean pendingFrom(String namespace, String release, String runLabel) {
+      return delegate.pendingFrom(namespace, release, runLabel);
     }
   }
 }

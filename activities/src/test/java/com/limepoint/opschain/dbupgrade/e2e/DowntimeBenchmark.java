@@ -99,7 +99,7 @@ public final class DowntimeBenchmark {
     try {
       boolean manual = path.equals("manual");
       if (manual) {
-        t.box.importFails(true, "FATAL: could not import database opschain (benchmark)");
+        t.box.importFails("FATAL: could not import database opschain (benchmark)");
         LocalPostgres.init(t.pvcPgdata, "opschain").close();
       } else {
         t.importsInto(db -> {});

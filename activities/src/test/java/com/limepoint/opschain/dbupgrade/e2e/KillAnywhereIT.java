@@ -42,15 +42,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * runs the cases whose step matches.
  */
 class KillAnywhereIT {
-  /**
-   * This class still runs on the cluster-in-a-box: the real control plane an earlier test class
-   * started would only take CPU from it.
-   */
-  @org.junit.jupiter.api.BeforeAll
-  static void stopTheRealControlPlane() {
-    com.limepoint.opschain.dbupgrade.testkit.KubeControlPlane.stopShared();
-  }
-
   private static final List<String> TABLE = Collections.synchronizedList(new ArrayList<>());
   private static final String HISTORIES = "../workflows/src/test/resources/histories/";
 
@@ -142,7 +133,7 @@ class KillAnywhereIT {
     t.setUp();
     try {
       if (manual) {
-        t.box.importFails(true, "FATAL: could not import database opschain");
+        t.box.importFails("FATAL: could not import database opschain");
         LocalPostgres.init(t.pvcPgdata, "opschain").close();
       } else {
         t.importsInto(db -> {});
@@ -180,7 +171,7 @@ class KillAnywhereIT {
     LocalPostgres db = manual ? t.box.cnpgInstance(UpgradeEndToEndIT.NS, "opschain-db") : t.cnpgDb;
     assertThat(db.sql("opschain", UpgradeEndToEndIT.COUNT)).isEqualTo(t.rowsBefore);
     assertThat(db.sql("opschain", UpgradeEndToEndIT.SUM)).isEqualTo(t.sumBefore);
-    List<ChartReleases.Revision> revisions = t.releases.history(UpgradeEndToEndIT.NS, "opschain");
+    List<ChartReleases.Revision> revisions = t.history();
     assertThat(revisions.get(revisions.size() - 1).status()).isEqualTo("deployed");
     Map<String, Long> deployedPerStep =
         ChartReleases.deployedPerStep(revisions, UpgradeEndToEndIT.WF);

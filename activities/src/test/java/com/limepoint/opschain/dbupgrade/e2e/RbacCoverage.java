@@ -32,6 +32,29 @@ public final class RbacCoverage {
   }
 
   /**
+   * Records requests as the API server's audit log names them, "verb URI" ({@link
+   * com.limepoint.opschain.dbupgrade.testkit.RealCluster#activityRequests}): the verb is the one
+   * RBAC authorized, so it is taken as it is.
+   */
+  static synchronized void recordAudited(List<String> calls) {
+    requests.addAll(calls);
+    for (String call : calls) {
+      String verb = call.substring(0, call.indexOf(' '));
+      for (String need : needs("GET " + call.substring(call.indexOf(' ') + 1))) {
+        String resource = need.substring(0, need.lastIndexOf(' '));
+        used.add(resource + " " + verb);
+        // An exec over a websocket is a GET, audited as "get"; since Kubernetes 1.35 the API
+        // server also authorizes "create" on it (AuthorizePodWebsocketUpgradeCreatePermission,
+        // beta and on: kubernetes v1.37.2 pkg/registry/core/pod/rest/subresources.go:193,
+        // pkg/features/kube_features.go:1370), which the audit log does not show.
+        if (resource.endsWith("/pods/exec")) {
+          used.add(resource + " create");
+        }
+      }
+    }
+  }
+
+  /**
    * "group/resource verb" for one "METHOD path?query". Not needed from the Role: the
    * SelfSubjectAccessReviews (allowed to every authenticated user), the cluster-scoped reads (the
    * namespace itself, the CNPG operator's Deployment looked up in all namespaces) and the

@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.limepoint.opschain.dbupgrade.backup.BackupActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.cnpg.CnpgActivitiesImpl;
-import com.limepoint.opschain.dbupgrade.helm.BoxHelmReleases;
 import com.limepoint.opschain.dbupgrade.helm.HelmActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.helm.HelmCliReleases;
+import com.limepoint.opschain.dbupgrade.helm.HelmHome;
+import com.limepoint.opschain.dbupgrade.helm.HelmSlots;
 import com.limepoint.opschain.dbupgrade.kube.ClusterActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.kube.HostActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.model.AbortRequest;
@@ -17,16 +19,19 @@ import com.limepoint.opschain.dbupgrade.model.UpgradeReport;
 import com.limepoint.opschain.dbupgrade.model.UpgradeRequest;
 import com.limepoint.opschain.dbupgrade.model.UpgradeStatus;
 import com.limepoint.opschain.dbupgrade.restore.RestorePodActivitiesImpl;
+import com.limepoint.opschain.dbupgrade.testkit.BuiltTools;
 import com.limepoint.opschain.dbupgrade.testkit.ChartReleases;
+import com.limepoint.opschain.dbupgrade.testkit.ChartRepository;
 import com.limepoint.opschain.dbupgrade.testkit.ClusterInABox;
+import com.limepoint.opschain.dbupgrade.testkit.KubeControlPlane;
 import com.limepoint.opschain.dbupgrade.testkit.LocalPostgres;
+import com.limepoint.opschain.dbupgrade.testkit.RealCluster;
 import com.limepoint.opschain.dbupgrade.testkit.Sandbox;
 import com.limepoint.opschain.dbupgrade.values.ValuesActivitiesImpl;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflow;
 import com.limepoint.opschain.dbupgrade.workflows.DbUpgradeWorkflowImpl;
 import com.limepoint.opschain.dbupgrade.workflows.ManualRestoreWorkflowImpl;
 import com.limepoint.opschain.dbupgrade.workflows.QueueOptions;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.temporal.client.WorkflowClient;
 import io.temporal.client.WorkflowFailedException;
@@ -47,21 +52,16 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The whole {@code DbUpgradeWorkflow} with the real activities on the cluster-in-a-box and real
- * PostgreSQL, approved the way users do (updates and signals). Prints each scenario's wall time and
- * history size; with -Dhistories.update=true it refreshes the committed histories the replay test
- * reads.
+ * The whole {@code DbUpgradeWorkflow} with the real activities on the real Kubernetes control plane
+ * ({@link RealCluster}: kube-apiserver, its controllers and scheduler, kwok's nodes, CNPG's Cluster
+ * controller as {@link com.limepoint.opschain.dbupgrade.testkit.CnpgController} models it), the
+ * worker as its ServiceAccount bound to deploy/rbac.yaml and Helm's to deploy/rbac-helm.yaml, the
+ * real {@code helm} binary taking {@code opschain/opschain} from a chart repository served over
+ * HTTP, and real PostgreSQL, approved the way users do (updates and signals). Prints each
+ * scenario's wall time and history size; with -Dhistories.update=true it refreshes the committed
+ * histories the replay test reads.
  */
 class UpgradeEndToEndIT {
-  /**
-   * This class still runs on the cluster-in-a-box: the real control plane an earlier test class
-   * started would only take CPU from it.
-   */
-  @org.junit.jupiter.api.BeforeAll
-  static void stopTheRealControlPlane() {
-    com.limepoint.opschain.dbupgrade.testkit.KubeControlPlane.stopShared();
-  }
-
   static final String NS = "opschain";
   static final String WF = "opschain-db-upgrade-opschain";
   static final String HOST_QUEUE = "opschain-db-upgrade-host-e2e";
@@ -70,12 +70,12 @@ class UpgradeEndToEndIT {
       "SELECT md5(string_agg(id || ':' || payload, ',' ORDER BY id)) FROM items";
 
   Path sandbox;
-  ClusterInABox box;
+  RealCluster box;
   LocalPostgres legacy;
   LocalPostgres cnpgDb;
-  ChartReleases releases;
+  ChartRepository repository;
+  HelmCliReleases releases;
   DestructiveAudit.RecordingReleases helm;
-  BoxHelmReleases boxHelm;
   SecretsScan secrets;
   boolean started;
   TestWorkflowEnvironment env;
@@ -89,6 +89,8 @@ class UpgradeEndToEndIT {
   @BeforeEach
   void setUp() throws Exception {
     com.limepoint.opschain.dbupgrade.testkit.Required.postgres();
+    com.limepoint.opschain.dbupgrade.testkit.Required.tool(
+        RealCluster.available(), "the Kubernetes control plane is not built (bin/ensure-kube)");
     sandbox = Sandbox.create("e2e-");
     legacy = legacy(sandbox.resolve("legacy/data/pgdata"));
     legacy.sql("opschain", "CREATE TABLE items(id int PRIMARY KEY, payload text NOT NULL)");
@@ -98,18 +100,14 @@ class UpgradeEndToEndIT {
     rowsBefore = legacy.sql("opschain", COUNT);
     sumBefore = legacy.sql("opschain", SUM);
 
-    box = new ClusterInABox();
-    box.client()
-        .namespaces()
-        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
-        .create();
+    box = new RealCluster(NS);
     box.installCnpgOperator();
+    box.cnpg();
+    RealCluster.applyRole(box.client(), NS, "deploy/rbac-helm.yaml", List.of());
     // The worker runs where deploy/worker.yaml puts it: a Deployment in the OpsChain namespace that
     // is not part of the release. Stopping OpsChain must not wait for it.
     com.limepoint.opschain.dbupgrade.testkit.OpsChainFixture.deployment(
         box.client(), NS, "opschain-db-upgrade-worker", 1);
-    // Scaled-down pods stay Terminating a while, as the kubelet stops them.
-    box.podGrace(java.time.Duration.ofSeconds(2));
     box.postgresFor(NS, "opschain-db", legacy.port());
     box.bindExec(NS, "restore-from-backup", 0);
     // The CNPG instance's data volume is the restore PVC's pgdata: PostgreSQL runs on it while
@@ -120,18 +118,18 @@ class UpgradeEndToEndIT {
             Files.createDirectories(sandbox.resolve("etc")).resolve("values.yaml"),
             "# production values\ndb:\n  # the legacy volume\n  volume:\n    storageClass: null\n    size: \"10Gi\"\n"
                 + SecretsScan.VALUES);
-    releases = new ChartReleases(box.client(), ChartReleases.testChart(sandbox));
-    releases.upgrade(
-        new ChartReleases.Call(
-            NS,
-            "opschain",
-            "2025-10-01",
-            List.of(values.toString()),
-            Map.of(),
-            "Install complete"));
+    repository = new ChartRepository(sandbox, List.of("2025-10-01", "2026-02-10"));
+    // OpsChain as its users installed it: helm install from the repository, by an administrator.
+    installOpsChain("2025-10-01");
     pvcPgdata = sandbox.resolve("pvc/data/pgdata");
-    boxHelm = new BoxHelmReleases(releases);
-    helm = new DestructiveAudit.RecordingReleases(boxHelm);
+    releases =
+        new HelmCliReleases(
+            BuiltTools.helm().toString(),
+            box.activityKubeconfig(),
+            null,
+            new HelmSlots(4),
+            new HelmHome(sandbox.resolve("worker-helm"), repository.repositoryConfig()));
+    helm = new DestructiveAudit.RecordingReleases(releases);
 
     env =
         TestWorkflowEnvironment.newInstance(
@@ -148,6 +146,73 @@ class UpgradeEndToEndIT {
     }
     client = env.getWorkflowClient();
     com.limepoint.opschain.dbupgrade.kube.Heartbeats.reportTo(client);
+  }
+
+  /**
+   * {@code helm install opschain opschain/opschain --version <version> -f values.yaml --wait}, as
+   * the cluster's administrator ran it.
+   */
+  private void installOpsChain(String version) throws Exception {
+    var admin = new HelmHome(sandbox.resolve("admin-helm"), repository.repositoryConfig());
+    Path kubeconfig = KubeControlPlane.shared().adminKubeconfig();
+    for (List<String> args :
+        List.of(
+            List.of("repo", "update", ChartRepository.NAME),
+            List.of(
+                "install",
+                "opschain",
+                ChartRepository.NAME + "/opschain",
+                "--version",
+                version,
+                "--namespace",
+                NS,
+                "-f",
+                values.toString(),
+                "--wait",
+                "--timeout",
+                "120s"))) {
+      List<String> argv = new ArrayList<>(List.of(BuiltTools.helm().toString()));
+      argv.addAll(args);
+      argv.addAll(List.of("--kubeconfig", kubeconfig.toString()));
+      Path log = sandbox.resolve("admin-helm-" + args.get(0) + ".log");
+      ProcessBuilder pb =
+          new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile());
+      admin.apply(pb.environment());
+      assertThat(pb.start().waitFor()).as(Files.readString(log)).isZero();
+    }
+  }
+
+  /**
+   * The release's revisions as {@code helm history} lists them (Helm keeps the newest ten), with
+   * their manifests left out ({@link #manifest}).
+   */
+  List<ChartReleases.Revision> history() {
+    return releases.history(NS, "opschain").stream()
+        .map(r ->
+            new ChartReleases.Revision(
+                r.revision(), r.status(), r.chartVersion(), r.description(), null))
+        .toList();
+  }
+
+  /** {@code helm get manifest opschain --revision <revision>}. */
+  String manifest(int revision) throws Exception {
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                BuiltTools.helm().toString(),
+                "get",
+                "manifest",
+                "opschain",
+                "--namespace",
+                NS,
+                "--revision",
+                Integer.toString(revision),
+                "--kubeconfig",
+                KubeControlPlane.shared().adminKubeconfig().toString()));
+    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor()).as(out).isZero();
+    return out;
   }
 
   /**
@@ -219,7 +284,7 @@ class UpgradeEndToEndIT {
     List<String> leaks =
         started ? secrets.leaks(client, List.of(WF, WF + "-manual-restore")) : List.of();
     if (box != null) {
-      RbacCoverage.record(box.activityRequests());
+      RbacCoverage.recordAudited(box.activityRequests());
     }
     try {
       if (started) {
@@ -271,6 +336,9 @@ class UpgradeEndToEndIT {
     if (box != null) {
       box.close();
     }
+    if (repository != null) {
+      repository.close();
+    }
     for (LocalPostgres pg : new LocalPostgres[] {cnpgDb, legacy}) {
       if (pg != null) {
         pg.close();
@@ -317,16 +385,11 @@ class UpgradeEndToEndIT {
   }
 
   DbUpgradeWorkflow start(UpgradeRequest r) {
-    try {
-      // Only on a cluster that is up: the operator and the legacy database's pod ready.
-      box.awaitReady(
-          NS,
-          List.of(r.dbDeployment() == null ? "opschain-db" : r.dbDeployment()),
-          java.time.Duration.ofSeconds(60));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException(e);
-    }
+    // Only on a cluster that is up: the operator and the legacy database's pod ready.
+    box.awaitReady(
+        NS,
+        List.of(r.dbDeployment() == null ? "opschain-db" : r.dbDeployment()),
+        java.time.Duration.ofSeconds(60));
     started = true;
     WorkflowOptions.Builder options =
         WorkflowOptions.newBuilder().setTaskQueue(DbUpgradeWorkflow.TASK_QUEUE).setWorkflowId(WF);
@@ -399,7 +462,8 @@ class UpgradeEndToEndIT {
     ChartReleases.Revision last = last();
     assertThat(last.status()).isEqualTo("deployed");
     assertThat(last.description()).contains(WF + "/").endsWith("/finalizeUpgrade");
-    assertThat(last.manifest()).doesNotContain("bootstrap", "image: limepoint/opschain-db");
+    assertThat(manifest(last.revision()))
+        .doesNotContain("bootstrap", "image: limepoint/opschain-db");
     assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get())
         .isNull();
     for (String s : List.of("opschain-api", "opschain-api-worker", "opschain-log-aggregator")) {
@@ -426,7 +490,7 @@ class UpgradeEndToEndIT {
    */
   @Test
   void aRetriedImportLongerThanHelmsTimeoutIsNotRolledBackAndKeepsEveryRow() throws Exception {
-    boxHelm.capTimeout(2);
+    helm.capTimeout(2);
     box.importFailsOnce("FATAL: terminating connection due to administrator command");
     box.onImport(() -> {
       try {
@@ -453,21 +517,12 @@ class UpgradeEndToEndIT {
     assertThat(report.outcome()).as(report.reason()).isEqualTo(Outcome.COMPLETED);
     assertThat(cnpgDb.sql("opschain", COUNT)).isEqualTo(rowsBefore).isEqualTo("20000");
     assertThat(cnpgDb.sql("opschain", SUM)).isEqualTo(sumBefore);
-    assertThat(releases.history(NS, "opschain"))
-        .extracting(ChartReleases.Revision::status)
-        .doesNotContain("failed");
-    assertThat(releases.history(NS, "opschain"))
+    assertThat(history()).extracting(ChartReleases.Revision::status).doesNotContain("failed");
+    assertThat(history())
         .extracting(ChartReleases.Revision::description)
         .noneMatch(d -> d.startsWith("Rollback to"));
-    assertThat(
-            box.client()
-                .pods()
-                .inNamespace(NS)
-                .withLabel("batch.kubernetes.io/job-name", "opschain-db-1-import")
-                .list()
-                .getItems())
-        .extracting(p -> p.getStatus().getPhase())
-        .containsExactlyInAnyOrder("Failed", "Succeeded");
+    // The Job's first pod failed and Kubernetes' Job controller ran a second, which imported.
+    assertThat(box.cnpg().importPodEnds()).containsExactly("Failed", "Succeeded");
   }
 
   /**
@@ -501,7 +556,7 @@ class UpgradeEndToEndIT {
     assertThat(cnpgDb.sql("opschain", SUM)).isEqualTo(sumBefore);
     assertThat(box.client().apps().deployments().inNamespace(NS).withName("opschain-db").get())
         .isNull();
-    assertThat(releases.history(NS, "opschain"))
+    assertThat(history())
         .filteredOn(r -> r.description().endsWith("/finalizeUpgrade"))
         .extracting(ChartReleases.Revision::status)
         .containsExactly("deployed");
@@ -680,12 +735,12 @@ class UpgradeEndToEndIT {
     assertThat(report.plan()).extracting(c -> c.step()).contains("sourceCensus", "checkParity");
     assertThat(box.client().pods().inNamespace(NS).list().getItems())
         .noneMatch(p -> p.getMetadata().getName().endsWith("-rehearsal"));
-    assertThat(releases.history(NS, "opschain")).hasSize(1);
+    assertThat(history()).hasSize(1);
   }
 
   @Test
   void aFailedImportIsRestoredByHandBehindItsGate() throws Exception {
-    box.importFails(true, "FATAL: could not import database opschain");
+    box.importFails("FATAL: could not import database opschain");
     LocalPostgres.init(pvcPgdata, "opschain").close();
     long t0 = System.nanoTime();
     DbUpgradeWorkflow wf = start();
@@ -722,7 +777,7 @@ class UpgradeEndToEndIT {
 
   @Test
   void theManualRestoreCanHibernateByAnnotation() throws Exception {
-    box.importFails(true, "FATAL: could not import database opschain");
+    box.importFails("FATAL: could not import database opschain");
     LocalPostgres.init(pvcPgdata, "opschain").close();
     long t0 = System.nanoTime();
     // skipGates is for the dev-mode worker only: this production-like worker needs each gate.
@@ -745,7 +800,7 @@ class UpgradeEndToEndIT {
     assertThat(box.activityRequests())
         .anyMatch(r ->
             r.startsWith(
-                "PATCH /apis/postgresql.cnpg.io/v1/namespaces/opschain/clusters/opschain-db"));
+                "patch /apis/postgresql.cnpg.io/v1/namespaces/opschain/clusters/opschain-db"));
     assertThat(wf.status().phase().name()).isEqualTo("COMPLETED");
   }
 
@@ -845,7 +900,7 @@ class UpgradeEndToEndIT {
   }
 
   private ChartReleases.Revision last() {
-    List<ChartReleases.Revision> h = releases.history(NS, "opschain");
+    List<ChartReleases.Revision> h = history();
     return h.get(h.size() - 1);
   }
 

@@ -139,6 +139,16 @@ public final class CnpgController implements AutoCloseable {
     }
   }
 
+  private final List<String> importPodEnds = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /**
+   * How each import pod ended, in order ({@code Failed}, {@code Succeeded}): CNPG deletes the Job
+   * and its pods once the cluster is healthy, so the cluster no longer shows them.
+   */
+  public List<String> importPodEnds() {
+    return List.copyOf(importPodEnds);
+  }
+
   /** What the import pod does (CNPG's pg_dump -Fd and pg_restore); a failure fails the pod. */
   public void onImport(Runnable importer) {
     this.importer = importer;
@@ -653,6 +663,9 @@ public final class CnpgController implements AutoCloseable {
       }
       cp.podLog(ns, name, log);
       podStatus(name, fails ? "Failed" : "Succeeded", container, image, fails ? 1 : 0);
+      if (imports) {
+        importPodEnds.add(fails ? "Failed" : "Succeeded");
+      }
     } catch (KubernetesClientException e) {
       // The pod was deleted while it ran: nothing is left to report on.
     } catch (RuntimeException e) {

@@ -23,6 +23,17 @@ public final class PodCommand {
     this.startedMillis = at;
   }
 
+  /**
+   * This command as sent by {@code agent}: the same start, and the end and exit code as they are
+   * now (a copy: a command still running keeps reporting to this one).
+   */
+  public PodCommand asSentBy(String agent) {
+    PodCommand c = new PodCommand(namespace, pod, argv, agent, startedMillis);
+    c.endedMillis = endedMillis;
+    c.exitCode = exitCode;
+    return c;
+  }
+
   public String namespace() {
     return namespace;
   }

@@ -357,9 +357,62 @@ public final class RealCluster implements AutoCloseable {
     broker.afterExec(regex, effect);
   }
 
-  /** Every command run in a pod so far, in the order they were asked for. */
+  /**
+   * Every command run in a pod so far, in the order they were asked for. kwok runs them all, so who
+   * asked is read from the audit log: a command in a pod the worker's ServiceAccount opened an exec
+   * into carries {@link ClusterInABox#ACTIVITY_AGENT}, as on the mock API server.
+   */
   public List<PodCommand> podCommands() {
-    return broker.podCommands();
+    List<PodCommand> all = broker.podCommands();
+    if (all.isEmpty()) {
+      return all;
+    }
+    Set<String> execed = new java.util.HashSet<>();
+    for (Audited a : activityAudit()) {
+      var m =
+          java.util.regex.Pattern.compile("/api/v1/namespaces/([^/]+)/pods/([^/]+)/exec\\b.*")
+              .matcher(a.uri());
+      if (a.verb().equals("create") || a.verb().equals("get")) {
+        if (m.matches()) {
+          execed.add(m.group(1) + "/" + m.group(2));
+        }
+      }
+    }
+    return all.stream()
+        .map(c ->
+            execed.contains(c.namespace() + "/" + c.pod())
+                ? c.asSentBy(ClusterInABox.ACTIVITY_AGENT)
+                : c)
+        .toList();
+  }
+
+  /** Every import pod of the CNPG Cluster fails with {@code log} ({@link CnpgController}). */
+  public void importFails(String log) {
+    cnpg().importFails(log);
+  }
+
+  /** The first import pod fails with {@code log}; the Job's next pod succeeds. */
+  public void importFailsOnce(String log) {
+    cnpg().importFailsOnce(log);
+  }
+
+  /** What the import pod does (CNPG's pg_dump -Fd and pg_restore); a failure fails the pod. */
+  public void onImport(Runnable importer) {
+    cnpg().onImport(importer);
+  }
+
+  /**
+   * Waits until the cluster is up as an upgrade's preflight expects it: the CNPG operator and each
+   * of {@code deployments} in {@code ns} with every replica ready (as {@link
+   * ClusterInABox#awaitReady}).
+   */
+  public void awaitReady(String ns, List<String> deployments, Duration timeout) {
+    if (operatorInstalled) {
+      awaitDeploymentReady("cnpg-system", "cnpg-controller-manager");
+    }
+    for (String d : deployments) {
+      awaitDeploymentReady(ns, d);
+    }
   }
 
   /** As {@link ClusterInABox#maxConcurrent}. */
@@ -382,10 +435,40 @@ public final class RealCluster implements AutoCloseable {
   }
 
   /**
-   * Every request the code under test (the worker's ServiceAccount) made since this cluster was
-   * made, from the API server's audit log, as {@code VERB URI}.
+   * Every request the code under test (the worker's ServiceAccount, not its helm) made since this
+   * cluster was made, from the API server's audit log, as {@code VERB URI}.
    */
   public List<String> activityRequests() {
+    return activityAudit().stream().map(e -> e.verb() + " " + e.uri()).toList();
+  }
+
+  /**
+   * The {@link #activityRequests} as {@link ClusterInABox.ApiCall}s, for the checks written for the
+   * mock API server: the HTTP method of each verb (Kubernetes' request info, in reverse: create is
+   * POST, update PUT, get, list and watch GET), the agent {@link ClusterInABox#ACTIVITY_AGENT}, and
+   * when the API server received it.
+   */
+  public List<ClusterInABox.ApiCall> apiCalls() {
+    return activityAudit().stream()
+        .map(e ->
+            new ClusterInABox.ApiCall(
+                switch (e.verb()) {
+                  case "create" -> "POST";
+                  case "update" -> "PUT";
+                  case "patch" -> "PATCH";
+                  case "delete", "deletecollection" -> "DELETE";
+                  default -> "GET";
+                },
+                e.uri(),
+                ClusterInABox.ACTIVITY_AGENT,
+                e.atMillis()))
+        .toList();
+  }
+
+  /** One audited request of the worker's ServiceAccount. */
+  private record Audited(String verb, String uri, long atMillis) {}
+
+  private List<Audited> activityAudit() {
     String user = "system:serviceaccount:" + namespace + ":opschain-db-upgrade";
     String marker = "audit-marker-" + markers.incrementAndGet();
     // The log is written as requests complete: a request of ours made now and seen in the log
@@ -395,7 +478,7 @@ public final class RealCluster implements AutoCloseable {
     } catch (io.fabric8.kubernetes.client.KubernetesClientException forbidden) {
       // configmaps are not in the Role: the 403 is logged all the same
     }
-    List<String> out = new ArrayList<>();
+    List<Audited> out = new ArrayList<>();
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
     while (true) {
       out.clear();
@@ -409,8 +492,16 @@ public final class RealCluster implements AutoCloseable {
         String uri = e.path("requestURI").asString();
         if (uri.contains(marker)) {
           seen = true;
-        } else if (!uri.contains("/configmaps/audit-marker-")) {
-          out.add(e.path("verb").asString() + " " + uri);
+        } else if (!uri.contains("/configmaps/audit-marker-")
+            // The worker's helm runs as the same ServiceAccount, with deploy/rbac-helm.yaml's
+            // rights: its requests (user agent "Helm/<version>") are not the activities'.
+            && !e.path("userAgent").asString("").startsWith("Helm/")) {
+          out.add(
+              new Audited(
+                  e.path("verb").asString(),
+                  uri,
+                  java.time.Instant.parse(e.path("requestReceivedTimestamp").asString())
+                      .toEpochMilli()));
         }
       }
       if (seen) {
